@@ -1,0 +1,228 @@
+/*
+ * pyedge: portable int8 inference core.
+ *
+ * The core executes a pyedge blob (see docs/blob-format.md): a flat, aligned,
+ * little-endian, checksummed image of a model with its memory planned ahead.
+ * It performs no allocation, holds no mutable global state and does no I/O:
+ * the caller hands it the blob (read-only, may live in flash or an mmap) and
+ * one writable arena.
+ *
+ * Typical use:
+ *   pe_model m;   pe_model_init(&m, blob, blob_size);
+ *   pe_interp it; pe_interp_init(&it, &m, arena, pe_model_arena_bytes(&m), pe_detect_isa());
+ *   memcpy(pe_tensor_data(&it, input_index), input, input_bytes);
+ *   pe_invoke(&it);
+ */
+#ifndef PYEDGE_H
+#define PYEDGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* BEGIN CDEF */
+typedef enum {
+  PE_OK = 0,
+  PE_ERR_TRUNCATED = 1,       /* blob shorter than its header or sections say */
+  PE_ERR_BAD_MAGIC = 2,       /* not a pyedge blob */
+  PE_ERR_VERSION = 3,         /* blob format version not supported by this core */
+  PE_ERR_CHECKSUM = 4,        /* CRC-32 mismatch: blob is corrupt */
+  PE_ERR_CORRUPT = 5,         /* a field is out of range (offset, size, count, index) */
+  PE_ERR_ALIGNMENT = 6,       /* blob or arena not aligned to PE_ALIGN */
+  PE_ERR_UNSUPPORTED_OP = 7,  /* op code unknown to this core */
+  PE_ERR_BAD_PARAMS = 8,      /* op parameters invalid (size or value) */
+  PE_ERR_SHAPE = 9,           /* tensor shapes/dtypes inconsistent with the op */
+  PE_ERR_ARENA_TOO_SMALL = 10,/* arena smaller than the blob's planned size */
+  PE_ERR_LAYOUT = 11,         /* weights packed for another target layout */
+  PE_ERR_RUNTIME = 12,        /* data-dependent failure (e.g. gather index out of range) */
+  PE_ERR_STATE = 13,          /* API misuse (interp not initialised, ...) */
+  PE_ERR_ISA = 14             /* requested ISA level not available on this CPU */
+} pe_status;
+
+typedef enum {
+  PE_ISA_SCALAR = 0,
+  PE_ISA_AVX2 = 1,
+  PE_ISA_NEON = 2
+} pe_isa;
+
+/* Tensor element types: the numbering is TFLite's TensorType. */
+typedef enum {
+  PE_FLOAT32 = 0,
+  PE_INT32 = 2,
+  PE_UINT8 = 3,
+  PE_INT64 = 4,
+  PE_BOOL = 6,
+  PE_INT16 = 7,
+  PE_INT8 = 9,
+  PE_RESOURCE = 13
+} pe_dtype;
+
+/* Where a tensor's bytes live. */
+typedef enum {
+  PE_STORE_NONE = 0,   /* no data (absent optional input, resource handle) */
+  PE_STORE_CONST = 1,  /* blob constant section, read-only */
+  PE_STORE_ARENA = 2,  /* planned activation region of the arena */
+  PE_STORE_STATE = 3   /* persistent region of the arena (variables), kept across invokes */
+} pe_storage;
+
+/* ---- on-disk records (little-endian; sizes fixed by static_assert) ---- */
+
+enum {
+  PE_SEC_TENSORS = 0,   /* pe_tensor_rec[n_tensors] */
+  PE_SEC_OPS = 1,       /* pe_op_rec[n_ops] */
+  PE_SEC_SUBGRAPHS = 2, /* pe_subgraph_rec[n_subgraphs] */
+  PE_SEC_INDICES = 3,   /* int32 tensor indices referenced by ops and subgraphs */
+  PE_SEC_PARAMS = 4,    /* op parameter structs, each 4-byte aligned */
+  PE_SEC_QUANT = 5,     /* per-channel quantization records */
+  PE_SEC_CONST = 6,     /* constant tensor data, each PE_ALIGN-aligned */
+  PE_SEC_META = 7,      /* names and signatures (UTF-8 JSON); ignored by the core */
+  PE_SEC_COUNT = 8
+};
+
+typedef struct {
+  uint32_t offset; /* from the start of the blob */
+  uint32_t size;   /* bytes */
+} pe_section;
+
+typedef struct {
+  uint32_t magic;         /* PE_MAGIC */
+  uint16_t version_major; /* PE_VERSION_MAJOR: incompatible changes */
+  uint16_t version_minor; /* compatible additions */
+  uint32_t header_size;   /* sizeof(pe_header) */
+  uint32_t total_size;    /* whole blob in bytes */
+  uint32_t checksum;      /* CRC-32 (zlib) of the whole blob with this field zeroed */
+  uint32_t flags;         /* reserved, 0 */
+  uint32_t layout;        /* weight layout id, PE_LAYOUT_GENERIC = 0 */
+  uint32_t alignment;     /* PE_ALIGN */
+  uint32_t arena_size;    /* bytes of planned activations + scratch */
+  uint32_t state_size;    /* bytes of persistent state (placed first in the arena) */
+  uint32_t n_tensors;
+  uint32_t n_ops;
+  uint32_t n_subgraphs;
+  uint32_t reserved[3];
+  pe_section sections[8]; /* indexed by PE_SEC_* */
+} pe_header;              /* 128 bytes */
+
+typedef struct {
+  uint8_t dtype;      /* pe_dtype */
+  uint8_t rank;       /* 0..PE_MAX_RANK */
+  uint8_t storage;    /* pe_storage */
+  uint8_t flags;      /* PE_TF_* */
+  int32_t dims[6];    /* PE_MAX_RANK; unused trailing dims are 1 */
+  uint32_t offset;    /* CONST: from const section start; ARENA/STATE: from region start */
+  uint32_t bytes;     /* product(dims) * element size */
+  float scale;        /* per-tensor scale (first channel's if per-channel), 0 if unquantized */
+  int32_t zero_point; /* per-tensor zero point */
+  uint32_t quant;     /* offset into the quant section, or PE_NONE */
+} pe_tensor_rec;      /* 48 bytes */
+
+typedef struct {
+  uint16_t op;          /* pe op code (native/ops.def) */
+  uint16_t version;     /* TFLite op version it was lowered from (informational) */
+  uint16_t n_inputs;
+  uint16_t n_outputs;
+  uint32_t io;          /* first index into the indices section: inputs then outputs */
+  uint32_t params;      /* offset into the params section */
+  uint32_t params_size; /* bytes; must equal the op's params struct size */
+  uint32_t scratch;     /* offset in the activation region */
+  uint32_t scratch_size;
+  uint32_t src_index;   /* operator index in the source model's subgraph */
+} pe_op_rec;            /* 32 bytes */
+
+typedef struct {
+  uint32_t first_op;
+  uint32_t n_ops;
+  uint32_t inputs;   /* first index into the indices section */
+  uint32_t n_inputs;
+  uint32_t outputs;  /* first index into the indices section */
+  uint32_t n_outputs;
+  uint32_t reserved[2];
+} pe_subgraph_rec;   /* 32 bytes */
+
+/* Per-channel quantization record in the quant section:
+   int32 count, int32 axis, float scales[count], int32 zero_points[count]. */
+
+/* ---- run-time objects (caller-allocated) ---- */
+
+typedef struct {
+  const uint8_t *blob;
+  uint32_t size;
+  const pe_header *hdr;
+  const pe_tensor_rec *tensors;
+  const pe_op_rec *ops;
+  const pe_subgraph_rec *subgraphs;
+  const int32_t *indices;
+  uint32_t n_indices;
+  const uint8_t *params;
+  uint32_t params_size;
+  const uint8_t *quant;
+  uint32_t quant_size;
+  const uint8_t *consts;
+  uint32_t consts_size;
+  uint32_t state_bytes; /* state_size rounded up to PE_ALIGN */
+} pe_model;
+
+typedef struct {
+  const pe_model *model;
+  uint8_t *arena;        /* state region, then activation region */
+  uint32_t arena_size;
+  uint32_t isa;          /* pe_isa in use */
+  uint32_t depth;        /* subgraph call depth */
+  int32_t err_op;        /* op index of the last failure, -1 if none */
+  int32_t err_status;
+  uint32_t initialised;
+} pe_interp;
+
+/* A view of one tensor, handed to kernels. */
+typedef struct {
+  void *data;
+  const int32_t *dims;
+  int32_t rank;
+  int32_t dtype;
+  uint32_t bytes;
+  float scale;
+  int32_t zero_point;
+  int32_t index;
+} pe_tensor;
+
+const char *pe_status_str(pe_status s);
+const char *pe_op_name(uint32_t op);
+uint32_t pe_op_count(void);
+uint32_t pe_op_params_size(uint32_t op);
+uint32_t pe_crc32(const void *data, size_t size);
+
+/* Validate a blob and bind it; no pointer into it is followed before it is checked. */
+pe_status pe_model_init(pe_model *m, const void *blob, size_t size);
+/* Bytes of arena the caller must provide (state + activations, PE_ALIGN-aligned). */
+uint32_t pe_model_arena_bytes(const pe_model *m);
+
+/* Best ISA the running CPU supports, capped by PYEDGE_MAX_ISA where getenv exists. */
+uint32_t pe_detect_isa(void);
+/* Bind an arena (PE_ALIGN-aligned) and initialise persistent state. */
+pe_status pe_interp_init(pe_interp *it, const pe_model *m, void *arena, size_t arena_size, uint32_t isa);
+/* Reset variable tensors and resource variables to their initial values. */
+pe_status pe_reset_state(pe_interp *it);
+/* Run subgraph 0. On failure it->err_op names the failing op. */
+pe_status pe_invoke(pe_interp *it);
+/* Pointer to a tensor's bytes (NULL for none/out-of-range). */
+void *pe_tensor_data(pe_interp *it, uint32_t index);
+/* END CDEF */
+
+#define PE_MAGIC 0x31424550u /* "PEB1" little-endian */
+#define PE_VERSION_MAJOR 1
+#define PE_VERSION_MINOR 0
+#define PE_ALIGN 16u
+#define PE_MAX_RANK 6
+#define PE_NONE 0xFFFFFFFFu
+#define PE_LAYOUT_GENERIC 0u
+#define PE_MAX_DEPTH 4u
+
+#define PE_TF_VARIABLE 1u /* variable tensor: reset to zero point (int8) or 0 */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PYEDGE_H */

@@ -1,0 +1,345 @@
+/* Blob validation, arena binding and the interpreter loop. */
+#include <string.h>
+
+#include "ops.h"
+#include "pe_kernel.h"
+
+#if defined(__linux__) || defined(__APPLE__) || defined(_WIN32)
+#define PE_HAVE_GETENV 1
+#include <stdlib.h>
+#endif
+
+PE_STATIC_ASSERT(sizeof(pe_section) == 8, section_size);
+PE_STATIC_ASSERT(sizeof(pe_header) == 128, header_size);
+PE_STATIC_ASSERT(sizeof(pe_tensor_rec) == 48, tensor_rec_size);
+PE_STATIC_ASSERT(sizeof(pe_op_rec) == 32, op_rec_size);
+PE_STATIC_ASSERT(sizeof(pe_subgraph_rec) == 32, subgraph_rec_size);
+PE_STATIC_ASSERT(sizeof(float) == 4, float_size);
+
+const char *pe_status_str(pe_status s) {
+  switch (s) {
+    case PE_OK: return "ok";
+    case PE_ERR_TRUNCATED: return "blob is truncated";
+    case PE_ERR_BAD_MAGIC: return "not a pyedge blob (bad magic)";
+    case PE_ERR_VERSION: return "unsupported blob format version";
+    case PE_ERR_CHECKSUM: return "blob checksum mismatch (corrupt blob)";
+    case PE_ERR_CORRUPT: return "blob field out of range (corrupt blob)";
+    case PE_ERR_ALIGNMENT: return "blob or arena is misaligned";
+    case PE_ERR_UNSUPPORTED_OP: return "op not supported by this core";
+    case PE_ERR_BAD_PARAMS: return "invalid op parameters";
+    case PE_ERR_SHAPE: return "tensor shapes or dtypes do not fit the op";
+    case PE_ERR_ARENA_TOO_SMALL: return "arena is smaller than the planned size";
+    case PE_ERR_LAYOUT: return "blob packed for another target layout";
+    case PE_ERR_RUNTIME: return "run-time error in a kernel";
+    case PE_ERR_STATE: return "interpreter not initialised";
+    case PE_ERR_ISA: return "ISA not available on this CPU";
+  }
+  return "unknown status";
+}
+
+/* CRC-32 (zlib polynomial), nibble table: small enough for microcontrollers. */
+static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n) {
+  static const uint32_t table[16] = {
+      0x00000000u, 0x1db71064u, 0x3b6e20c8u, 0x26d930acu, 0x76dc4190u, 0x6b6b51f4u,
+      0x4db26158u, 0x5005713cu, 0xedb88320u, 0xf00f9344u, 0xd6d6a3e8u, 0xcb61b38cu,
+      0x9b64c2b0u, 0x86d3d2d4u, 0xa00ae278u, 0xbdbdf21cu};
+  size_t i;
+  for (i = 0; i < n; ++i) {
+    crc ^= p[i];
+    crc = (crc >> 4) ^ table[crc & 15u];
+    crc = (crc >> 4) ^ table[crc & 15u];
+  }
+  return crc;
+}
+
+uint32_t pe_crc32(const void *data, size_t size) {
+  return ~crc32_update(0xFFFFFFFFu, (const uint8_t *)data, size);
+}
+
+uint32_t pe_dtype_size(uint32_t dtype) {
+  switch (dtype) {
+    case PE_FLOAT32: return 4;
+    case PE_INT32: return 4;
+    case PE_UINT8: return 1;
+    case PE_INT64: return 8;
+    case PE_BOOL: return 1;
+    case PE_INT16: return 2;
+    case PE_INT8: return 1;
+    case PE_RESOURCE: return 0;
+    default: return 0xFFFFFFFFu;
+  }
+}
+
+static int range_ok(uint32_t offset, uint32_t size, uint32_t limit) {
+  return offset <= limit && size <= limit - offset;
+}
+
+static uint32_t align_up(uint32_t x) { return (x + (PE_ALIGN - 1u)) & ~(PE_ALIGN - 1u); }
+
+static pe_status check_tensor(const pe_model *m, const pe_tensor_rec *t) {
+  const pe_header *h = m->hdr;
+  uint32_t esize = pe_dtype_size(t->dtype);
+  uint64_t n = 1;
+  uint32_t i;
+  if (esize == 0xFFFFFFFFu) return PE_ERR_CORRUPT;
+  if (t->rank > PE_MAX_RANK) return PE_ERR_CORRUPT;
+  for (i = 0; i < t->rank; ++i) {
+    if (t->dims[i] < 0) return PE_ERR_CORRUPT;
+    n *= (uint64_t)t->dims[i];
+    if (n > 0xFFFFFFFFu) return PE_ERR_CORRUPT;
+  }
+  if (n * esize != t->bytes) return PE_ERR_CORRUPT;
+  switch (t->storage) {
+    case PE_STORE_NONE:
+      if (t->bytes != 0 && t->dtype != PE_RESOURCE) {
+        /* shape-only tensor (unused); it has no data and no kernel may read it */
+      }
+      break;
+    case PE_STORE_CONST:
+      if (t->offset % PE_ALIGN != 0 || !range_ok(t->offset, t->bytes, m->consts_size))
+        return PE_ERR_CORRUPT;
+      break;
+    case PE_STORE_ARENA:
+      if (t->offset % PE_ALIGN != 0 || !range_ok(t->offset, t->bytes, h->arena_size))
+        return PE_ERR_CORRUPT;
+      break;
+    case PE_STORE_STATE:
+      if (t->offset % PE_ALIGN != 0 || !range_ok(t->offset, t->bytes, h->state_size))
+        return PE_ERR_CORRUPT;
+      break;
+    default: return PE_ERR_CORRUPT;
+  }
+  if (t->quant != PE_NONE) {
+    int32_t count;
+    if (t->quant % 4 != 0 || !range_ok(t->quant, 8, m->quant_size)) return PE_ERR_CORRUPT;
+    memcpy(&count, m->quant + t->quant, 4);
+    if (count < 0 || (uint32_t)count > (m->quant_size - t->quant - 8) / 8) return PE_ERR_CORRUPT;
+  }
+  return PE_OK;
+}
+
+static int index_list_ok(const pe_model *m, uint32_t first, uint32_t count, int allow_absent) {
+  uint32_t i;
+  if (!range_ok(first, count, m->n_indices)) return 0;
+  for (i = 0; i < count; ++i) {
+    int32_t t = m->indices[first + i];
+    if (t == -1 && allow_absent) continue;
+    if (t < 0 || (uint32_t)t >= m->hdr->n_tensors) return 0;
+  }
+  return 1;
+}
+
+static void op_ctx(const pe_model *m, pe_interp *it, uint32_t i, pe_op_ctx *c) {
+  const pe_op_rec *op = &m->ops[i];
+  c->it = it;
+  c->m = m;
+  c->op = op;
+  c->op_index = i;
+  c->params = m->params + op->params;
+  c->inputs = m->indices + op->io;
+  c->outputs = m->indices + op->io + op->n_inputs;
+  c->n_inputs = op->n_inputs;
+  c->n_outputs = op->n_outputs;
+  c->scratch = NULL;
+  if (it != NULL && op->scratch_size > 0) c->scratch = it->arena + m->state_bytes + op->scratch;
+}
+
+pe_status pe_model_init(pe_model *m, const void *blob, size_t size) {
+  const uint8_t *b = (const uint8_t *)blob;
+  const pe_header *h = (const pe_header *)blob;
+  const pe_section *s;
+  uint32_t i, crc;
+  static const uint8_t zero4[4] = {0, 0, 0, 0};
+  const uint32_t one = 1;
+
+  memset(m, 0, sizeof(*m));
+  if (blob == NULL) return PE_ERR_TRUNCATED;
+  if (*(const uint8_t *)&one != 1) return PE_ERR_VERSION; /* big-endian hosts unsupported */
+  if (((uintptr_t)blob) % PE_ALIGN != 0) return PE_ERR_ALIGNMENT;
+  if (size < sizeof(pe_header)) return PE_ERR_TRUNCATED;
+  if (h->magic != PE_MAGIC) return PE_ERR_BAD_MAGIC;
+  if (h->version_major != PE_VERSION_MAJOR) return PE_ERR_VERSION;
+  if (h->header_size != sizeof(pe_header) || h->alignment != PE_ALIGN) return PE_ERR_CORRUPT;
+  if (h->total_size > size) return PE_ERR_TRUNCATED;
+  if (h->total_size < sizeof(pe_header)) return PE_ERR_CORRUPT;
+
+  crc = crc32_update(0xFFFFFFFFu, b, offsetof(pe_header, checksum));
+  crc = crc32_update(crc, zero4, 4);
+  crc = crc32_update(crc, b + offsetof(pe_header, checksum) + 4,
+                     h->total_size - offsetof(pe_header, checksum) - 4);
+  if (~crc != h->checksum) return PE_ERR_CHECKSUM;
+  if (h->layout != PE_LAYOUT_GENERIC) return PE_ERR_LAYOUT;
+
+  for (i = 0; i < PE_SEC_COUNT; ++i) {
+    s = &h->sections[i];
+    if (s->offset % 4 != 0 || !range_ok(s->offset, s->size, h->total_size)) return PE_ERR_CORRUPT;
+  }
+  s = h->sections;
+  if (s[PE_SEC_CONST].offset % PE_ALIGN != 0) return PE_ERR_CORRUPT;
+  if (s[PE_SEC_TENSORS].size != h->n_tensors * (uint64_t)sizeof(pe_tensor_rec) ||
+      s[PE_SEC_OPS].size != h->n_ops * (uint64_t)sizeof(pe_op_rec) ||
+      s[PE_SEC_SUBGRAPHS].size != h->n_subgraphs * (uint64_t)sizeof(pe_subgraph_rec) ||
+      s[PE_SEC_INDICES].size % 4 != 0 || h->n_subgraphs == 0)
+    return PE_ERR_CORRUPT;
+  if (h->arena_size % PE_ALIGN != 0 || h->state_size > 0xFFFFFFFFu - PE_ALIGN ||
+      align_up(h->state_size) > 0xFFFFFFFFu - h->arena_size)
+    return PE_ERR_CORRUPT;
+
+  m->blob = b;
+  m->size = h->total_size;
+  m->hdr = h;
+  m->tensors = (const pe_tensor_rec *)(b + s[PE_SEC_TENSORS].offset);
+  m->ops = (const pe_op_rec *)(b + s[PE_SEC_OPS].offset);
+  m->subgraphs = (const pe_subgraph_rec *)(b + s[PE_SEC_SUBGRAPHS].offset);
+  m->indices = (const int32_t *)(b + s[PE_SEC_INDICES].offset);
+  m->n_indices = s[PE_SEC_INDICES].size / 4;
+  m->params = b + s[PE_SEC_PARAMS].offset;
+  m->params_size = s[PE_SEC_PARAMS].size;
+  m->quant = b + s[PE_SEC_QUANT].offset;
+  m->quant_size = s[PE_SEC_QUANT].size;
+  m->consts = b + s[PE_SEC_CONST].offset;
+  m->consts_size = s[PE_SEC_CONST].size;
+  m->state_bytes = align_up(h->state_size);
+
+  for (i = 0; i < h->n_tensors; ++i) {
+    if (check_tensor(m, &m->tensors[i]) != PE_OK) goto corrupt;
+  }
+  for (i = 0; i < h->n_subgraphs; ++i) {
+    const pe_subgraph_rec *g = &m->subgraphs[i];
+    if (!range_ok(g->first_op, g->n_ops, h->n_ops) || !index_list_ok(m, g->inputs, g->n_inputs, 0) ||
+        !index_list_ok(m, g->outputs, g->n_outputs, 0))
+      goto corrupt;
+  }
+  for (i = 0; i < h->n_ops; ++i) {
+    const pe_op_rec *op = &m->ops[i];
+    const pe_op_entry *e = pe_op_lookup(op->op);
+    if (e == NULL) {
+      memset(m, 0, sizeof(*m));
+      return PE_ERR_UNSUPPORTED_OP;
+    }
+    if (op->params % 4 != 0 || !range_ok(op->params, op->params_size, m->params_size) ||
+        !index_list_ok(m, op->io, (uint32_t)op->n_inputs + op->n_outputs, 1) ||
+        !range_ok(op->scratch, op->scratch_size, h->arena_size))
+      goto corrupt;
+    if (op->params_size != e->params_size) {
+      memset(m, 0, sizeof(*m));
+      return PE_ERR_BAD_PARAMS;
+    }
+  }
+  for (i = 0; i < h->n_ops; ++i) {
+    pe_op_ctx c;
+    pe_status st;
+    op_ctx(m, NULL, i, &c);
+    st = pe_op_lookup(m->ops[i].op)->check(&c);
+    if (st != PE_OK) {
+      memset(m, 0, sizeof(*m));
+      return st;
+    }
+  }
+  return PE_OK;
+corrupt:
+  memset(m, 0, sizeof(*m));
+  return PE_ERR_CORRUPT;
+}
+
+uint32_t pe_model_arena_bytes(const pe_model *m) {
+  if (m == NULL || m->hdr == NULL) return 0;
+  return m->state_bytes + m->hdr->arena_size;
+}
+
+void *pe_tensor_ptr(const pe_model *m, pe_interp *it, int32_t index) {
+  const pe_tensor_rec *t;
+  if (m == NULL || m->hdr == NULL || index < 0 || (uint32_t)index >= m->hdr->n_tensors) return NULL;
+  t = &m->tensors[index];
+  switch (t->storage) {
+    case PE_STORE_CONST: return (void *)(m->consts + t->offset);
+    case PE_STORE_ARENA: return it ? it->arena + m->state_bytes + t->offset : NULL;
+    case PE_STORE_STATE: return it ? it->arena + t->offset : NULL;
+    default: return NULL;
+  }
+}
+
+void *pe_tensor_data(pe_interp *it, uint32_t index) {
+  if (it == NULL || !it->initialised) return NULL;
+  return pe_tensor_ptr(it->model, it, (int32_t)index);
+}
+
+uint32_t pe_detect_isa(void) {
+  uint32_t best = PE_ISA_SCALAR;
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2")) best = PE_ISA_AVX2;
+#elif defined(__aarch64__) || defined(__ARM_NEON)
+  best = PE_ISA_NEON;
+#endif
+#ifdef PE_HAVE_GETENV
+  {
+    const char *cap = getenv("PYEDGE_MAX_ISA");
+    if (cap != NULL && strcmp(cap, "scalar") == 0) best = PE_ISA_SCALAR;
+  }
+#endif
+  return best;
+}
+
+pe_status pe_reset_state(pe_interp *it) {
+  const pe_model *m;
+  uint32_t i;
+  if (it == NULL || !it->initialised) return PE_ERR_STATE;
+  m = it->model;
+  memset(it->arena, 0, m->state_bytes);
+  for (i = 0; i < m->hdr->n_tensors; ++i) {
+    const pe_tensor_rec *t = &m->tensors[i];
+    if (t->storage == PE_STORE_STATE && (t->flags & PE_TF_VARIABLE) && t->dtype == PE_INT8)
+      memset(it->arena + t->offset, (int)(int8_t)t->zero_point, t->bytes);
+  }
+  return PE_OK;
+}
+
+pe_status pe_interp_init(pe_interp *it, const pe_model *m, void *arena, size_t arena_size, uint32_t isa) {
+  if (it == NULL) return PE_ERR_STATE;
+  memset(it, 0, sizeof(*it));
+  it->err_op = -1;
+  if (m == NULL || m->hdr == NULL) return PE_ERR_STATE;
+  if (arena == NULL || ((uintptr_t)arena) % PE_ALIGN != 0) return PE_ERR_ALIGNMENT;
+  if (arena_size < pe_model_arena_bytes(m)) return PE_ERR_ARENA_TOO_SMALL;
+  if (isa > pe_detect_isa()) return PE_ERR_ISA;
+  it->model = m;
+  it->arena = (uint8_t *)arena;
+  it->arena_size = (uint32_t)(arena_size > 0xFFFFFFFFu ? 0xFFFFFFFFu : arena_size);
+  it->isa = isa;
+  it->initialised = 1;
+  return pe_reset_state(it);
+}
+
+pe_status pe_run_subgraph(pe_interp *it, uint32_t subgraph) {
+  const pe_model *m = it->model;
+  const pe_subgraph_rec *g;
+  uint32_t i;
+  if (subgraph >= m->hdr->n_subgraphs) return PE_ERR_CORRUPT;
+  if (it->depth >= PE_MAX_DEPTH) return PE_ERR_RUNTIME;
+  g = &m->subgraphs[subgraph];
+  it->depth++;
+  for (i = g->first_op; i < g->first_op + g->n_ops; ++i) {
+    pe_op_ctx c;
+    pe_status st;
+    op_ctx(m, it, i, &c);
+    st = pe_kernel_for(m->ops[i].op, it->isa)(&c);
+    if (st != PE_OK) {
+      if (it->err_op < 0) it->err_op = (int32_t)i;
+      it->depth--;
+      return st;
+    }
+  }
+  it->depth--;
+  return PE_OK;
+}
+
+pe_status pe_invoke(pe_interp *it) {
+  pe_status st;
+  if (it == NULL || !it->initialised) return PE_ERR_STATE;
+  it->err_op = -1;
+  it->depth = 0;
+  st = pe_run_subgraph(it, 0);
+  it->err_status = (int32_t)st;
+  return st;
+}

@@ -1,0 +1,237 @@
+"""Graph -> lowered program -> planned arena -> blob bytes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import _native
+from .blob import (ELEMENT_SIZE, STORE_ARENA, STORE_CONST, STORE_NONE, STORE_STATE, TF_VARIABLE, BlobOp,
+                   BlobSubgraph, BlobTensor, align, write_blob)
+from .errors import UnsupportedOpError
+from .graph import CORE_TYPES, RESOURCE, TFLITE_TYPE_NAMES, Graph, Tensor
+from .lower import Lowered, LowerCtx, supported_ops
+from .plan import Buffer, plan_arena
+from .tflite_reader import read_tflite
+
+_NP_TO_TFLITE = {np.dtype(np.float32): 0, np.dtype(np.int32): 2, np.dtype(np.uint8): 3,
+                 np.dtype(np.int64): 4, np.dtype(np.bool_): 6, np.dtype(np.int16): 7,
+                 np.dtype(np.int8): 9}
+
+
+@dataclass
+class PackedOp:
+    lowered: Lowered
+    subgraph: int
+    src_index: int
+    version: int
+
+
+class Packer:
+    """Lowers every op of a Graph, plans memory and writes the blob."""
+
+    def __init__(self, graph: Graph, preserve_all_tensors: bool = False):
+        self.graph = graph
+        self.preserve_all_tensors = preserve_all_tensors
+        self.tensors: list[Tensor] = []
+        self.shared: dict[str, Any] = {}
+        self._state_keys: dict[Any, Tensor] = {}
+        self._extra_state: set[int] = set()
+        for sg in graph.subgraphs:
+            for t in sg.tensors:
+                t.gidx = len(self.tensors)
+                self.tensors.append(t)
+        self.ops: list[list[PackedOp]] = [[] for _ in graph.subgraphs]
+
+    # -- used by LowerCtx ---------------------------------------------------------------------
+    def new_const(self, array: np.ndarray, name: str) -> Tensor:
+        arr = np.asarray(array)
+        code = _NP_TO_TFLITE[arr.dtype]
+        t = Tensor(index=-1, name=name, shape=tuple(arr.shape), type_code=code, data=arr, subgraph=-1)
+        t.gidx = len(self.tensors)
+        self.tensors.append(t)
+        return t
+
+    def new_state(self, shape, type_code: int, key: Any, name: str, scale: float, zero_point: int) -> Tensor:
+        if key is not None and key in self._state_keys:
+            t = self._state_keys[key]
+            if t.shape != tuple(shape) or t.type_code != type_code:
+                raise UnsupportedOpError(
+                    f"state {key!r} is used with shape {tuple(shape)} {TFLITE_TYPE_NAMES[type_code]} and "
+                    f"{t.shape} {TFLITE_TYPE_NAMES[t.type_code]}")
+            return t
+        t = Tensor(index=-1, name=name, shape=tuple(shape), type_code=type_code, subgraph=-1)
+        if scale:
+            t.scales = np.array([scale], np.float32)
+            t.zero_points = np.array([zero_point], np.int64)
+        t.gidx = len(self.tensors)
+        self.tensors.append(t)
+        self._extra_state.add(t.gidx)
+        if key is not None:
+            self._state_keys[key] = t
+        return t
+
+    # -- lowering -----------------------------------------------------------------------------
+    def lower(self) -> None:
+        registry = supported_ops()
+        errors = []
+        for sg in self.graph.subgraphs:
+            for op in sg.operators:
+                ctx = LowerCtx(self, self.graph, sg, op)
+                entry = registry.get(op.opcode)
+                try:
+                    if op.opcode == "CUSTOM":
+                        ctx.fail(f"custom op {op.custom_code!r} has no pyedge kernel")
+                    if entry is None:
+                        ctx.fail("no pyedge kernel for this op")
+                    if op.version > entry.max_version:
+                        ctx.fail(f"op version {op.version} is newer than the highest pyedge knows "
+                                 f"({entry.max_version})")
+                    out = entry.fn(ctx)
+                except UnsupportedOpError as exc:
+                    errors.append(str(exc))
+                    continue
+                if out is None:
+                    continue
+                for lw in out if isinstance(out, list) else [out]:
+                    self.ops[sg.index].append(PackedOp(lw, sg.index, op.index, op.version))
+        if errors:
+            names = ", ".join(registry)
+            raise UnsupportedOpError("\n".join(errors) + f"\nsupported ops: {names}")
+
+    # -- planning and writing -------------------------------------------------------------------
+    def _timeline(self) -> list[PackedOp]:
+        order: list[PackedOp] = []
+        seen: set[int] = set()
+
+        def visit(s: int) -> None:
+            if s in seen:
+                return
+            seen.add(s)
+            for p in self.ops[s]:
+                order.append(p)
+                if p.lowered.calls is not None:
+                    visit(p.lowered.calls)
+
+        visit(0)
+        for s in range(len(self.ops)):
+            visit(s)
+        return order
+
+    def build(self) -> bytes:
+        self.lower()
+        order = self._timeline()
+        steps = max(len(order), 1)
+        graph = self.graph
+        sg0 = graph.subgraphs[0]
+        io0 = {sg0.tensors[i].gidx for i in sg0.inputs + sg0.outputs}
+
+        used: dict[int, list[int]] = {}
+        for step, p in enumerate(order):
+            for t in p.lowered.inputs + p.lowered.outputs:
+                if t is not None:
+                    used.setdefault(t.gidx, []).append(step)
+        for s, sg in enumerate(graph.subgraphs):
+            for i in sg.inputs + sg.outputs:
+                gid = sg.tensors[i].gidx
+                if s == 0:
+                    used.setdefault(gid, []).extend([0, steps - 1])
+                else:
+                    used.setdefault(gid, [])
+
+        storage: dict[int, int] = {}
+        buffers: dict[int, Buffer] = {}
+        state_off = 0
+        for t in self.tensors:
+            g = t.gidx
+            if t.type_code == RESOURCE:
+                storage[g] = STORE_NONE
+            elif t.is_const:
+                storage[g] = STORE_CONST
+            elif t.is_variable or g in self._extra_state:
+                storage[g] = STORE_STATE
+            elif g in used or (self.preserve_all_tensors and t.subgraph == 0):
+                storage[g] = STORE_ARENA
+            else:
+                storage[g] = STORE_NONE
+            if storage[g] != STORE_NONE and t.type_code not in CORE_TYPES:
+                raise UnsupportedOpError(
+                    f"tensor {t.index} ({t.name!r}) in subgraph {t.subgraph} has type {t.type_name}, "
+                    "which pyedge does not support")
+            nbytes = t.size * ELEMENT_SIZE.get(t.type_code, 0)
+            if storage[g] == STORE_STATE:
+                t_off = state_off
+                state_off = align(state_off + nbytes)
+                buffers[g] = Buffer(nbytes, 0, 0, t_off)
+            elif storage[g] == STORE_ARENA:
+                steps_used = used.get(g) or [0, steps - 1]
+                first, last = min(steps_used), max(steps_used)
+                if self.preserve_all_tensors or g in io0:
+                    first, last = 0, steps - 1
+                buffers[g] = Buffer(nbytes, first, last)
+        scratch: dict[int, Buffer] = {}
+        for step, p in enumerate(order):
+            if p.lowered.scratch:
+                scratch[id(p)] = Buffer(p.lowered.scratch, step, step)
+        arena_bufs = [b for g, b in buffers.items() if storage[g] == STORE_ARENA] + list(scratch.values())
+        arena_size = plan_arena(arena_bufs)
+
+        tensors = []
+        for t in self.tensors:
+            g = t.gidx
+            bt = BlobTensor(type_code=t.type_code, shape=t.shape, storage=storage[g], name=t.name)
+            if t.quantized:
+                bt.scale = float(t.scales[0])
+                bt.zero_point = int(t.zero_points[0]) if len(t.zero_points) else 0
+                if t.per_channel:
+                    bt.scales, bt.zero_points, bt.axis = t.scales, t.zero_points, t.quantized_dimension
+            if storage[g] == STORE_CONST:
+                bt.data = np.ascontiguousarray(t.data).astype(t.data.dtype.newbyteorder("<")).tobytes()
+            elif storage[g] in (STORE_ARENA, STORE_STATE):
+                bt.offset = buffers[g].offset
+            if t.is_variable:
+                bt.flags |= TF_VARIABLE
+            tensors.append(bt)
+
+        ops: list[BlobOp] = []
+        subgraphs = []
+        codes = _native.OP_CODES
+        for s, sg in enumerate(graph.subgraphs):
+            first = len(ops)
+            for p in self.ops[s]:
+                lw = p.lowered
+                if lw.op not in codes:
+                    raise UnsupportedOpError(f"lowering produced unknown pe op {lw.op!r}")
+                sb = scratch.get(id(p))
+                ops.append(BlobOp(codes[lw.op], p.version, [t.gidx if t is not None else -1 for t in lw.inputs],
+                                  [t.gidx for t in lw.outputs], lw.params,
+                                  sb.offset if sb else 0, sb.size if sb else 0, p.src_index))
+            subgraphs.append(BlobSubgraph(first, len(ops) - first, [sg.tensors[i].gidx for i in sg.inputs],
+                                          [sg.tensors[i].gidx for i in sg.outputs]))
+        meta = {
+            "source": "tflite",
+            "names": [t.name for t in self.tensors],
+            "shape_signatures": {str(t.gidx): list(t.shape_signature) for t in self.tensors
+                                 if t.shape_signature is not None and list(t.shape_signature) != list(t.shape)},
+            "quantized_dimension": {str(t.gidx): t.quantized_dimension for t in self.tensors
+                                    if t.quantized_dimension},
+            "n_model_tensors": [len(sg.tensors) for sg in graph.subgraphs],
+            "subgraph_names": [sg.name for sg in graph.subgraphs],
+            "signatures": graph.signatures,
+            "ops": [{"name": graph.subgraphs[p.subgraph].operators[p.src_index].opcode,
+                     "subgraph": p.subgraph, "index": p.src_index}
+                    for s in range(len(graph.subgraphs)) for p in self.ops[s]],
+            "warnings": graph.warnings,
+        }
+        return write_blob(tensors, ops, subgraphs, arena_size, state_off, meta)
+
+
+def pack_graph(graph: Graph, *, preserve_all_tensors: bool = False) -> bytes:
+    """Lower, plan and serialize a Graph into pyedge blob bytes."""
+    return Packer(graph, preserve_all_tensors).build()
+
+
+def pack_tflite(model: bytes, *, preserve_all_tensors: bool = False) -> bytes:
+    """.tflite bytes -> pyedge blob bytes. Raises ModelError / UnsupportedOpError."""
+    return pack_graph(read_tflite(model), preserve_all_tensors=preserve_all_tensors)
