@@ -10,9 +10,6 @@ typedef struct {
 } pe_svdf_params;
 typedef struct {
   int32_t unused; /* placeholder */
-} pe_lstm_params;
-typedef struct {
-  int32_t unused; /* placeholder */
 } pe_variable_params;
 typedef struct {
   int32_t unused; /* placeholder */

@@ -4,6 +4,7 @@
 #include "activation.h"
 #include "conv.h"
 #include "elementwise.h"
+#include "lstm.h"
 #include "pool.h"
 #include "sequence.h"
 #include "shape.h"
