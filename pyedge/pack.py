@@ -98,7 +98,9 @@ class Packer:
                     self.ops[sg.index].append(PackedOp(lw, sg.index, op.index, op.version))
         if errors:
             names = ", ".join(registry)
-            raise UnsupportedOpError("\n".join(errors) + f"\nsupported ops: {names}")
+            raise UnsupportedOpError(
+                f"pyedge cannot run this model: {len(errors)} operator(s) not supported\n  "
+                + "\n  ".join(errors) + f"\nsupported ops: {names}")
 
     # -- planning and writing -------------------------------------------------------------------
     def _timeline(self) -> list[PackedOp]:
