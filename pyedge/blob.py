@@ -28,17 +28,40 @@ N_SECTIONS = 8
 STORE_NONE, STORE_CONST, STORE_ARENA, STORE_STATE = 0, 1, 2, 3
 TF_VARIABLE = 1
 
-# pe_header: magic, version_major, version_minor, header_size, total_size, checksum, flags,
-# layout, alignment, arena_size, state_size, n_tensors, n_ops, n_subgraphs, reserved[3],
-# sections[8] {offset, size}
-HEADER = struct.Struct("<IHHIIIIIIIIIII3I16I")
-CHECKSUM_OFFSET = 16
-# pe_tensor_rec: dtype, rank, storage, flags, dims[6], offset, bytes, scale, zero_point, quant
-TENSOR = struct.Struct("<BBBB6iIIfiI")
-# pe_op_rec: op, version, n_inputs, n_outputs, io, params, params_size, scratch, scratch_size, src_index
-OP = struct.Struct("<HHHHIIIIII")
-# pe_subgraph_rec: first_op, n_ops, inputs, n_inputs, outputs, n_outputs, reserved[2]
-SUBGRAPH = struct.Struct("<8I")
+# On-disk records: (C field name, struct code) in C declaration order. The tests check every
+# field's offset and the total size against the compiled core (cffi's offsetof/sizeof).
+HEADER_FIELDS = [
+    ("magic", "I"), ("version_major", "H"), ("version_minor", "H"), ("header_size", "I"),
+    ("total_size", "I"), ("checksum", "I"), ("flags", "I"), ("layout", "I"), ("alignment", "I"),
+    ("arena_size", "I"), ("state_size", "I"), ("n_tensors", "I"), ("n_ops", "I"),
+    ("n_subgraphs", "I"), ("reserved", "3I"), ("sections", "16I"),
+]
+TENSOR_FIELDS = [
+    ("dtype", "B"), ("rank", "B"), ("storage", "B"), ("flags", "B"), ("dims", "6i"),
+    ("offset", "I"), ("bytes", "I"), ("scale", "f"), ("zero_point", "i"), ("quant", "I"),
+]
+OP_FIELDS = [
+    ("op", "H"), ("version", "H"), ("n_inputs", "H"), ("n_outputs", "H"), ("io", "I"),
+    ("params", "I"), ("params_size", "I"), ("scratch", "I"), ("scratch_size", "I"),
+    ("src_index", "I"),
+]
+SUBGRAPH_FIELDS = [
+    ("first_op", "I"), ("n_ops", "I"), ("inputs", "I"), ("n_inputs", "I"), ("outputs", "I"),
+    ("n_outputs", "I"), ("reserved", "2I"),
+]
+
+
+def _record(fields: list[tuple[str, str]]) -> struct.Struct:
+    return struct.Struct("<" + "".join(code for _, code in fields))
+
+
+HEADER = _record(HEADER_FIELDS)        # pe_header, 128 bytes
+TENSOR = _record(TENSOR_FIELDS)        # pe_tensor_rec, 48 bytes
+OP = _record(OP_FIELDS)                # pe_op_rec, 32 bytes
+SUBGRAPH = _record(SUBGRAPH_FIELDS)    # pe_subgraph_rec, 32 bytes
+CHECKSUM_OFFSET = struct.calcsize("<IHHII")
+RECORDS = {"pe_header": HEADER_FIELDS, "pe_tensor_rec": TENSOR_FIELDS, "pe_op_rec": OP_FIELDS,
+           "pe_subgraph_rec": SUBGRAPH_FIELDS}
 
 ELEMENT_SIZE = {0: 4, 2: 4, 3: 1, 4: 8, 6: 1, 7: 2, 9: 1, 13: 0}
 

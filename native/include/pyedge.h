@@ -203,7 +203,8 @@ uint32_t pe_model_arena_bytes(const pe_model *m);
 uint32_t pe_detect_isa(void);
 /* Bind an arena (PE_ALIGN-aligned) and initialise persistent state. */
 pe_status pe_interp_init(pe_interp *it, const pe_model *m, void *arena, size_t arena_size, uint32_t isa);
-/* Reset variable tensors and resource variables to their initial values. */
+/* Reset variable tensors to their initial values; like TFLite's ResetVariableTensors() it
+   leaves resource variables and CALL_ONCE's done-flags alone. */
 pe_status pe_reset_state(pe_interp *it);
 /* Run subgraph 0. On failure it->err_op names the failing op. */
 pe_status pe_invoke(pe_interp *it);

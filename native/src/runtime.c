@@ -159,7 +159,6 @@ pe_status pe_model_init(pe_model *m, const void *blob, size_t size) {
   if (size < sizeof(pe_header)) return PE_ERR_TRUNCATED;
   if (h->magic != PE_MAGIC) return PE_ERR_BAD_MAGIC;
   if (h->version_major != PE_VERSION_MAJOR) return PE_ERR_VERSION;
-  if (h->header_size != sizeof(pe_header) || h->alignment != PE_ALIGN) return PE_ERR_CORRUPT;
   if (h->total_size > size) return PE_ERR_TRUNCATED;
   if (h->total_size < sizeof(pe_header)) return PE_ERR_CORRUPT;
 
@@ -168,6 +167,7 @@ pe_status pe_model_init(pe_model *m, const void *blob, size_t size) {
   crc = crc32_update(crc, b + offsetof(pe_header, checksum) + 4,
                      h->total_size - offsetof(pe_header, checksum) - 4);
   if (~crc != h->checksum) return PE_ERR_CHECKSUM;
+  if (h->header_size != sizeof(pe_header) || h->alignment != PE_ALIGN) return PE_ERR_CORRUPT;
   if (h->layout != PE_LAYOUT_GENERIC) return PE_ERR_LAYOUT;
 
   for (i = 0; i < PE_SEC_COUNT; ++i) {
@@ -286,11 +286,12 @@ pe_status pe_reset_state(pe_interp *it) {
   uint32_t i;
   if (it == NULL || !it->initialised) return PE_ERR_STATE;
   m = it->model;
-  memset(it->arena, 0, m->state_bytes);
+  /* Only variable tensors, as TFLite's ResetVariableTensors(): resource variables and
+     CALL_ONCE done-flags (other persistent state) keep their values. */
   for (i = 0; i < m->hdr->n_tensors; ++i) {
     const pe_tensor_rec *t = &m->tensors[i];
-    if (t->storage == PE_STORE_STATE && (t->flags & PE_TF_VARIABLE) && t->dtype == PE_INT8)
-      memset(it->arena + t->offset, (int)(int8_t)t->zero_point, t->bytes);
+    if (t->storage == PE_STORE_STATE && (t->flags & PE_TF_VARIABLE))
+      memset(it->arena + t->offset, t->dtype == PE_INT8 ? (int)(int8_t)t->zero_point : 0, t->bytes);
   }
   return PE_OK;
 }
@@ -308,6 +309,7 @@ pe_status pe_interp_init(pe_interp *it, const pe_model *m, void *arena, size_t a
   it->arena_size = (uint32_t)(arena_size > 0xFFFFFFFFu ? 0xFFFFFFFFu : arena_size);
   it->isa = isa;
   it->initialised = 1;
+  memset(it->arena, 0, m->state_bytes); /* all persistent state starts zeroed */
   return pe_reset_state(it);
 }
 

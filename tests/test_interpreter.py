@@ -1,0 +1,118 @@
+"""pyedge.Interpreter is a drop-in for tflite_runtime's Interpreter."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pyedge
+from oracle import reference_interpreter
+from tflite_builder import ModelBuilder, single_op_model
+
+
+def _reshape_model(signature: bool = False) -> bytes:
+    mb = ModelBuilder()
+    x = mb.add_tensor([1, 2, 3], "int8", name="x", scale=0.125, zero_point=-7)
+    s = mb.add_tensor([2], "int32", name="shape", data=np.array([3, 2], np.int32))
+    y = mb.add_tensor([3, 2], "int8", name="y", scale=0.125, zero_point=-7)
+    mb.add_operator("RESHAPE", [x, s], [y], ("ReshapeOptions", {"NewShape": [3, 2]}))
+    mb.set_io([x], [y])
+    if signature:
+        mb.add_signature("serving_default", {"x": x}, {"y": y})
+    return mb.build()
+
+
+def _same_detail(a: dict, b: dict) -> None:
+    assert set(a) >= set(b) - {"sparsity_parameters"}
+    for k in ("name", "index", "dtype", "quantization"):
+        assert a[k] == b[k], k
+    for k in ("shape", "shape_signature"):
+        assert np.array_equal(a[k], b[k]) and a[k].dtype == b[k].dtype, k
+    qa, qb = a["quantization_parameters"], b["quantization_parameters"]
+    assert np.array_equal(qa["scales"], qb["scales"]) and qa["scales"].dtype == qb["scales"].dtype
+    assert np.array_equal(qa["zero_points"], qb["zero_points"])
+    assert qa["quantized_dimension"] == qb["quantized_dimension"]
+
+
+def test_details_match_tflite():
+    m = _reshape_model()
+    ours, ref = pyedge.Interpreter(model_content=m), reference_interpreter(m)
+    for a, b in zip(ours.get_input_details(), ref.get_input_details()):
+        _same_detail(a, b)
+    for a, b in zip(ours.get_output_details(), ref.get_output_details()):
+        _same_detail(a, b)
+
+
+def test_signatures_match_tflite():
+    m = _reshape_model(signature=True)
+    ours, ref = pyedge.Interpreter(model_content=m), reference_interpreter(m)
+    assert ours.get_signature_list() == ref.get_signature_list()
+    x = np.arange(6, dtype=np.int8).reshape(1, 2, 3)
+    got = ours.get_signature_runner("serving_default")(x=x)
+    want = ref.get_signature_runner("serving_default")(x=x)
+    assert got.keys() == want.keys() and np.array_equal(got["y"], want["y"])
+
+
+def test_set_tensor_checks_dtype_and_shape():
+    it = pyedge.Interpreter(model_content=_reshape_model())
+    it.allocate_tensors()
+    idx = it.get_input_details()[0]["index"]
+    with pytest.raises(ValueError, match="Got value of type INT16 but expected type INT8"):
+        it.set_tensor(idx, np.zeros((1, 2, 3), np.int16))
+    with pytest.raises(ValueError, match="Dimension mismatch"):
+        it.set_tensor(idx, np.zeros((1, 3, 2), np.int8))
+    with pytest.raises(ValueError, match="out of range"):
+        it.set_tensor(99, np.zeros((1,), np.int8))
+
+
+def test_invoke_before_allocate():
+    it = pyedge.Interpreter(model_content=_reshape_model())
+    with pytest.raises(RuntimeError, match="allocate_tensors"):
+        it.invoke()
+
+
+def test_tensor_view_and_get_tensor_copy():
+    it = pyedge.Interpreter(model_content=_reshape_model())
+    it.allocate_tensors()
+    inp = it.get_input_details()[0]["index"]
+    out = it.get_output_details()[0]["index"]
+    it.tensor(inp)()[...] = np.arange(6, dtype=np.int8).reshape(1, 2, 3)
+    it.invoke()
+    y = it.get_tensor(out)
+    assert np.array_equal(y, np.arange(6).reshape(3, 2))
+    y[...] = 0
+    assert np.array_equal(it.get_tensor(out), np.arange(6).reshape(3, 2))
+    # constant tensors are readable as in TFLite
+    assert np.array_equal(it.get_tensor(1), [3, 2])
+
+
+def test_inputs_survive_invoke():
+    """As in TFLite, inputs keep their values after invoke (the planner never reuses them)."""
+    it = pyedge.Interpreter(model_content=_reshape_model())
+    it.allocate_tensors()
+    x = np.arange(6, dtype=np.int8).reshape(1, 2, 3)
+    it.set_tensor(0, x)
+    it.invoke()
+    it.invoke()
+    assert np.array_equal(it.get_tensor(0), x)
+
+
+def test_model_path_and_constructor_arguments(tmp_path):
+    p = tmp_path / "m.tflite"
+    p.write_bytes(_reshape_model())
+    it = pyedge.Interpreter(model_path=str(p), num_threads=1)
+    it.allocate_tensors()
+    with pytest.raises(ValueError, match="exactly one"):
+        pyedge.Interpreter()
+    with pytest.raises(ValueError, match="cannot resize"):
+        it.resize_tensor_input(0, [2, 2, 3])
+    it.resize_tensor_input(0, [1, 2, 3])  # same shape is fine
+
+
+def test_unused_tensor_reports_no_data():
+    m = single_op_model("RESHAPE", [dict(shape=[2, 3], dtype="int8", scale=1.0, zero_point=0)],
+                        [dict(shape=[3, 2], dtype="int8", scale=1.0, zero_point=0)],
+                        ("ReshapeOptions", {"NewShape": [3, 2]}))
+    it = pyedge.Interpreter(model_content=m)
+    it.allocate_tensors()
+    with pytest.raises(ValueError, match="out of range"):
+        it.get_tensor(5)
