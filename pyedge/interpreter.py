@@ -71,6 +71,8 @@ class Interpreter:
 
     # -- setup --------------------------------------------------------------------------------
     def allocate_tensors(self) -> None:
+        if self._interp is not None:
+            return  # as TFLite: nothing to re-plan, and variables keep their state
         n = lib.pe_model_arena_bytes(self._model)
         self._arena = _aligned_zeros(n)
         self._interp = ffi.new("pe_interp *")
