@@ -43,25 +43,34 @@ def run_model(model: str, inputs: list[str] | None = None, seed: int = 0, repeat
     it.allocate_tensors()
     t_load = time.perf_counter() - t0
     x = load_inputs(it.get_input_details(), inputs, seed)
+    # the printed outputs come from the first invoke on fresh state, as a new TFLite run would
     for d, v in zip(it.get_input_details(), x):
         it.set_tensor(d["index"], v)
+    it.invoke()
+    outs = [(d, it.get_tensor(d["index"])) for d in it.get_output_details()]
+    # timing runs on its own interpreter: stateful models change their state with every invoke
+    timed = Interpreter(model_path=model)
+    timed.allocate_tensors()
+    for d, v in zip(timed.get_input_details(), x):
+        timed.set_tensor(d["index"], v)
     times = []
     for _ in range(max(repeat, 1)):
         t = time.perf_counter()
-        it.invoke()
+        timed.invoke()
         times.append(time.perf_counter() - t)
-        for d, v in zip(it.get_input_details(), x):  # stateless re-run from the same inputs
-            it.set_tensor(d["index"], v)
-    it.reset_all_variables()
-    it.invoke()
-    outs = [(d, it.get_tensor(d["index"])) for d in it.get_output_details()]
     result = {"outputs": outs, "load_s": t_load, "invoke_s": times, "arena_bytes": it.arena_size,
               "inputs": x}
     if compare:
         from tflite_runtime.interpreter import Interpreter as TfInterpreter, OpResolverType
 
-        ref = TfInterpreter(model_path=model, experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
-                            num_threads=1)
+        from .blob import is_blob
+        from .tflite_reader import with_valid_quantized_dimension
+
+        raw = Path(model).read_bytes()
+        if is_blob(raw):
+            raise PyedgeError("--compare needs the .tflite model (TFLite cannot run a .peb blob)")
+        ref = TfInterpreter(model_content=with_valid_quantized_dimension(raw),
+                            experimental_op_resolver_type=OpResolverType.BUILTIN_REF, num_threads=1)
         ref.allocate_tensors()
         for d, v in zip(ref.get_input_details(), x):
             ref.set_tensor(d["index"], v)

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 import pyedge  # noqa: E402
-from models import with_valid_quantized_dimension  # noqa: E402
+from pyedge.tflite_reader import with_valid_quantized_dimension  # noqa: E402
 
 DEFAULT = ["tflm_person_detect", "tflm_micro_speech_quantized", "tflm_keyword_scrambled",
            "tflm_trained_lstm_int8", "tflm_dtln_noise_suppression",
