@@ -1,9 +1,71 @@
-/* Placeholder: kernels of this family are not implemented yet. */
+/* Data-movement kernels: RESHAPE, CONCATENATION, PAD, TRANSPOSE, STRIDED_SLICE, SPLIT, GATHER.
+ *
+ * Apart from CONCATENATION's uint8 requantization they only move elements, so they work on
+ * element sizes and serve every dtype the core stores. Shapes are checked at load so that
+ * every offset computed below stays inside its tensor. */
+#include <math.h>
+
 #include "shape.h"
+
+/* Byte size of an element of a movable dtype, 0 for anything else (resource, unknown). */
+static uint32_t elem_size(int32_t dtype) {
+  uint32_t s = pe_dtype_size((uint32_t)dtype);
+  return (s >= 1 && s <= 8) ? s : 0;
+}
+
+/* Product of dims[from..to) (1 if empty); tensor sizes are bounded by the runtime's checks. */
+static int64_t dims_prod(const int32_t *dims, int32_t from, int32_t to) {
+  int64_t n = 1;
+  int32_t i;
+  for (i = from; i < to; ++i) n *= dims[i];
+  return n;
+}
+
+/* Product of the n values v (each >= 0) into *out; 0 if it exceeds 2^32 (no tensor is that
+   large), so params-supplied shapes cannot overflow the offset arithmetic. */
+static int checked_prod(const int32_t *v, int32_t n, int64_t *out) {
+  int64_t p = 1;
+  int32_t i;
+  for (i = 0; i < n; ++i) {
+    if (v[i] < 0) return 0;
+    if (v[i] == 0) p = 0;
+    else if (p > ((int64_t)1 << 32) / v[i]) return 0;
+    else p *= v[i];
+  }
+  *out = p;
+  return 1;
+}
+
+/* Element count of a tensor, in 64 bits (an int8 tensor may hold more than 2^31). */
+static int64_t elems(const pe_tensor *t) { return dims_prod(t->dims, 0, t->rank); }
+
+/* Row-major strides (in elements) of a shape. */
+static void dims_strides(const int32_t *dims, int32_t rank, int64_t *strides) {
+  int64_t s = 1;
+  int32_t i;
+  for (i = rank - 1; i >= 0; --i) {
+    strides[i] = s;
+    s *= dims[i];
+  }
+}
+
+/* Advance a row-major multi-index over dims[0..rank); returns 0 once it wraps around. */
+static int next_index(int32_t *idx, const int32_t *dims, int32_t rank) {
+  int32_t i;
+  for (i = rank - 1; i >= 0; --i) {
+    if (++idx[i] < dims[i]) return 1;
+    idx[i] = 0;
+  }
+  return 0;
+}
+
+/* ---- RESHAPE ------------------------------------------------------------------------- */
 
 pe_status pe_reshape_check(const pe_op_ctx *ctx) {
   pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
-  PE_CHECK(ctx->n_inputs >= 1 && ctx->n_outputs == 1 && in.index >= 0, PE_ERR_BAD_PARAMS);
+  /* a second input (TFLite's shape tensor) may be present; the shape comes from the output */
+  PE_CHECK(ctx->n_inputs >= 1 && ctx->n_outputs == 1 && in.index >= 0 && out.index >= 0,
+           PE_ERR_BAD_PARAMS);
   PE_CHECK(in.dtype == out.dtype && in.bytes == out.bytes, PE_ERR_SHAPE);
   return PE_OK;
 }
@@ -13,19 +75,332 @@ pe_status pe_reshape__scalar(const pe_op_ctx *ctx) {
   if (in.data != out.data) memmove(out.data, in.data, out.bytes);
   return PE_OK;
 }
-pe_status pe_concatenation_check(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_concatenation__scalar(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_pad_check(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_pad__scalar(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_transpose_check(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_transpose__scalar(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_strided_slice_check(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_strided_slice__scalar(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_split_check(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_split__scalar(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_pack_check(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_pack__scalar(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_unpack_check(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_unpack__scalar(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_gather_check(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_gather__scalar(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
+
+/* ---- CONCATENATION (and PACK) ------------------------------------------------------------ */
+
+/* Slices input `t` contributes along `axis` of `big` (the output), or -1 if its shape does
+   not fit: same rank and equal dims except at axis, or one rank less with axis removed. */
+static int64_t slices_along(const pe_tensor *t, const pe_tensor *big, int32_t axis) {
+  int32_t d;
+  if (t->rank == big->rank) {
+    for (d = 0; d < big->rank; ++d)
+      if (d != axis && t->dims[d] != big->dims[d]) return -1;
+    return t->dims[axis];
+  }
+  if (t->rank == big->rank - 1) {
+    for (d = 0; d < t->rank; ++d)
+      if (t->dims[d] != big->dims[d < axis ? d : d + 1]) return -1;
+    return 1;
+  }
+  return -1;
+}
+
+pe_status pe_concatenation_check(const pe_op_ctx *ctx) {
+  const pe_concat_params *p = (const pe_concat_params *)ctx->params;
+  pe_tensor out = pe_output(ctx, 0);
+  int64_t total = 0;
+  uint32_t i;
+  PE_CHECK(ctx->n_inputs >= 1 && ctx->n_outputs == 1 && out.index >= 0, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->axis >= 0 && p->axis < out.rank, PE_ERR_BAD_PARAMS);
+  PE_CHECK(elem_size(out.dtype) != 0, PE_ERR_SHAPE);
+  for (i = 0; i < ctx->n_inputs; ++i) {
+    pe_tensor in = pe_input(ctx, i);
+    int64_t n;
+    PE_CHECK(in.index >= 0, PE_ERR_BAD_PARAMS);
+    PE_CHECK(in.dtype == out.dtype, PE_ERR_SHAPE);
+    n = slices_along(&in, &out, p->axis);
+    PE_CHECK(n >= 0, PE_ERR_SHAPE);
+    total += n;
+  }
+  PE_CHECK(total == out.dims[p->axis], PE_ERR_SHAPE);
+  return PE_OK;
+}
+
+/* TFLite ConcatenationWithScaling for one uint8 block whose quantization differs from the
+   output's: float scale and bias, rounded half away from zero, clamped to [0, 255]. */
+static void requantize_u8(const uint8_t *src, uint8_t *dst, int64_t n, const pe_tensor *in,
+                          const pe_tensor *out) {
+  const float inverse_output_scale = 1.f / out->scale;
+  const float scale = in->scale * inverse_output_scale;
+  const float bias = (float)(-in->zero_point) * scale;
+  int64_t j;
+  for (j = 0; j < n; ++j) {
+    float r = roundf((float)src[j] * scale + bias);
+    int64_t v;
+    /* keep the conversion defined; in-range values (all that sane scales give) are unchanged */
+    if (!(r >= -2147483648.f)) r = -2147483648.f;
+    if (r > 2147483520.f) r = 2147483520.f;
+    v = (int64_t)(int32_t)r + out->zero_point;
+    dst[j] = (uint8_t)(v < 0 ? 0 : (v > 255 ? 255 : v));
+  }
+}
+
+pe_status pe_concatenation__scalar(const pe_op_ctx *ctx) {
+  const pe_concat_params *p = (const pe_concat_params *)ctx->params;
+  pe_tensor out = pe_output(ctx, 0);
+  const uint32_t es = elem_size(out.dtype);
+  const int64_t outer = dims_prod(out.dims, 0, p->axis);
+  const int64_t inner = dims_prod(out.dims, p->axis + 1, out.rank);
+  uint8_t *dst = (uint8_t *)out.data;
+  int64_t k;
+  uint32_t i;
+  /* output = for each outer index, the inputs' blocks one after the other */
+  for (k = 0; k < outer; ++k) {
+    for (i = 0; i < ctx->n_inputs; ++i) {
+      pe_tensor in = pe_input(ctx, i);
+      const int64_t block = (in.rank == out.rank ? in.dims[p->axis] : 1) * inner;
+      const uint8_t *src = (const uint8_t *)in.data + k * block * es;
+      if (out.dtype == PE_UINT8 && !(in.zero_point == out.zero_point && in.scale == out.scale))
+        requantize_u8(src, dst, block, &in, &out);
+      else
+        memcpy(dst, src, (size_t)(block * es));
+      dst += block * es;
+    }
+  }
+  return PE_OK;
+}
+
+/* ---- SPLIT, SPLIT_V (and UNPACK) ------------------------------------------------------------ */
+
+pe_status pe_split_check(const pe_op_ctx *ctx) {
+  const pe_split_params *p = (const pe_split_params *)ctx->params;
+  pe_tensor in = pe_input(ctx, 0);
+  int64_t total = 0;
+  uint32_t i;
+  PE_CHECK(ctx->n_inputs == 1 && ctx->n_outputs >= 1 && in.index >= 0, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->axis >= 0 && p->axis < in.rank, PE_ERR_BAD_PARAMS);
+  PE_CHECK(elem_size(in.dtype) != 0, PE_ERR_SHAPE);
+  for (i = 0; i < ctx->n_outputs; ++i) {
+    pe_tensor out = pe_output(ctx, i);
+    int64_t n;
+    PE_CHECK(out.index >= 0, PE_ERR_BAD_PARAMS);
+    PE_CHECK(out.dtype == in.dtype, PE_ERR_SHAPE);
+    n = slices_along(&out, &in, p->axis);
+    PE_CHECK(n >= 0, PE_ERR_SHAPE);
+    total += n;
+  }
+  PE_CHECK(total == in.dims[p->axis], PE_ERR_SHAPE);
+  return PE_OK;
+}
+
+pe_status pe_split__scalar(const pe_op_ctx *ctx) {
+  const pe_split_params *p = (const pe_split_params *)ctx->params;
+  pe_tensor in = pe_input(ctx, 0);
+  const uint32_t es = elem_size(in.dtype);
+  const int64_t outer = dims_prod(in.dims, 0, p->axis);
+  const int64_t inner = dims_prod(in.dims, p->axis + 1, in.rank);
+  const uint8_t *src = (const uint8_t *)in.data;
+  int64_t k;
+  uint32_t i;
+  /* the exact inverse of CONCATENATION */
+  for (k = 0; k < outer; ++k) {
+    for (i = 0; i < ctx->n_outputs; ++i) {
+      pe_tensor out = pe_output(ctx, i);
+      const int64_t block = (out.rank == in.rank ? out.dims[p->axis] : 1) * inner;
+      memcpy((uint8_t *)out.data + k * block * es, src, (size_t)(block * es));
+      src += block * es;
+    }
+  }
+  return PE_OK;
+}
+
+/* ---- PAD, PADV2 ------------------------------------------------------------------------- */
+
+pe_status pe_pad_check(const pe_op_ctx *ctx) {
+  const pe_pad_params *p = (const pe_pad_params *)ctx->params;
+  pe_tensor in = pe_input(ctx, 0), value = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  int32_t d;
+  PE_CHECK(ctx->n_inputs == 2 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(in.index >= 0 && value.index >= 0 && out.index >= 0, PE_ERR_BAD_PARAMS);
+  PE_CHECK(elem_size(in.dtype) != 0 && out.dtype == in.dtype && value.dtype == in.dtype,
+           PE_ERR_SHAPE);
+  PE_CHECK(elems(&value) == 1 && out.rank == in.rank, PE_ERR_SHAPE);
+  for (d = 0; d < in.rank; ++d) {
+    PE_CHECK(p->before[d] >= 0 && p->after[d] >= 0, PE_ERR_BAD_PARAMS);
+    PE_CHECK((int64_t)in.dims[d] + p->before[d] + p->after[d] == out.dims[d], PE_ERR_SHAPE);
+  }
+  return PE_OK;
+}
+
+pe_status pe_pad__scalar(const pe_op_ctx *ctx) {
+  const pe_pad_params *p = (const pe_pad_params *)ctx->params;
+  pe_tensor in = pe_input(ctx, 0), value = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  const uint32_t es = elem_size(in.dtype);
+  const int32_t rank = in.rank;
+  const int64_t n_out = elems(&out);
+  int64_t ostride[PE_MAX_RANK];
+  int32_t idx[PE_MAX_RANK] = {0, 0, 0, 0, 0, 0};
+  int64_t j, rows, row_bytes;
+  uint8_t *dst = (uint8_t *)out.data;
+  const uint8_t *src = (const uint8_t *)in.data;
+
+  /* everything is the pad value, then each innermost input row goes to its place */
+  for (j = 0; j < n_out; ++j) memcpy(dst + j * es, value.data, es);
+  if (rank == 0) {
+    memcpy(dst, src, es);
+    return PE_OK;
+  }
+  if (elems(&in) == 0) return PE_OK;
+  dims_strides(out.dims, rank, ostride);
+  rows = dims_prod(in.dims, 0, rank - 1);
+  row_bytes = (int64_t)in.dims[rank - 1] * es;
+  for (j = 0; j < rows; ++j) {
+    int64_t o = p->before[rank - 1];
+    int32_t d;
+    for (d = 0; d < rank - 1; ++d) o += (int64_t)(idx[d] + p->before[d]) * ostride[d];
+    memcpy(dst + o * es, src + j * row_bytes, (size_t)row_bytes);
+    next_index(idx, in.dims, rank - 1);
+  }
+  return PE_OK;
+}
+
+/* ---- TRANSPOSE ------------------------------------------------------------------------- */
+
+pe_status pe_transpose_check(const pe_op_ctx *ctx) {
+  const pe_transpose_params *p = (const pe_transpose_params *)ctx->params;
+  pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  int seen[PE_MAX_RANK] = {0, 0, 0, 0, 0, 0};
+  int32_t d;
+  PE_CHECK(ctx->n_inputs == 1 && ctx->n_outputs == 1 && in.index >= 0 && out.index >= 0,
+           PE_ERR_BAD_PARAMS);
+  PE_CHECK(elem_size(in.dtype) != 0 && out.dtype == in.dtype && out.rank == in.rank,
+           PE_ERR_SHAPE);
+  for (d = 0; d < in.rank; ++d) {
+    const int32_t s = p->perm[d];
+    PE_CHECK(s >= 0 && s < in.rank && !seen[s], PE_ERR_BAD_PARAMS);
+    seen[s] = 1;
+    PE_CHECK(out.dims[d] == in.dims[s], PE_ERR_SHAPE);
+  }
+  return PE_OK;
+}
+
+pe_status pe_transpose__scalar(const pe_op_ctx *ctx) {
+  const pe_transpose_params *p = (const pe_transpose_params *)ctx->params;
+  pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  const uint32_t es = elem_size(in.dtype);
+  const int32_t rank = in.rank;
+  const int64_t n = elems(&out);
+  int64_t istride[PE_MAX_RANK];
+  int32_t idx[PE_MAX_RANK] = {0, 0, 0, 0, 0, 0};
+  uint8_t *dst = (uint8_t *)out.data;
+  const uint8_t *src = (const uint8_t *)in.data;
+  int64_t j;
+  dims_strides(in.dims, rank, istride);
+  /* walk the output in order; output index idx reads input element idx[d] along dim perm[d] */
+  for (j = 0; j < n; ++j) {
+    int64_t o = 0;
+    int32_t d;
+    for (d = 0; d < rank; ++d) o += (int64_t)idx[d] * istride[p->perm[d]];
+    memcpy(dst + j * es, src + o * es, es);
+    next_index(idx, out.dims, rank);
+  }
+  return PE_OK;
+}
+
+/* ---- STRIDED_SLICE (and SLICE) ----------------------------------------------------------- */
+
+pe_status pe_strided_slice_check(const pe_op_ctx *ctx) {
+  const pe_slice_params *p = (const pe_slice_params *)ctx->params;
+  pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  int64_t n_in, n;
+  int32_t d;
+  /* SLICE passes only the data input; STRIDED_SLICE's begin/end/strides may follow */
+  PE_CHECK(ctx->n_inputs >= 1 && ctx->n_outputs == 1 && in.index >= 0 && out.index >= 0,
+           PE_ERR_BAD_PARAMS);
+  PE_CHECK(elem_size(in.dtype) != 0 && out.dtype == in.dtype, PE_ERR_SHAPE);
+  PE_CHECK(p->rank >= 0 && p->rank <= PE_MAX_RANK, PE_ERR_BAD_PARAMS);
+  PE_CHECK(checked_prod(p->dims, p->rank, &n_in) && checked_prod(p->count, p->rank, &n),
+           PE_ERR_BAD_PARAMS);
+  PE_CHECK(n_in == elems(&in) && n == elems(&out), PE_ERR_SHAPE);
+  if (n == 0) return PE_OK;
+  /* every index begin + i * stride, 0 <= i < count, lies in [0, dims) */
+  for (d = 0; d < p->rank; ++d) {
+    const int64_t last = (int64_t)p->begin[d] + (int64_t)(p->count[d] - 1) * p->stride[d];
+    PE_CHECK(p->stride[d] != 0, PE_ERR_BAD_PARAMS);
+    PE_CHECK(p->begin[d] >= 0 && p->begin[d] < p->dims[d], PE_ERR_BAD_PARAMS);
+    PE_CHECK(last >= 0 && last < p->dims[d], PE_ERR_BAD_PARAMS);
+  }
+  return PE_OK;
+}
+
+pe_status pe_strided_slice__scalar(const pe_op_ctx *ctx) {
+  const pe_slice_params *p = (const pe_slice_params *)ctx->params;
+  pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  const uint32_t es = elem_size(in.dtype);
+  const int64_t n = elems(&out);
+  int64_t istride[PE_MAX_RANK];
+  int32_t idx[PE_MAX_RANK] = {0, 0, 0, 0, 0, 0};
+  uint8_t *dst = (uint8_t *)out.data;
+  const uint8_t *src = (const uint8_t *)in.data;
+  int64_t j;
+  if (n == 0) return PE_OK; /* (a zero-sized view may have dims whose strides overflow) */
+  dims_strides(p->dims, p->rank, istride);
+  for (j = 0; j < n; ++j) {
+    int64_t o = 0;
+    int32_t d;
+    for (d = 0; d < p->rank; ++d)
+      o += ((int64_t)p->begin[d] + (int64_t)idx[d] * p->stride[d]) * istride[d];
+    memcpy(dst + j * es, src + o * es, es);
+    next_index(idx, p->count, p->rank);
+  }
+  return PE_OK;
+}
+
+/* ---- GATHER ---------------------------------------------------------------------------- */
+
+/* i-th index of an int16, int32 or int64 indices tensor. */
+static int64_t index_at(const pe_tensor *ix, int64_t i) {
+  switch (ix->dtype) {
+    case PE_INT16: return ((const int16_t *)ix->data)[i];
+    case PE_INT32: return ((const int32_t *)ix->data)[i];
+    default: return ((const int64_t *)ix->data)[i];
+  }
+}
+
+pe_status pe_gather_check(const pe_op_ctx *ctx) {
+  const pe_gather_params *p = (const pe_gather_params *)ctx->params;
+  pe_tensor in = pe_input(ctx, 0), ix = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  int32_t d, o = 0;
+  PE_CHECK(ctx->n_inputs == 2 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(in.index >= 0 && ix.index >= 0 && out.index >= 0, PE_ERR_BAD_PARAMS);
+  PE_CHECK(elem_size(in.dtype) != 0 && out.dtype == in.dtype, PE_ERR_SHAPE);
+  PE_CHECK(ix.dtype == PE_INT16 || ix.dtype == PE_INT32 || ix.dtype == PE_INT64, PE_ERR_SHAPE);
+  PE_CHECK(p->batch_dims >= 0 && p->batch_dims <= ix.rank, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->axis >= p->batch_dims && p->axis < in.rank, PE_ERR_BAD_PARAMS);
+  for (d = 0; d < p->batch_dims; ++d) PE_CHECK(in.dims[d] == ix.dims[d], PE_ERR_SHAPE);
+  /* output shape: in[:axis] + indices[batch_dims:] + in[axis+1:] */
+  PE_CHECK(out.rank == in.rank + ix.rank - 1 - p->batch_dims, PE_ERR_SHAPE);
+  for (d = 0; d < p->axis; ++d) PE_CHECK(out.dims[o++] == in.dims[d], PE_ERR_SHAPE);
+  for (d = p->batch_dims; d < ix.rank; ++d) PE_CHECK(out.dims[o++] == ix.dims[d], PE_ERR_SHAPE);
+  for (d = p->axis + 1; d < in.rank; ++d) PE_CHECK(out.dims[o++] == in.dims[d], PE_ERR_SHAPE);
+  return PE_OK;
+}
+
+pe_status pe_gather__scalar(const pe_op_ctx *ctx) {
+  const pe_gather_params *p = (const pe_gather_params *)ctx->params;
+  pe_tensor in = pe_input(ctx, 0), ix = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  const uint32_t es = elem_size(in.dtype);
+  const int64_t batches = dims_prod(in.dims, 0, p->batch_dims);
+  const int64_t outer = dims_prod(in.dims, p->batch_dims, p->axis);
+  const int64_t axis_size = in.dims[p->axis];
+  const int64_t inner_bytes = dims_prod(in.dims, p->axis + 1, in.rank) * es;
+  const int64_t coords = dims_prod(ix.dims, p->batch_dims, ix.rank);
+  const uint8_t *src = (const uint8_t *)in.data;
+  uint8_t *dst = (uint8_t *)out.data;
+  int64_t b, k, i;
+  /* indices come from data: reject any outside [0, axis_size) before writing (TFLite errors) */
+  for (i = 0; i < batches * coords; ++i) {
+    const int64_t c = index_at(&ix, i);
+    if (c < 0 || c >= axis_size) return PE_ERR_RUNTIME;
+  }
+  for (b = 0; b < batches; ++b) {
+    for (k = 0; k < outer; ++k) {
+      for (i = 0; i < coords; ++i) {
+        const int64_t c = index_at(&ix, b * coords + i);
+        memcpy(dst + ((b * outer + k) * coords + i) * inner_bytes,
+               src + ((b * outer + k) * axis_size + c) * inner_bytes, (size_t)inner_bytes);
+      }
+    }
+  }
+  return PE_OK;
+}

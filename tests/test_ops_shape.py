@@ -1,0 +1,628 @@
+"""Data-movement ops against TFLite's reference kernels, bit for bit: RESHAPE, SQUEEZE,
+EXPAND_DIMS, CONCATENATION, PACK, SPLIT, SPLIT_V, UNPACK, PAD, PADV2, TRANSPOSE,
+STRIDED_SLICE, SLICE, GATHER."""
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import Any
+
+import numpy as np
+import pytest
+
+import pyedge
+from pyedge import _native
+from pyedge.blob import CHECKSUM_OFFSET, SEC_PARAMS, read_blob
+from pyedge.pack import pack_tflite
+from optest import check_model
+from oracle import reference_interpreter, run_model
+from tflite_builder import ModelBuilder, single_op_model
+
+ALL_TYPES = ["float32", "int8", "uint8", "int16", "int32", "int64", "bool"]
+# (scale, zero point) per quantized type: extreme zero points included
+QUANT = {"int8": [(0.05, -3), (0.5, 127), (1e-3, -128)], "uint8": [(0.1, 0), (0.02, 255), (1.5, 128)],
+         "int16": [(0.01, 0), (3e-5, 0)]}
+
+
+def t(shape, dtype: str, q: tuple[float, int] | None = None, data: Any = None) -> dict[str, Any]:
+    """Tensor spec for single_op_model; q = (scale, zero point) for quantized types."""
+    spec: dict[str, Any] = dict(shape=list(shape), dtype=dtype)
+    if q is not None:
+        spec.update(scale=q[0], zero_point=q[1])
+    if data is not None:
+        spec["data"] = data
+    return spec
+
+
+def i32(values) -> dict[str, Any]:
+    a = np.asarray(values, np.int32)
+    return t(a.shape, "int32", data=a)
+
+
+def i64(values) -> dict[str, Any]:
+    a = np.asarray(values, np.int64)
+    return t(a.shape, "int64", data=a)
+
+
+def default_q(dtype: str) -> tuple[float, int] | None:
+    return QUANT[dtype][0] if dtype in QUANT else None
+
+
+def tflite_runs(model: bytes) -> bool:
+    """Whether TFLite's reference interpreter prepares and invokes `model` (on zero inputs)."""
+    interp = reference_interpreter(model)
+    try:
+        interp.allocate_tensors()
+        for d in interp.get_input_details():
+            interp.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+        interp.invoke()
+    except (RuntimeError, ValueError):
+        return False
+    return True
+
+
+def assert_unsupported(model: bytes, match: str) -> None:
+    with pytest.raises(pyedge.UnsupportedOpError, match=match):
+        pyedge.Interpreter(model_content=model)
+
+
+# -- RESHAPE, SQUEEZE, EXPAND_DIMS ------------------------------------------------------------------
+
+@pytest.mark.parametrize("in_shape, new_shape, out_shape", [
+    ([2, 3, 4], [4, -1], [4, 6]),
+    ([1, 1960], [-1, 49, 40, 1], [1, 49, 40, 1]),
+    ([5], [1, 5, 1], [1, 5, 1]),
+    ([1, 1, 1, 7], [7], [7]),
+    ([1], [], []),
+    ([3, 1, 5], [-1], [15]),
+])
+@pytest.mark.parametrize("via", ["tensor", "option", "both"])
+def test_reshape(in_shape, new_shape, out_shape, via: str) -> None:
+    inputs = [t(in_shape, "int8", (0.1, -5))]
+    options = None
+    if via in ("tensor", "both"):
+        inputs.append(i32(new_shape))
+    if via in ("option", "both"):
+        options = ("ReshapeOptions", {"NewShape": new_shape if via == "option" else [99]})
+    if via == "option" and not new_shape:
+        options = ("ReshapeOptions", {"NewShape": [0]})  # legacy scalar encoding
+    check_model(single_op_model("RESHAPE", inputs, [t(out_shape, "int8", (0.1, -5))], options))
+
+
+@pytest.mark.parametrize("dtype", ALL_TYPES)
+def test_reshape_dtypes(dtype: str) -> None:
+    q = default_q(dtype)
+    check_model(single_op_model("RESHAPE", [t([3, 1, 4], dtype, q), i32([2, 6])], [t([2, 6], dtype, q)]))
+
+
+@pytest.mark.parametrize("in_shape, dims, out_shape", [
+    ([1, 3, 1, 2], [0, 2], [3, 2]),
+    ([1, 3, 1, 2], [], [3, 2]),
+    ([1, 3, 1, 2], [-2], [1, 3, 2]),
+    ([1, 1, 1], [], []),
+    ([4, 1], [1], [4]),
+])
+@pytest.mark.parametrize("dtype", ["int8", "int16", "float32"])
+def test_squeeze(in_shape, dims, out_shape, dtype: str) -> None:
+    q = default_q(dtype)
+    check_model(single_op_model("SQUEEZE", [t(in_shape, dtype, q)], [t(out_shape, dtype, q)],
+                                ("SqueezeOptions", {"SqueezeDims": dims})))
+
+
+@pytest.mark.parametrize("in_shape, axis, out_shape", [
+    ([3, 4], 0, [1, 3, 4]), ([3, 4], 2, [3, 4, 1]), ([3, 4], -1, [3, 4, 1]), ([3, 4], -3, [1, 3, 4]),
+    ([], 0, [1]), ([5], 1, [5, 1]),
+])
+@pytest.mark.parametrize("axis_type", ["int32", "int64"])
+def test_expand_dims(in_shape, axis, out_shape, axis_type: str) -> None:
+    ax = i32([axis]) if axis_type == "int32" else i64([axis])
+    check_model(single_op_model("EXPAND_DIMS", [t(in_shape, "uint8", (0.5, 200)), ax],
+                                [t(out_shape, "uint8", (0.5, 200))]))
+
+
+@pytest.mark.parametrize("shape_tensor", [i32(6), i64([3, 2])])
+def test_reshape_shape_tensor_not_an_int32_vector_falls_back_to_option(shape_tensor) -> None:
+    model = single_op_model("RESHAPE", [t([2, 3], "int8"), shape_tensor], [t([3, 2], "int8")],
+                            ("ReshapeOptions", {"NewShape": [3, 2]}))
+    check_model(model)
+
+
+def test_reshape_rejects_dynamic_shape_and_mismatch() -> None:
+    dynamic = single_op_model("RESHAPE", [t([2, 3], "int8"), t([2], "int32")], [t([3, 2], "int8")])
+    assert_unsupported(dynamic, "not constant")
+    # TFLite resizes the output to [3, 2]; a declared [6] would change the output's shape
+    wrong = single_op_model("RESHAPE", [t([2, 3], "int8"), i32([3, 2])], [t([6], "int8")])
+    assert_unsupported(wrong, "differs from the shape TFLite computes")
+
+
+# -- CONCATENATION, PACK -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shapes, axis", [
+    ([[2, 3], [2, 5]], 1),
+    ([[2, 3], [2, 5]], -1),
+    ([[1, 3], [4, 3], [2, 3]], 0),
+    ([[2, 1, 3], [2, 4, 3], [2, 1, 3], [2, 2, 3]], -2),
+    ([[7]], 0),
+    ([[1, 2, 3, 1, 2, 1], [1, 2, 3, 1, 2, 3]], 5),
+    ([[3, 2, 1, 5, 1], [3, 2, 1, 5, 1]], 2),
+    ([[2, 0, 3], [2, 4, 3]], 1),
+])
+@pytest.mark.parametrize("dtype", ALL_TYPES)
+def test_concatenation(shapes, axis: int, dtype: str) -> None:
+    q = default_q(dtype)
+    out = list(shapes[0])
+    out[axis] = sum(s[axis] for s in shapes)
+    model = single_op_model("CONCATENATION", [t(s, dtype, q) for s in shapes], [t(out, dtype, q)],
+                            ("ConcatenationOptions", {"Axis": axis}))
+    check_model(model)
+
+
+@pytest.mark.parametrize("q", QUANT["int8"])
+def test_concatenation_int8_quant(q) -> None:
+    check_model(single_op_model("CONCATENATION", [t([1, 3, 3, 5], "int8", q), t([1, 3, 3, 2], "int8", q)],
+                                [t([1, 3, 3, 7], "int8", q)], ("ConcatenationOptions", {"Axis": 3})))
+
+
+@pytest.mark.parametrize("in_q, out_q", [
+    ([(0.1, 0), (0.1, 0)], (0.1, 0)),           # plain copies
+    ([(0.05, 10), (0.3, 255)], (0.1, 128)),     # rescale down and up
+    ([(0.1, 128), (0.1, 100)], (0.1, 128)),     # one input copied, one shifted
+    ([(1.0, 0), (0.0039, 3), (2.5, 250)], (0.02, 7)),
+    ([(0.1, 3), (0.1, 3)], (0.1000001, 3)),     # scale differs by one ulp: rescaled
+])
+def test_concatenation_uint8_rescaling(in_q, out_q) -> None:
+    shapes = [[2, 3, 4]] * len(in_q)
+    model = single_op_model("CONCATENATION", [t(s, "uint8", q) for s, q in zip(shapes, in_q)],
+                            [t([2, 3 * len(in_q), 4], "uint8", out_q)], ("ConcatenationOptions", {"Axis": 1}))
+    check_model(model)
+    # every input value, so each rounding case is met
+    x = np.arange(256, dtype=np.uint8).reshape(2, 4, 32)
+    model = single_op_model("CONCATENATION", [t([2, 4, 32], "uint8", q) for q in in_q],
+                            [t([2, 4 * len(in_q), 32], "uint8", out_q)], ("ConcatenationOptions", {"Axis": 1}))
+    check_model(model, inputs=[x] * len(in_q))
+
+
+def test_concatenation_int16() -> None:
+    check_model(single_op_model("CONCATENATION", [t([3, 5], "int16", (0.01, 0)), t([3, 1], "int16", (0.02, 0))],
+                                [t([3, 6], "int16", (0.01, 0))], ("ConcatenationOptions", {"Axis": 1})))
+
+
+def test_concatenation_constant_input() -> None:
+    c = np.arange(-3, 3, dtype=np.int32).reshape(2, 3)
+    check_model(single_op_model("CONCATENATION", [t([2, 3], "int32", data=c), t([2, 4], "int32")],
+                                [t([2, 7], "int32")], ("ConcatenationOptions", {"Axis": 1})))
+
+
+@pytest.mark.parametrize("case, match", [
+    ("relu", "fused activation"),
+    ("int8_scale", "TFLite rejects int8 rescaling"),
+    ("int8_zp", "TFLite rejects int8 rescaling"),
+    ("int16_zp", "zero point"),
+])
+def test_concatenation_rejects_what_tflite_rejects(case: str, match: str) -> None:
+    dt, qa, qb, act = {"relu": ("float32", None, None, 1), "int8_scale": ("int8", (0.1, 0), (0.2, 0), 0),
+                       "int8_zp": ("int8", (0.1, 0), (0.1, 1), 0), "int16_zp": ("int16", (0.1, 1), (0.1, 1), 0)}[case]
+    model = single_op_model("CONCATENATION", [t([2], dt, qa), t([3], dt, qb)], [t([5], dt, qa)],
+                            ("ConcatenationOptions", {"Axis": 0, "FusedActivationFunction": act}))
+    assert not tflite_runs(model)
+    assert_unsupported(model, match)
+
+
+@pytest.mark.parametrize("shape, n, axis", [
+    ([3], 2, 0), ([3], 2, 1), ([3], 2, -1), ([2, 3], 3, 1), ([2, 3], 1, -3), ([1, 2, 1, 3], 4, 2), ([], 5, 0),
+    ([2, 1, 3, 1, 2], 2, 5),
+])
+@pytest.mark.parametrize("dtype", ["float32", "int8", "uint8", "int16", "int32", "int64"])
+def test_pack(shape, n: int, axis: int, dtype: str) -> None:
+    q = default_q(dtype)
+    a = axis + len(shape) + 1 if axis < 0 else axis
+    out = list(shape[:a]) + [n] + list(shape[a:])
+    check_model(single_op_model("PACK", [t(shape, dtype, q)] * n, [t(out, dtype, q)],
+                                ("PackOptions", {"ValuesCount": n, "Axis": axis})))
+
+
+def test_pack_rejects_mixed_quantization_and_bool() -> None:
+    model = single_op_model("PACK", [t([2], "int8", (0.1, 0)), t([2], "int8", (0.1, 1))], [t([2, 2], "int8", (0.1, 0))],
+                            ("PackOptions", {"ValuesCount": 2, "Axis": 0}))
+    assert not tflite_runs(model)
+    assert_unsupported(model, "quantized unlike the output")
+    model = single_op_model("PACK", [t([2], "bool")] * 2, [t([2, 2], "bool")], ("PackOptions", {"ValuesCount": 2}))
+    assert not tflite_runs(model)
+    assert_unsupported(model, "input type BOOL")
+
+
+# -- SPLIT, SPLIT_V, UNPACK ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape, axis, n", [
+    ([6], 0, 3), ([4, 6], 1, 2), ([4, 6], -1, 6), ([4, 6], -2, 1), ([2, 3, 5, 1], 2, 5), ([1, 9, 2], 1, 3),
+    ([2, 1, 2, 1, 2, 2], 4, 1), ([0, 4], 1, 2),
+])
+@pytest.mark.parametrize("dtype", ["float32", "int8", "uint8", "int16", "int32"])
+def test_split(shape, axis: int, n: int, dtype: str) -> None:
+    q = default_q(dtype)
+    out = list(shape)
+    out[axis] //= n
+    check_model(single_op_model("SPLIT", [i32(axis), t(shape, dtype, q)], [t(out, dtype, q)] * n,
+                                ("SplitOptions", {"NumSplits": n})))
+
+
+@pytest.mark.parametrize("shape, axis, sizes", [
+    ([7], 0, [2, -1, 4]), ([3, 10], 1, [1, 2, 3, 4]), ([3, 10], -1, [-1]), ([5, 2, 3], 0, [5, 0]),
+    ([2, 9, 2], -2, [8, -1]), ([4, 1, 3], 0, [0, -1, 3]),
+])
+@pytest.mark.parametrize("dtype", ["float32", "int8", "uint8", "int16", "int32", "int64"])
+@pytest.mark.parametrize("size_type", ["int32", "int64"])
+def test_split_v(shape, axis: int, sizes, dtype: str, size_type: str) -> None:
+    q = default_q(dtype)
+    rest = shape[axis] - sum(s for s in sizes if s != -1)
+    outs = []
+    for s in sizes:
+        o = list(shape)
+        o[axis] = rest if s == -1 else s
+        outs.append(t(o, dtype, q))
+    ss = i32(sizes) if size_type == "int32" else i64(sizes)
+    check_model(single_op_model("SPLIT_V", [t(shape, dtype, q), ss, i32(axis)], outs,
+                                ("SplitVOptions", {"NumSplits": len(sizes)})))
+
+
+@pytest.mark.parametrize("shape, axis", [
+    ([3], 0), ([2, 3], 0), ([2, 3], 1), ([2, 3], -1), ([4, 1, 3], -2), ([1, 2, 3, 4, 5], 3), ([1, 5], 0),
+])
+@pytest.mark.parametrize("dtype", ["float32", "int8", "uint8", "int16", "int32", "bool"])
+def test_unpack(shape, axis: int, dtype: str) -> None:
+    q = default_q(dtype)
+    n = shape[axis]
+    out = [d for i, d in enumerate(shape) if i != (axis % len(shape))]
+    check_model(single_op_model("UNPACK", [t(shape, dtype, q)], [t(out, dtype, q)] * n,
+                                ("UnpackOptions", {"Num": n, "Axis": axis})))
+
+
+def test_split_rejects_uneven_and_dynamic_axis() -> None:
+    model = single_op_model("SPLIT", [i32(0), t([5], "int8")], [t([2], "int8")] * 2, ("SplitOptions", {"NumSplits": 2}))
+    assert_unsupported(model, "does not split evenly")
+    model = single_op_model("SPLIT", [t([], "int32"), t([4], "int8")], [t([2], "int8")] * 2,
+                            ("SplitOptions", {"NumSplits": 2}))
+    assert_unsupported(model, "axis tensor is not constant")
+    model = single_op_model("SPLIT_V", [t([4], "int8"), i32([-1, -1]), i32(0)], [t([2], "int8")] * 2,
+                            ("SplitVOptions", {"NumSplits": 2}))
+    assert not tflite_runs(model)
+    assert_unsupported(model, "more than one -1")
+
+
+# -- PAD, PADV2 -----------------------------------------------------------------------------------
+
+PAD_CASES = [
+    ([1, 224, 224, 3], [[0, 0], [0, 1], [0, 1], [0, 0]]),   # MobileNetV2's stride-2 padding
+    ([1, 5, 7, 3], [[0, 0], [1, 1], [2, 3], [0, 0]]),
+    ([3], [[2, 0]]),
+    ([3], [[0, 0]]),
+    ([2, 3], [[1, 2], [0, 4]]),
+    ([1, 1], [[3, 3], [3, 3]]),
+    ([2, 1, 3, 2, 1], [[1, 0], [0, 1], [1, 1], [0, 2], [2, 0]]),
+    ([2, 3, 4], [[1, 0], [0, 0], [0, 1]]),
+    ([2, 0, 3], [[1, 1], [1, 0], [0, 2]]),
+]
+
+
+@pytest.mark.parametrize("shape, paddings", PAD_CASES)
+@pytest.mark.parametrize("q", QUANT["int8"])
+@pytest.mark.parametrize("pad_type", ["int32", "int64"])
+def test_pad_int8(shape, paddings, q, pad_type: str) -> None:
+    out = [d + a + b for d, (a, b) in zip(shape, paddings)]
+    p = i32(paddings) if pad_type == "int32" else i64(paddings)
+    check_model(single_op_model("PAD", [t(shape, "int8", q), p], [t(out, "int8", q)]), seeds=(0,))
+
+
+@pytest.mark.parametrize("dtype, q", [(d, q) for d in ALL_TYPES if d != "bool" for q in QUANT.get(d, [None])] +
+                         [("int8", None), ("int16", None)])
+def test_pad_dtypes(dtype: str, q) -> None:
+    shape, paddings = [2, 3, 2], [[1, 0], [2, 1], [0, 1]]
+    out = [d + a + b for d, (a, b) in zip(shape, paddings)]
+    check_model(single_op_model("PAD", [t(shape, dtype, q), i32(paddings)], [t(out, dtype, q)]))
+
+
+@pytest.mark.parametrize("dtype", [d for d in ALL_TYPES if d != "bool"])
+@pytest.mark.parametrize("const_value", [True, False])
+def test_padv2(dtype: str, const_value: bool) -> None:
+    q = default_q(dtype)
+    shape, paddings = [3, 1, 4], [[0, 2], [1, 1], [3, 0]]
+    out = [d + a + b for d, (a, b) in zip(shape, paddings)]
+    value = {"float32": -1.5, "int64": -(2**40)}.get(dtype, 77)
+    vspec = t([], dtype, q, data=np.array(value, dtype=dtype) if const_value else None)
+    check_model(single_op_model("PADV2", [t(shape, dtype, q), i32(paddings), vspec], [t(out, dtype, q)]))
+
+
+def test_pad_rejects() -> None:
+    rank6 = single_op_model("PAD", [t([1] * 6, "int8", (0.1, 0)), i32([[1, 1]] * 6)], [t([3] * 6, "int8", (0.1, 0))])
+    assert not tflite_runs(rank6)
+    assert_unsupported(rank6, "TFLite pads up to rank 5")
+    dyn = single_op_model("PAD", [t([2], "int8", (0.1, 0)), t([1, 2], "int32")], [t([4], "int8", (0.1, 0))])
+    assert_unsupported(dyn, "paddings tensor is not constant")
+    value_q = single_op_model("PADV2", [t([2], "int8", (0.1, 0)), i32([[1, 1]]), t([], "int8", (0.1, 5), np.int8(3))],
+                              [t([4], "int8", (0.1, 0))])
+    # TFLite's int8 Eval ignores the failed check and leaves the output unwritten
+    assert_unsupported(value_q, "constant value quantized unlike the output")
+
+
+# -- TRANSPOSE ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape, perm", [
+    ([1, 3, 7, 9], [0, 2, 3, 1]),       # NCHW -> NHWC
+    ([2, 3], [1, 0]),
+    ([5], [0]),
+    ([2, 3, 4], [2, 0, 1]),
+    ([1, 2, 3, 5], [3, 1, 0, 2]),
+    ([2, 1, 3, 2, 3], [4, 2, 0, 3, 1]),
+    ([2, 3, 1, 2, 3, 2], [5, 0, 4, 2, 1, 3]),
+    ([3, 2, 2, 1, 2, 3], [0, 1, 2, 3, 4, 5]),
+])
+@pytest.mark.parametrize("dtype", ALL_TYPES)
+def test_transpose(shape, perm, dtype: str) -> None:
+    q = default_q(dtype)
+    out = [shape[p] for p in perm]
+    check_model(single_op_model("TRANSPOSE", [t(shape, dtype, q), i32(perm)], [t(out, dtype, q)]), seeds=(0, 1))
+
+
+def test_transpose_mobilenet_v2_input() -> None:
+    """MobileNetV2 (in /work/shared/models) starts with this NCHW -> NHWC transpose."""
+    q = (0.0078125, -1)
+    check_model(single_op_model("TRANSPOSE", [t([1, 3, 224, 224], "int8", q), i32([0, 2, 3, 1])],
+                                [t([1, 224, 224, 3], "int8", q)]), seeds=(0,))
+
+
+def test_transpose_rejects_repeated_axis_and_dynamic_perm() -> None:
+    # TFLite accepts a repeated axis and produces a diagonal-like read; pyedge wants a permutation
+    dup = single_op_model("TRANSPOSE", [t([2, 3], "int8"), i32([0, 0])], [t([2, 2], "int8")])
+    assert_unsupported(dup, "not a permutation")
+    dyn = single_op_model("TRANSPOSE", [t([2, 3], "int8"), t([2], "int32")], [t([3, 2], "int8")])
+    assert_unsupported(dyn, "perm tensor is not constant")
+
+
+# -- STRIDED_SLICE, SLICE ---------------------------------------------------------------------------
+
+def _tf_strided_slice_shape(model: bytes, inputs) -> tuple[int, ...]:
+    return run_model(reference_interpreter, model, inputs)[0][0].shape
+
+
+SS_CASES = [
+    # shape, begin, end, strides, options
+    ([10], [1], [8], [2], {}),
+    ([10], [-3], [-1], [1], {}),
+    ([10], [8], [1], [-3], {}),
+    ([10], [0], [0], [-1], {"BeginMask": 1, "EndMask": 1}),
+    ([10], [20], [-20], [-2], {}),
+    ([10], [-20], [20], [3], {}),
+    ([10], [4], [0], [1], {"ShrinkAxisMask": 1}),
+    ([10], [-1], [0], [1], {"ShrinkAxisMask": 1}),
+    ([4, 6], [1, 0], [3, 6], [1, 2], {}),
+    ([4, 6], [1, 5], [0, 0], [1, -1], {"EndMask": 2}),
+    ([4, 6], [2, 1], [3, 4], [1, 1], {"ShrinkAxisMask": 1}),
+    ([4, 6], [2, 1], [0, 0], [1, 1], {"ShrinkAxisMask": 3}),
+    ([3, 4, 5], [0, 1, 0], [0, 3, 0], [1, 1, 1], {"BeginMask": 5, "EndMask": 5}),
+    ([3, 4, 5], [1], [2], [1], {}),                                      # fewer specs than dims
+    ([3, 4, 5], [0, 1], [0, 3], [1, 2], {"EllipsisMask": 1}),             # [..., 1:3:2]
+    ([3, 4, 5], [1, 0, 2], [2, 0, 4], [1, 1, 1], {"EllipsisMask": 2}),    # [1:2, ..., 2:4]
+    ([3, 4, 5], [0, 1, 0], [0, 2, 0], [1, 1, 1], {"EllipsisMask": 1, "ShrinkAxisMask": 2}),
+    ([3, 4], [0, 0, 1], [0, 0, 3], [1, 1, 1], {"NewAxisMask": 1, "BeginMask": 2, "EndMask": 2}),
+    ([3, 4], [1, 0, 0], [3, 0, 0], [1, 1, 1], {"NewAxisMask": 2, "BeginMask": 4, "EndMask": 4}),
+    ([3, 4], [0, 0], [0, 0], [1, 1], {"NewAxisMask": 2, "EllipsisMask": 1}),   # [..., newaxis]
+    ([2, 3, 4, 5], [1, 2, 0, 4], [2, 0, 4, 0], [1, -1, 2, -2], {"EndMask": 2}),
+    ([2, 3, 2, 3, 2], [0, 1, 1, 0, 1], [2, 3, 2, 3, 2], [1, 1, 1, 2, 1], {"ShrinkAxisMask": 4}),
+    ([8], [2], [3], [1], {"Offset": True}),
+    ([4, 6], [1, 1], [2, 4], [1, 2], {"Offset": True}),
+    ([6, 5], [-2, 0], [1, 5], [1, 1], {"Offset": True}),
+    ([1, 257], [0, 0], [1, 129], [1, 1], {}),
+]
+
+
+@pytest.mark.parametrize("shape, begin, end, strides, options", SS_CASES)
+def test_strided_slice(shape, begin, end, strides, options) -> None:
+    q = (0.25, -7)
+    probe = single_op_model("STRIDED_SLICE", [t(shape, "int8", q), i32(begin), i32(end), i32(strides)],
+                            [t([1], "int8", q)], ("StridedSliceOptions", options))
+    x = np.arange(np.prod(shape), dtype=np.int64).astype(np.int8).reshape(shape)
+    out_shape = _tf_strided_slice_shape(probe, [x])  # the shape TFLite computes
+    model = single_op_model("STRIDED_SLICE", [t(shape, "int8", q), i32(begin), i32(end), i32(strides)],
+                            [t(out_shape, "int8", q)], ("StridedSliceOptions", options))
+    check_model(model, inputs=[x])
+    check_model(model)
+
+
+@pytest.mark.parametrize("dtype", ALL_TYPES)
+def test_strided_slice_dtypes(dtype: str) -> None:
+    q = default_q(dtype)
+    model = single_op_model("STRIDED_SLICE", [t([3, 5, 4], dtype, q), i32([2, 0, 1]), i32([0, 5, 4]), i32([-1, 2, 2])],
+                            [t([3, 3, 2], dtype, q)], ("StridedSliceOptions", {"EndMask": 1}))
+    check_model(model)
+
+
+def test_strided_slice_of_constant_feeds_concatenation() -> None:
+    """TFLite computes a slice of a constant once, in Prepare; pyedge slices at run time."""
+    mb = ModelBuilder("constant slice")
+    c = mb.add_tensor([4, 3], "int32", data=np.arange(12, dtype=np.int32).reshape(4, 3))
+    b, e, s = (mb.add_tensor([2], "int32", data=np.array(v, np.int32)) for v in ([3, 0], [0, 3], [-2, 1]))
+    sl = mb.add_tensor([2, 3], "int32")
+    mb.add_operator("STRIDED_SLICE", [c, b, e, s], [sl], ("StridedSliceOptions", {}))
+    x = mb.add_tensor([1, 3], "int32")
+    y = mb.add_tensor([3, 3], "int32")
+    mb.add_operator("CONCATENATION", [sl, x], [y], ("ConcatenationOptions", {"Axis": 0}))
+    mb.set_io([x], [y])
+    check_model(mb.build())
+
+
+def test_strided_slice_rejects_unwritten_output_and_dynamic_begin() -> None:
+    # shrinking an axis at begin 5 of size 3: TFLite's shape drops the axis but writes nothing
+    model = single_op_model("STRIDED_SLICE", [t([3, 2], "int8"), i32([5, 0]), i32([6, 2]), i32([1, 1])],
+                            [t([2], "int8")], ("StridedSliceOptions", {"ShrinkAxisMask": 1}))
+    assert_unsupported(model, "left unwritten")
+    model = single_op_model("STRIDED_SLICE", [t([3, 2], "int8"), t([2], "int32"), i32([2, 2]), i32([1, 1])],
+                            [t([2, 2], "int8")], ("StridedSliceOptions", {}))
+    assert_unsupported(model, "begin tensor is not constant")
+
+
+@pytest.mark.parametrize("shape, begin, size", [
+    ([10], [2], [5]), ([10], [0], [-1]), ([10], [10], [0]), ([4, 6], [1, 2], [2, -1]), ([4, 6], [0, 0], [4, 6]),
+    ([2, 3, 4], [1, 0, 3], [1, 3, 1]), ([2, 3, 4, 5], [0, 1, 1, 2], [-1, 2, 3, -1]),
+    ([2, 2, 3, 2, 3], [1, 0, 1, 1, 0], [1, -1, 2, 1, 3]),
+])
+@pytest.mark.parametrize("index_type", ["int32", "int64"])
+def test_slice(shape, begin, size, index_type: str) -> None:
+    out = [d - b if s == -1 else s for d, b, s in zip(shape, begin, size)]
+    idx = i32 if index_type == "int32" else i64
+    check_model(single_op_model("SLICE", [t(shape, "int16", (0.01, 0)), idx(begin), idx(size)],
+                                [t(out, "int16", (0.01, 0))]))
+
+
+@pytest.mark.parametrize("dtype", ALL_TYPES)
+def test_slice_dtypes(dtype: str) -> None:
+    q = default_q(dtype)
+    check_model(single_op_model("SLICE", [t([3, 4, 5], dtype, q), i32([1, 1, 0]), i32([2, -1, 3])],
+                                [t([2, 3, 3], dtype, q)]))
+
+
+def test_slice_rejects_out_of_range() -> None:
+    # TFLite reads past the end of the input here
+    model = single_op_model("SLICE", [t([4], "int8"), i32([2]), i32([3])], [t([3], "int8")])
+    assert_unsupported(model, "do not fit shape")
+    model = single_op_model("SLICE", [t([4], "int8"), i32([-1]), i32([2])], [t([2], "int8")])
+    assert_unsupported(model, "out of range")
+
+
+# -- GATHER ---------------------------------------------------------------------------------------
+
+GATHER_CASES = [
+    # params shape, indices shape, axis, batch_dims
+    ([5], [3], 0, 0),
+    ([5, 3], [4], 0, 0),
+    ([5, 3], [2, 2], 1, 0),
+    ([5, 3], [], 0, 0),
+    ([2, 4, 3], [2], -2, 0),
+    ([2, 4, 3], [2, 3], 1, 1),
+    ([2, 4, 3], [2, 5], -1, 1),
+    ([2, 3, 4, 2], [2, 3, 2], 2, 2),
+    ([2, 3, 4], [2, 3], 2, -1),
+    ([2, 3], [2], 1, 1),
+    ([1, 7, 1], [3, 1, 2], 1, 0),
+]
+
+
+def _gather_model(params_shape, idx_shape, axis, batch_dims, dtype, idx_type, const_indices, rng):
+    rank = len(params_shape)
+    a = axis + rank if axis < 0 else axis
+    bd = batch_dims + len(idx_shape) if batch_dims < 0 else batch_dims
+    out = list(params_shape[:a]) + list(idx_shape[bd:]) + list(params_shape[a + 1:])
+    idx = rng.integers(0, params_shape[a], size=idx_shape).astype(idx_type)
+    q = default_q(dtype)
+    spec = t(idx_shape, idx_type, data=idx if const_indices else None)
+    model = single_op_model("GATHER", [t(params_shape, dtype, q), spec], [t(out, dtype, q)],
+                            ("GatherOptions", {"Axis": axis, "BatchDims": batch_dims}))
+    return model, idx
+
+
+@pytest.mark.parametrize("params_shape, idx_shape, axis, batch_dims", GATHER_CASES)
+@pytest.mark.parametrize("idx_type", ["int32", "int64"])
+@pytest.mark.parametrize("const_indices", [True, False])
+def test_gather(params_shape, idx_shape, axis, batch_dims, idx_type: str, const_indices: bool) -> None:
+    rng = np.random.default_rng(len(params_shape) * 10 + axis)
+    model, idx = _gather_model(params_shape, idx_shape, axis, batch_dims, "int8", idx_type, const_indices, rng)
+    x = rng.integers(-128, 128, size=params_shape).astype(np.int8)
+    check_model(model, inputs=[x] if const_indices else [x, idx])
+
+
+@pytest.mark.parametrize("dtype", ALL_TYPES)
+@pytest.mark.parametrize("idx_type", ["int16", "int32", "int64"])
+def test_gather_dtypes(dtype: str, idx_type: str) -> None:
+    model, _ = _gather_model([4, 3, 2], [5], 1, 0, dtype, idx_type, True, np.random.default_rng(3))
+    check_model(model)
+
+
+@pytest.mark.parametrize("bad", [4, -1, 2**31 - 1])
+def test_gather_index_out_of_range_fails_at_invoke(bad: int) -> None:
+    model, _ = _gather_model([4, 3], [2], 0, 0, "int8", "int32", False, np.random.default_rng(0))
+    x, idx = np.zeros((4, 3), np.int8), np.array([1, bad], np.int32)
+    with pytest.raises(RuntimeError):
+        run_model(reference_interpreter, model, [x, idx])
+    with pytest.raises(pyedge.InvokeError):
+        run_model(pyedge.Interpreter, model, [x, idx])
+    # a later invoke with good indices works
+    check_model(model, inputs=[x, np.array([3, 0], np.int32)])
+
+
+def test_gather_rejects_constant_index_out_of_range() -> None:
+    model = single_op_model("GATHER", [t([4], "int8"), i32([4])], [t([1], "int8")], ("GatherOptions", {"Axis": 0}))
+    assert_unsupported(model, "outside")
+
+
+# -- ops chained in one graph ---------------------------------------------------------------------
+
+def test_chain_transpose_pad_split_concat() -> None:
+    """NCHW input -> NHWC -> pad -> split channels -> concat reversed -> strided slice."""
+    q = (0.02, -10)
+    mb = ModelBuilder("shape chain")
+    x = mb.add_tensor([1, 4, 5, 6], "int8", scale=q[0], zero_point=q[1])
+    perm = mb.add_tensor([4], "int32", data=np.array([0, 2, 3, 1], np.int32))
+    xt = mb.add_tensor([1, 5, 6, 4], "int8", scale=q[0], zero_point=q[1])
+    mb.add_operator("TRANSPOSE", [x, perm], [xt])
+    pads = mb.add_tensor([4, 2], "int32", data=np.array([[0, 0], [1, 1], [0, 2], [0, 0]], np.int32))
+    xp = mb.add_tensor([1, 7, 8, 4], "int8", scale=q[0], zero_point=q[1])
+    mb.add_operator("PAD", [xt, pads], [xp])
+    axis = mb.add_tensor([], "int32", data=np.array(3, np.int32))
+    parts = [mb.add_tensor([1, 7, 8, 2], "int8", scale=q[0], zero_point=q[1]) for _ in range(2)]
+    mb.add_operator("SPLIT", [axis, xp], parts, ("SplitOptions", {"NumSplits": 2}))
+    cat = mb.add_tensor([1, 7, 8, 4], "int8", scale=q[0], zero_point=q[1])
+    mb.add_operator("CONCATENATION", parts[::-1], [cat], ("ConcatenationOptions", {"Axis": -1}))
+    b, e, s = (mb.add_tensor([4], "int32", data=np.array(v, np.int32))
+               for v in ([0, 6, 0, 1], [1, 0, 8, 4], [1, -2, 3, 2]))
+    y = mb.add_tensor([1, 3, 3, 2], "int8", scale=q[0], zero_point=q[1])
+    mb.add_operator("STRIDED_SLICE", [cat, b, e, s], [y], ("StridedSliceOptions", {}))
+    mb.set_io([x], [y, parts[0]])
+    check_model(mb.build())
+
+
+# -- hostile blobs: each check rejects params the kernel could not run safely --------------------------
+
+def _tampered_blob(model: bytes, ctype: str, field: str, index: int, value: int) -> bytes:
+    """The model's blob (one pe op) with params field[index] of its op set to value, re-checksummed."""
+    blob = bytearray(pack_tflite(model))
+    info = read_blob(bytes(blob))
+    assert info.header["n_ops"] == 1
+    off = info.sections[SEC_PARAMS][0] + _native.ffi.offsetof(ctype, field) + 4 * index
+    struct.pack_into("<i", blob, off, value)
+    struct.pack_into("<I", blob, CHECKSUM_OFFSET, 0)
+    struct.pack_into("<I", blob, CHECKSUM_OFFSET, zlib.crc32(bytes(blob)) & 0xFFFFFFFF)
+    return bytes(blob)
+
+
+_SS = single_op_model("STRIDED_SLICE", [t([4, 6], "int8"), i32([1, 0]), i32([3, 6]), i32([1, 2])],
+                      [t([2, 3], "int8")], ("StridedSliceOptions", {}))
+
+
+@pytest.mark.parametrize("model, ctype, field, index, value", [
+    (_SS, "pe_slice_params", "begin", 0, 4),          # begin past the dim
+    (_SS, "pe_slice_params", "stride", 1, 3),         # last index 0 + 2 * 3 past the dim
+    (_SS, "pe_slice_params", "stride", 0, 0),
+    (_SS, "pe_slice_params", "count", 0, 3),          # more elements than the output holds
+    (_SS, "pe_slice_params", "dims", 0, 2**30),       # view larger than the input
+    (_SS, "pe_slice_params", "rank", 0, 7),
+    (single_op_model("TRANSPOSE", [t([2, 3, 4], "int8"), i32([2, 0, 1])], [t([4, 2, 3], "int8")]),
+     "pe_transpose_params", "perm", 1, 2),            # repeated axis
+    (single_op_model("PAD", [t([2, 3], "int8"), i32([[1, 0], [0, 2]])], [t([3, 5], "int8")]),
+     "pe_pad_params", "before", 1, 1),                # output too small for the padding
+    (single_op_model("PAD", [t([2, 3], "int8"), i32([[1, 0], [0, 2]])], [t([3, 5], "int8")]),
+     "pe_pad_params", "after", 0, -1),
+    (single_op_model("CONCATENATION", [t([2, 3], "int8"), t([2, 4], "int8")], [t([2, 7], "int8")],
+                     ("ConcatenationOptions", {"Axis": 1})), "pe_concat_params", "axis", 0, 0),
+    (single_op_model("CONCATENATION", [t([2, 3], "int8"), t([2, 4], "int8")], [t([2, 7], "int8")],
+                     ("ConcatenationOptions", {"Axis": 1})), "pe_concat_params", "axis", 0, 2),
+    (single_op_model("SPLIT", [i32(1), t([2, 4], "int8")], [t([2, 2], "int8")] * 2, ("SplitOptions", {"NumSplits": 2})),
+     "pe_split_params", "axis", 0, 0),
+    (single_op_model("GATHER", [t([3, 4], "int8"), i32([[0, 1], [2, 0], [1, 1]])], [t([3, 2], "int8")],
+                     ("GatherOptions", {"Axis": 1, "BatchDims": 1})), "pe_gather_params", "batch_dims", 0, 2),
+    (single_op_model("GATHER", [t([3, 4], "int8"), i32([[0, 1], [2, 0], [1, 1]])], [t([3, 2], "int8")],
+                     ("GatherOptions", {"Axis": 1, "BatchDims": 1})), "pe_gather_params", "axis", 0, 2),
+])
+def test_check_rejects_tampered_params(model: bytes, ctype: str, field: str, index: int, value: int) -> None:
+    pyedge.Interpreter(model_content=model)  # the untampered blob loads
+    with pytest.raises(pyedge.BlobError) as err:
+        pyedge.Interpreter(model_content=_tampered_blob(model, ctype, field, index, value))
+    assert err.value.status in ("PE_ERR_BAD_PARAMS", "PE_ERR_SHAPE")
