@@ -1,15 +1,352 @@
-/* Placeholder: kernels of this family are not implemented yet. */
+/* Elementwise binary kernels: ADD, SUB, MUL, MINIMUM, MAXIMUM, PRELU.
+ *
+ * Each kernel walks the output in row-major order and reads the matching (broadcast) element
+ * of each input; the per-element arithmetic is that of TFLite 2.14's reference kernels
+ * (reference/add.h, sub.h, integer_ops/mul.h, maximum_minimum.h, prelu.h). */
 #include "elementwise.h"
 
-pe_status pe_add_check(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_add__scalar(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_sub_check(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_sub__scalar(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_mul_check(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_mul__scalar(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_minimum_check(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_minimum__scalar(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_maximum_check(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_maximum__scalar(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_prelu_check(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
-pe_status pe_prelu__scalar(const pe_op_ctx *ctx) { (void)ctx; return PE_ERR_UNSUPPORTED_OP; }
+/* ---- tensors -------------------------------------------------------------------------- */
+
+static int int_dtype(int32_t dtype) {
+  return dtype == PE_INT8 || dtype == PE_INT16 || dtype == PE_INT32;
+}
+
+static int64_t dtype_min(int32_t dtype) {
+  return dtype == PE_INT8 ? INT8_MIN : dtype == PE_INT16 ? INT16_MIN : INT32_MIN;
+}
+
+static int64_t dtype_max(int32_t dtype) {
+  return dtype == PE_INT8 ? INT8_MAX : dtype == PE_INT16 ? INT16_MAX : INT32_MAX;
+}
+
+/* Element i of an int8/int16/int32 tensor. */
+static inline int32_t load(const pe_tensor *t, int32_t i) {
+  switch (t->dtype) {
+    case PE_INT8: return ((const int8_t *)t->data)[i];
+    case PE_INT16: return ((const int16_t *)t->data)[i];
+    default: return ((const int32_t *)t->data)[i];
+  }
+}
+
+/* Store v, already within the tensor's range. */
+static inline void store(const pe_tensor *t, int32_t i, int32_t v) {
+  switch (t->dtype) {
+    case PE_INT8: ((int8_t *)t->data)[i] = (int8_t)v; break;
+    case PE_INT16: ((int16_t *)t->data)[i] = (int16_t)v; break;
+    default: ((int32_t *)t->data)[i] = v; break;
+  }
+}
+
+static inline int32_t clamp64(int64_t x, int32_t lo, int32_t hi) {
+  return x < lo ? lo : (x > hi ? hi : (int32_t)x);
+}
+
+/* ---- broadcasting --------------------------------------------------------------------- */
+
+/* Walks the output in row-major order, tracking the element of each input it reads. */
+typedef struct {
+  int32_t rank;
+  int32_t dims[PE_MAX_RANK];      /* output dims */
+  int32_t stride[2][PE_MAX_RANK]; /* per input, in elements; 0 along broadcast dims */
+  int32_t index[PE_MAX_RANK];     /* current output position */
+  int32_t at[2];                  /* current element of each input */
+} bcast_walk;
+
+static void walk_init(bcast_walk *w, const pe_tensor *a, const pe_tensor *b, const pe_tensor *out) {
+  const pe_tensor *in[2];
+  int32_t k, d;
+  in[0] = a;
+  in[1] = b;
+  w->rank = out->rank;
+  for (d = 0; d < out->rank; ++d) {
+    w->dims[d] = out->dims[d];
+    w->index[d] = 0;
+  }
+  for (k = 0; k < 2; ++k) {
+    int32_t stride = 1;
+    for (d = out->rank - 1; d >= 0; --d) {
+      const int32_t n = pe_dim_from_end(in[k], out->rank - 1 - d);
+      w->stride[k][d] = n == 1 ? 0 : stride;
+      stride *= n;
+    }
+    w->at[k] = 0;
+  }
+}
+
+static void walk_next(bcast_walk *w) {
+  int32_t d, k;
+  for (d = w->rank - 1; d >= 0; --d) {
+    if (++w->index[d] < w->dims[d]) {
+      for (k = 0; k < 2; ++k) w->at[k] += w->stride[k][d];
+      return;
+    }
+    w->index[d] = 0;
+    for (k = 0; k < 2; ++k) w->at[k] -= w->stride[k][d] * (w->dims[d] - 1);
+  }
+}
+
+/* The output is the numpy broadcast of a and b: aligned on the last dim, each input dim equal
+   to the output's or 1. This is what keeps every walk index inside its input. */
+static pe_status check_broadcast(const pe_tensor *a, const pe_tensor *b, const pe_tensor *out) {
+  int32_t i;
+  PE_CHECK(a->rank <= out->rank && b->rank <= out->rank, PE_ERR_SHAPE);
+  for (i = 0; i < out->rank; ++i) {
+    const int32_t da = pe_dim_from_end(a, i), db = pe_dim_from_end(b, i);
+    PE_CHECK(da == db || da == 1 || db == 1, PE_ERR_SHAPE);
+    PE_CHECK(pe_dim_from_end(out, i) == (da == 1 ? db : da), PE_ERR_SHAPE);
+  }
+  return PE_OK;
+}
+
+/* Two present inputs with data, one writable output, broadcast-compatible shapes. */
+static pe_status check_binary(const pe_op_ctx *ctx) {
+  const pe_tensor a = pe_input(ctx, 0), b = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  PE_CHECK(ctx->n_inputs == 2 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(a.index >= 0 && b.index >= 0 && out.index >= 0, PE_ERR_BAD_PARAMS);
+  PE_CHECK(int_dtype(a.dtype) && int_dtype(b.dtype) && int_dtype(out.dtype), PE_ERR_SHAPE);
+  PE_CHECK(ctx->m->tensors[a.index].storage != PE_STORE_NONE || a.bytes == 0, PE_ERR_SHAPE);
+  PE_CHECK(ctx->m->tensors[b.index].storage != PE_STORE_NONE || b.bytes == 0, PE_ERR_SHAPE);
+  PE_CHECK(ctx->m->tensors[out.index].storage == PE_STORE_ARENA ||
+               ctx->m->tensors[out.index].storage == PE_STORE_STATE || out.bytes == 0,
+           PE_ERR_SHAPE);
+  return check_broadcast(&a, &b, &out);
+}
+
+static int same_dtype3(const pe_op_ctx *ctx, int32_t dtype) {
+  return pe_input(ctx, 0).dtype == dtype && pe_input(ctx, 1).dtype == dtype &&
+         pe_output(ctx, 0).dtype == dtype;
+}
+
+static int activation_ok(int32_t lo, int32_t hi, int32_t dtype) {
+  return lo <= hi && lo >= dtype_min(dtype) && hi <= dtype_max(dtype);
+}
+
+/* Largest |v + offset| over the dtype's values. */
+static int64_t max_abs_offset(int32_t dtype, int32_t offset) {
+  const int64_t lo = dtype_min(dtype) + offset, hi = dtype_max(dtype) + offset;
+  return -lo > hi ? -lo : hi;
+}
+
+/* ---- ADD, SUB ------------------------------------------------------------------------- */
+
+/* (v + offset) << left_shift stays in [-2^30, 2^30) for every value v of the dtype: then the
+   rescaled inputs, their sum and their difference all fit int32. */
+static int rescale_input_ok(int32_t dtype, int32_t offset, int32_t left_shift) {
+  const int64_t lo = (dtype_min(dtype) + offset) * ((int64_t)1 << left_shift);
+  const int64_t hi = (dtype_max(dtype) + offset) * ((int64_t)1 << left_shift);
+  return lo >= -((int64_t)1 << 30) && hi < ((int64_t)1 << 30);
+}
+
+static pe_status add_sub_check(const pe_op_ctx *ctx) {
+  const pe_add_params *p = (const pe_add_params *)ctx->params;
+  const int32_t dtype = pe_output(ctx, 0).dtype;
+  pe_status st = check_binary(ctx);
+  if (st != PE_OK) return st;
+  PE_CHECK(same_dtype3(ctx, dtype), PE_ERR_SHAPE);
+  PE_CHECK(activation_ok(p->activation_min, p->activation_max, dtype), PE_ERR_BAD_PARAMS);
+  switch (p->kind) {
+    case PE_ADD_RESCALE:
+      PE_CHECK(dtype == PE_INT8 || dtype == PE_INT16, PE_ERR_SHAPE);
+      PE_CHECK(p->left_shift >= 0 && p->left_shift <= 30, PE_ERR_BAD_PARAMS);
+      PE_CHECK(rescale_input_ok(dtype, p->input1_offset, p->left_shift) &&
+                   rescale_input_ok(dtype, p->input2_offset, p->left_shift),
+               PE_ERR_BAD_PARAMS);
+      PE_CHECK(p->input1_multiplier >= 0 && p->input2_multiplier >= 0 && p->output_multiplier >= 0,
+               PE_ERR_BAD_PARAMS);
+      PE_CHECK(p->input1_shift >= -31 && p->input1_shift <= 0, PE_ERR_BAD_PARAMS);
+      PE_CHECK(p->input2_shift >= -31 && p->input2_shift <= 0, PE_ERR_BAD_PARAMS);
+      PE_CHECK(p->output_shift >= -31 && p->output_shift <= 0, PE_ERR_BAD_PARAMS);
+      PE_CHECK(p->output_offset >= dtype_min(dtype) && p->output_offset <= dtype_max(dtype),
+               PE_ERR_BAD_PARAMS);
+      return PE_OK;
+    case PE_ADD_POT:
+      /* TFLite rounds in int16 here; the int32 rounding below agrees for shifts up to 15. */
+      PE_CHECK(dtype == PE_INT16, PE_ERR_SHAPE);
+      PE_CHECK(p->input1_shift >= -15 && p->input1_shift <= 0, PE_ERR_BAD_PARAMS);
+      PE_CHECK(p->input2_shift >= -15 && p->input2_shift <= 0, PE_ERR_BAD_PARAMS);
+      return PE_OK;
+    case PE_ADD_INT32:
+      PE_CHECK(dtype == PE_INT32, PE_ERR_SHAPE);
+      return PE_OK;
+    default:
+      return PE_ERR_BAD_PARAMS;
+  }
+}
+
+/* sign is +1 for ADD, -1 for SUB. */
+static pe_status add_sub_eval(const pe_op_ctx *ctx, int sign) {
+  const pe_add_params *p = (const pe_add_params *)ctx->params;
+  const pe_tensor a = pe_input(ctx, 0), b = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  const int32_t n = pe_elems(&out);
+  bcast_walk w;
+  int32_t i;
+  walk_init(&w, &a, &b, &out);
+  for (i = 0; i < n; ++i, walk_next(&w)) {
+    const int32_t x1 = load(&a, w.at[0]), x2 = load(&b, w.at[1]);
+    int64_t r;
+    if (p->kind == PE_ADD_RESCALE) {
+      /* Both inputs to a common scale with `left_shift` bits of headroom, then to the output. */
+      const int32_t s1 = pe_mbqm_smaller_than_one(pe_shl32(x1 + p->input1_offset, p->left_shift),
+                                                  p->input1_multiplier, p->input1_shift);
+      const int32_t s2 = pe_mbqm_smaller_than_one(pe_shl32(x2 + p->input2_offset, p->left_shift),
+                                                  p->input2_multiplier, p->input2_shift);
+      const int32_t raw = sign > 0 ? s1 + s2 : s1 - s2;
+      r = (int64_t)pe_mbqm_smaller_than_one(raw, p->output_multiplier, p->output_shift) +
+          p->output_offset;
+    } else if (p->kind == PE_ADD_POT) {
+      /* Power-of-two scales: the finer input is shifted onto the output's scale. */
+      const int32_t s1 = pe_rounding_divide_by_pot(x1, -p->input1_shift);
+      const int32_t s2 = pe_rounding_divide_by_pot(x2, -p->input2_shift);
+      r = sign > 0 ? (int64_t)s1 + s2 : (int64_t)s1 - s2;
+    } else {
+      /* int32 wraps on overflow, as TFLite's int32 arithmetic does in practice. */
+      r = (int32_t)(sign > 0 ? (uint32_t)x1 + (uint32_t)x2 : (uint32_t)x1 - (uint32_t)x2);
+    }
+    store(&out, i, clamp64(r, p->activation_min, p->activation_max));
+  }
+  return PE_OK;
+}
+
+pe_status pe_add_check(const pe_op_ctx *ctx) { return add_sub_check(ctx); }
+pe_status pe_add__scalar(const pe_op_ctx *ctx) { return add_sub_eval(ctx, 1); }
+pe_status pe_sub_check(const pe_op_ctx *ctx) { return add_sub_check(ctx); }
+pe_status pe_sub__scalar(const pe_op_ctx *ctx) { return add_sub_eval(ctx, -1); }
+
+/* ---- MUL ------------------------------------------------------------------------------ */
+
+pe_status pe_mul_check(const pe_op_ctx *ctx) {
+  const pe_mul_params *p = (const pe_mul_params *)ctx->params;
+  const int32_t in_dtype = pe_input(ctx, 0).dtype, dtype = pe_output(ctx, 0).dtype;
+  pe_status st = check_binary(ctx);
+  if (st != PE_OK) return st;
+  PE_CHECK(pe_input(ctx, 1).dtype == in_dtype, PE_ERR_SHAPE);
+  PE_CHECK(activation_ok(p->activation_min, p->activation_max, dtype), PE_ERR_BAD_PARAMS);
+  switch (p->kind) {
+    case PE_MUL_RESCALE:
+      PE_CHECK(in_dtype == dtype && (dtype == PE_INT8 || dtype == PE_INT16), PE_ERR_SHAPE);
+      /* the product of the offset inputs fits int32 */
+      PE_CHECK(max_abs_offset(dtype, p->input1_offset) * max_abs_offset(dtype, p->input2_offset) <=
+                   INT32_MAX,
+               PE_ERR_BAD_PARAMS);
+      PE_CHECK(p->output_multiplier >= 0 && p->output_shift >= -31 && p->output_shift <= 31,
+               PE_ERR_BAD_PARAMS);
+      PE_CHECK(p->output_offset >= dtype_min(dtype) && p->output_offset <= dtype_max(dtype),
+               PE_ERR_BAD_PARAMS);
+      return PE_OK;
+    case PE_MUL_INT16_INT8:
+      PE_CHECK(in_dtype == PE_INT16 && dtype == PE_INT8, PE_ERR_SHAPE);
+      PE_CHECK(p->output_offset >= INT8_MIN && p->output_offset <= INT8_MAX, PE_ERR_BAD_PARAMS);
+      return PE_OK;
+    case PE_MUL_INT32:
+      PE_CHECK(in_dtype == PE_INT32 && dtype == PE_INT32, PE_ERR_SHAPE);
+      return PE_OK;
+    default:
+      return PE_ERR_BAD_PARAMS;
+  }
+}
+
+/* gemmlowp's int16 SaturatingRoundingDoublingHighMul: the Q0.15 product. */
+static int32_t srdhm16(int32_t a, int32_t b) {
+  const int32_t ab = a * b;
+  const int32_t nudge = ab >= 0 ? (1 << 14) : (1 - (1 << 14));
+  if (a == INT16_MIN && b == INT16_MIN) return INT16_MAX;
+  return (ab + nudge) / (1 << 15); /* division truncates toward zero, as gemmlowp's does */
+}
+
+pe_status pe_mul__scalar(const pe_op_ctx *ctx) {
+  const pe_mul_params *p = (const pe_mul_params *)ctx->params;
+  const pe_tensor a = pe_input(ctx, 0), b = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  const int32_t n = pe_elems(&out);
+  bcast_walk w;
+  int32_t i;
+  walk_init(&w, &a, &b, &out);
+  for (i = 0; i < n; ++i, walk_next(&w)) {
+    const int32_t x1 = load(&a, w.at[0]), x2 = load(&b, w.at[1]);
+    int32_t v;
+    if (p->kind == PE_MUL_RESCALE) {
+      const int32_t prod = (x1 + p->input1_offset) * (x2 + p->input2_offset);
+      v = clamp64((int64_t)pe_mbqm(prod, p->output_multiplier, p->output_shift) + p->output_offset,
+                  p->activation_min, p->activation_max);
+    } else if (p->kind == PE_MUL_INT16_INT8) {
+      /* Q0.15 x Q0.15, down to 7 fractional bits (int16 rounding agrees with int32 for a
+         shift of 8); the clamp applies before the offset, as in TFLite. */
+      const int32_t q = pe_rounding_divide_by_pot(srdhm16(x1, x2), 8);
+      v = pe_clamp(q, p->activation_min - p->output_offset, p->activation_max - p->output_offset) +
+          p->output_offset;
+    } else {
+      /* int32 wraps on overflow, as TFLite's int32 arithmetic does in practice. */
+      v = pe_clamp((int32_t)((uint32_t)x1 * (uint32_t)x2), p->activation_min, p->activation_max);
+    }
+    store(&out, i, v);
+  }
+  return PE_OK;
+}
+
+/* ---- MINIMUM, MAXIMUM ----------------------------------------------------------------- */
+
+static pe_status minmax_check(const pe_op_ctx *ctx) {
+  pe_status st = check_binary(ctx);
+  if (st != PE_OK) return st;
+  PE_CHECK(same_dtype3(ctx, pe_output(ctx, 0).dtype), PE_ERR_SHAPE);
+  return PE_OK;
+}
+
+/* want_max: 1 for MAXIMUM, 0 for MINIMUM. Raw values are compared; scales play no part. */
+static pe_status minmax_eval(const pe_op_ctx *ctx, int want_max) {
+  const pe_tensor a = pe_input(ctx, 0), b = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  const int32_t n = pe_elems(&out);
+  bcast_walk w;
+  int32_t i;
+  walk_init(&w, &a, &b, &out);
+  for (i = 0; i < n; ++i, walk_next(&w)) {
+    const int32_t x1 = load(&a, w.at[0]), x2 = load(&b, w.at[1]);
+    store(&out, i, want_max ? (x1 > x2 ? x1 : x2) : (x1 < x2 ? x1 : x2));
+  }
+  return PE_OK;
+}
+
+pe_status pe_minimum_check(const pe_op_ctx *ctx) { return minmax_check(ctx); }
+pe_status pe_minimum__scalar(const pe_op_ctx *ctx) { return minmax_eval(ctx, 0); }
+pe_status pe_maximum_check(const pe_op_ctx *ctx) { return minmax_check(ctx); }
+pe_status pe_maximum__scalar(const pe_op_ctx *ctx) { return minmax_eval(ctx, 1); }
+
+/* ---- PRELU ---------------------------------------------------------------------------- */
+
+pe_status pe_prelu_check(const pe_op_ctx *ctx) {
+  const pe_prelu_params *p = (const pe_prelu_params *)ctx->params;
+  const pe_tensor x = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  pe_status st = check_binary(ctx);
+  if (st != PE_OK) return st;
+  PE_CHECK(same_dtype3(ctx, PE_INT8), PE_ERR_SHAPE);
+  PE_CHECK(pe_same_shape(&x, &out), PE_ERR_SHAPE); /* alpha broadcasts to x, never x to alpha */
+  PE_CHECK(max_abs_offset(PE_INT8, p->input_offset) * max_abs_offset(PE_INT8, p->alpha_offset) <=
+               INT32_MAX,
+           PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->identity_multiplier >= 0 && p->identity_shift >= -31 && p->identity_shift <= 31,
+           PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->alpha_multiplier >= 0 && p->alpha_shift >= -31 && p->alpha_shift <= 31,
+           PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->output_offset >= INT8_MIN && p->output_offset <= INT8_MAX, PE_ERR_BAD_PARAMS);
+  return PE_OK;
+}
+
+pe_status pe_prelu__scalar(const pe_op_ctx *ctx) {
+  const pe_prelu_params *p = (const pe_prelu_params *)ctx->params;
+  const pe_tensor x = pe_input(ctx, 0), alpha = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  const int32_t n = pe_elems(&out);
+  bcast_walk w;
+  int32_t i;
+  walk_init(&w, &x, &alpha, &out);
+  for (i = 0; i < n; ++i, walk_next(&w)) {
+    const int32_t v = load(&x, w.at[0]) + p->input_offset;
+    int32_t r;
+    if (v >= 0) {
+      r = pe_mbqm(v, p->identity_multiplier, p->identity_shift);
+    } else {
+      const int32_t a = load(&alpha, w.at[1]) + p->alpha_offset;
+      r = pe_mbqm(v * a, p->alpha_multiplier, p->alpha_shift);
+    }
+    store(&out, i, clamp64((int64_t)r + p->output_offset, INT8_MIN, INT8_MAX));
+  }
+  return PE_OK;
+}
