@@ -111,21 +111,27 @@ def _tensor(model: Any, raw: bytes, sg_index: int, i: int, t: Any) -> Tensor:
 def _fix_quantized_dimension(g: Graph) -> None:
     """Accept a harmless metadata quirk TFLite refuses: an out-of-range quantized_dimension where
     only one dimension can be meant (a single scale, or a rank-1 tensor with one scale per
-    element, as person_detect's biases, which carry 3)."""
+    element, as person_detect's biases, which carry 3). One warning names all such tensors."""
+    fixed = []
     for sg in g.subgraphs:
         for t in sg.tensors:
             rank = len(t.shape)
-            if t.quantized and not (0 <= t.quantized_dimension < max(rank, 1)):
-                if len(t.scales) == 1 or (rank == 1 and len(t.scales) == t.shape[0]):
-                    msg = (f"tensor {t.index} ({t.name!r}) in subgraph {sg.index}: quantized_dimension "
-                           f"{t.quantized_dimension} is out of range for rank {rank}; using 0")
-                    g.warnings.append(msg)
-                    warnings.warn(msg, stacklevel=3)
-                    t.quantized_dimension = 0
-                else:
-                    raise ModelError(
-                        f"tensor {t.index} ({t.name!r}) in subgraph {sg.index}: quantized_dimension "
-                        f"{t.quantized_dimension} is out of range for rank {rank}")
+            if not t.quantized or 0 <= t.quantized_dimension < max(rank, 1):
+                continue
+            if len(t.scales) == 1 or (rank == 1 and len(t.scales) == t.shape[0]):
+                fixed.append(f"{t.index} ({t.name!r}, quantized_dimension {t.quantized_dimension}, "
+                             f"rank {rank})")
+                t.quantized_dimension = 0
+            else:
+                raise ModelError(
+                    f"tensor {t.index} ({t.name!r}) in subgraph {sg.index}: quantized_dimension "
+                    f"{t.quantized_dimension} is out of range for rank {rank}")
+    if fixed:
+        msg = (f"{len(fixed)} tensor(s) have a quantized_dimension out of range for their rank "
+               f"(TFLite refuses such models; only one axis can be meant, so pyedge uses 0): "
+               + "; ".join(fixed))
+        g.warnings.append(msg)
+        warnings.warn(msg, stacklevel=3)
 
 
 def read_tflite(raw: bytes) -> Graph:
