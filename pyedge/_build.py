@@ -54,6 +54,8 @@ def make_ffi() -> FFI:
         sources=sources(),
         include_dirs=[_rel(NATIVE / "include"), _rel(NATIVE / "src"), _rel(NATIVE / "kernels")],
         extra_compile_args=flags,
+        extra_link_args=flags if os.environ.get("PYEDGE_SANITIZE") else [],
+        libraries=[] if sys.platform == "win32" else ["m"],
     )
     return ffi
 

@@ -121,12 +121,17 @@ static inline int32_t pe_mbqm(int32_t x, int32_t multiplier, int shift) {
                                    right);
 }
 
-/* TFLite MultiplyByQuantizedMultiplier(int64 x, ...), used by 16x8 kernels. */
+/* TFLite MultiplyByQuantizedMultiplier(int64 x, ...), used by 16x8 kernels. TFLite assumes
+   |x| < 2^47 and shift in [-31, 7] (debug asserts only); x is clamped to +-(2^48 - 1) so a hostile
+   blob cannot make the product overflow int64. Callers' check functions bound the shift. */
 static inline int32_t pe_mbqm64(int64_t x, int32_t multiplier, int shift) {
+  const int64_t lim = ((int64_t)1 << 48) - 1;
   const int32_t reduced = multiplier < 0x7FFF0000 ? ((multiplier + (1 << 15)) >> 16) : 0x7FFF;
   const int total_shift = 15 - shift;
   const int64_t round = (int64_t)1 << (total_shift - 1);
-  int64_t r = x * (int64_t)reduced + round;
+  int64_t r;
+  x = x > lim ? lim : (x < -lim ? -lim : x);
+  r = x * (int64_t)reduced + round;
   r = r >> total_shift;
   return (int32_t)r;
 }

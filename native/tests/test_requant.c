@@ -87,6 +87,9 @@ static void test_mbqm64(void) {
   /* multipliers >= 0x7FFF0000 saturate the reduced multiplier at 0x7FFF */
   EXPECT_EQ(pe_mbqm64(1 << 20, 0x7FFFFFFF, 0), 1048544);
   EXPECT_EQ(pe_mbqm64(-((int64_t)1 << 46), 1 << 30, -31), -16384);
+  /* out-of-contract inputs (a hostile int64 bias) are clamped to +-(2^48 - 1): no int64 overflow */
+  EXPECT_EQ(pe_mbqm64(INT64_MAX, 1 << 30, -31), 65536);
+  EXPECT_EQ(pe_mbqm64(INT64_MIN, 1 << 30, -31), -65536);
 }
 
 static void test_clamp_and_crc(void) {
