@@ -129,7 +129,7 @@ def _fix_quantized_dimension(g: Graph) -> None:
     if fixed:
         msg = (f"{len(fixed)} tensor(s) have a quantized_dimension out of range for their rank "
                f"(TFLite refuses such models; only one axis can be meant, so pyedge uses 0): "
-               + "; ".join(fixed))
+               + "; ".join(fixed[:3]) + (f"; and {len(fixed) - 3} more" if len(fixed) > 3 else ""))
         g.warnings.append(msg)
         warnings.warn(msg, stacklevel=3)
 
