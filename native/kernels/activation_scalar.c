@@ -14,36 +14,6 @@ static int is_int_type(int32_t dtype) {
   return dtype == PE_INT8 || dtype == PE_UINT8 || dtype == PE_INT16 || dtype == PE_INT32;
 }
 
-static void type_range(int32_t dtype, int32_t *lo, int32_t *hi) {
-  switch (dtype) {
-    case PE_INT8: *lo = INT8_MIN; *hi = INT8_MAX; break;
-    case PE_UINT8: *lo = 0; *hi = UINT8_MAX; break;
-    case PE_INT16: *lo = INT16_MIN; *hi = INT16_MAX; break;
-    default: *lo = INT32_MIN; *hi = INT32_MAX; break;
-  }
-}
-
-/* Element i of an integer tensor, widened to int32. */
-static int32_t load_int(const void *data, int32_t dtype, int32_t i) {
-  switch (dtype) {
-    case PE_INT8: return ((const int8_t *)data)[i];
-    case PE_UINT8: return ((const uint8_t *)data)[i];
-    case PE_INT16: return ((const int16_t *)data)[i];
-    default: return ((const int32_t *)data)[i];
-  }
-}
-
-/* Store v with a C cast to the element type, as TFLite's static_cast<T> does (callers clamp
-   first wherever TFLite does). */
-static void store_int(void *data, int32_t dtype, int32_t i, int32_t v) {
-  switch (dtype) {
-    case PE_INT8: ((int8_t *)data)[i] = (int8_t)v; break;
-    case PE_UINT8: ((uint8_t *)data)[i] = (uint8_t)v; break;
-    case PE_INT16: ((int16_t *)data)[i] = (int16_t)v; break;
-    default: ((int32_t *)data)[i] = v; break;
-  }
-}
-
 /* The tensor has storage (const, arena or state): kernels may read it. */
 static int readable(const pe_op_ctx *ctx, const pe_tensor *t) {
   return t->index >= 0 && ctx->m->tensors[t->index].storage != PE_STORE_NONE;
@@ -151,19 +121,19 @@ static pe_status softmax_8bit(const pe_op_ctx *ctx, const pe_tensor *in, const p
   const pe_softmax_params *p = (const pe_softmax_params *)ctx->params;
   const int32_t depth = pe_dim_from_end(in, 0);
   const int32_t outer = depth > 0 ? pe_elems(in) / depth : 0;
-  int32_t out_min, out_max, in_min, in_max, i, c;
-  type_range(out->dtype, &out_min, &out_max);
-  type_range(in->dtype, &in_min, &in_max);
+  const int32_t out_min = pe_int_min(out->dtype), out_max = pe_int_max(out->dtype);
+  const int32_t in_min = pe_int_min(in->dtype);
+  int32_t i, c;
   for (i = 0; i < outer; ++i) {
     const int32_t base = i * depth;
     int32_t max_in_row = in_min, sum_of_exps = 0, shifted_scale, exponent;
     int num_bits_over_unit;
     for (c = 0; c < depth; ++c) {
-      const int32_t v = load_int(in->data, in->dtype, base + c);
+      const int32_t v = pe_load_int(in->data, in->dtype, base + c);
       if (v > max_in_row) max_in_row = v;
     }
     for (c = 0; c < depth; ++c) {
-      const int32_t diff = load_int(in->data, in->dtype, base + c) - max_in_row;
+      const int32_t diff = pe_load_int(in->data, in->dtype, base + c) - max_in_row;
       if (diff >= p->diff_min) {
         const int32_t scaled_diff =
             pe_mbqm_greater_than_one(diff, p->input_multiplier, p->input_left_shift);
@@ -178,7 +148,7 @@ static pe_status softmax_8bit(const pe_op_ctx *ctx, const pe_tensor *in, const p
        TFLite's shift is undefined there */
     if (exponent < 0) return PE_ERR_RUNTIME;
     for (c = 0; c < depth; ++c) {
-      const int32_t diff = load_int(in->data, in->dtype, base + c) - max_in_row;
+      const int32_t diff = pe_load_int(in->data, in->dtype, base + c) - max_in_row;
       int32_t result = out_min;
       if (diff >= p->diff_min) {
         const int32_t scaled_diff =
@@ -187,7 +157,7 @@ static pe_status softmax_8bit(const pe_op_ctx *ctx, const pe_tensor *in, const p
         const int32_t unsat = rounding_divide_by_pot_x86(pe_fp_mul(shifted_scale, exp_q0), exponent);
         result = pe_clamp(pe_fp_add(unsat, out_min), out_min, out_max);
       }
-      store_int(out->data, out->dtype, base + c, result);
+      pe_store_int(out->data, out->dtype, base + c, result);
     }
   }
   return PE_OK;
@@ -423,11 +393,11 @@ pe_status pe_relu__scalar(const pe_op_ctx *ctx) {
   const int32_t n = pe_elems(&in);
   int32_t i;
   for (i = 0; i < n; ++i) {
-    const int32_t x = pe_fp_sub(load_int(in.data, in.dtype, i), p->input_zero_point);
+    const int32_t x = pe_fp_sub(pe_load_int(in.data, in.dtype, i), p->input_zero_point);
     int32_t v = pe_fp_add(p->output_zero_point, pe_mbqm(x, p->output_multiplier, p->output_shift));
     if (v < p->activation_min) v = p->activation_min;
     if (v > p->activation_max) v = p->activation_max;
-    store_int(out.data, out.dtype, i, v);
+    pe_store_int(out.data, out.dtype, i, v);
   }
   return PE_OK;
 }
@@ -473,9 +443,10 @@ pe_status pe_hard_swish__scalar(const pe_op_ctx *ctx) {
   const int32_t reluish_exp = p->reluish_multiplier_exponent;
   int32_t out_min, out_max, i;
   const int32_t n = pe_elems(&in);
-  type_range(out.dtype, &out_min, &out_max);
+  out_min = pe_int_min(out.dtype);
+  out_max = pe_int_max(out.dtype);
   for (i = 0; i < n; ++i) {
-    const int16_t input_value = (int16_t)(load_int(in.data, in.dtype, i) - p->input_zero_point);
+    const int16_t input_value = (int16_t)(pe_load_int(in.data, in.dtype, i) - p->input_zero_point);
     /* x on a 2^7 finer scale, then on the (pre-shift) output scale */
     const int16_t input_hires = (int16_t)(input_value * (1 << 7));
     const int16_t input_on_preshift_output_scale =
@@ -494,7 +465,7 @@ pe_status pe_hard_swish__scalar(const pe_op_ctx *ctx) {
     preshift_output = sat_doubling_high_mul16(reluish, input_on_preshift_output_scale);
     output_value = pe_fp_rounding_divide_by_pot16(preshift_output, -p->output_multiplier_exponent);
     output_value = (int16_t)(output_value + p->output_zero_point);
-    store_int(out.data, out.dtype, i, pe_clamp(output_value, out_min, out_max));
+    pe_store_int(out.data, out.dtype, i, pe_clamp(output_value, out_min, out_max));
   }
   return PE_OK;
 }
@@ -519,12 +490,13 @@ pe_status pe_leaky_relu__scalar(const pe_op_ctx *ctx) {
   const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
   const int32_t n = pe_elems(&in);
   int32_t out_min, out_max, i;
-  type_range(out.dtype, &out_min, &out_max);
+  out_min = pe_int_min(out.dtype);
+  out_max = pe_int_max(out.dtype);
   for (i = 0; i < n; ++i) {
-    const int32_t x = pe_fp_sub(load_int(in.data, in.dtype, i), p->input_zero_point);
+    const int32_t x = pe_fp_sub(pe_load_int(in.data, in.dtype, i), p->input_zero_point);
     const int32_t scaled = x >= 0 ? pe_mbqm(x, p->output_multiplier_identity, p->output_shift_identity)
                                   : pe_mbqm(x, p->output_multiplier_alpha, p->output_shift_alpha);
-    store_int(out.data, out.dtype, i, pe_clamp(pe_fp_add(p->output_zero_point, scaled), out_min, out_max));
+    pe_store_int(out.data, out.dtype, i, pe_clamp(pe_fp_add(p->output_zero_point, scaled), out_min, out_max));
   }
   return PE_OK;
 }
@@ -578,7 +550,8 @@ pe_status pe_quantize__scalar(const pe_op_ctx *ctx) {
   const int32_t n = pe_elems(&in);
   int32_t out_min, out_max, i;
   if (n == 0) return PE_OK;
-  type_range(out.dtype, &out_min, &out_max);
+  out_min = pe_int_min(out.dtype);
+  out_max = pe_int_max(out.dtype);
   if (in.dtype == PE_FLOAT32) {
     const float *x = (const float *)in.data;
     const float *scales = p->axis >= 0 ? (const float *)pe_input(ctx, 1).data : NULL;
@@ -590,14 +563,14 @@ pe_status pe_quantize__scalar(const pe_op_ctx *ctx) {
       const int32_t zero_point = zero_points ? zero_points[ch] : out.zero_point;
       const float q = x[i] / scale;
       const int32_t v = pe_fp_add(f32_to_i32(round_half_away_f32(q)), zero_point);
-      store_int(out.data, out.dtype, i, pe_clamp(v, out_min, out_max));
+      pe_store_int(out.data, out.dtype, i, pe_clamp(v, out_min, out_max));
     }
     return PE_OK;
   }
   for (i = 0; i < n; ++i) {
-    const int32_t x = pe_fp_sub(load_int(in.data, in.dtype, i), p->input_zero_point);
+    const int32_t x = pe_fp_sub(pe_load_int(in.data, in.dtype, i), p->input_zero_point);
     const int32_t v = pe_fp_add(pe_mbqm(x, p->multiplier, p->shift), p->output_zero_point);
-    store_int(out.data, out.dtype, i, pe_clamp(v, out_min, out_max));
+    pe_store_int(out.data, out.dtype, i, pe_clamp(v, out_min, out_max));
   }
   return PE_OK;
 }
@@ -630,14 +603,14 @@ pe_status pe_dequantize__scalar(const pe_op_ctx *ctx) {
     const int32_t inner = inner_size(&in, p->axis);
     for (i = 0; i < n; ++i) {
       const int32_t ch = (i / inner) % in.dims[p->axis];
-      const float diff = (float)pe_fp_sub(load_int(in.data, in.dtype, i), zero_points[ch]);
+      const float diff = (float)pe_fp_sub(pe_load_int(in.data, in.dtype, i), zero_points[ch]);
       const float v = scales[ch] * diff;
       y[i] = v;
     }
     return PE_OK;
   }
   for (i = 0; i < n; ++i) {
-    const double diff = (double)pe_fp_sub(load_int(in.data, in.dtype, i), in.zero_point);
+    const double diff = (double)pe_fp_sub(pe_load_int(in.data, in.dtype, i), in.zero_point);
     y[i] = (float)((double)in.scale * diff);
   }
   return PE_OK;

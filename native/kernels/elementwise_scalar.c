@@ -11,14 +11,6 @@ static int int_dtype(int32_t dtype) {
   return dtype == PE_INT8 || dtype == PE_INT16 || dtype == PE_INT32;
 }
 
-static int64_t dtype_min(int32_t dtype) {
-  return dtype == PE_INT8 ? INT8_MIN : dtype == PE_INT16 ? INT16_MIN : INT32_MIN;
-}
-
-static int64_t dtype_max(int32_t dtype) {
-  return dtype == PE_INT8 ? INT8_MAX : dtype == PE_INT16 ? INT16_MAX : INT32_MAX;
-}
-
 /* Element i of an int8/int16/int32 tensor. */
 static inline int32_t load(const pe_tensor *t, int32_t i) {
   switch (t->dtype) {
@@ -118,12 +110,12 @@ static int same_dtype3(const pe_op_ctx *ctx, int32_t dtype) {
 }
 
 static int activation_ok(int32_t lo, int32_t hi, int32_t dtype) {
-  return lo <= hi && lo >= dtype_min(dtype) && hi <= dtype_max(dtype);
+  return lo <= hi && lo >= (int64_t)pe_int_min(dtype) && hi <= (int64_t)pe_int_max(dtype);
 }
 
 /* Largest |v + offset| over the dtype's values. */
 static int64_t max_abs_offset(int32_t dtype, int32_t offset) {
-  const int64_t lo = dtype_min(dtype) + offset, hi = dtype_max(dtype) + offset;
+  const int64_t lo = (int64_t)pe_int_min(dtype) + offset, hi = (int64_t)pe_int_max(dtype) + offset;
   return -lo > hi ? -lo : hi;
 }
 
@@ -132,8 +124,8 @@ static int64_t max_abs_offset(int32_t dtype, int32_t offset) {
 /* (v + offset) << left_shift stays in [-2^30, 2^30) for every value v of the dtype: then the
    rescaled inputs, their sum and their difference all fit int32. */
 static int rescale_input_ok(int32_t dtype, int32_t offset, int32_t left_shift) {
-  const int64_t lo = (dtype_min(dtype) + offset) * ((int64_t)1 << left_shift);
-  const int64_t hi = (dtype_max(dtype) + offset) * ((int64_t)1 << left_shift);
+  const int64_t lo = ((int64_t)pe_int_min(dtype) + offset) * ((int64_t)1 << left_shift);
+  const int64_t hi = ((int64_t)pe_int_max(dtype) + offset) * ((int64_t)1 << left_shift);
   return lo >= -((int64_t)1 << 30) && hi < ((int64_t)1 << 30);
 }
 
@@ -156,7 +148,7 @@ static pe_status add_sub_check(const pe_op_ctx *ctx) {
       PE_CHECK(p->input1_shift >= -31 && p->input1_shift <= 0, PE_ERR_BAD_PARAMS);
       PE_CHECK(p->input2_shift >= -31 && p->input2_shift <= 0, PE_ERR_BAD_PARAMS);
       PE_CHECK(p->output_shift >= -31 && p->output_shift <= 0, PE_ERR_BAD_PARAMS);
-      PE_CHECK(p->output_offset >= dtype_min(dtype) && p->output_offset <= dtype_max(dtype),
+      PE_CHECK(p->output_offset >= (int64_t)pe_int_min(dtype) && p->output_offset <= (int64_t)pe_int_max(dtype),
                PE_ERR_BAD_PARAMS);
       return PE_OK;
     case PE_ADD_POT:
@@ -230,7 +222,7 @@ pe_status pe_mul_check(const pe_op_ctx *ctx) {
                PE_ERR_BAD_PARAMS);
       PE_CHECK(p->output_multiplier >= 0 && p->output_shift >= -31 && p->output_shift <= 31,
                PE_ERR_BAD_PARAMS);
-      PE_CHECK(p->output_offset >= dtype_min(dtype) && p->output_offset <= dtype_max(dtype),
+      PE_CHECK(p->output_offset >= (int64_t)pe_int_min(dtype) && p->output_offset <= (int64_t)pe_int_max(dtype),
                PE_ERR_BAD_PARAMS);
       return PE_OK;
     case PE_MUL_INT16_INT8:

@@ -16,44 +16,6 @@ static int is_small_int(int32_t dtype) {
   return dtype == PE_INT8 || dtype == PE_UINT8 || dtype == PE_INT16;
 }
 
-static int32_t type_min(int32_t dtype) {
-  switch (dtype) {
-    case PE_INT8: return -128;
-    case PE_UINT8: return 0;
-    case PE_INT16: return -32768;
-    default: return INT32_MIN;
-  }
-}
-
-static int32_t type_max(int32_t dtype) {
-  switch (dtype) {
-    case PE_INT8: return 127;
-    case PE_UINT8: return 255;
-    case PE_INT16: return 32767;
-    default: return INT32_MAX;
-  }
-}
-
-/* Element i of an int8/uint8/int16/int32 tensor, widened to int32. */
-static int32_t load_int(const void *data, int32_t dtype, int32_t i) {
-  switch (dtype) {
-    case PE_INT8: return ((const int8_t *)data)[i];
-    case PE_UINT8: return ((const uint8_t *)data)[i];
-    case PE_INT16: return ((const int16_t *)data)[i];
-    default: return ((const int32_t *)data)[i];
-  }
-}
-
-/* Store v, which must be within the element type's range. */
-static void store_int(void *data, int32_t dtype, int32_t i, int32_t v) {
-  switch (dtype) {
-    case PE_INT8: ((int8_t *)data)[i] = (int8_t)v; break;
-    case PE_UINT8: ((uint8_t *)data)[i] = (uint8_t)v; break;
-    case PE_INT16: ((int16_t *)data)[i] = (int16_t)v; break;
-    default: ((int32_t *)data)[i] = v; break;
-  }
-}
-
 /* C++ static_cast<T>(v) for an int32 v out of T's range: two's-complement truncation. */
 static int32_t wrap_to(int32_t dtype, uint32_t v) {
   switch (dtype) {
@@ -101,8 +63,8 @@ static pe_status pool_check(const pe_op_ctx *ctx, int average) {
            PE_ERR_SHAPE);
   PE_CHECK(out.dims[2] == 0 || (int64_t)(out.dims[2] - 1) * p->stride_w - p->pad_w < in.dims[2],
            PE_ERR_SHAPE);
-  PE_CHECK(type_min(in.dtype) <= p->act_min && p->act_min <= p->act_max &&
-               p->act_max <= type_max(in.dtype),
+  PE_CHECK(pe_int_min(in.dtype) <= p->act_min && p->act_min <= p->act_max &&
+               p->act_max <= pe_int_max(in.dtype),
            PE_ERR_BAD_PARAMS);
   if (average) {
     /* the int32 window sum cannot overflow: |sum| <= count * 2^15 */
@@ -127,10 +89,10 @@ static pe_status pool_eval(const pe_op_ctx *ctx, int average) {
         int32_t x_origin, fx_start, fx_end;
         pool_window(ox, p->stride_w, p->pad_w, p->filter_w, in_w, &x_origin, &fx_start, &fx_end);
         for (c = 0; c < depth; ++c) {
-          int32_t acc = average ? 0 : type_min(in.dtype), count = 0;
+          int32_t acc = average ? 0 : pe_int_min(in.dtype), count = 0;
           for (fy = fy_start; fy < fy_end; ++fy) {
             for (fx = fx_start; fx < fx_end; ++fx) {
-              const int32_t v = load_int(
+              const int32_t v = pe_load_int(
                   in.data, in.dtype, ((b * in_h + y_origin + fy) * in_w + x_origin + fx) * depth + c);
               if (average) acc += v;
               else if (v > acc) acc = v;
@@ -142,7 +104,7 @@ static pe_status pool_eval(const pe_op_ctx *ctx, int average) {
             acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
           }
           acc = pe_clamp(acc, p->act_min, p->act_max);
-          store_int(out.data, out.dtype, ((b * out_h + oy) * out_w + ox) * depth + c, acc);
+          pe_store_int(out.data, out.dtype, ((b * out_h + oy) * out_w + ox) * depth + c, acc);
         }
       }
     }
@@ -211,7 +173,7 @@ static int64_t reduced_sum(const pe_tensor *in, const reduce_plan *pl, int32_t b
   int32_t idx[PE_MAX_RANK] = {0, 0, 0, 0, 0, 0};
   int64_t acc = 0;
   do {
-    acc += load_int(in->data, in->dtype, base + offset_of(idx, pl->red_stride, pl->n_red));
+    acc += pe_load_int(in->data, in->dtype, base + offset_of(idx, pl->red_stride, pl->n_red));
   } while (next_index(idx, pl->red_dim, pl->n_red));
   return acc;
 }
@@ -296,14 +258,14 @@ static pe_status reduce_eval(const pe_op_ctx *ctx, int is_mean) {
       /* (sum - in_zp * count) * multiplier + out_zp, in wrapping int32 as TFLite's int32 math */
       const int32_t shifted = wrap_to(PE_INT32, (uint32_t)sum - (uint32_t)in.zero_point * (uint32_t)pl.count);
       const uint32_t scaled = (uint32_t)pe_mbqm(shifted, multiplier, shift);
-      result = pe_clamp(wrap_to(PE_INT32, scaled + (uint32_t)out.zero_point), type_min(out.dtype),
-                        type_max(out.dtype));
+      result = pe_clamp(wrap_to(PE_INT32, scaled + (uint32_t)out.zero_point), pe_int_min(out.dtype),
+                        pe_int_max(out.dtype));
     } else if (is_mean) {
       result = (int32_t)(sum / pl.count); /* int32 input: int64 sum, truncating division */
     } else {
       result = wrap_to(out.dtype, (uint32_t)sum); /* added in the element type itself */
     }
-    store_int(out.data, out.dtype, o++, result);
+    pe_store_int(out.data, out.dtype, o++, result);
   } while (next_index(keep_idx, pl.keep_dim, pl.n_keep));
   return PE_OK;
 }
@@ -320,7 +282,7 @@ pe_status pe_sum__scalar(const pe_op_ctx *ctx) { return reduce_eval(ctx, 0); }
 /* Element i as double: exact for every supported input type, and order-preserving. */
 static double load_as_double(const pe_tensor *t, int32_t i) {
   if (t->dtype == PE_FLOAT32) return ((const float *)t->data)[i];
-  return load_int(t->data, t->dtype, i);
+  return pe_load_int(t->data, t->dtype, i);
 }
 
 static pe_status arg_check(const pe_op_ctx *ctx) {
@@ -504,13 +466,13 @@ pe_status pe_resize_bilinear__scalar(const pe_op_ctx *ctx) {
           const int32_t r10 = ((b * in_h + y1) * in_w + x0) * depth, r11 = ((b * in_h + y1) * in_w + x1) * depth;
           const int32_t o = ((b * out_h + y) * out_w + x) * depth;
           for (c = 0; c < depth; ++c) {
-            const int64_t acc = load_int(in.data, in.dtype, r00 + c) * (one - wy) * (one - wx) +
-                                load_int(in.data, in.dtype, r10 + c) * wy * (one - wx) +
-                                load_int(in.data, in.dtype, r01 + c) * (one - wy) * wx +
-                                load_int(in.data, in.dtype, r11 + c) * wy * wx;
+            const int64_t acc = pe_load_int(in.data, in.dtype, r00 + c) * (one - wy) * (one - wx) +
+                                pe_load_int(in.data, in.dtype, r10 + c) * wy * (one - wx) +
+                                pe_load_int(in.data, in.dtype, r01 + c) * (one - wy) * wx +
+                                pe_load_int(in.data, in.dtype, r11 + c) * wy * wx;
             /* 20 fractional bits; round half away from zero (division truncates) */
             const int64_t round = acc > 0 ? (1 << 19) : -(1 << 19);
-            store_int(out.data, out.dtype, o + c, wrap_to(out.dtype, (uint32_t)((acc + round) / (1 << 20))));
+            pe_store_int(out.data, out.dtype, o + c, wrap_to(out.dtype, (uint32_t)((acc + round) / (1 << 20))));
           }
         }
       }

@@ -72,6 +72,43 @@ static inline int32_t pe_dim_from_end(const pe_tensor *t, int32_t i) {
   return i < t->rank ? t->dims[t->rank - 1 - i] : 1;
 }
 
+/* Integer elements (int8, uint8, int16; anything else is read as int32). */
+static inline int32_t pe_int_min(int32_t dtype) {
+  switch (dtype) {
+    case PE_INT8: return INT8_MIN;
+    case PE_UINT8: return 0;
+    case PE_INT16: return INT16_MIN;
+    default: return INT32_MIN;
+  }
+}
+static inline int32_t pe_int_max(int32_t dtype) {
+  switch (dtype) {
+    case PE_INT8: return INT8_MAX;
+    case PE_UINT8: return UINT8_MAX;
+    case PE_INT16: return INT16_MAX;
+    default: return INT32_MAX;
+  }
+}
+/* Element i, widened to int32. */
+static inline int32_t pe_load_int(const void *data, int32_t dtype, int32_t i) {
+  switch (dtype) {
+    case PE_INT8: return ((const int8_t *)data)[i];
+    case PE_UINT8: return ((const uint8_t *)data)[i];
+    case PE_INT16: return ((const int16_t *)data)[i];
+    default: return ((const int32_t *)data)[i];
+  }
+}
+/* Store with a C cast (two's-complement truncation, like TFLite's static_cast<T>); callers
+   clamp first wherever TFLite does. */
+static inline void pe_store_int(void *data, int32_t dtype, int32_t i, int32_t v) {
+  switch (dtype) {
+    case PE_INT8: ((int8_t *)data)[i] = (int8_t)v; break;
+    case PE_UINT8: ((uint8_t *)data)[i] = (uint8_t)v; break;
+    case PE_INT16: ((int16_t *)data)[i] = (int16_t)v; break;
+    default: ((int32_t *)data)[i] = v; break;
+  }
+}
+
 /* Common checks for kernels' check functions. */
 #define PE_CHECK(cond, status) \
   do {                         \
