@@ -118,8 +118,11 @@ static int64_t window_sum(const pe_conv_params *p, const conv_geom *g, const pe_
       if (x < 0 || x >= g->in_w) continue;
       pix = ((b * g->in_h + y) * g->in_w + x) * g->in_c + in_c0;
       if (in->dtype == PE_INT8) {
+        /* int8: TFLite's int32 accumulator, wrapping (mod 2^32, hence unsigned arithmetic) */
         const int8_t *src = (const int8_t *)in->data + pix;
-        for (i = 0; i < n_c; ++i) acc += (int32_t)f[i] * ((int32_t)src[i] + p->input_offset);
+        uint32_t acc32 = 0;
+        for (i = 0; i < n_c; ++i) acc32 += (uint32_t)((int32_t)f[i] * ((int32_t)src[i] + p->input_offset));
+        acc += (int32_t)acc32;
       } else {
         const int16_t *src = (const int16_t *)in->data + pix;
         for (i = 0; i < n_c; ++i) acc += (int32_t)f[i] * (int32_t)src[i];
