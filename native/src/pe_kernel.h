@@ -8,7 +8,7 @@
 #include "pyedge.h"
 
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
-#define PE_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#define PE_STATIC_ASSERT(cond, msg) _Static_assert(cond, #msg)
 #else
 #define PE_STATIC_ASSERT(cond, msg) typedef char pe_static_assert_##msg[(cond) ? 1 : -1]
 #endif
