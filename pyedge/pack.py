@@ -7,12 +7,11 @@ from typing import Any
 import numpy as np
 
 from . import _native
-from .blob import (ELEMENT_SIZE, STORE_ARENA, STORE_CONST, STORE_NONE, STORE_STATE, TF_VARIABLE, BlobOp,
-                   BlobSubgraph, BlobTensor, align, write_blob)
+from .blob import STORE_ARENA, STORE_CONST, STORE_STATE, TF_VARIABLE, BlobOp, BlobSubgraph, BlobTensor, write_blob
 from .errors import UnsupportedOpError
-from .graph import CORE_TYPES, RESOURCE, TFLITE_TYPE_NAMES, Graph, Tensor
+from .graph import TFLITE_TYPE_NAMES, Graph, Tensor
 from .lower import Lowered, LowerCtx, supported_ops
-from .plan import Buffer, plan_arena
+from .plan import plan_memory
 from .tflite_reader import read_tflite
 
 _NP_TO_TFLITE = {np.dtype(np.float32): 0, np.dtype(np.int32): 2, np.dtype(np.uint8): 3,
@@ -31,9 +30,10 @@ class PackedOp:
 class Packer:
     """Lowers every op of a Graph, plans memory and writes the blob."""
 
-    def __init__(self, graph: Graph, preserve_all_tensors: bool = False):
+    def __init__(self, graph: Graph, preserve_all_tensors: bool = False, preserve_inputs: bool = True):
         self.graph = graph
         self.preserve_all_tensors = preserve_all_tensors
+        self.preserve_inputs = preserve_inputs  # False: inputs' memory is reused once they are read
         self.tensors: list[Tensor] = []
         self.shared: dict[str, Any] = {}
         self._state_keys: dict[Any, Tensor] = {}
@@ -43,6 +43,7 @@ class Packer:
                 t.gidx = len(self.tensors)
                 self.tensors.append(t)
         self.ops: list[list[PackedOp]] = [[] for _ in graph.subgraphs]
+        self.extra_meta: dict[str, Any] = {}  # "simplified", "target": set by pack_graph's simplify hook
 
     # -- used by LowerCtx ---------------------------------------------------------------------
     def new_const(self, array: np.ndarray, name: str) -> Tensor:
@@ -124,60 +125,11 @@ class Packer:
     def build(self) -> bytes:
         self.lower()
         order = self._timeline()
-        steps = max(len(order), 1)
         graph = self.graph
-        sg0 = graph.subgraphs[0]
-        io0 = {sg0.tensors[i].gidx for i in sg0.inputs + sg0.outputs}
-
-        used: dict[int, list[int]] = {}
-        for step, p in enumerate(order):
-            for t in p.lowered.inputs + p.lowered.outputs:
-                if t is not None:
-                    used.setdefault(t.gidx, []).append(step)
-        for s, sg in enumerate(graph.subgraphs):
-            for i in sg.inputs + sg.outputs:
-                gid = sg.tensors[i].gidx
-                if s == 0:
-                    used.setdefault(gid, []).extend([0, steps - 1])
-                else:
-                    used.setdefault(gid, [])
-
-        storage: dict[int, int] = {}
-        buffers: dict[int, Buffer] = {}
-        state_off = 0
-        for t in self.tensors:
-            g = t.gidx
-            if t.type_code == RESOURCE:
-                storage[g] = STORE_NONE
-            elif t.is_const:
-                storage[g] = STORE_CONST
-            elif t.is_variable or g in self._extra_state:
-                storage[g] = STORE_STATE
-            elif g in used or (self.preserve_all_tensors and t.subgraph == 0):
-                storage[g] = STORE_ARENA
-            else:
-                storage[g] = STORE_NONE
-            if storage[g] != STORE_NONE and t.type_code not in CORE_TYPES:
-                raise UnsupportedOpError(
-                    f"tensor {t.index} ({t.name!r}) in subgraph {t.subgraph} has type {t.type_name}, "
-                    "which pyedge does not support")
-            nbytes = t.size * ELEMENT_SIZE.get(t.type_code, 0)
-            if storage[g] == STORE_STATE:
-                t_off = state_off
-                state_off = align(state_off + nbytes)
-                buffers[g] = Buffer(nbytes, 0, 0, t_off)
-            elif storage[g] == STORE_ARENA:
-                steps_used = used.get(g) or [0, steps - 1]
-                first, last = min(steps_used), max(steps_used)
-                if self.preserve_all_tensors or g in io0:
-                    first, last = 0, steps - 1
-                buffers[g] = Buffer(nbytes, first, last)
-        scratch: dict[int, Buffer] = {}
-        for step, p in enumerate(order):
-            if p.lowered.scratch:
-                scratch[id(p)] = Buffer(p.lowered.scratch, step, step)
-        arena_bufs = [b for g, b in buffers.items() if storage[g] == STORE_ARENA] + list(scratch.values())
-        arena_size = plan_arena(arena_bufs)
+        # storage classes, lifetimes, in-place aliasing and offsets: pyedge/plan.py
+        mp = plan_memory(self.tensors, graph, order, self._extra_state,
+                         preserve_all_tensors=self.preserve_all_tensors, preserve_inputs=self.preserve_inputs)
+        storage, arena_size, state_off = mp.storage, mp.arena_size, mp.state_size
 
         tensors = []
         for t in self.tensors:
@@ -191,7 +143,7 @@ class Packer:
             if storage[g] == STORE_CONST:
                 bt.data = np.ascontiguousarray(t.data).astype(t.data.dtype.newbyteorder("<")).tobytes()
             elif storage[g] in (STORE_ARENA, STORE_STATE):
-                bt.offset = buffers[g].offset
+                bt.offset = mp.offsets[g]
             if t.is_variable:
                 bt.flags |= TF_VARIABLE
             tensors.append(bt)
@@ -205,12 +157,12 @@ class Packer:
                 lw = p.lowered
                 if lw.op not in codes:
                     raise UnsupportedOpError(f"lowering produced unknown pe op {lw.op!r}")
-                sb = scratch.get(id(p))
+                s_off, s_size = mp.scratch.get(id(p), (0, 0))
                 ops.append(BlobOp(codes[lw.op], p.version, [t.gidx if t is not None else -1 for t in lw.inputs],
-                                  [t.gidx for t in lw.outputs], lw.params,
-                                  sb.offset if sb else 0, sb.size if sb else 0, p.src_index))
+                                  [t.gidx for t in lw.outputs], lw.params, s_off, s_size, p.src_index))
             subgraphs.append(BlobSubgraph(first, len(ops) - first, [sg.tensors[i].gidx for i in sg.inputs],
                                           [sg.tensors[i].gidx for i in sg.outputs]))
+        opcodes = {(sg.index, op.index): op.opcode for sg in graph.subgraphs for op in sg.operators}
         meta = {
             "source": "tflite",
             "names": [t.name for t in self.tensors],
@@ -221,19 +173,28 @@ class Packer:
             "n_model_tensors": [len(sg.tensors) for sg in graph.subgraphs],
             "subgraph_names": [sg.name for sg in graph.subgraphs],
             "signatures": graph.signatures,
-            "ops": [{"name": graph.subgraphs[p.subgraph].operators[p.src_index].opcode,
+            "ops": [{"name": opcodes[(p.subgraph, p.src_index)],
                      "subgraph": p.subgraph, "index": p.src_index}
                     for s in range(len(graph.subgraphs)) for p in self.ops[s]],
             "warnings": graph.warnings,
+            **self.extra_meta,
         }
         return write_blob(tensors, ops, subgraphs, arena_size, state_off, meta)
 
 
-def pack_graph(graph: Graph, *, preserve_all_tensors: bool = False) -> bytes:
-    """Lower, plan and serialize a Graph into pyedge blob bytes."""
-    return Packer(graph, preserve_all_tensors).build()
+def pack_graph(graph: Graph, *, preserve_all_tensors: bool = False, preserve_inputs: bool = True,
+               target: str | None = None) -> bytes:
+    """Lower, plan and serialize a Graph into pyedge blob bytes. With preserve_inputs=False the
+    inputs' memory is reused after their last read (smaller arena; inputs are not kept)."""
+    from .simplify import prepare_for_pack  # dead ops, constant folding, unused constants; --target
+    extra_meta = prepare_for_pack(graph, preserve_all_tensors=preserve_all_tensors, target=target)
+    packer = Packer(graph, preserve_all_tensors, preserve_inputs)
+    packer.extra_meta = extra_meta
+    return packer.build()
 
 
-def pack_tflite(model: bytes, *, preserve_all_tensors: bool = False) -> bytes:
+def pack_tflite(model: bytes, *, preserve_all_tensors: bool = False, preserve_inputs: bool = True,
+                target: str | None = None) -> bytes:
     """.tflite bytes -> pyedge blob bytes. Raises ModelError / UnsupportedOpError."""
-    return pack_graph(read_tflite(model), preserve_all_tensors=preserve_all_tensors)
+    return pack_graph(read_tflite(model), preserve_all_tensors=preserve_all_tensors,
+                      preserve_inputs=preserve_inputs, target=target)

@@ -113,11 +113,13 @@ def test_blob_round_trip_from_bytes_and_file(chain, tmp_path):
 
 
 def test_arena_is_reused(chain):
-    """A chain of five equal-sized tensors (24 bytes, 32 aligned) needs input + output (kept for
-    the caller) + two alternating intermediates, not five buffers."""
+    """A chain of RESHAPEs (24 bytes each, 32 aligned) runs in place: input, intermediates and
+    output share one buffer instead of five."""
     _, packed, _ = chain
     info = blob.read_blob(packed)
-    assert info.header["arena_size"] == 4 * 32
+    assert info.header["arena_size"] == 32
+    offsets = {t["offset"] for t in info.tensors if t["storage"] == blob.STORE_ARENA}
+    assert offsets == {0}
 
 
 def test_truncated_blobs_are_rejected(chain):

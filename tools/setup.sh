@@ -26,5 +26,9 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # editable install: compiles native/ into the cffi extension pyedge._pyedge_c
-.venv/bin/python -m pip install -q -e ".[test]"
+# (with TFLM for tools/arena_vs_tflm.py when its pinned nightly installs; its tests skip if not)
+.venv/bin/python -m pip install -q -e ".[test,tflm]" || {
+  echo "setup: tflite-micro not installable; the TFLM arena comparison tests will skip"
+  .venv/bin/python -m pip install -q -e ".[test]"
+}
 echo "setup: done ($(.venv/bin/python -c 'import pyedge; print("pyedge", pyedge.__version__)'))"

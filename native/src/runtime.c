@@ -129,6 +129,22 @@ static int index_list_ok(const pe_model *m, uint32_t first, uint32_t count, int 
   return 1;
 }
 
+/* Every present input of an op has bytes to read and every output bytes to write (unless it
+   is empty), so kernels never see a NULL tensor. */
+static int op_io_has_data(const pe_model *m, const pe_op_rec *op) {
+  uint32_t k;
+  for (k = 0; k < (uint32_t)op->n_inputs + op->n_outputs; ++k) {
+    const int32_t t = m->indices[op->io + k];
+    const pe_tensor_rec *r;
+    if (t < 0) continue;
+    r = &m->tensors[t];
+    if (r->bytes == 0) continue;
+    if (r->storage == PE_STORE_NONE) return 0;
+    if (k >= op->n_inputs && r->storage == PE_STORE_CONST) return 0;
+  }
+  return 1;
+}
+
 static void op_ctx(const pe_model *m, pe_interp *it, uint32_t i, pe_op_ctx *c) {
   const pe_op_rec *op = &m->ops[i];
   c->it = it;
@@ -225,6 +241,7 @@ pe_status pe_model_init(pe_model *m, const void *blob, size_t size) {
       memset(m, 0, sizeof(*m));
       return PE_ERR_BAD_PARAMS;
     }
+    if (!op_io_has_data(m, op)) goto corrupt;
   }
   for (i = 0; i < h->n_ops; ++i) {
     pe_op_ctx c;
@@ -313,19 +330,147 @@ pe_status pe_interp_init(pe_interp *it, const pe_model *m, void *arena, size_t a
   return pe_reset_state(it);
 }
 
+/* ---- run-time plan check (debug) ---------------------------------------------------------
+   Compiled in with -DPE_DEBUG_PLAN (then always on), and on hosted builds switched on by the
+   environment variable PYEDGE_CHECK_PLAN (any value but "" and "0"). Around every op it checks
+   1. the plan: the op's outputs and scratch overlap no activation that was written before the
+      op and is read after it (a subgraph's inputs count as written at its start, its outputs
+      as read at its end); a RESHAPE output may share exactly its input's bytes;
+   2. the kernel: no byte of the arena outside the op's outputs, its scratch and the state
+      region changes; this covers bytes no buffer uses and any bytes the caller gave past the
+      planned size (a guard zone).
+   A violation fails the invoke with PE_ERR_RUNTIME at that op. Ops that run subgraphs are
+   checked through their nested ops. It costs two passes over the arena per op: for tests and
+   bring-up, not for production. pyedge.plan.check_plan applies rule 1 offline. */
+#if defined(PE_DEBUG_PLAN) || defined(PE_HAVE_GETENV)
+#define PE_PLAN_CHECK 1
+
+static int plan_check_on(void) {
+#ifdef PE_DEBUG_PLAN
+  return 1;
+#else
+  const char *v = getenv("PYEDGE_CHECK_PLAN");
+  return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+#endif
+}
+
+static int list_has(const int32_t *list, uint32_t n, int32_t t) {
+  uint32_t k;
+  for (k = 0; k < n; ++k)
+    if (list[k] == t) return 1;
+  return 0;
+}
+
+static int op_named(const pe_model *m, uint32_t i, const char *name) {
+  const char *n = pe_op_name(m->ops[i].op);
+  return n != NULL && strcmp(n, name) == 0;
+}
+
+/* Bytes [lo, hi) of it->arena holding tensor t; 0 if t has no activation bytes. */
+static int arena_range(const pe_model *m, int32_t t, uint32_t *lo, uint32_t *hi) {
+  const pe_tensor_rec *r;
+  if (t < 0) return 0;
+  r = &m->tensors[t];
+  if (r->storage != PE_STORE_ARENA || r->bytes == 0) return 0;
+  *lo = m->state_bytes + r->offset;
+  *hi = *lo + r->bytes;
+  return 1;
+}
+
+/* Rule 1 for op i of subgraph g. */
+static int plan_ok(const pe_model *m, const pe_subgraph_rec *g, uint32_t i) {
+  const pe_op_rec *op = &m->ops[i];
+  const int32_t *outs = m->indices + op->io + op->n_inputs;
+  const int reshape = op_named(m, i, "RESHAPE");
+  const uint32_t end = g->first_op + g->n_ops;
+  uint32_t t, j, k, lo, hi, wlo, whi;
+  for (t = 0; t < m->hdr->n_tensors; ++t) {
+    int defined, read_after;
+    if (!arena_range(m, (int32_t)t, &lo, &hi) || list_has(outs, op->n_outputs, (int32_t)t)) continue;
+    defined = list_has(m->indices + g->inputs, g->n_inputs, (int32_t)t);
+    for (j = g->first_op; !defined && j < i; ++j)
+      defined = list_has(m->indices + m->ops[j].io + m->ops[j].n_inputs, m->ops[j].n_outputs, (int32_t)t);
+    if (!defined) continue;
+    read_after = list_has(m->indices + g->outputs, g->n_outputs, (int32_t)t);
+    for (j = i + 1; !read_after && j < end; ++j)
+      read_after = list_has(m->indices + m->ops[j].io, m->ops[j].n_inputs, (int32_t)t);
+    if (!read_after) continue;
+    for (k = 0; k < op->n_outputs; ++k) {
+      if (!arena_range(m, outs[k], &wlo, &whi)) continue;
+      if (wlo < hi && lo < whi && !(reshape && wlo == lo && whi == hi)) return 0;
+    }
+    if (op->scratch_size > 0) {
+      wlo = m->state_bytes + op->scratch;
+      whi = wlo + op->scratch_size;
+      if (wlo < hi && lo < whi) return 0;
+    }
+  }
+  return 1;
+}
+
+/* FNV-1a over the arena past the state region, skipping op i's outputs and scratch. */
+static uint64_t unwritable_hash(const pe_interp *it, uint32_t i) {
+  const pe_model *m = it->model;
+  const pe_op_rec *op = &m->ops[i];
+  const int32_t *outs = m->indices + op->io + op->n_inputs;
+  uint64_t h = 14695981039346656037ull;
+  uint32_t x = m->state_bytes, k, lo, hi;
+  while (x < it->arena_size) {
+    uint32_t next = it->arena_size;
+    int moved = 0;
+    for (k = 0; k <= op->n_outputs; ++k) {
+      if (k < op->n_outputs) {
+        if (!arena_range(m, outs[k], &lo, &hi)) continue;
+      } else {
+        if (op->scratch_size == 0) continue;
+        lo = m->state_bytes + op->scratch;
+        hi = lo + op->scratch_size;
+      }
+      if (x >= lo && x < hi) {
+        x = hi;
+        moved = 1;
+      } else if (lo > x && lo < next) {
+        next = lo;
+      }
+    }
+    if (moved) continue;
+    for (; x < next; ++x) h = (h ^ it->arena[x]) * 1099511628211ull;
+  }
+  return h;
+}
+#endif
+
 pe_status pe_run_subgraph(pe_interp *it, uint32_t subgraph) {
   const pe_model *m = it->model;
   const pe_subgraph_rec *g;
   uint32_t i;
+#ifdef PE_PLAN_CHECK
+  const int check = plan_check_on();
+#endif
   if (subgraph >= m->hdr->n_subgraphs) return PE_ERR_CORRUPT;
   if (it->depth >= PE_MAX_DEPTH) return PE_ERR_RUNTIME;
   g = &m->subgraphs[subgraph];
   it->depth++;
   for (i = g->first_op; i < g->first_op + g->n_ops; ++i) {
     pe_op_ctx c;
-    pe_status st;
-    op_ctx(m, it, i, &c);
-    st = pe_kernel_for(m->ops[i].op, it->isa)(&c);
+    pe_status st = PE_OK;
+#ifdef PE_PLAN_CHECK
+    const int check_op = check && !op_named(m, i, "CALL_ONCE");
+    uint64_t before = 0;
+    if (check_op) {
+      if (!plan_ok(m, g, i))
+        st = PE_ERR_RUNTIME; /* the op would write over a live activation */
+      else
+        before = unwritable_hash(it, i);
+    }
+#endif
+    if (st == PE_OK) {
+      op_ctx(m, it, i, &c);
+      st = pe_kernel_for(m->ops[i].op, it->isa)(&c);
+    }
+#ifdef PE_PLAN_CHECK
+    if (st == PE_OK && check_op && unwritable_hash(it, i) != before) st = PE_ERR_RUNTIME;
+#endif
     if (st != PE_OK) {
       if (it->err_op < 0) it->err_op = (int32_t)i;
       it->depth--;
