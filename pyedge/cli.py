@@ -103,12 +103,49 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_pack(args: argparse.Namespace) -> int:
+    from .blob import is_blob
+    from .cformat import check_name, model_info, write_c
     from .pack import pack_tflite
 
-    blob = pack_tflite(Path(args.model).read_bytes())
-    out = Path(args.output or Path(args.model).with_suffix(".peb"))
+    fmt = args.format
+    if fmt is None:  # from the output's suffix: .h/.c mean C, anything else a .peb
+        fmt = "c" if args.output and Path(args.output).suffix in (".h", ".c") else "peb"
+    if fmt == "c":
+        try:
+            check_name(args.name)  # before the (slow) pack
+        except ValueError as exc:
+            raise PyedgeError(str(exc)) from None
+        out = Path(args.output or Path(args.model).with_suffix(".h"))
+        if out.suffix not in (".h", ".c"):
+            raise PyedgeError(f"--format c writes a .h (or a .c plus its .h), not {str(out)!r}")
+    else:
+        out = Path(args.output or Path(args.model).with_suffix(".peb"))
+        if out.suffix in (".h", ".c"):
+            raise PyedgeError(f"--format peb writes a blob, not C source {str(out)!r}: use --format c")
+    raw = Path(args.model).read_bytes()
+    if is_blob(raw) and args.target is not None:
+        raise PyedgeError("--target applies when packing a .tflite: a .peb keeps the target it was packed for")
+    blob = raw if is_blob(raw) else pack_tflite(raw, target=args.target,  # a .peb re-emits as C unchanged
+                                                preserve_inputs=not args.reuse_inputs)
+    if fmt == "c":
+        for p in write_c(blob, out, args.name, source=Path(args.model).name):
+            print(f"wrote {p} ({p.stat().st_size} bytes)")
+        info = model_info(blob)
+        print(f"{args.name}_blob: {info.blob_size} bytes (flash); "
+              f"{args.name.upper()}_ARENA_BYTES: {info.arena_bytes} bytes (RAM)")
+        return 0
     out.write_bytes(blob)
     print(f"wrote {out} ({len(blob)} bytes)")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from .inspector import format_report, inspect_model
+
+    report = inspect_model(args.model, board=args.board)
+    print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0
 
 
@@ -131,10 +168,31 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--compare", action="store_true",
                    help="also run TFLite's reference kernels (tflite-runtime) and check bit-exactness")
     r.set_defaults(fn=cmd_run)
-    k = sub.add_parser("pack", help="pack a .tflite model into a pyedge blob (.peb)")
+    k = sub.add_parser("pack", help="pack a .tflite model into a pyedge blob (.peb) or C source for firmware")
     k.add_argument("model")
-    k.add_argument("-o", "--output")
+    k.add_argument("-o", "--output", help="MODEL.peb; with --format c, NAME.h (one header) or NAME.c (+ NAME.h)")
+    k.add_argument("--format", choices=["peb", "c"],
+                   help="peb: the blob file; c: the blob as an aligned const C array with #defines "
+                        "(default: from the -o suffix)")
+    k.add_argument("--name", default="model",
+                   help="C symbol prefix for --format c: NAME_blob, NAME_blob_size, NAME_ARENA_BYTES, ... "
+                        "(default: model)")
+    k.add_argument("--target", metavar="BOARD_OR_ISA",
+                   help="record the target in the blob's META: a board from boards/ (e.g. rpi4, mps2-an386) "
+                        "or an ISA (scalar, avx2, neon, dsp, helium); it must exist. Weights keep TFLite's "
+                        "generic layout for every target (header layout 0): pyedge has only scalar kernels, "
+                        "so no target-specific layout exists yet")
+    k.add_argument("--reuse-inputs", action="store_true",
+                   help="let the planner reuse the inputs' memory after their last read (smaller arena, as "
+                        "TFLM; the inputs no longer hold their values after invoke)")
     k.set_defaults(fn=cmd_pack)
+    n = sub.add_parser("inspect", help="per-op MACs, weights, kernels and arena offsets; blob/arena totals; "
+                                       "whether a model fits a board")
+    n.add_argument("model", help="a .tflite (packed in memory as `pack` would) or a .peb")
+    n.add_argument("--board", help="a board from boards/ (or a .toml path): check RAM and flash, list ops it "
+                                   "cannot run")
+    n.add_argument("--json", action="store_true", help="print the report as JSON")
+    n.set_defaults(fn=cmd_inspect)
     o = sub.add_parser("ops", help="list supported TFLite ops")
     o.set_defaults(fn=cmd_ops)
     args = p.parse_args(argv)
