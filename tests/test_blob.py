@@ -220,3 +220,20 @@ def test_random_field_tampering_never_crashes(chain):
 def test_non_blob_bytes_take_the_tflite_path():
     with pytest.raises(pyedge.ModelError):
         pyedge.Interpreter(model_content=b"\x00" * 64)
+
+
+def test_peb_file_runs_in_place_without_copying(chain, tmp_path):
+    """A .peb on disk is memory-mapped and the core reads weights straight from the mapping."""
+    import mmap
+
+    _, packed, x = chain
+    p = tmp_path / "m.peb"
+    p.write_bytes(packed)
+    it = pyedge.Interpreter(model_path=str(p))
+    assert isinstance(it._mmap, mmap.mmap)
+    assert it._blob.base is not None and not it._blob.flags.owndata  # a view of the mapping
+    const = [i for i, t in enumerate(blob.read_blob(packed).tensors) if t["storage"] == blob.STORE_CONST]
+    it.allocate_tensors()
+    ptr = int(ffi.cast("uintptr_t", lib.pe_tensor_data(it._interp, const[0])))
+    start = it._blob.ctypes.data
+    assert start <= ptr < start + len(packed)
