@@ -11,7 +11,8 @@ Two layers (docs/memory.md describes both):
   live at one step).
 * `plan_memory(...)` turns a lowered program into buffers: tensor lifetimes over the execution
   order (subgraph calls included), storage classes, in-place aliasing where an op allows it
-  (`ALIAS_OPS`, `INPLACE_OPS`), the persistent state region, and each op's scratch.
+  (`ALIAS_OPS`, `INPLACE_OPS`, and PAD's input inside its output: `OFFSET_INPLACE_OPS`), the
+  persistent state region, and each op's scratch.
 
 `check_plan(blob)` verifies a packed blob's plan statically, with the rules the C core's
 run-time plan check (PYEDGE_CHECK_PLAN, native/src/runtime.c) applies.
@@ -19,10 +20,12 @@ run-time plan check (PYEDGE_CHECK_PLAN, native/src/runtime.c) applies.
 from __future__ import annotations
 
 import random
+import struct
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
-from .blob import ALIGN, ELEMENT_SIZE, STORE_ARENA, STORE_CONST, STORE_NONE, STORE_STATE, align, read_blob
+from .blob import (ALIGN, ELEMENT_SIZE, OP, OP_FIELDS, SEC_OPS, SEC_PARAMS, STORE_ARENA, STORE_CONST,
+                   STORE_NONE, STORE_STATE, align, read_blob)
 from .errors import UnsupportedOpError
 from .graph import CORE_TYPES, RESOURCE
 
@@ -43,8 +46,37 @@ INPLACE_OPS: dict[str, tuple[int, ...]] = {
     "TANH": (0,), "QUANTIZE": (0,), "SOFTMAX": (0,),
 }
 
+# pe ops whose input 0 may lie inside the output, `pad_inplace_shift` bytes past its start
+# (PAD and PADV2 lower to PAD). The kernel (native/kernels/shape_scalar.c) moves the input's
+# contiguous runs to their places from the last to the first, then fills the padding: input
+# element i starts at or below its final place, and the padding before it never decreases with
+# i, so no run overwrites input bytes not yet moved. Same conditions as INPLACE_OPS otherwise.
+OFFSET_INPLACE_OPS = frozenset({"PAD"})
+
 # pe ops that run other subgraphs (their nested ops are checked one by one)
 CALL_OPS = frozenset({"CALL_ONCE"})
+
+_PAD_BEFORE = struct.Struct("<6i")  # pe_pad_params.before (native/kernels/shape.h)
+
+
+def pad_lead_bytes(out_shape: Sequence[int], before: Sequence[int], elem_size: int) -> int:
+    """Byte position in PAD's output of input element 0: the padding that precedes it."""
+    lead, stride = 0, 1
+    for d in range(len(out_shape) - 1, -1, -1):
+        lead += int(before[d]) * stride
+        stride *= int(out_shape[d])
+    return lead * elem_size
+
+
+def pad_inplace_shift(out_shape: Sequence[int], before: Sequence[int], elem_size: int) -> int:
+    """Where PAD's input may lie inside its output (bytes past its start): the lead rounded
+    down to ALIGN, so the input's offset stays aligned. The kernel is correct for any place
+    from 0 to the lead; the C core accepts this one only (pe_pad_inplace_shift)."""
+    return pad_lead_bytes(out_shape, before, elem_size) // ALIGN * ALIGN
+
+
+def _pad_before(params: bytes, rank: int) -> list[int]:
+    return list(_PAD_BEFORE.unpack_from(params, 0)[:rank])
 
 
 # ---- placing buffers with lifetimes ------------------------------------------------------------
@@ -413,81 +445,131 @@ def plan_memory(tensors: Sequence[Any], graph: Any, order: Sequence[Any], extra_
         life[g] = (first, min(last, last_step))
 
     # -- aliasing: groups of tensors sharing one buffer ------------------------------------
-    root: dict[int, int] = {g: g for g in life}
-    members: dict[int, list[int]] = {g: [g] for g in life}
-
-    def group(g: int) -> int:
-        while root[g] != g:
-            g = root[g]
-        return g
-
-    def join(x: int, y: int) -> None:
-        rx = group(x)
-        root[y] = rx
-        members[rx].extend(members.pop(y))
-
     def shareable(g: int, sub: int) -> bool:
         t = by_gidx[g]
         return (storage.get(g) == STORE_ARENA and t.subgraph == sub and
                 (g not in sg_io or sg_io[g] == 0))
 
-    for step, p in enumerate(order):
-        lw = p.lowered
-        if len(lw.outputs) != 1 or not lw.inputs or lw.calls is not None:
-            continue
-        y = lw.outputs[0]
-        if not shareable(y.gidx, p.subgraph) or writers.get(y.gidx) != [step]:
-            continue
-        if group(y.gidx) != y.gidx or len(members[y.gidx]) != 1:
-            continue
-        if lw.op in ALIAS_OPS:
-            x = lw.inputs[0]
-            if (x is not None and shareable(x.gidx, p.subgraph) and _nbytes(x) == _nbytes(y)
-                    and all(w < step for w in writers.get(x.gidx, []))):
-                join(x.gidx, y.gidx)
-            continue
-        if lw.op not in INPLACE_OPS or preserve_all_tensors:
-            continue
-        for k in INPLACE_OPS[lw.op]:
-            x = lw.inputs[k] if k < len(lw.inputs) else None
-            if x is None or not shareable(x.gidx, p.subgraph):
+    def alias(offset_inplace: bool) -> tuple[dict[int, int], dict[int, list[int]], dict[int, int], int]:
+        """Groups of tensors sharing a buffer: (root, members, byte position of each tensor in
+        its group's buffer, number of OFFSET_INPLACE_OPS joins)."""
+        root: dict[int, int] = {g: g for g in life}
+        members: dict[int, list[int]] = {g: [g] for g in life}
+        rel: dict[int, int] = {g: 0 for g in life}
+        n_offset = 0
+
+        def group(g: int) -> int:
+            while root[g] != g:
+                g = root[g]
+            return g
+
+        def join(x: int, y: int, shift: int = 0) -> None:
+            """y (a group of its own) takes x's bytes, with x `shift` bytes past y's start."""
+            rx = group(x)
+            pos = rel[x] - shift
+            if pos < 0:  # y starts below the buffer: move the buffer's members up
+                for m in members[rx]:
+                    rel[m] -= pos
+                pos = 0
+            rel[y] = pos
+            root[y] = rx
+            members[rx].extend(members.pop(y))
+
+        for step, p in enumerate(order):
+            lw = p.lowered
+            if len(lw.outputs) != 1 or not lw.inputs or lw.calls is not None:
                 continue
-            if x.size != y.size or ELEMENT_SIZE.get(x.type_code) != ELEMENT_SIZE.get(y.type_code):
+            y = lw.outputs[0]
+            if not shareable(y.gidx, p.subgraph) or writers.get(y.gidx) != [step]:
                 continue
-            if not all(w < step for w in writers.get(x.gidx, [])):
+            if group(y.gidx) != y.gidx or len(members[y.gidx]) != 1:
                 continue
-            rx = group(x.gidx)
-            grp = members[rx]
-            if any(m in sg0_in or m in sg0_out for m in grp):
-                continue  # the caller reads these after invoke
-            if max(life[m][1] for m in grp) != step:
-                continue  # some tensor of the buffer is still read later
-            others = [t for j, t in enumerate(lw.inputs) if j != k and t is not None]
-            if any(t.gidx != x.gidx and t.gidx in root and group(t.gidx) == rx for t in others):
-                continue  # another input reads this buffer at other positions
-            join(x.gidx, y.gidx)
-            break
+            if lw.op in ALIAS_OPS:
+                x = lw.inputs[0]
+                if (x is not None and shareable(x.gidx, p.subgraph) and _nbytes(x) == _nbytes(y)
+                        and all(w < step for w in writers.get(x.gidx, []))):
+                    join(x.gidx, y.gidx)
+                continue
+            if preserve_all_tensors:
+                continue
+            offset_op = lw.op in OFFSET_INPLACE_OPS
+            if offset_op and offset_inplace:
+                candidates: Iterable[int] = (0,)
+                es = ELEMENT_SIZE.get(y.type_code, 0)
+                shift = pad_inplace_shift(y.shape, _pad_before(lw.params, len(y.shape)), es)
+            elif lw.op in INPLACE_OPS:
+                candidates, shift = INPLACE_OPS[lw.op], 0
+            else:
+                continue
+            for k in candidates:
+                x = lw.inputs[k] if k < len(lw.inputs) else None
+                if x is None or not shareable(x.gidx, p.subgraph):
+                    continue
+                if ELEMENT_SIZE.get(x.type_code) != ELEMENT_SIZE.get(y.type_code):
+                    continue
+                if offset_op:
+                    if shift + _nbytes(x) > _nbytes(y):
+                        continue  # the input must lie inside the output
+                elif x.size != y.size:
+                    continue
+                if not all(w < step for w in writers.get(x.gidx, [])):
+                    continue
+                rx = group(x.gidx)
+                grp = members[rx]
+                if any(m in sg0_in or m in sg0_out for m in grp):
+                    continue  # the caller reads these after invoke
+                if max(life[m][1] for m in grp) != step:
+                    continue  # some tensor of the buffer is still read later
+                others = [t for j, t in enumerate(lw.inputs) if j != k and t is not None]
+                if any(t.gidx != x.gidx and t.gidx in root and group(t.gidx) == rx for t in others):
+                    continue  # another input reads this buffer at other positions
+                join(x.gidx, y.gidx, shift)
+                n_offset += 1 if offset_op else 0
+                break
+        for g in life:
+            root[g] = group(g)
+        return root, members, rel, n_offset
 
     # -- buffers --------------------------------------------------------------------------------
-    buffers: list[Buffer] = []
-    group_buf: dict[int, Buffer] = {}
-    for r, ms in members.items():
-        b = Buffer(max(_nbytes(by_gidx[m]) for m in ms), min(life[m][0] for m in ms),
-                   max(life[m][1] for m in ms), name=by_gidx[r].name)
-        group_buf[r] = b
-        buffers.append(b)
-    scratch_buf: dict[int, Buffer] = {}
-    for step, p in enumerate(order):
-        if p.lowered.scratch:
-            end = span_end(p.lowered.calls) if p.lowered.calls is not None else step
-            b = Buffer(p.lowered.scratch, step, max(step, end), name=f"scratch of op at step {step}")
-            scratch_buf[id(p)] = b
+    def buffers_of(members: dict[int, list[int]], rel: dict[int, int]
+                   ) -> tuple[list[Buffer], dict[int, Buffer], dict[int, Buffer]]:
+        """One buffer per group (as large as its members' extent, live through all of their
+        lifetimes) and per scratch: (all buffers, by group root, by id(packed op))."""
+        buffers: list[Buffer] = []
+        group_buf: dict[int, Buffer] = {}
+        for r, ms in members.items():
+            b = Buffer(max(rel[m] + _nbytes(by_gidx[m]) for m in ms), min(life[m][0] for m in ms),
+                       max(life[m][1] for m in ms), name=by_gidx[r].name)
+            group_buf[r] = b
             buffers.append(b)
+        scratch_buf: dict[int, Buffer] = {}
+        for step, p in enumerate(order):
+            if p.lowered.scratch:
+                end = span_end(p.lowered.calls) if p.lowered.calls is not None else step
+                b = Buffer(p.lowered.scratch, step, max(step, end), name=f"scratch of op at step {step}")
+                scratch_buf[id(p)] = b
+                buffers.append(b)
+        return buffers, group_buf, scratch_buf
+
+    root, members, rel, n_offset = alias(True)
+    buffers, group_buf, scratch_buf = buffers_of(members, rel)
     result = plan_arena_result(buffers)
+    if n_offset:
+        # A PAD's group holds the output's size through its input's lifetime too, which can
+        # cost more at an earlier step than it saves at the PAD: plan without those joins as
+        # well (unless no such plan can be smaller) and keep the smaller, so taking PAD in place
+        # never makes a plan worse.
+        root2, members2, rel2, _ = alias(False)
+        buffers2, group_buf2, scratch_buf2 = buffers_of(members2, rel2)
+        if align(lower_bound(buffers2), ALIGN) < result.size:
+            result2 = plan_arena_result(buffers2)
+            if result2.size < result.size:
+                root, members, rel, result = root2, members2, rel2, result2
+                group_buf, scratch_buf = group_buf2, scratch_buf2
     alias_of: dict[int, int] = {}
     for g in life:
-        r = group(g)
-        offsets[g] = group_buf[r].offset
+        r = root[g]
+        offsets[g] = group_buf[r].offset + rel[g]
         if r != g:
             alias_of[g] = r
     return MemoryPlan(storage, offsets, {k: (b.offset, b.size) for k, b in scratch_buf.items()},
@@ -502,14 +584,25 @@ def check_plan(blob: bytes | bytearray | memoryview, inputs_survive: bool = True
     written before op i and is read after it (a subgraph's inputs count as written at its
     start, its outputs as read at its end), except a RESHAPE output sharing exactly its
     input's bytes; an output may share an input's bytes only exactly, and only for RESHAPE or
-    an in-place op of INPLACE_OPS whose input dies there. With `inputs_survive` (the default
-    plan) subgraph 0's inputs also count as read at its end."""
+    an in-place op of INPLACE_OPS whose input dies there; PAD's input (OFFSET_INPLACE_OPS)
+    may lie inside its output only at `pad_inplace_shift` bytes past its start. With
+    `inputs_survive` (the default plan) subgraph 0's inputs also count as read at its end."""
     from . import _native
 
     info = read_blob(blob)
     names = _native.op_names()
     tensors = info.tensors
     problems: list[str] = []
+    mv = memoryview(blob)
+    ops_off, params_off = info.sections[SEC_OPS][0], info.sections[SEC_PARAMS][0]
+    params_at = [f for f, _ in OP_FIELDS].index("params")
+
+    def pad_shift(idx: int, op: dict) -> int:
+        """Where op idx's (a PAD's) input may lie inside its output, in bytes."""
+        at = OP.unpack_from(mv, ops_off + idx * OP.size)[params_at]
+        out = tensors[op["outputs"][0]]
+        before = _PAD_BEFORE.unpack_from(mv, params_off + at)
+        return pad_inplace_shift(out["shape"], before, ELEMENT_SIZE.get(out["type_code"], 0))
 
     def rng(t: int) -> tuple[int, int] | None:
         r = tensors[t]
@@ -556,6 +649,8 @@ def check_plan(blob: bytes | bytearray | memoryview, inputs_survive: bool = True
                     ok = exact and (name in ALIAS_OPS or (
                         name in INPLACE_OPS and i in [op["inputs"][j] for j in INPLACE_OPS[name]
                                                       if j < len(op["inputs"])]))
+                    if name in OFFSET_INPLACE_OPS and o >= 0 and i == op["inputs"][0]:
+                        ok = ir[0] == w[0] + pad_shift(idx, op) and ir[1] <= w[1]
                     if not ok:
                         what = f"output tensor {o}" if o >= 0 else "scratch"
                         problems.append(f"op {idx} {name}: {what} at {w} overlaps its input tensor "
@@ -580,6 +675,6 @@ def region_map(blob: bytes | bytearray | memoryview) -> list[tuple[int, int]]:
     return merged
 
 
-__all__ = ["ALIAS_OPS", "INPLACE_OPS", "ArenaResult", "Buffer", "MemoryPlan", "check_plan",
-           "lower_bound", "plan_arena", "plan_arena_result", "plan_greedy", "plan_memory",
-           "region_map"]
+__all__ = ["ALIAS_OPS", "INPLACE_OPS", "OFFSET_INPLACE_OPS", "ArenaResult", "Buffer", "MemoryPlan",
+           "check_plan", "lower_bound", "pad_inplace_shift", "pad_lead_bytes", "plan_arena",
+           "plan_arena_result", "plan_greedy", "plan_memory", "region_map"]

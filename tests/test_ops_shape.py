@@ -12,10 +12,12 @@ import pytest
 
 import pyedge
 from pyedge import _native
-from pyedge.blob import CHECKSUM_OFFSET, SEC_PARAMS, read_blob
+from pyedge.blob import (CHECKSUM_OFFSET, ELEMENT_SIZE, HEADER, OP, OP_FIELDS, SEC_OPS, SEC_PARAMS, SEC_TENSORS,
+                         STORE_ARENA, TENSOR, read_blob)
 from pyedge.pack import pack_tflite
+from pyedge.plan import check_plan, pad_inplace_shift
 from optest import check_model
-from oracle import reference_interpreter, run_model
+from oracle import assert_bit_exact, random_inputs, reference_interpreter, run_model
 from tflite_builder import ModelBuilder, single_op_model
 
 ALL_TYPES = ["float32", "int8", "uint8", "int16", "int32", "int64", "bool"]
@@ -342,6 +344,173 @@ def test_pad_rejects() -> None:
                               [t([4], "int8", (0.1, 0))])
     # TFLite's int8 Eval ignores the failed check and leaves the output unwritten
     assert_unsupported(value_q, "constant value quantized unlike the output")
+
+
+# -- PAD in place ----------------------------------------------------------------------------------
+# When PAD's input is an intermediate that dies at the PAD, the planner puts it inside the output,
+# `pad_inplace_shift` bytes past its start (the padding before element 0, rounded down to 16), and
+# the kernel moves its runs last to first, then fills the padding.
+
+INPLACE_PAD_CASES = [
+    ([1, 12, 12, 8], [[0, 0], [1, 1], [1, 1], [0, 0]]),     # MobileNetV2-like: lead 120 elements
+    ([1, 11, 11, 3], [[0, 0], [0, 1], [0, 1], [0, 0]]),     # nothing before: the input at the start
+    ([1, 9, 9, 3], [[0, 0], [1, 1], [1, 1], [0, 0]]),       # lead 36 elements, rounded down
+    ([7], [[5, 2]]),
+    ([3, 5], [[2, 1], [3, 0]]),
+    ([2, 3, 4], [[1, 0], [0, 0], [0, 1]]),                  # runs spanning two dims
+    ([2, 3, 4], [[0, 0], [2, 1], [0, 0]]),
+    ([4, 4], [[0, 0], [0, 0]]),                             # no padding: exactly the input's bytes
+    ([2, 4], [[3, 3], [3, 3]]),
+    ([2, 1, 3, 2, 1], [[1, 0], [0, 1], [1, 1], [0, 2], [2, 0]]),
+    ([3, 2, 2, 2, 5], [[0, 1], [2, 0], [0, 0], [1, 1], [0, 0]]),
+    ([2, 0, 3], [[1, 1], [1, 0], [0, 2]]),                  # empty input
+]
+INPLACE_PAD_DTYPES = ["int8", "int16", "float32", "int32", "uint8", "int64"]
+
+
+def _pad_chain(shape, paddings, dtype: str, op: str = "PAD", value: Any = 77, const_value: bool = True) -> bytes:
+    """x -> PAD (no padding: a copy) -> t -> op(paddings) -> y, so that t is an intermediate the
+    second PAD may take over. PADV2 gets `value` as a constant or as a second model input."""
+    q = default_q(dtype) if dtype in ("int8", "uint8", "int16") else None
+    qkw = dict(scale=q[0], zero_point=q[1]) if q else {}
+    rank = len(shape)
+    mb = ModelBuilder(f"in-place {op}")
+    x = mb.add_tensor(list(shape), dtype, **qkw)
+    t_ = mb.add_tensor(list(shape), dtype, **qkw)
+    mb.add_operator("PAD", [x, mb.add_tensor([rank, 2], "int32", data=np.zeros((rank, 2), np.int32))], [t_])
+    out = [d + a + b for d, (a, b) in zip(shape, paddings)]
+    y = mb.add_tensor(out, dtype, **qkw)
+    pads = mb.add_tensor([rank, 2], "int32", data=np.asarray(paddings, np.int32).reshape(rank, 2))
+    graph_in = [x]
+    if op == "PADV2":
+        if const_value:
+            v = mb.add_tensor([], dtype, data=np.array(value, dtype=dtype), **qkw)
+        else:
+            v = mb.add_tensor([1], dtype, **qkw)
+            graph_in.append(v)
+        mb.add_operator("PADV2", [t_, pads, v], [y])
+    else:
+        mb.add_operator("PAD", [t_, pads], [y])
+    mb.set_io(graph_in, [y])
+    return mb.build()
+
+
+def _assert_pad_in_place(blob: bytes) -> int:
+    """The last op is a PAD whose input lies at pad_inplace_shift bytes into its output; returns
+    that shift."""
+    info = read_blob(blob)
+    op = info.ops[-1]
+    assert _native.op_names()[op["code"]] == "PAD"
+    i, o = info.tensors[op["inputs"][0]], info.tensors[op["outputs"][0]]
+    before = struct.unpack_from("<6i", blob, info.sections[SEC_PARAMS][0] + _params_offset(blob, len(info.ops) - 1))
+    shift = pad_inplace_shift(o["shape"], before, ELEMENT_SIZE[o["type_code"]])
+    assert i["storage"] == o["storage"] == STORE_ARENA
+    assert i["offset"] == o["offset"] + shift, (i["offset"], o["offset"], shift)
+    assert i["offset"] + i["bytes"] <= o["offset"] + o["bytes"]
+    return shift
+
+
+def _params_offset(blob: bytes, op_index: int) -> int:
+    info = read_blob(blob)
+    rec = OP.unpack_from(blob, info.sections[SEC_OPS][0] + op_index * OP.size)
+    return rec[[f for f, _ in OP_FIELDS].index("params")]
+
+
+@pytest.mark.parametrize("shape, paddings", INPLACE_PAD_CASES)
+@pytest.mark.parametrize("dtype", INPLACE_PAD_DTYPES)
+def test_pad_in_place_is_bit_exact(shape, paddings, dtype: str, monkeypatch) -> None:
+    monkeypatch.setenv("PYEDGE_CHECK_PLAN", "1")
+    model = _pad_chain(shape, paddings, dtype)
+    blob = pack_tflite(model)
+    if int(np.prod(shape)):
+        _assert_pad_in_place(blob)
+    assert check_plan(blob) == []
+    check_model(model, seeds=(0, 1), context=f"{dtype} {shape} {paddings}")
+
+
+def test_pad_in_place_shifts() -> None:
+    """The input lies at the output position of its element 0, rounded down to 16 bytes."""
+    cases = {  # (INPLACE_PAD_CASES index, dtype): bytes from the output's start to the input's
+        (0, "int8"): 112, (0, "float32"): 480,        # lead 120 elements
+        (1, "int8"): 0,
+        (2, "int8"): 32, (2, "int16"): 64, (2, "float32"): 144,   # lead 36 elements
+        (3, "int8"): 0, (3, "int64"): 32,             # lead 5 elements
+        (4, "int32"): 64,                             # lead 19 elements
+        (7, "int8"): 0,
+    }
+    for (k, dtype), want in cases.items():
+        shape, paddings = INPLACE_PAD_CASES[k]
+        assert _assert_pad_in_place(pack_tflite(_pad_chain(shape, paddings, dtype))) == want, (k, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "float32", "int32"])
+@pytest.mark.parametrize("const_value", [True, False])
+def test_padv2_in_place_is_bit_exact(dtype: str, const_value: bool, monkeypatch) -> None:
+    monkeypatch.setenv("PYEDGE_CHECK_PLAN", "1")
+    value = {"float32": -1.5}.get(dtype, 77)
+    model = _pad_chain([2, 5, 3], [[1, 0], [2, 1], [0, 1]], dtype, "PADV2", value, const_value)
+    blob = pack_tflite(model)
+    _assert_pad_in_place(blob)
+    assert check_plan(blob) == []
+    check_model(model, seeds=(0, 1))
+
+
+def test_pad_of_a_model_input_is_not_in_place() -> None:
+    """The caller reads the inputs after invoke: a PAD never writes over one."""
+    blob = pack_tflite(single_op_model("PAD", [t([4, 6], "int8", (0.1, 0)), i32([[1, 1], [2, 2]])],
+                                       [t([6, 10], "int8", (0.1, 0))]))
+    info = read_blob(blob)
+    i, o = info.tensors[info.ops[0]["inputs"][0]], info.tensors[info.ops[0]["outputs"][0]]
+    assert i["offset"] + i["bytes"] <= o["offset"] or o["offset"] + o["bytes"] <= i["offset"]
+
+
+def _move_tensor(blob: bytes, index: int, offset: int) -> bytes:
+    """The blob with tensor `index` at arena `offset` (the arena grown to hold it), re-checksummed."""
+    b = bytearray(blob)
+    info = read_blob(blob)
+    base = info.sections[SEC_TENSORS][0] + index * TENSOR.size
+    rec = list(TENSOR.unpack_from(b, base))
+    rec[10] = offset  # after dtype, rank, storage, flags, dims[6]
+    TENSOR.pack_into(b, base, *rec)
+    hdr = list(HEADER.unpack_from(b, 0))
+    hdr[9] = max(hdr[9], (offset + info.tensors[index]["bytes"] + 15) // 16 * 16)  # arena_size
+    HEADER.pack_into(b, 0, *hdr)
+    struct.pack_into("<I", b, CHECKSUM_OFFSET, 0)
+    struct.pack_into("<I", b, CHECKSUM_OFFSET, zlib.crc32(bytes(b)) & 0xFFFFFFFF)
+    return bytes(b)
+
+
+@pytest.mark.parametrize("delta", [16, -16, "start", "end"])
+def test_pad_refuses_any_other_overlap(delta) -> None:
+    """A blob whose PAD input overlaps its output anywhere but at the planned shift is refused at
+    load (the kernel would move runs over bytes it has not read), and check_plan says why."""
+    model = _pad_chain([1, 9, 9, 4], [[0, 0], [1, 1], [1, 1], [0, 0]], "int8")
+    blob = pack_tflite(model)
+    shift = _assert_pad_in_place(blob)
+    info = read_blob(blob)
+    i, o = info.ops[-1]["inputs"][0], info.ops[-1]["outputs"][0]
+    out_off, out_bytes, in_bytes = info.tensors[o]["offset"], info.tensors[o]["bytes"], info.tensors[i]["bytes"]
+    where = {"start": out_off, "end": out_off + (out_bytes - in_bytes) // 16 * 16}.get(delta)
+    bad = _move_tensor(blob, i, where if where is not None else out_off + shift + delta)
+    assert any(f"overlaps its input tensor {i}" in p for p in check_plan(bad))
+    with pytest.raises(pyedge.BlobError) as err:
+        pyedge.Interpreter(model_content=bad)
+    assert err.value.status == "PE_ERR_CORRUPT"
+
+
+def test_pad_with_separate_buffers_still_runs() -> None:
+    """The same PAD with its input moved out of the output (to new bytes past the arena): the
+    kernel sees no overlap and pads out of place, bit-exact."""
+    model = _pad_chain([1, 9, 9, 4], [[0, 0], [1, 1], [1, 1], [0, 0]], "int8")
+    blob = pack_tflite(model)
+    info = read_blob(blob)
+    i = info.ops[-1]["inputs"][0]
+    moved = _move_tensor(blob, i, info.header["arena_size"])
+    assert check_plan(moved) == []
+    x = random_inputs(model, np.random.default_rng(0))
+    want = run_model(reference_interpreter, model, x)[0]
+    got = run_model(lambda model_content: pyedge.Interpreter(model_content=moved), model, x)[0]
+    assert_bit_exact(got, want)
 
 
 # -- TRANSPOSE ------------------------------------------------------------------------------------

@@ -20,9 +20,9 @@ from models import model_path
 from optest import check_model
 from oracle import assert_bit_exact, random_inputs, reference_interpreter, run_model
 from pyedge._native import ffi, lib
-from pyedge.blob import (ALIGN, CHECKSUM_OFFSET, HEADER, SEC_TENSORS, STORE_ARENA, STORE_STATE, TENSOR,
-                         align, read_blob)
-from pyedge.plan import (ALIAS_OPS, INPLACE_OPS, Buffer, check_plan, lower_bound, plan_arena,
+from pyedge.blob import (ALIGN, CHECKSUM_OFFSET, ELEMENT_SIZE, HEADER, OP, OP_FIELDS, SEC_OPS, SEC_PARAMS,
+                         SEC_TENSORS, STORE_ARENA, STORE_STATE, TENSOR, align, read_blob)
+from pyedge.plan import (ALIAS_OPS, INPLACE_OPS, Buffer, check_plan, lower_bound, pad_inplace_shift, plan_arena,
                          plan_arena_result, plan_greedy, region_map)
 from pyedge.tflite_reader import with_valid_quantized_dimension
 from tflite_builder import ModelBuilder
@@ -35,7 +35,7 @@ PATTERN = 0xA5
 ARENA_BOUNDS = {
     "tflm_micro_speech_quantized": (5984, 0),
     "tflm_person_detect": (64512, 0),
-    "tflm_mobilenet_v2_quantized_1x3x224x224": (2602368, 0),
+    "tflm_mobilenet_v2_quantized_1x3x224x224": (1699200, 0),  # 2602368 before PAD ran in place
     "tflm_keyword_scrambled": (352, 10240),
     "tflm_trained_lstm_int8": (1536, 80),
     "tflm_dtln_noise_suppression": (1680, 768),
@@ -307,6 +307,63 @@ def test_reshape_output_shares_the_input_buffer() -> None:
         assert info.tensors[i]["offset"] == info.tensors[o]["offset"]
 
 
+def _pads(blob: bytes) -> list[tuple[int, int, int]]:
+    """(input offset, output offset, planned shift) of every PAD op of a blob."""
+    info = read_blob(blob)
+    names = pyedge._native.op_names()
+    at = [f for f, _ in OP_FIELDS].index("params")
+    out = []
+    for k, op in enumerate(info.ops):
+        if names[op["code"]] != "PAD":
+            continue
+        params = OP.unpack_from(blob, info.sections[SEC_OPS][0] + k * OP.size)[at]
+        before = struct.unpack_from("<6i", blob, info.sections[SEC_PARAMS][0] + params)
+        i, o = info.tensors[op["inputs"][0]], info.tensors[op["outputs"][0]]
+        out.append((i["offset"], o["offset"], pad_inplace_shift(o["shape"], before, ELEMENT_SIZE[o["type_code"]])))
+    return out
+
+
+def test_mobilenet_v2_pads_run_in_place() -> None:
+    """Its peak used to be a PAD 112x112x96 -> 114x114x96 with both buffers live: now every PAD
+    but none of a model input has its input inside its output."""
+    for kw in ({}, {"preserve_inputs": False}):
+        blob = _pack("tflm_mobilenet_v2_quantized_1x3x224x224", **kw)
+        pads = _pads(blob)
+        assert len(pads) == 18
+        assert all(i == o + shift for i, o, shift in pads), pads
+        assert pads[2][2] == (114 + 1) * 96 // 16 * 16  # the 112x112x96 one
+        assert check_plan(blob, inputs_survive=not kw) == []
+
+
+def _pad_would_cost_more() -> bytes:
+    """a dies at a PAD to 1024 bytes, but lives across a 2048-byte intermediate before it: in
+    place, a's buffer would be the output's size from its first step, 1008 bytes more at the
+    peak than it saves at the PAD."""
+    mb = ModelBuilder("pad in place would cost more")
+    x = mb.add_tensor([16], "int8", scale=0.1, zero_point=0)
+    a = mb.add_tensor([16], "int8", **Q)
+    b = mb.add_tensor([2048], "int8", scale=0.1, zero_point=0)
+    s = mb.add_tensor([16], "int8", scale=0.1, zero_point=0)
+    y = mb.add_tensor([1024], "int8", **Q)
+    mb.add_operator("QUANTIZE", [x], [a])
+    mb.add_operator("PAD", [x, mb.add_tensor([1, 2], "int32", data=np.array([[0, 2032]], np.int32))], [b])
+    mb.add_operator("SLICE", [b, mb.add_tensor([1], "int32", data=np.array([8], np.int32)),
+                              mb.add_tensor([1], "int32", data=np.array([16], np.int32))], [s])
+    mb.add_operator("PAD", [a, mb.add_tensor([1, 2], "int32", data=np.array([[1008, 0]], np.int32))], [y])
+    mb.set_io([x], [s, y])
+    return mb.build()
+
+
+def test_pad_in_place_never_makes_a_plan_worse() -> None:
+    model = _pad_would_cost_more()
+    blob = pyedge.pack_tflite(model)
+    (_, _, _), (a_off, y_off, shift) = _pads(blob)
+    assert shift == 1008 and a_off != y_off + shift  # not in place: the plan without it is smaller
+    assert read_blob(blob).header["arena_size"] == 16 + 16 + 2048 + 16  # x, a, b, s at the SLICE
+    assert check_plan(blob) == []
+    check_model(model, seeds=(0, 1))
+
+
 # ---- real models -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", sorted(ARENA_BOUNDS))
@@ -455,6 +512,32 @@ def test_overlapping_plan_is_caught(monkeypatch) -> None:
     with pytest.raises(pyedge.InvokeError, match=r"in op 1 RELU.*PE_ERR_RUNTIME") as exc:
         run_model(lambda model_content: pyedge.Interpreter(model_content=bad), model, x)
     assert exc.value.op_index == 1
+
+
+def test_output_overlapping_its_input_other_than_exactly_is_caught(monkeypatch) -> None:
+    """RELU runs in place only over exactly its input's bytes: with its output moved 16 bytes up
+    it overwrites input bytes it has not read yet. Both plan checks catch it."""
+    model = _chain_model("RELU", shape=(4, 16))
+    good = pyedge.pack_tflite(model)
+    info = read_blob(good)
+    t, y = info.ops[-1]["inputs"][0], info.ops[-1]["outputs"][0]
+    assert info.tensors[t]["offset"] == info.tensors[y]["offset"]
+    bad = bytearray(good)
+    _set_tensor(bad, y, offset=info.tensors[t]["offset"] + 16)
+    hdr = list(HEADER.unpack_from(bad, 0))
+    hdr[9] = max(hdr[9], align(info.tensors[t]["offset"] + 16 + info.tensors[y]["bytes"], ALIGN))  # arena_size
+    HEADER.pack_into(bad, 0, *hdr)
+    bad = _rechecksum(bad)
+    assert any(f"op 1 RELU: output tensor {y}" in p and f"its input tensor {t}" in p for p in check_plan(bad))
+    x = [np.arange(-128, 128, 4, dtype=np.int8).reshape(4, 16)]
+    want = run_model(reference_interpreter, model, x)[0]
+    monkeypatch.setenv("PYEDGE_CHECK_PLAN", "0")
+    got = run_model(lambda model_content: pyedge.Interpreter(model_content=bad), model, x)[0]
+    with pytest.raises(AssertionError, match="not bit-exact"):
+        assert_bit_exact(got, want)  # the wrong plan really corrupts the result
+    monkeypatch.setenv("PYEDGE_CHECK_PLAN", "1")
+    with pytest.raises(pyedge.InvokeError, match=r"in op 1 RELU.*PE_ERR_RUNTIME"):
+        run_model(lambda model_content: pyedge.Interpreter(model_content=bad), model, x)
 
 
 def test_overwritten_model_input_is_caught_by_the_guarded_run() -> None:

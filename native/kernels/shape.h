@@ -55,4 +55,9 @@ typedef struct {
 } pe_gather_params;
 /* END CDEF */
 
+/* PAD in place (a PAD op that passed pe_pad_check): the byte offset inside output 0 at which
+   input 0 may lie, the output position of input element 0 rounded down to PE_ALIGN. Any other
+   overlap of the two is refused by the check, the kernel and the run-time plan check. */
+int64_t pe_pad_inplace_shift(const pe_op_ctx *ctx);
+
 #endif

@@ -206,6 +206,48 @@ pe_status pe_split__scalar(const pe_op_ctx *ctx) {
 
 /* ---- PAD, PADV2 ------------------------------------------------------------------------- */
 
+/* PAD may run in place: the planner (pyedge/plan.py) may put the input inside the output, at
+   byte `shift` = the output position of input element 0 (`lead`, in bytes) rounded down to
+   PE_ALIGN. Input element i then starts at or below its final position, and the padding that
+   precedes it in the output never decreases with i, so moving the input's contiguous runs to
+   their places from the last run to the first never overwrites an input byte not yet moved.
+   Any other overlap of input and output is refused (at load from the tensor records, at run
+   time from the pointers). The pad value is copied before anything is written, so it may share
+   bytes with either. */
+
+/* Dimension whose padding ends a contiguous run: the innermost padded one (0 if none). Input
+   dims k.. are contiguous in the output. */
+static int32_t pad_run_dim(const pe_pad_params *p, int32_t rank) {
+  int32_t k;
+  for (k = rank - 1; k > 0; --k)
+    if (p->before[k] != 0 || p->after[k] != 0) break;
+  return k;
+}
+
+/* Byte offset in the output of input element 0 (the padding before it). */
+static int64_t pad_lead_bytes(const pe_pad_params *p, const pe_tensor *out, uint32_t es) {
+  int64_t ostride[PE_MAX_RANK], lead = 0;
+  int32_t d;
+  dims_strides(out->dims, out->rank, ostride);
+  for (d = 0; d < out->rank; ++d) lead += (int64_t)p->before[d] * ostride[d];
+  return lead * es;
+}
+
+/* Where the input may lie inside the output: `shift` bytes past its start. */
+static int64_t pad_inplace_shift(const pe_pad_params *p, const pe_tensor *out, uint32_t es) {
+  return pad_lead_bytes(p, out, es) & ~(int64_t)(PE_ALIGN - 1u);
+}
+
+int64_t pe_pad_inplace_shift(const pe_op_ctx *ctx) {
+  pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  return pad_inplace_shift((const pe_pad_params *)ctx->params, &out, elem_size(in.dtype));
+}
+
+/* [lo, lo + n) and [lo2, lo2 + n2) intersect (empty ranges never do). */
+static int ranges_meet(uint64_t lo, uint64_t n, uint64_t lo2, uint64_t n2) {
+  return n > 0 && n2 > 0 && lo < lo2 + n2 && lo2 < lo + n;
+}
+
 pe_status pe_pad_check(const pe_op_ctx *ctx) {
   const pe_pad_params *p = (const pe_pad_params *)ctx->params;
   pe_tensor in = pe_input(ctx, 0), value = pe_input(ctx, 1), out = pe_output(ctx, 0);
@@ -219,7 +261,43 @@ pe_status pe_pad_check(const pe_op_ctx *ctx) {
     PE_CHECK(p->before[d] >= 0 && p->after[d] >= 0, PE_ERR_BAD_PARAMS);
     PE_CHECK((int64_t)in.dims[d] + p->before[d] + p->after[d] == out.dims[d], PE_ERR_SHAPE);
   }
+  {
+    /* input and output in the same region may overlap only as the in-place arrangement */
+    const pe_tensor_rec *ri = &ctx->m->tensors[in.index], *ro = &ctx->m->tensors[out.index];
+    if (ri->storage == ro->storage &&
+        (ri->storage == PE_STORE_ARENA || ri->storage == PE_STORE_STATE) &&
+        ranges_meet(ri->offset, ri->bytes, ro->offset, ro->bytes))
+      PE_CHECK((int64_t)ri->offset - (int64_t)ro->offset ==
+                   pad_inplace_shift(p, &out, elem_size(in.dtype)),
+               PE_ERR_CORRUPT);
+  }
   return PE_OK;
+}
+
+/* n elements of es bytes at dst, each a copy of v. */
+static void fill_elems(uint8_t *dst, int64_t n, const uint8_t *v, uint32_t es) {
+  int64_t done, total = n * es;
+  if (total <= 0) return;
+  memcpy(dst, v, es);
+  for (done = es; done < total; done *= 2)
+    memcpy(dst + done, dst, (size_t)(done < total - done ? done : total - done));
+}
+
+/* Fill the padding of output dims d.. below element `base` (row-major, in elements); dims
+   before d are at input positions. The input's own elements (dims k.. of a run) are left. */
+static void fill_padding(uint8_t *dst, const pe_pad_params *p, const pe_tensor *in,
+                         const pe_tensor *out, const int64_t *ostride, int32_t d, int32_t k,
+                         int64_t base, const uint8_t *v, uint32_t es) {
+  const int64_t b = p->before[d], n = in->dims[d];
+  int64_t i;
+  fill_elems(dst + base * es, b * ostride[d], v, es);
+  fill_elems(dst + (base + (b + n) * ostride[d]) * es, (out->dims[d] - b - n) * ostride[d], v, es);
+  if (d == k) {
+    /* the input run covers [b, b + n) of dim k entirely (dims past k are unpadded) */
+    return;
+  }
+  for (i = 0; i < n; ++i)
+    fill_padding(dst, p, in, out, ostride, d + 1, k, base + (b + i) * ostride[d], v, es);
 }
 
 pe_status pe_pad__scalar(const pe_op_ctx *ctx) {
@@ -233,9 +311,40 @@ pe_status pe_pad__scalar(const pe_op_ctx *ctx) {
   int64_t j, rows, row_bytes;
   uint8_t *dst = (uint8_t *)out.data;
   const uint8_t *src = (const uint8_t *)in.data;
+  uint8_t v[8];
+
+  if (n_out == 0) return PE_OK;
+  memcpy(v, value.data, es); /* before any output byte is written (it may share them) */
+  if (ranges_meet((uintptr_t)src, in.bytes, (uintptr_t)dst, out.bytes)) {
+    /* in place: only with the input at `shift` bytes into the output */
+    const int64_t shift = pad_inplace_shift(p, &out, es);
+    int32_t k, d;
+    int64_t run_bytes;
+    if ((uintptr_t)src - (uintptr_t)dst != (uint64_t)shift || (uintptr_t)src < (uintptr_t)dst)
+      return PE_ERR_RUNTIME;
+    if (rank == 0) return PE_OK; /* one element, already in place */
+    k = pad_run_dim(p, rank);
+    dims_strides(out.dims, rank, ostride);
+    rows = dims_prod(in.dims, 0, k);
+    run_bytes = dims_prod(in.dims, k, rank) * es;
+    /* the last run first: its destination lies at or above its bytes, which lie above every
+       earlier run's */
+    for (d = 0; d < k; ++d) idx[d] = in.dims[d] - 1;
+    for (j = rows - 1; j >= 0; --j) {
+      int64_t o = (int64_t)p->before[k] * ostride[k];
+      for (d = 0; d < k; ++d) o += (int64_t)(idx[d] + p->before[d]) * ostride[d];
+      memmove(dst + o * es, src + j * run_bytes, (size_t)run_bytes);
+      for (d = k - 1; d >= 0; --d) { /* previous row-major index over dims [0, k) */
+        if (idx[d]-- > 0) break;
+        idx[d] = in.dims[d] - 1;
+      }
+    }
+    fill_padding(dst, p, &in, &out, ostride, 0, k, 0, v, es);
+    return PE_OK;
+  }
 
   /* everything is the pad value, then each innermost input row goes to its place */
-  for (j = 0; j < n_out; ++j) memcpy(dst + j * es, value.data, es);
+  fill_elems(dst, n_out, v, es);
   if (rank == 0) {
     memcpy(dst, src, es);
     return PE_OK;

@@ -3,6 +3,7 @@
 
 #include "ops.h"
 #include "pe_kernel.h"
+#include "shape.h"
 
 #if defined(__linux__) || defined(__APPLE__) || defined(_WIN32)
 #define PE_HAVE_GETENV 1
@@ -335,7 +336,10 @@ pe_status pe_interp_init(pe_interp *it, const pe_model *m, void *arena, size_t a
    environment variable PYEDGE_CHECK_PLAN (any value but "" and "0"). Around every op it checks
    1. the plan: the op's outputs and scratch overlap no activation that was written before the
       op and is read after it (a subgraph's inputs count as written at its start, its outputs
-      as read at its end); a RESHAPE output may share exactly its input's bytes;
+      as read at its end); a RESHAPE output may share exactly its input's bytes; the scratch
+      overlaps none of the op's inputs, and an output overlaps one of them only as the op can
+      run in place: exactly, for RESHAPE and the in-place ops (inplace_inputs), or with PAD's
+      input at pe_pad_inplace_shift bytes into its output;
    2. the kernel: no byte of the arena outside the op's outputs, its scratch and the state
       region changes; this covers bytes no buffer uses and any bytes the caller gave past the
       planned size (a guard zone).
@@ -377,13 +381,59 @@ static int arena_range(const pe_model *m, int32_t t, uint32_t *lo, uint32_t *hi)
   return 1;
 }
 
+/* Inputs (bit k for input k) whose buffer op i may write its output over, exactly: the
+   in-place ops of pyedge/plan.py's INPLACE_OPS, whose kernels read element i of that input
+   before writing element i of the output (tests/test_plan.py runs each under this check). */
+static uint32_t inplace_inputs(const pe_model *m, uint32_t i) {
+  static const struct {
+    const char *name;
+    uint32_t inputs;
+  } table[] = {{"ADD", 3u},        {"SUB", 3u},      {"MUL", 3u},        {"MINIMUM", 3u},
+               {"MAXIMUM", 3u},    {"PRELU", 1u},    {"RELU", 1u},       {"LEAKY_RELU", 1u},
+               {"HARD_SWISH", 1u}, {"LOGISTIC", 1u}, {"TANH", 1u},       {"QUANTIZE", 1u},
+               {"SOFTMAX", 1u}};
+  uint32_t k;
+  for (k = 0; k < sizeof(table) / sizeof(table[0]); ++k)
+    if (op_named(m, i, table[k].name)) return table[k].inputs;
+  return 0;
+}
+
+/* Input k of op i (arena bytes [lo, hi)) may overlap output o (bytes [wlo, whi)). */
+static int input_overlap_ok(const pe_model *m, uint32_t i, uint32_t k, uint32_t lo, uint32_t hi,
+                            uint32_t o, uint32_t wlo, uint32_t whi) {
+  const int exact = wlo == lo && whi == hi;
+  if (o != 0) return 0; /* every op that runs in place has one output */
+  if (op_named(m, i, "RESHAPE")) return k == 0 && exact;
+  if (k < 32 && (inplace_inputs(m, i) >> k & 1u)) return exact;
+  if (op_named(m, i, "PAD") && k == 0) {
+    pe_op_ctx c;
+    op_ctx(m, NULL, i, &c);
+    return lo >= wlo && (int64_t)(lo - wlo) == pe_pad_inplace_shift(&c) && hi <= whi;
+  }
+  return 0;
+}
+
 /* Rule 1 for op i of subgraph g. */
 static int plan_ok(const pe_model *m, const pe_subgraph_rec *g, uint32_t i) {
   const pe_op_rec *op = &m->ops[i];
+  const int32_t *ins = m->indices + op->io;
   const int32_t *outs = m->indices + op->io + op->n_inputs;
   const int reshape = op_named(m, i, "RESHAPE");
   const uint32_t end = g->first_op + g->n_ops;
   uint32_t t, j, k, lo, hi, wlo, whi;
+  /* the op's own inputs (not also its outputs): only the in-place arrangements */
+  for (k = 0; k < op->n_inputs; ++k) {
+    if (!arena_range(m, ins[k], &lo, &hi) || list_has(outs, op->n_outputs, ins[k])) continue;
+    for (j = 0; j < op->n_outputs; ++j) {
+      if (!arena_range(m, outs[j], &wlo, &whi)) continue;
+      if (wlo < hi && lo < whi && !input_overlap_ok(m, i, k, lo, hi, j, wlo, whi)) return 0;
+    }
+    if (op->scratch_size > 0) {
+      wlo = m->state_bytes + op->scratch;
+      whi = wlo + op->scratch_size;
+      if (wlo < hi && lo < whi) return 0;
+    }
+  }
   for (t = 0; t < m->hdr->n_tensors; ++t) {
     int defined, read_after;
     if (!arena_range(m, (int32_t)t, &lo, &hi) || list_has(outs, op->n_outputs, (int32_t)t)) continue;
