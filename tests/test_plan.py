@@ -492,16 +492,34 @@ def _diamond() -> tuple[bytes, int, int]:
     return mb.build(), a, b
 
 
+def _two_branches() -> tuple[bytes, int, int]:
+    """x -> QUANTIZE -> a; x -> QUANTIZE -> c; a -> RELU -> b; ADD(b, c): `c` is live while RELU
+    (op 2) writes b, and is not one of RELU's own tensors."""
+    mb = ModelBuilder("two branches")
+    x = mb.add_tensor([256], "int8", scale=0.1, zero_point=0)
+    a = mb.add_tensor([256], "int8", **Q)
+    c = mb.add_tensor([256], "int8", **Q)
+    b = mb.add_tensor([256], "int8", **Q)
+    y = mb.add_tensor([256], "int8", scale=0.1, zero_point=1)
+    mb.add_operator("QUANTIZE", [x], [a])
+    mb.add_operator("QUANTIZE", [x], [c])
+    mb.add_operator("RELU", [a], [b])
+    mb.add_operator("ADD", [b, c], [y], ("AddOptions", {}))
+    mb.set_io([x], [y])
+    return mb.build(), b, c
+
+
 def test_overlapping_plan_is_caught(monkeypatch) -> None:
-    model, a, b = _diamond()
+    """A plan error across ops (an output placed over a tensor another op still needs) passes
+    the load-time validation, which sees one op at a time; the run-time plan check catches it."""
+    model, b, c = _two_branches()
     good = pyedge.pack_tflite(model)
     info = read_blob(good)
     bad = bytearray(good)
-    # b placed 64 bytes into a: RELU (op 1) writes over the part of a that ADD still reads
-    _set_tensor(bad, b, offset=info.tensors[a]["offset"] + 64)
+    _set_tensor(bad, b, offset=info.tensors[c]["offset"])  # RELU writes over live c
     bad = _rechecksum(bad)
     problems = check_plan(bad)
-    assert problems and "op 1 RELU" in problems[0] and f"tensor {a}" in problems[0]
+    assert problems and "op 2 RELU" in problems[0] and f"tensor {c}" in problems[0]
     x = [np.arange(-128, 128, dtype=np.int8)]
     want = run_model(reference_interpreter, model, x)[0]
     monkeypatch.setenv("PYEDGE_CHECK_PLAN", "0")
@@ -509,35 +527,30 @@ def test_overlapping_plan_is_caught(monkeypatch) -> None:
     with pytest.raises(AssertionError, match="not bit-exact"):
         assert_bit_exact(got, want)  # the wrong plan really corrupts the result
     monkeypatch.setenv("PYEDGE_CHECK_PLAN", "1")
-    with pytest.raises(pyedge.InvokeError, match=r"in op 1 RELU.*PE_ERR_RUNTIME") as exc:
+    with pytest.raises(pyedge.InvokeError, match=r"in op 2 RELU.*PE_ERR_RUNTIME") as exc:
         run_model(lambda model_content: pyedge.Interpreter(model_content=bad), model, x)
-    assert exc.value.op_index == 1
+    assert exc.value.op_index == 2
 
 
-def test_output_overlapping_its_input_other_than_exactly_is_caught(monkeypatch) -> None:
-    """RELU runs in place only over exactly its input's bytes: with its output moved 16 bytes up
-    it overwrites input bytes it has not read yet. Both plan checks catch it."""
-    model = _chain_model("RELU", shape=(4, 16))
+@pytest.mark.parametrize("shift", [16, 64, -16])
+def test_output_partly_over_its_own_input_is_refused_at_load(shift) -> None:
+    """An op's output overlapping its own input other than as its kernel runs in place (RELU:
+    exactly) is refused by the blob validator and reported by the offline check_plan."""
+    model, _, _ = _two_branches()
     good = pyedge.pack_tflite(model)
     info = read_blob(good)
-    t, y = info.ops[-1]["inputs"][0], info.ops[-1]["outputs"][0]
-    assert info.tensors[t]["offset"] == info.tensors[y]["offset"]
+    relu = info.ops[2]
+    a, b = relu["inputs"][0], relu["outputs"][0]
+    offset = info.tensors[a]["offset"] + shift
+    if offset < 0:
+        pytest.fail("test layout: RELU's input sits at the start of the arena")
     bad = bytearray(good)
-    _set_tensor(bad, y, offset=info.tensors[t]["offset"] + 16)
-    hdr = list(HEADER.unpack_from(bad, 0))
-    hdr[9] = max(hdr[9], align(info.tensors[t]["offset"] + 16 + info.tensors[y]["bytes"], ALIGN))  # arena_size
-    HEADER.pack_into(bad, 0, *hdr)
+    _set_tensor(bad, b, offset=offset)
     bad = _rechecksum(bad)
-    assert any(f"op 1 RELU: output tensor {y}" in p and f"its input tensor {t}" in p for p in check_plan(bad))
-    x = [np.arange(-128, 128, 4, dtype=np.int8).reshape(4, 16)]
-    want = run_model(reference_interpreter, model, x)[0]
-    monkeypatch.setenv("PYEDGE_CHECK_PLAN", "0")
-    got = run_model(lambda model_content: pyedge.Interpreter(model_content=bad), model, x)[0]
-    with pytest.raises(AssertionError, match="not bit-exact"):
-        assert_bit_exact(got, want)  # the wrong plan really corrupts the result
-    monkeypatch.setenv("PYEDGE_CHECK_PLAN", "1")
-    with pytest.raises(pyedge.InvokeError, match=r"in op 1 RELU.*PE_ERR_RUNTIME"):
-        run_model(lambda model_content: pyedge.Interpreter(model_content=bad), model, x)
+    assert check_plan(bad)
+    with pytest.raises(pyedge.BlobError) as exc:
+        pyedge.Interpreter(model_content=bad)
+    assert exc.value.status == "PE_ERR_CORRUPT"
 
 
 def test_overwritten_model_input_is_caught_by_the_guarded_run() -> None:

@@ -161,6 +161,91 @@ static void op_ctx(const pe_model *m, pe_interp *it, uint32_t i, pe_op_ctx *c) {
   if (it != NULL && op->scratch_size > 0) c->scratch = it->arena + m->state_bytes + op->scratch;
 }
 
+static int list_has(const int32_t *list, uint32_t n, int32_t t) {
+  uint32_t k;
+  for (k = 0; k < n; ++k)
+    if (list[k] == t) return 1;
+  return 0;
+}
+
+static int op_named(const pe_model *m, uint32_t i, const char *name) {
+  const char *n = pe_op_name(m->ops[i].op);
+  return n != NULL && strcmp(n, name) == 0;
+}
+
+/* Inputs (bit k for input k) whose buffer op i may write its output over, exactly: the
+   in-place ops of pyedge/plan.py's INPLACE_OPS, whose kernels read element i of that input
+   before writing element i of the output (tests/test_plan.py runs each under this check). */
+static uint32_t inplace_inputs(const pe_model *m, uint32_t i) {
+  static const struct {
+    const char *name;
+    uint32_t inputs;
+  } table[] = {{"ADD", 3u},        {"SUB", 3u},      {"MUL", 3u},        {"MINIMUM", 3u},
+               {"MAXIMUM", 3u},    {"PRELU", 1u},    {"RELU", 1u},       {"LEAKY_RELU", 1u},
+               {"HARD_SWISH", 1u}, {"LOGISTIC", 1u}, {"TANH", 1u},       {"QUANTIZE", 1u},
+               {"SOFTMAX", 1u}};
+  uint32_t k;
+  for (k = 0; k < sizeof(table) / sizeof(table[0]); ++k)
+    if (op_named(m, i, table[k].name)) return table[k].inputs;
+  return 0;
+}
+
+/* Input k of op i (arena bytes [lo, hi)) may overlap output o (bytes [wlo, whi)). */
+static int input_overlap_ok(const pe_model *m, uint32_t i, uint32_t k, uint32_t lo, uint32_t hi,
+                            uint32_t o, uint32_t wlo, uint32_t whi) {
+  const int exact = wlo == lo && whi == hi;
+  if (o != 0) return 0; /* every op that runs in place has one output */
+  if (op_named(m, i, "RESHAPE")) return k == 0 && exact;
+  if (k < 32 && (inplace_inputs(m, i) >> k & 1u)) return exact;
+  if (op_named(m, i, "PAD") && k == 0) {
+    pe_op_ctx c;
+    op_ctx(m, NULL, i, &c);
+    return lo >= wlo && (int64_t)(lo - wlo) == pe_pad_inplace_shift(&c) && hi <= whi;
+  }
+  return 0;
+}
+
+/* Bytes [lo, hi) of the arena (state region first) that tensor t may be written in; 0 if t is
+   constant, absent or empty. */
+static int writable_range(const pe_model *m, int32_t t, uint32_t *lo, uint32_t *hi) {
+  const pe_tensor_rec *r;
+  if (t < 0) return 0;
+  r = &m->tensors[t];
+  if (r->bytes == 0 || (r->storage != PE_STORE_ARENA && r->storage != PE_STORE_STATE)) return 0;
+  *lo = (r->storage == PE_STORE_ARENA ? m->state_bytes : 0) + r->offset;
+  *hi = *lo + r->bytes;
+  return 1;
+}
+
+static int overlaps(uint32_t lo, uint32_t hi, uint32_t wlo, uint32_t whi) { return wlo < hi && lo < whi; }
+
+/* Op i's outputs and scratch overlap each other never, and its inputs only in the arrangements
+   its kernel runs in place (input_overlap_ok); a tensor that is both input and output is the
+   kernel's own state. Kernels may then copy without caring about overlap. */
+static int op_io_overlap_ok(const pe_model *m, uint32_t i) {
+  const pe_op_rec *op = &m->ops[i];
+  const int32_t *ins = m->indices + op->io;
+  const int32_t *outs = ins + op->n_inputs;
+  const uint32_t slo = m->state_bytes + op->scratch, shi = slo + op->scratch_size;
+  uint32_t k, j, lo, hi, wlo, whi;
+  for (j = 0; j < op->n_outputs; ++j) {
+    if (!writable_range(m, outs[j], &wlo, &whi)) continue;
+    if (op->scratch_size > 0 && overlaps(slo, shi, wlo, whi)) return 0;
+    for (k = j + 1; k < op->n_outputs; ++k)
+      if (outs[k] != outs[j] && writable_range(m, outs[k], &lo, &hi) && overlaps(lo, hi, wlo, whi)) return 0;
+  }
+  for (k = 0; k < op->n_inputs; ++k) {
+    if (!writable_range(m, ins[k], &lo, &hi) || list_has(outs, op->n_outputs, ins[k])) continue;
+    if (op->scratch_size > 0 && overlaps(lo, hi, slo, shi)) return 0;
+    for (j = 0; j < op->n_outputs; ++j)
+      if (writable_range(m, outs[j], &wlo, &whi) && overlaps(lo, hi, wlo, whi) &&
+          !input_overlap_ok(m, i, k, lo, hi, j, wlo, whi))
+        return 0;
+  }
+  return 1;
+}
+
+
 pe_status pe_model_init(pe_model *m, const void *blob, size_t size) {
   const uint8_t *b = (const uint8_t *)blob;
   const pe_header *h = (const pe_header *)blob;
@@ -249,6 +334,8 @@ pe_status pe_model_init(pe_model *m, const void *blob, size_t size) {
     pe_status st;
     op_ctx(m, NULL, i, &c);
     st = pe_op_lookup(m->ops[i].op)->check(&c);
+    /* after the op's check: PAD's in-place offset is computed from its (now valid) params */
+    if (st == PE_OK && !op_io_overlap_ok(m, i)) st = PE_ERR_CORRUPT;
     if (st != PE_OK) {
       memset(m, 0, sizeof(*m));
       return st;
@@ -358,18 +445,6 @@ static int plan_check_on(void) {
 #endif
 }
 
-static int list_has(const int32_t *list, uint32_t n, int32_t t) {
-  uint32_t k;
-  for (k = 0; k < n; ++k)
-    if (list[k] == t) return 1;
-  return 0;
-}
-
-static int op_named(const pe_model *m, uint32_t i, const char *name) {
-  const char *n = pe_op_name(m->ops[i].op);
-  return n != NULL && strcmp(n, name) == 0;
-}
-
 /* Bytes [lo, hi) of it->arena holding tensor t; 0 if t has no activation bytes. */
 static int arena_range(const pe_model *m, int32_t t, uint32_t *lo, uint32_t *hi) {
   const pe_tensor_rec *r;
@@ -381,59 +456,13 @@ static int arena_range(const pe_model *m, int32_t t, uint32_t *lo, uint32_t *hi)
   return 1;
 }
 
-/* Inputs (bit k for input k) whose buffer op i may write its output over, exactly: the
-   in-place ops of pyedge/plan.py's INPLACE_OPS, whose kernels read element i of that input
-   before writing element i of the output (tests/test_plan.py runs each under this check). */
-static uint32_t inplace_inputs(const pe_model *m, uint32_t i) {
-  static const struct {
-    const char *name;
-    uint32_t inputs;
-  } table[] = {{"ADD", 3u},        {"SUB", 3u},      {"MUL", 3u},        {"MINIMUM", 3u},
-               {"MAXIMUM", 3u},    {"PRELU", 1u},    {"RELU", 1u},       {"LEAKY_RELU", 1u},
-               {"HARD_SWISH", 1u}, {"LOGISTIC", 1u}, {"TANH", 1u},       {"QUANTIZE", 1u},
-               {"SOFTMAX", 1u}};
-  uint32_t k;
-  for (k = 0; k < sizeof(table) / sizeof(table[0]); ++k)
-    if (op_named(m, i, table[k].name)) return table[k].inputs;
-  return 0;
-}
-
-/* Input k of op i (arena bytes [lo, hi)) may overlap output o (bytes [wlo, whi)). */
-static int input_overlap_ok(const pe_model *m, uint32_t i, uint32_t k, uint32_t lo, uint32_t hi,
-                            uint32_t o, uint32_t wlo, uint32_t whi) {
-  const int exact = wlo == lo && whi == hi;
-  if (o != 0) return 0; /* every op that runs in place has one output */
-  if (op_named(m, i, "RESHAPE")) return k == 0 && exact;
-  if (k < 32 && (inplace_inputs(m, i) >> k & 1u)) return exact;
-  if (op_named(m, i, "PAD") && k == 0) {
-    pe_op_ctx c;
-    op_ctx(m, NULL, i, &c);
-    return lo >= wlo && (int64_t)(lo - wlo) == pe_pad_inplace_shift(&c) && hi <= whi;
-  }
-  return 0;
-}
-
 /* Rule 1 for op i of subgraph g. */
 static int plan_ok(const pe_model *m, const pe_subgraph_rec *g, uint32_t i) {
   const pe_op_rec *op = &m->ops[i];
-  const int32_t *ins = m->indices + op->io;
   const int32_t *outs = m->indices + op->io + op->n_inputs;
   const int reshape = op_named(m, i, "RESHAPE");
   const uint32_t end = g->first_op + g->n_ops;
   uint32_t t, j, k, lo, hi, wlo, whi;
-  /* the op's own inputs (not also its outputs): only the in-place arrangements */
-  for (k = 0; k < op->n_inputs; ++k) {
-    if (!arena_range(m, ins[k], &lo, &hi) || list_has(outs, op->n_outputs, ins[k])) continue;
-    for (j = 0; j < op->n_outputs; ++j) {
-      if (!arena_range(m, outs[j], &wlo, &whi)) continue;
-      if (wlo < hi && lo < whi && !input_overlap_ok(m, i, k, lo, hi, j, wlo, whi)) return 0;
-    }
-    if (op->scratch_size > 0) {
-      wlo = m->state_bytes + op->scratch;
-      whi = wlo + op->scratch_size;
-      if (wlo < hi && lo < whi) return 0;
-    }
-  }
   for (t = 0; t < m->hdr->n_tensors; ++t) {
     int defined, read_after;
     if (!arena_range(m, (int32_t)t, &lo, &hi) || list_has(outs, op->n_outputs, (int32_t)t)) continue;
