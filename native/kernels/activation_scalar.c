@@ -419,6 +419,10 @@ pe_status pe_hard_swish_check(const pe_op_ctx *ctx) {
            PE_ERR_BAD_PARAMS);
   PE_CHECK(p->output_multiplier_exponent >= -31 && p->output_multiplier_exponent <= 0,
            PE_ERR_BAD_PARAMS);
+  /* zero points of the 8-bit tensors: keeps x - input_zero_point and the output sum in int32 */
+  PE_CHECK(p->input_zero_point >= pe_int_min(in.dtype) && p->input_zero_point <= pe_int_max(in.dtype) &&
+               p->output_zero_point >= pe_int_min(out.dtype) && p->output_zero_point <= pe_int_max(out.dtype),
+           PE_ERR_BAD_PARAMS);
   return PE_OK;
 }
 
