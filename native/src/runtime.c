@@ -130,8 +130,8 @@ static int index_list_ok(const pe_model *m, uint32_t first, uint32_t count, int 
   return 1;
 }
 
-/* Every present input of an op has bytes to read and every output bytes to write (unless it
-   is empty), so kernels never see a NULL tensor. */
+/* Every present input of an op has bytes to read and every output bytes to write, so kernels
+   never see a NULL tensor (not even an empty one: memcpy/memmove need valid pointers). */
 static int op_io_has_data(const pe_model *m, const pe_op_rec *op) {
   uint32_t k;
   for (k = 0; k < (uint32_t)op->n_inputs + op->n_outputs; ++k) {
@@ -139,7 +139,6 @@ static int op_io_has_data(const pe_model *m, const pe_op_rec *op) {
     const pe_tensor_rec *r;
     if (t < 0) continue;
     r = &m->tensors[t];
-    if (r->bytes == 0) continue;
     if (r->storage == PE_STORE_NONE) return 0;
     if (k >= op->n_inputs && r->storage == PE_STORE_CONST) return 0;
   }
