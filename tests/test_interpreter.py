@@ -116,3 +116,24 @@ def test_unused_tensor_reports_no_data():
     it.allocate_tensors()
     with pytest.raises(ValueError, match="out of range"):
         it.get_tensor(5)
+
+
+def test_preserve_all_tensors_matches_tflite_intermediates():
+    """With experimental_preserve_all_tensors every intermediate keeps its value after invoke, and
+    each equals TFLite's reference kernels' (layer-by-layer debugging)."""
+    from models import model_path
+
+    raw = model_path("tflm_micro_speech_quantized").read_bytes()
+    ours = pyedge.Interpreter(model_content=raw, experimental_preserve_all_tensors=True)
+    ref = reference_interpreter(raw, experimental_preserve_all_tensors=True)
+    x = np.random.default_rng(3).integers(-128, 128, size=(1, 1960), dtype=np.int8)
+    for it in (ours, ref):
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+    compared = 0
+    for op in ref._get_ops_details():
+        for t in op["outputs"]:
+            assert np.array_equal(ours.get_tensor(int(t)), ref.get_tensor(int(t))), op["op_name"]
+            compared += 1
+    assert compared == len(ref._get_ops_details())
