@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -196,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     o = sub.add_parser("ops", help="list supported TFLite ops")
     o.set_defaults(fn=cmd_ops)
     args = p.parse_args(argv)
+    warnings.formatwarning = lambda message, *_a, **_k: f"pyedge: warning: {message}\n"
     try:
         return args.fn(args)
     except (PyedgeError, OSError) as exc:
