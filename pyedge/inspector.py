@@ -305,6 +305,11 @@ def _fit_line(what: str, f: dict[str, Any] | None, need_name: str) -> str:
     return head + f"DOES NOT FIT, short by {_n(-f['margin_bytes'])} bytes"
 
 
+def _src(subgraph: int, index: int) -> str:
+    """A TFLite operator index as the op table's `src` column shows it."""
+    return f"{subgraph}.{index}" if subgraph else str(index)
+
+
 def format_report(r: dict[str, Any]) -> str:
     """The readable table `pyedge inspect` prints."""
     tot = r["totals"]
@@ -318,8 +323,16 @@ def format_report(r: dict[str, Any]) -> str:
     s = r["simplified"]
     if s is not None:
         lines.append(f"simplified at pack time: {s['dead_ops']} dead op(s) removed, {s['folded_ops']} constant "
-                     f"op(s) folded, {s['dropped_constants']} unused constant(s) dropped "
+                     f"op(s) folded, {s.get('fused_pads', 0)} PAD(s) folded into the padding of the "
+                     f"convolution reading them, {s.get('fused_activations', 0)} activation(s) fused into "
+                     f"the op computing their input, {s['dropped_constants']} unused constant(s) dropped "
                      f"({_n(s['dropped_constant_bytes'])} bytes)")
+        fused = [r for r in s.get("removed_ops", []) if r.get("action") == "fused"]
+        if fused:
+            shown = ", ".join(f"{r['op']} {_src(r['subgraph'], r['index'])} -> {r['into_op']} "
+                              f"{_src(r['subgraph'], r['into'])}" for r in fused[:6])
+            more = f", and {len(fused) - 6} more" if len(fused) > 6 else ""
+            lines.append(f"  fused (TFLite op index -> the op it became part of): {shown}{more}")
     lines.append("")
     head = (f"{'op':>4} {'src':>5} {'TFLite op':<28} {'kernel':<40} {'inputs -> outputs':<44} "
             f"{'MACs':>13} {'weights':>9} {'output arena @offset+bytes':<28} scratch")
@@ -331,7 +344,7 @@ def format_report(r: dict[str, Any]) -> str:
         work = _n(op["macs"]) if op["macs"] else f"({_n(op['elements'])} el)"
         w = _n(op["weight_bytes"] + op["derived_const_bytes"]) if op["weight_bytes"] + op["derived_const_bytes"] else "-"
         sc = f"@{op['scratch']['offset']}+{op['scratch']['bytes']}" if op["scratch"] else "-"
-        src_op = f"{op['subgraph']}.{op['tflite_index']}" if op["subgraph"] else str(op["tflite_index"])
+        src_op = _src(op["subgraph"], op["tflite_index"])
         lines.append(f"{op['index']:>4} {src_op:>5} {str(op['tflite_op'] or '?'):<28} {op['kernel']:<40} {io:<44} "
                      f"{work:>13} {w:>9} {', '.join(_where(t) for t in outs):<28} {sc}")
     lines.append("  MACs: multiply-accumulates of conv/depthwise/FC/batch-matmul/SVDF/LSTM; "

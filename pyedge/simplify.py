@@ -12,7 +12,23 @@ Runs on the Graph (pyedge/graph.py) before lowering, in this order:
    Folding is skipped when the op cannot be lowered or fails at run time (the normal pack or
    invoke then reports it) or when it would grow the constant data by more than
    `max_fold_growth` bytes.
-3. Unused constants: the data of constant tensors no remaining op reads (and that are not
+3. PAD into convolution: a PAD (or PADV2 whose constant value is the zero point) that pads only
+   H and W, whose output only a CONV_2D or DEPTHWISE_CONV_2D reads, and whose input and output
+   are quantized alike, is removed; the convolution reads the PAD's input and records explicit
+   padding (`EXPLICIT_PADDING` in its options: top, bottom, left, right, in input rows and
+   columns; the lowering, pyedge/lower/conv.py, validates it and runs the op as VALID on the
+   padded size). Exact: the convolution kernels (TFLite's and pyedge's) skip taps outside their
+   input, which is what a tap on a zero-point pad contributes (0 after the input offset); a SAME
+   convolution's implicit padding is added to the PAD's, which gives the same output size (see
+   `_fused_padding`).
+4. Activation into its producer: a RELU, RELU6 or RELU_N1_TO_1 whose input is written by a
+   CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, SUB or MUL with no fused activation, read
+   by nothing else and not a subgraph output, with input and output quantized alike, becomes
+   that op's fused activation. Exact: with equal scales TFLite's RELU requantizes by 1.0
+   (multiplier 2^30, shift 1: the identity) and then clamps to the same range
+   CalculateActivationRangeQuantized gives the fused activation (checked value by value in
+   `_relu_matches_fused`).
+5. Unused constants: the data of constant tensors no remaining op reads (and that are not
    subgraph inputs/outputs) is dropped. The tensor entries stay: pyedge keeps TFLite's tensor
    indices, so get_tensor(i) means the same as in TFLite (such a tensor reports "no data").
 
@@ -149,6 +165,248 @@ def fold_constants(graph: Graph, known: set[str], report: list[dict[str, Any]],
     return stats
 
 
+# ----------------------------------------------------------------------------- fusion
+
+PAD_OPS = ("PAD", "PADV2")
+CONV_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+ACT_PRODUCERS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL")
+INT8, INT16, INT32, INT64 = 9, 7, 2, 4
+PADDING_SAME, PADDING_VALID = 0, 1
+
+
+def _versions() -> dict[str, int]:
+    from .lower import supported_ops
+    return {name: s.max_version for name, s in supported_ops().items()}
+
+
+def _runs(op: Operator, versions: dict[str, int]) -> bool:
+    """pyedge would lower `op` at this version (an op it would refuse is never fused away)."""
+    return op.opcode in versions and op.version <= versions[op.opcode]
+
+
+def _readers(sg: Subgraph) -> dict[int, list[tuple[Operator, int]]]:
+    """tensor -> every (op, input position) reading it (-1: an intermediate)."""
+    out: dict[int, list[tuple[Operator, int]]] = {}
+    for op in sg.operators:
+        for pos, i in enumerate(op.inputs):
+            if i >= 0:
+                out.setdefault(i, []).append((op, pos))
+        for i in op.intermediates:
+            if i >= 0:
+                out.setdefault(i, []).append((op, -1))
+    return out
+
+
+def _same_quant(a: Tensor, b: Tensor) -> bool:
+    """Same type and the same per-tensor quantization (TFLite's float32 `params.scale` and
+    `params.zero_point`)."""
+    return (a.type_code == b.type_code and a.quantized and b.quantized and not a.per_channel
+            and not b.per_channel and len(a.zero_points) <= 1 and len(b.zero_points) <= 1
+            and np.float32(a.scale) == np.float32(b.scale) and a.zero_point == b.zero_point)
+
+
+def _const_ints(t: Tensor | None) -> list[int] | None:
+    if t is None or not t.is_const or t.type_code not in (INT32, INT64):
+        return None
+    return [int(v) for v in np.asarray(t.data).reshape(-1)]
+
+
+def _private(sg: Subgraph, i: int) -> bool:
+    """An intermediate activation: not a subgraph input or output, not a variable, not a constant."""
+    t = sg.tensors[i]
+    return i not in sg.inputs and i not in sg.outputs and not t.is_variable and t.data is None
+
+
+def _valid_out(size: int, k: int, stride: int, dilation: int) -> int:
+    """TFLite ComputeOutSize for VALID padding (-1 if the window does not fit)."""
+    eff = (k - 1) * dilation + 1
+    return (size - eff) // stride + 1 if size >= eff else -1
+
+
+def _fused_padding(conv: Operator, in_hw: tuple[int, int], pads: tuple[int, int, int, int],
+                   padded_hw: tuple[int, int], k_hw: tuple[int, int], out_hw: tuple[int, int]
+                   ) -> list[int] | None:
+    """The explicit padding [top, bottom, left, right] of `conv` reading the unpadded input
+    (in_hw) directly, where a PAD adds `pads` (top, bottom, left, right) to make padded_hw; None
+    if the result would not be exact.
+
+    The conv taps a window position p of its (padded) input, 0 <= p < padded size, or skips it
+    when outside (SAME's implicit padding). On the unpadded input that position is p - top. Taps
+    inside the PAD's padding read the zero point, which contributes 0 after the input offset,
+    exactly as a skipped tap does; so the fused conv, which skips every tap outside the unpadded
+    input, computes the same sum at every output position, as long as both produce the same
+    output positions: checked here as TFLite computes output sizes (VALID on the fully padded
+    size for the fused op, the conv's own padding type on padded_hw for the pair)."""
+    from .lower.conv import EXPLICIT_PADDING
+    opts = conv.options
+    padding = int(opts.get("Padding", PADDING_SAME))
+    strides = int(opts.get("StrideH", 1)), int(opts.get("StrideW", 1))
+    dilations = int(opts.get("DilationHFactor", 1)), int(opts.get("DilationWFactor", 1))
+    if padding not in (PADDING_SAME, PADDING_VALID) or min(strides) < 1 or min(dilations) < 1:
+        return None
+    before = opts.get(EXPLICIT_PADDING)
+    if before is not None and (padding != PADDING_VALID or len(before) != 4):
+        return None
+    before = [int(v) for v in before] if before is not None else [0, 0, 0, 0]
+    result = []
+    for d in range(2):  # H, W
+        size, padded, k, s, dil = in_hw[d], padded_hw[d], k_hw[d], strides[d], dilations[d]
+        eff = (k - 1) * dil + 1
+        lead, trail = before[2 * d], before[2 * d + 1]
+        if padding == PADDING_SAME:
+            out = (padded + s - 1) // s  # TFLite ComputeOutSize, SAME
+            total = max((out - 1) * s + eff - padded, 0)  # ComputePaddingWithOffset
+            lead, trail = total // 2, total - total // 2
+        else:
+            out = _valid_out(padded + lead + trail, k, s, dil)
+        top = pads[2 * d] + lead
+        bottom = pads[2 * d + 1] + trail
+        if out < 1 or out != out_hw[d] or _valid_out(size + top + bottom, k, s, dil) != out:
+            return None
+        result += [top, bottom]
+    return result
+
+
+def _pad_into_conv(sg: Subgraph, pad: Operator, readers: dict[int, list[tuple[Operator, int]]],
+                   versions: dict[str, int]) -> tuple[Operator, dict[str, Any]] | None:
+    """(the conv, its new options) if `pad` can be folded into the conv reading its output."""
+    from .lower.conv import EXPLICIT_PADDING
+    if not (_runs(pad, versions) and len(pad.outputs) == 1
+            and len(pad.inputs) == (3 if pad.opcode == "PADV2" else 2)):
+        return None
+    xi, yi = pad.inputs[0], pad.outputs[0]
+    if xi < 0 or not _private(sg, yi) or sg.tensors[xi].is_const:
+        return None
+    x, y = sg.tensors[xi], sg.tensors[yi]
+    users = readers.get(yi, [])
+    if len(users) != 1 or users[0][1] != 0:
+        return None
+    conv = users[0][0]
+    if conv.opcode not in CONV_OPS or not _runs(conv, versions) or len(conv.inputs) < 2 or conv.inputs[1] < 0:
+        return None
+    w = sg.tensors[conv.inputs[1]]
+    z = sg.tensors[conv.outputs[0]] if conv.outputs else None
+    if len(x.shape) != 4 or len(y.shape) != 4 or len(w.shape) != 4 or z is None or len(z.shape) != 4:
+        return None
+    # the conv's input zero point is the pad value: same quantization in and out of the PAD
+    if x.type_code not in (INT8, INT16) or not _same_quant(x, y):
+        return None
+    paddings = _const_ints(sg.tensors[pad.inputs[1]] if pad.inputs[1] >= 0 else None)
+    if paddings is None or sg.tensors[pad.inputs[1]].shape != (4, 2) or min(paddings) < 0:
+        return None
+    if paddings[0:2] != [0, 0] or paddings[6:8] != [0, 0]:  # batch or channel padding
+        return None
+    if tuple(y.shape) != tuple(d + paddings[2 * k] + paddings[2 * k + 1] for k, d in enumerate(x.shape)):
+        return None
+    if pad.opcode == "PADV2":
+        vi = pad.inputs[2]
+        v = sg.tensors[vi] if vi >= 0 else None
+        if v is None or not v.is_const or v.type_code != y.type_code or v.size != 1:
+            return None
+        if not _same_quant(v, y) or int(np.asarray(v.data).reshape(-1)[0]) != y.zero_point:
+            return None
+    explicit = _fused_padding(conv, (x.shape[1], x.shape[2]), tuple(paddings[2:6]), (y.shape[1], y.shape[2]),
+                              (w.shape[1], w.shape[2]), (z.shape[1], z.shape[2]))
+    if explicit is None:
+        return None
+    return conv, {**conv.options, "Padding": PADDING_VALID, EXPLICIT_PADDING: explicit}
+
+
+def fuse_pads(graph: Graph, versions: dict[str, int], report: list[dict[str, Any]]) -> int:
+    """Fold PAD/PADV2 into the CONV_2D or DEPTHWISE_CONV_2D reading its output (latest first, so
+    a chain of PADs folds into one conv)."""
+    fused = 0
+    for sg in graph.subgraphs:
+        changed = True
+        while changed:
+            changed = False
+            readers = _readers(sg)
+            for pad in reversed(sg.operators):
+                if pad.opcode not in PAD_OPS:
+                    continue
+                found = _pad_into_conv(sg, pad, readers, versions)
+                if found is None:
+                    continue
+                conv, options = found
+                conv.inputs = [pad.inputs[0]] + conv.inputs[1:]
+                conv.options = options
+                sg.operators = [op for op in sg.operators if op is not pad]
+                report.append({"subgraph": sg.index, "index": pad.index, "op": pad.opcode, "action": "fused",
+                               "into": conv.index, "into_op": conv.opcode})
+                fused += 1
+                changed = True
+                break
+    return fused
+
+
+def _relu_matches_fused(name: str, t: Tensor) -> bool:
+    """TFLite's standalone RELU/RELU6/RELU_N1_TO_1 on input and output quantized as `t` clamps to
+    the range a fused activation gets (CalculateActivationRangeQuantized); computed both ways, as
+    pyedge's lowerings compute them (activation.py relu, quant.activation_range)."""
+    from .lower.activation import _RELU_BOUNDS, f32_to_i32, roundf, wrap32
+    from .quant import ACT_RELU, ACT_RELU6, ACT_RELU_N1_TO_1, INT_RANGES, activation_range
+
+    code = {"RELU": ACT_RELU, "RELU6": ACT_RELU6, "RELU_N1_TO_1": ACT_RELU_N1_TO_1}[name]
+    lo, hi = INT_RANGES[np.dtype(t.dtype)]
+    act_lo, act_hi = _RELU_BOUNDS[name]
+
+    def quantize(v: float) -> int:
+        return wrap32(t.zero_point + int(f32_to_i32(roundf(np.float32(v) / np.float32(t.scale)))))
+
+    relu = (max(lo, quantize(act_lo)), hi if act_hi == float("inf") else min(hi, quantize(act_hi)))
+    return relu == tuple(activation_range(code, t.scale, t.zero_point, t.dtype))
+
+
+ACT_CODES = {"RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}  # TFLite ActivationFunctionType
+
+
+def _act_into_producer(sg: Subgraph, act: Operator, writers: dict[int, Operator],
+                       readers: dict[int, list[tuple[Operator, int]]], versions: dict[str, int]) -> Operator | None:
+    """The op that `act` can become the fused activation of, or None."""
+    if not (_runs(act, versions) and len(act.inputs) == 1 and len(act.outputs) == 1):
+        return None
+    ti, zi = act.inputs[0], act.outputs[0]
+    if ti < 0 or not _private(sg, ti) or sg.tensors[zi].is_variable:
+        return None
+    producer = writers.get(ti)
+    if producer is None or producer.opcode not in ACT_PRODUCERS or not _runs(producer, versions):
+        return None
+    if producer.outputs != [ti] or int(producer.options.get("FusedActivationFunction", 0)) != 0:
+        return None
+    users = readers.get(ti, [])
+    if len(users) != 1 or users[0][0] is not act or users[0][1] != 0:
+        return None
+    t, z = sg.tensors[ti], sg.tensors[zi]
+    allowed = (INT8, INT16) if act.opcode in ("RELU", "RELU6") else (INT8,)  # TFLite's RELU types
+    if t.type_code not in allowed or not _same_quant(t, z) or tuple(t.shape) != tuple(z.shape):
+        return None
+    if t.type_code == INT16 and t.zero_point != 0:
+        return None
+    return producer if _relu_matches_fused(act.opcode, t) else None
+
+
+def fuse_activations(graph: Graph, versions: dict[str, int], report: list[dict[str, Any]]) -> int:
+    """Make standalone RELU, RELU6, RELU_N1_TO_1 the fused activation of the op before them."""
+    fused = 0
+    for sg in graph.subgraphs:
+        readers = _readers(sg)
+        writers = {o: op for op in sg.operators for o in op.outputs if o >= 0}
+        keep: list[Operator] = []
+        for op in sg.operators:
+            producer = _act_into_producer(sg, op, writers, readers, versions) if op.opcode in ACT_CODES else None
+            if producer is None:
+                keep.append(op)
+                continue
+            producer.outputs = [op.outputs[0]]
+            producer.options = {**producer.options, "FusedActivationFunction": ACT_CODES[op.opcode]}
+            writers[op.outputs[0]] = producer
+            report.append({"subgraph": sg.index, "index": op.index, "op": op.opcode, "action": "fused",
+                           "into": producer.index, "into_op": producer.opcode})
+            fused += 1
+        sg.operators = keep
+    return fused
+
+
 def drop_unused_constants(graph: Graph) -> tuple[int, int]:
     """Drop the data of constants no op, subgraph input or output uses; returns (count, bytes)."""
     count = nbytes = 0
@@ -170,8 +428,12 @@ def simplify_graph(graph: Graph, max_fold_growth: int = DEFAULT_MAX_FOLD_GROWTH)
     report: list[dict[str, Any]] = []
     dead = remove_dead_ops(graph, known, report)
     fold = fold_constants(graph, known, report, max_fold_growth)
+    versions = _versions()
+    pads = fuse_pads(graph, versions, report)
+    acts = fuse_activations(graph, versions, report)
     n_const, const_bytes = drop_unused_constants(graph)
-    return {"dead_ops": dead, **fold, "dropped_constants": n_const, "dropped_constant_bytes": const_bytes,
+    return {"dead_ops": dead, **fold, "fused_pads": pads, "fused_activations": acts,
+            "dropped_constants": n_const, "dropped_constant_bytes": const_bytes,
             "removed_ops": sorted(report, key=lambda r: (r["subgraph"], r["index"]))}
 
 

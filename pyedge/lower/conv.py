@@ -16,6 +16,11 @@ from . import Lowered, LowerCtx, register
 INT8, INT16, INT32, INT64, FLOAT32, UINT8, INT4 = 9, 7, 2, 4, 0, 3, 17
 PADDING_SAME, PADDING_VALID = 0, 1
 WEIGHTS_FORMAT_DEFAULT = 0
+# Options key the pack-time simplifier (pyedge/simplify.py) sets on a CONV_2D or DEPTHWISE_CONV_2D
+# into which it folded a PAD: [top, bottom, left, right] rows/columns of zero-point padding around
+# the input, with Padding VALID. Not a TFLite option; the op runs as VALID on the padded size.
+EXPLICIT_PADDING = "pyedge_explicit_padding"
+PAD_LIMIT = 1 << 30  # the kernel's bound on pad_h / pad_w (conv_scalar.c conv_check)
 
 # Shift ranges the kernels accept (native/kernels/conv.h PE_CONV_SHIFT_*).
 SHIFT_MIN, SHIFT_MAX_32, SHIFT_MAX_64 = -31, 30, 14
@@ -147,10 +152,33 @@ def _window(ctx: LowerCtx, x: Tensor, kh: int, kw: int) -> dict[str, int]:
     ctx.require(sh >= 1 and sw >= 1, f"strides ({sh}, {sw}) must be >= 1")
     ctx.require(dh >= 1 and dw >= 1, f"dilation factors ({dh}, {dw}) must be >= 1")
     _, h, w, _ = x.shape
+    explicit = ctx.opt(EXPLICIT_PADDING)
+    if explicit is not None:
+        return _explicit_window(ctx, padding, explicit, h, w, kh, kw, sh, sw, dh, dw)
     oh, ow = _out_size(padding, h, kh, sh, dh), _out_size(padding, w, kw, sw, dw)
     ctx.require(oh >= 0 and ow >= 0, f"the {kh}x{kw} window does not fit the {h}x{w} input")
     return dict(stride_h=sh, stride_w=sw, dilation_h=dh, dilation_w=dw,
                 pad_h=_pad(sh, dh, h, kh, oh), pad_w=_pad(sw, dw, w, kw, ow), out_h=oh, out_w=ow)
+
+
+def _explicit_window(ctx: LowerCtx, padding: int, explicit, h: int, w: int, kh: int, kw: int,
+                     sh: int, sw: int, dh: int, dw: int) -> dict[str, int]:
+    """A conv with a PAD folded in (EXPLICIT_PADDING): VALID on the input padded by [top,
+    bottom, left, right]. The kernel takes the top and left padding; the output size (checked
+    against the output tensor by the caller) fixes how much of the bottom and right it reaches.
+    Every tap outside the input is skipped, as a tap on zero-point padding contributes nothing."""
+    ctx.require(padding == PADDING_VALID, f"explicit padding {explicit} with padding type {padding} (needs VALID)")
+    ctx.require(isinstance(explicit, (list, tuple)) and len(explicit) == 4
+                and all(isinstance(v, (int, np.integer)) for v in explicit),
+                f"explicit padding {explicit!r} is not four integers [top, bottom, left, right]")
+    top, bottom, left, right = (int(v) for v in explicit)
+    ctx.require(all(0 <= v <= PAD_LIMIT for v in (top, bottom, left, right)),
+                f"explicit padding {[top, bottom, left, right]} outside [0, {PAD_LIMIT}]")
+    ph, pw = h + top + bottom, w + left + right
+    oh, ow = _out_size(PADDING_VALID, ph, kh, sh, dh), _out_size(PADDING_VALID, pw, kw, sw, dw)
+    ctx.require(oh >= 1 and ow >= 1, f"the {kh}x{kw} window does not fit the {ph}x{pw} padded input")
+    return dict(stride_h=sh, stride_w=sw, dilation_h=dh, dilation_w=dw, pad_h=top, pad_w=left,
+                out_h=oh, out_w=ow)
 
 
 def _require_shape(ctx: LowerCtx, y: Tensor, want: tuple[int, ...]) -> None:
