@@ -63,6 +63,43 @@ static inline int64_t pe_conv_add_wrap64(int64_t a, int64_t b) {
   return (int64_t)((uint64_t)a + (uint64_t)b);
 }
 
+/* a * b with int32 wrap-around. The kernels form a few products of dims up front (filter elements
+   per output channel, per filter row) that fit int32 whenever they are used; for a degenerate
+   filter without elements they may not, and are not used. */
+static inline int32_t pe_conv_mul_wrap(int32_t a, int32_t b) {
+  return (int32_t)((uint32_t)a * (uint32_t)b);
+}
+
+/* Dot product of n int8 inputs (plus x_offset, the negated input zero point) with n int8
+   weights, mod 2^32: TFLite's int32 accumulator `acc += w * (x + x_offset)`, which wraps on
+   overflow. Each product fits int32; only the sum wraps, so it is formed in uint32. */
+static inline uint32_t pe_dot_s8(const int8_t *x, const int8_t *w, int32_t n, int32_t x_offset) {
+  uint32_t acc = 0;
+  int32_t i;
+  for (i = 0; i < n; ++i) acc += (uint32_t)((int32_t)w[i] * ((int32_t)x[i] + x_offset));
+  return acc;
+}
+
+/* Four such dot products of the same inputs with four weight rows w, w + w_stride, ...,
+   added to acc[0..3]: each input is loaded and offset once for four multiply-adds. */
+static inline void pe_dot4_s8(const int8_t *x, const int8_t *w, int32_t w_stride, int32_t n,
+                              int32_t x_offset, uint32_t acc[4]) {
+  const int8_t *w0 = w, *w1 = w + w_stride, *w2 = w1 + w_stride, *w3 = w2 + w_stride;
+  uint32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  int32_t i;
+  for (i = 0; i < n; ++i) {
+    const int32_t xv = (int32_t)x[i] + x_offset;
+    a0 += (uint32_t)((int32_t)w0[i] * xv);
+    a1 += (uint32_t)((int32_t)w1[i] * xv);
+    a2 += (uint32_t)((int32_t)w2[i] * xv);
+    a3 += (uint32_t)((int32_t)w3[i] * xv);
+  }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+
 /* Number of elements of a tensor, or -1 if it does not fit int32 (kernels index with int). */
 static inline int32_t pe_conv_elems(const pe_tensor *t) {
   int64_t n = 1;

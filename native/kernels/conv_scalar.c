@@ -98,85 +98,305 @@ static pe_status conv_check(const pe_op_ctx *ctx, int depthwise) {
   return PE_OK;
 }
 
-/* Sum of filter * (input + input_offset) over the window of output pixel (b, oy, ox), for
- * `n_c` consecutive input channels from `in_c0`. The filter tap (fy, fx) of channel i is at
- * filt[(fy * KW + fx) * tap_stride + i]. Exact in int64; taps outside the input are skipped. */
-static int64_t window_sum(const pe_conv_params *p, const conv_geom *g, const pe_tensor *in,
-                          const int8_t *filt, int32_t tap_stride, int32_t b, int32_t oy, int32_t ox,
-                          int32_t in_c0, int32_t n_c) {
-  const int32_t y0 = oy * p->stride_h - p->pad_h;
-  const int32_t x0 = ox * p->stride_w - p->pad_w;
-  int64_t acc = 0;
-  int32_t fy, fx, i;
-  for (fy = 0; fy < g->k_h; ++fy) {
-    const int32_t y = y0 + fy * p->dilation_h;
-    if (y < 0 || y >= g->in_h) continue;
-    for (fx = 0; fx < g->k_w; ++fx) {
-      const int32_t x = x0 + fx * p->dilation_w;
-      const int8_t *f = filt + (fy * g->k_w + fx) * tap_stride;
-      int32_t pix;
-      if (x < 0 || x >= g->in_w) continue;
-      pix = ((b * g->in_h + y) * g->in_w + x) * g->in_c + in_c0;
-      if (in->dtype == PE_INT8) {
-        /* int8: TFLite's int32 accumulator, wrapping (mod 2^32, hence unsigned arithmetic) */
-        const int8_t *src = (const int8_t *)in->data + pix;
-        uint32_t acc32 = 0;
-        for (i = 0; i < n_c; ++i) acc32 += (uint32_t)((int32_t)f[i] * ((int32_t)src[i] + p->input_offset));
-        acc += (int32_t)acc32;
-      } else {
-        const int16_t *src = (const int16_t *)in->data + pix;
-        for (i = 0; i < n_c; ++i) acc += (int32_t)f[i] * (int32_t)src[i];
-      }
+/* The taps of one output pixel's window that fall inside the input; the others read the implicit
+ * zero padding and are skipped. Valid taps are filter rows fy0 .. fy0 + rows - 1 and columns
+ * fx0 .. fx0 + cols - 1; in_first is the input offset (in elements, channel 0) of tap (fy0, fx0),
+ * in_row and in_col the offsets between consecutive valid rows and columns. The strides are formed
+ * only when there are two valid rows (columns), so they stay within the input and cannot overflow;
+ * an empty window is all zeros. */
+typedef struct {
+  int32_t fy0, fx0, rows, cols;
+  int32_t in_first, in_row, in_col;
+} conv_window;
+
+/* First and one-past-last tap k of one window axis with start + k * dilation in [0, size). */
+static void valid_taps(int32_t start, int32_t dilation, int32_t size, int32_t taps, int32_t *lo,
+                       int32_t *hi) {
+  int32_t a = 0, b = taps;
+  while (a < b && start + a * dilation < 0) ++a;
+  while (b > a && start + (b - 1) * dilation >= size) --b;
+  *lo = a;
+  *hi = b;
+}
+
+static conv_window window_at(const pe_conv_params *p, const conv_geom *g, int32_t b, int32_t oy,
+                             int32_t ox) {
+  const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+  int32_t fy1, fx1;
+  conv_window w;
+  valid_taps(y0, p->dilation_h, g->in_h, g->k_h, &w.fy0, &fy1);
+  valid_taps(x0, p->dilation_w, g->in_w, g->k_w, &w.fx0, &fx1);
+  w.rows = fy1 - w.fy0;
+  w.cols = fx1 - w.fx0;
+  w.in_first = w.in_row = w.in_col = 0;
+  if (w.rows == 0 || w.cols == 0) {
+    w.fy0 = w.fx0 = w.rows = w.cols = 0;
+    return w;
+  }
+  w.in_first = ((b * g->in_h + y0 + w.fy0 * p->dilation_h) * g->in_w + x0 + w.fx0 * p->dilation_w) * g->in_c;
+  if (w.rows > 1) w.in_row = p->dilation_h * g->in_w * g->in_c;
+  if (w.cols > 1) w.in_col = p->dilation_w * g->in_c;
+  return w;
+}
+
+/* The data of one conv op. The kernels work on local copies of it and of the params and geometry:
+ * a store through an int8 output pointer may alias anything, so fields read through the caller's
+ * pointers would be reloaded after every output. */
+typedef struct {
+  const void *input;
+  const int8_t *filter;
+  const void *bias; /* NULL: no bias */
+  int32_t bias_dtype;
+  const int32_t *mult, *shift;
+  void *output;
+} conv_data;
+
+/* int8 output oc of a wrapped int32 sum: bias, requantization, zero point, activation clamp. */
+static inline int8_t requant_s8(const pe_conv_params *p, const conv_data *d, int32_t oc, uint32_t acc) {
+  const int32_t b = d->bias != NULL ? ((const int32_t *)d->bias)[oc] : 0;
+  return (int8_t)pe_conv_requant32(acc, b, d->mult[oc], d->shift[oc], p->output_offset, p->act_min,
+                                   p->act_max);
+}
+
+/* int16 output oc of an exact sum. TFLite instantiates the 16x8 kernels with an int32 accumulator
+ * when the bias is int32 (so the sum wraps and requantizes with the 32-bit
+ * MultiplyByQuantizedMultiplier), else with an int64 one. */
+static int16_t requant_s16(const pe_conv_params *p, const conv_data *d, int32_t oc, int64_t acc) {
+  if (d->bias != NULL && d->bias_dtype == PE_INT32)
+    return (int16_t)pe_conv_requant32(acc, ((const int32_t *)d->bias)[oc], d->mult[oc], d->shift[oc], 0,
+                                      p->act_min, p->act_max);
+  return (int16_t)pe_conv_requant64(acc, d->bias != NULL ? ((const int64_t *)d->bias)[oc] : 0,
+                                    d->mult[oc], d->shift[oc], p->act_min, p->act_max);
+}
+
+/* ---------------------------------------------------------------- CONV_2D */
+
+/* Output channel oc of CONV_2D sums filter[oc][fy][fx][i] * (input[y][x][ic0 + i] + input_offset)
+ * over the valid taps and the filter_c input channels of its group (from ic0). Each valid filter
+ * row is `runs` runs of `len` elements that are contiguous in the input and in the filter: one run
+ * per tap (filter_c channels), or one for the whole row when its taps are adjacent in the input
+ * (no groups, no dilation). */
+typedef struct {
+  int32_t rows, runs, len;
+  int32_t in_row, in_run; /* input strides between rows and between runs */
+  int32_t f_row, f_run;   /* the same in the filter */
+} conv_runs;
+
+static conv_runs runs_of(const pe_conv_params *p, const conv_geom *g, const conv_window *w) {
+  conv_runs rn;
+  const int whole_rows = p->dilation_w == 1 && g->filter_c == g->in_c;
+  rn.rows = w->rows;
+  rn.runs = whole_rows ? (w->cols > 0) : w->cols;
+  rn.len = whole_rows ? w->cols * g->filter_c : g->filter_c;
+  rn.in_row = w->in_row;
+  rn.in_run = whole_rows ? 0 : w->in_col;
+  rn.f_row = pe_conv_mul_wrap(g->k_w, g->filter_c);
+  rn.f_run = g->filter_c;
+  return rn;
+}
+
+/* acc[0..n-1] += window sums of n (1 or 4) consecutive output channels' filters (f, f + f_size,
+ * ...) with the input window x, mod 2^32. */
+static inline void conv_window_s8(const conv_runs *rn, const int8_t *x, const int8_t *f, int32_t f_size,
+                                  int n, int32_t input_offset, uint32_t acc[4]) {
+  int32_t r, k;
+  for (r = 0; r < rn->rows; ++r, x += rn->in_row, f += rn->f_row) {
+    const int8_t *xr = x, *fr = f;
+    for (k = 0; k < rn->runs; ++k, xr += rn->in_run, fr += rn->f_run) {
+      if (n == 4)
+        pe_dot4_s8(xr, fr, f_size, rn->len, input_offset, acc);
+      else
+        acc[0] += pe_dot_s8(xr, fr, rn->len, input_offset);
     }
+  }
+}
+
+/* int8: output channels four at a time, so that each input is loaded once for four filters. */
+static void conv_s8(const pe_conv_params *params, const conv_geom *geom, const conv_data *data) {
+  const pe_conv_params pl = *params, *p = &pl; /* local copies (see conv_data) */
+  const conv_geom gl = *geom, *g = &gl;
+  const conv_data dl = *data, *d = &dl;
+  const int8_t *in = (const int8_t *)d->input;
+  int8_t *out = (int8_t *)d->output;
+  const int32_t per_group = g->out_c / g->groups;
+  /* filter elements per output channel */
+  const int32_t f_size = pe_conv_mul_wrap(pe_conv_mul_wrap(g->k_h, g->k_w), g->filter_c);
+  int32_t b, oy, ox, grp, oc, j;
+  for (b = 0; b < g->batches; ++b)
+    for (oy = 0; oy < g->out_h; ++oy)
+      for (ox = 0; ox < g->out_w; ++ox) {
+        const conv_window w = window_at(p, g, b, oy, ox);
+        const conv_runs rn = runs_of(p, g, &w);
+        const int32_t f_first = (w.fy0 * g->k_w + w.fx0) * g->filter_c;
+        for (grp = 0; grp < g->groups; ++grp) {
+          const int8_t *x = in + w.in_first + grp * g->filter_c;
+          const int32_t oc_end = (grp + 1) * per_group;
+          for (oc = grp * per_group; oc < oc_end;) {
+            const int n = oc_end - oc >= 4 ? 4 : 1;
+            uint32_t acc[4] = {0, 0, 0, 0};
+            conv_window_s8(&rn, x, d->filter + oc * f_size + f_first, f_size, n, p->input_offset, acc);
+            for (j = 0; j < n; ++j, ++oc) *out++ = requant_s8(p, d, oc, acc[j]);
+          }
+        }
+      }
+}
+
+/* int16 activations: one output channel at a time, sums exact in int64 (requant_s16 wraps them
+ * where TFLite's accumulator is int32). */
+static void conv_s16(const pe_conv_params *params, const conv_geom *geom, const conv_data *data) {
+  const pe_conv_params pl = *params, *p = &pl; /* local copies (see conv_data) */
+  const conv_geom gl = *geom, *g = &gl;
+  const conv_data dl = *data, *d = &dl;
+  const int16_t *in = (const int16_t *)d->input;
+  int16_t *out = (int16_t *)d->output;
+  const int32_t per_group = g->out_c / g->groups;
+  const int32_t f_size = pe_conv_mul_wrap(pe_conv_mul_wrap(g->k_h, g->k_w), g->filter_c);
+  int32_t b, oy, ox, oc, r, k, i;
+  for (b = 0; b < g->batches; ++b)
+    for (oy = 0; oy < g->out_h; ++oy)
+      for (ox = 0; ox < g->out_w; ++ox) {
+        const conv_window w = window_at(p, g, b, oy, ox);
+        const conv_runs rn = runs_of(p, g, &w);
+        for (oc = 0; oc < g->out_c; ++oc) {
+          const int16_t *x = in + w.in_first + (oc / per_group) * g->filter_c;
+          const int8_t *f = d->filter + oc * f_size + (w.fy0 * g->k_w + w.fx0) * g->filter_c;
+          int64_t acc = 0;
+          for (r = 0; r < rn.rows; ++r, x += rn.in_row, f += rn.f_row) {
+            const int16_t *xr = x;
+            const int8_t *fr = f;
+            for (k = 0; k < rn.runs; ++k, xr += rn.in_run, fr += rn.f_run)
+              for (i = 0; i < rn.len; ++i) acc += (int32_t)fr[i] * (int32_t)xr[i];
+          }
+          *out++ = requant_s16(p, d, oc, acc);
+        }
+      }
+}
+
+/* ---------------------------------------------------------------- DEPTHWISE_CONV_2D */
+
+/* Output channel oc = ic * depth_multiplier + m reads input channel ic; the filter holds tap
+ * (fy, fx) of all output channels contiguously, at filter[(fy * KW + fx) * OC]. Sums of one
+ * output channel at x (input channel) and f (filter, at tap (fy0, fx0)): */
+static inline uint32_t dw_window_s8(const conv_window *w, const int8_t *x, const int8_t *f, int32_t f_row,
+                                    int32_t f_col, int32_t input_offset) {
+  uint32_t acc = 0;
+  int32_t r, k;
+  for (r = 0; r < w->rows; ++r, x += w->in_row, f += f_row) {
+    const int8_t *xc = x, *fc = f;
+    for (k = 0; k < w->cols; ++k, xc += w->in_col, fc += f_col)
+      acc += (uint32_t)((int32_t)fc[0] * ((int32_t)xc[0] + input_offset));
   }
   return acc;
 }
 
-/* Add the bias, requantize with the channel's multiplier and shift, add the output zero point,
- * clamp to the activation range and store out[idx]. */
-static void requantize_store(const pe_conv_params *p, const pe_tensor *out, const pe_tensor *bias,
-                             const int32_t *mult, const int32_t *shift, int32_t oc, int32_t idx,
-                             int64_t acc) {
-  if (out->dtype == PE_INT8) {
-    const int32_t b = bias->data != NULL ? ((const int32_t *)bias->data)[oc] : 0;
-    ((int8_t *)out->data)[idx] =
-        (int8_t)pe_conv_requant32(acc, b, mult[oc], shift[oc], p->output_offset, p->act_min, p->act_max);
-  } else if (bias->data != NULL && bias->dtype == PE_INT32) {
-    /* 16x8 with an int32 bias: TFLite instantiates the kernel with an int32 accumulator and so
-       requantizes with the 32-bit MultiplyByQuantizedMultiplier */
-    const int32_t b = ((const int32_t *)bias->data)[oc];
-    ((int16_t *)out->data)[idx] =
-        (int16_t)pe_conv_requant32(acc, b, mult[oc], shift[oc], 0, p->act_min, p->act_max);
-  } else {
-    const int64_t b = bias->data != NULL ? ((const int64_t *)bias->data)[oc] : 0;
-    ((int16_t *)out->data)[idx] =
-        (int16_t)pe_conv_requant64(acc, b, mult[oc], shift[oc], p->act_min, p->act_max);
+/* ... and of four consecutive output channels: those of four input channels x[0..3] (x_step 1,
+ * depth_multiplier 1), or four multipliers of the one input channel x[0] (x_step 0). */
+static inline void dw_window4_s8(const conv_window *w, const int8_t *x, int32_t x_step, const int8_t *f,
+                                 int32_t f_row, int32_t f_col, int32_t input_offset, uint32_t acc[4]) {
+  uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  int32_t r, k;
+  for (r = 0; r < w->rows; ++r, x += w->in_row, f += f_row) {
+    const int8_t *xc = x, *fc = f;
+    for (k = 0; k < w->cols; ++k, xc += w->in_col, fc += f_col) {
+      a0 += (uint32_t)((int32_t)fc[0] * ((int32_t)xc[0] + input_offset));
+      a1 += (uint32_t)((int32_t)fc[1] * ((int32_t)xc[x_step] + input_offset));
+      a2 += (uint32_t)((int32_t)fc[2] * ((int32_t)xc[2 * x_step] + input_offset));
+      a3 += (uint32_t)((int32_t)fc[3] * ((int32_t)xc[3 * x_step] + input_offset));
+    }
   }
+  acc[0] = a0;
+  acc[1] = a1;
+  acc[2] = a2;
+  acc[3] = a3;
+}
+
+static void dw_s8(const pe_conv_params *params, const conv_geom *geom, const conv_data *data) {
+  const pe_conv_params pl = *params, *p = &pl; /* local copies (see conv_data) */
+  const conv_geom gl = *geom, *g = &gl;
+  const conv_data dl = *data, *d = &dl;
+  const int8_t *in = (const int8_t *)d->input;
+  int8_t *out = (int8_t *)d->output;
+  const int32_t dm = p->depth_multiplier, off = p->input_offset;
+  const int32_t f_col = g->out_c, f_row = pe_conv_mul_wrap(g->k_w, g->out_c);
+  int32_t b, oy, ox, ic, m, oc, j;
+  uint32_t acc[4];
+  for (b = 0; b < g->batches; ++b)
+    for (oy = 0; oy < g->out_h; ++oy)
+      for (ox = 0; ox < g->out_w; ++ox, out += g->out_c) {
+        const conv_window w = window_at(p, g, b, oy, ox);
+        const int8_t *x = in + w.in_first;
+        const int8_t *f = d->filter + w.fy0 * f_row + w.fx0 * f_col;
+        if (dm == 1) {
+          for (oc = 0; oc + 4 <= g->out_c; oc += 4) {
+            dw_window4_s8(&w, x + oc, 1, f + oc, f_row, f_col, off, acc);
+            for (j = 0; j < 4; ++j) out[oc + j] = requant_s8(p, d, oc + j, acc[j]);
+          }
+          for (; oc < g->out_c; ++oc)
+            out[oc] = requant_s8(p, d, oc, dw_window_s8(&w, x + oc, f + oc, f_row, f_col, off));
+        } else {
+          for (ic = 0, oc = 0; ic < g->in_c; ++ic) {
+            for (m = 0; m + 4 <= dm; m += 4, oc += 4) {
+              dw_window4_s8(&w, x + ic, 0, f + oc, f_row, f_col, off, acc);
+              for (j = 0; j < 4; ++j) out[oc + j] = requant_s8(p, d, oc + j, acc[j]);
+            }
+            for (; m < dm; ++m, ++oc)
+              out[oc] = requant_s8(p, d, oc, dw_window_s8(&w, x + ic, f + oc, f_row, f_col, off));
+          }
+        }
+      }
+}
+
+static void dw_s16(const pe_conv_params *params, const conv_geom *geom, const conv_data *data) {
+  const pe_conv_params pl = *params, *p = &pl; /* local copies (see conv_data) */
+  const conv_geom gl = *geom, *g = &gl;
+  const conv_data dl = *data, *d = &dl;
+  const int16_t *in = (const int16_t *)d->input;
+  int16_t *out = (int16_t *)d->output;
+  const int32_t dm = p->depth_multiplier;
+  const int32_t f_col = g->out_c, f_row = pe_conv_mul_wrap(g->k_w, g->out_c);
+  int32_t b, oy, ox, oc, r, k;
+  for (b = 0; b < g->batches; ++b)
+    for (oy = 0; oy < g->out_h; ++oy)
+      for (ox = 0; ox < g->out_w; ++ox) {
+        const conv_window w = window_at(p, g, b, oy, ox);
+        for (oc = 0; oc < g->out_c; ++oc) {
+          const int16_t *x = in + w.in_first + oc / dm;
+          const int8_t *f = d->filter + w.fy0 * f_row + w.fx0 * f_col + oc;
+          int64_t acc = 0;
+          for (r = 0; r < w.rows; ++r, x += w.in_row, f += f_row) {
+            const int16_t *xc = x;
+            const int8_t *fc = f;
+            for (k = 0; k < w.cols; ++k, xc += w.in_col, fc += f_col) acc += (int32_t)fc[0] * (int32_t)xc[0];
+          }
+          *out++ = requant_s16(p, d, oc, acc);
+        }
+      }
 }
 
 static pe_status conv_eval(const pe_op_ctx *ctx, int depthwise) {
   const pe_conv_params *p = (const pe_conv_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, IN_INPUT), filt = pe_input(ctx, IN_FILTER);
   const pe_tensor bias = pe_input(ctx, IN_BIAS), out = pe_output(ctx, 0);
-  const int32_t *mult = (const int32_t *)pe_input(ctx, IN_MULT).data;
-  const int32_t *shift = (const int32_t *)pe_input(ctx, IN_SHIFT).data;
-  const int8_t *w = (const int8_t *)filt.data;
   const conv_geom g = conv_geometry(&in, &filt, &out, depthwise);
-  const int32_t per_group = g.out_c / g.groups;
-  int32_t b, oy, ox, oc;
-  for (b = 0; b < g.batches; ++b)
-    for (oy = 0; oy < g.out_h; ++oy)
-      for (ox = 0; ox < g.out_w; ++ox)
-        for (oc = 0; oc < g.out_c; ++oc) {
-          const int32_t idx = ((b * g.out_h + oy) * g.out_w + ox) * g.out_c + oc;
-          int64_t acc;
-          if (depthwise) /* one input channel; the filter's channel axis is the output channel */
-            acc = window_sum(p, &g, &in, w + oc, g.out_c, b, oy, ox, oc / p->depth_multiplier, 1);
-          else /* all input channels of oc's group; filter row oc is [KH][KW][filter_c] */
-            acc = window_sum(p, &g, &in, w + oc * g.k_h * g.k_w * g.filter_c, g.filter_c, b, oy, ox,
-                             (oc / per_group) * g.filter_c, g.filter_c);
-          requantize_store(p, &out, &bias, mult, shift, oc, idx, acc);
-        }
+  conv_data d;
+  d.input = in.data;
+  d.filter = (const int8_t *)filt.data;
+  d.bias = bias.data;
+  d.bias_dtype = bias.dtype;
+  d.mult = (const int32_t *)pe_input(ctx, IN_MULT).data;
+  d.shift = (const int32_t *)pe_input(ctx, IN_SHIFT).data;
+  d.output = out.data;
+  if (in.dtype == PE_INT8) {
+    if (depthwise)
+      dw_s8(p, &g, &d);
+    else
+      conv_s8(p, &g, &d);
+  } else {
+    if (depthwise)
+      dw_s16(p, &g, &d);
+    else
+      conv_s16(p, &g, &d);
+  }
   return PE_OK;
 }
 

@@ -2,7 +2,8 @@
  * FullyConnectedPerChannel and reference_ops::BatchMatMul: int8 (int32 accumulator) and int16
  * activations with int8 weights for FULLY_CONNECTED (int64 accumulator with an int64 bias, int32
  * with an int32 bias or none), int8 x int8 and int16 x int16 (int64 accumulator) for
- * BATCH_MATMUL. Sums are formed exactly in int64 and wrapped where TFLite's are int32. */
+ * BATCH_MATMUL. int8 FULLY_CONNECTED sums are formed in uint32 (wrapping as TFLite's int32
+ * accumulator); the others exactly in int64, wrapped where TFLite's are int32. */
 #include "conv.h"
 
 /* ---------------------------------------------------------------- FULLY_CONNECTED */
@@ -55,42 +56,73 @@ pe_status pe_fully_connected_check(const pe_op_ctx *ctx) {
   return PE_OK;
 }
 
+/* int8: acc = sum_d (w[d] + filter_offset) * (x[d] + input_offset), TFLite's int32 accumulator,
+ * mod 2^32. Distributing the filter offset gives sum_d w[d] * (x[d] + input_offset) plus
+ * filter_offset * sum_d (x[d] + input_offset), the same value mod 2^32; the second sum depends on
+ * the batch row only. Units go four at a time, so that each input is loaded once for four rows. */
+static void fc_s8(const pe_fc_params *params, const int8_t *in, const int8_t *w, const int32_t *bias,
+                  const int32_t *mult, const int32_t *shift, int8_t *out, int32_t batches, int32_t units,
+                  int32_t depth) {
+  const pe_fc_params pl = *params, *p = &pl; /* a local copy: stores to out may alias *params */
+  int32_t b, u, d, j;
+  for (b = 0; b < batches; ++b, in += depth) {
+    uint32_t x_sum = 0, acc[4];
+    if (p->filter_offset != 0)
+      for (d = 0; d < depth; ++d) x_sum += (uint32_t)((int32_t)in[d] + p->input_offset);
+    for (u = 0; u < units;) {
+      const int n = units - u >= 4 ? 4 : 1;
+      acc[0] = acc[1] = acc[2] = acc[3] = 0;
+      if (n == 4)
+        pe_dot4_s8(in, w + u * depth, depth, depth, p->input_offset, acc);
+      else
+        acc[0] = pe_dot_s8(in, w + u * depth, depth, p->input_offset);
+      for (j = 0; j < n; ++j, ++u) {
+        const uint32_t sum = acc[j] + (uint32_t)p->filter_offset * x_sum;
+        *out++ = (int8_t)pe_conv_requant32(sum, bias != NULL ? bias[u] : 0, mult[u], shift[u],
+                                           p->output_offset, p->act_min, p->act_max);
+      }
+    }
+  }
+}
+
+/* int16 activations: as TFLite, sum_d (w[d] + filter_offset) * x[d], exact in int64. With an
+ * int64 bias TFLite accumulates in int64 and requantizes with the 64-bit multiplier; with an int32
+ * bias or none, in int32 (wrapping) with the 32-bit one. */
+static void fc_s16(const pe_fc_params *p, const int16_t *in, const int8_t *w, const pe_tensor *bias,
+                   const int32_t *mult, const int32_t *shift, int16_t *out, int32_t batches, int32_t units,
+                   int32_t depth) {
+  int32_t b, u, d;
+  for (b = 0; b < batches; ++b, in += depth)
+    for (u = 0; u < units; ++u) {
+      const int8_t *row = w + u * depth;
+      int64_t acc = 0;
+      int32_t v;
+      for (d = 0; d < depth; ++d) acc += ((int32_t)row[d] + p->filter_offset) * (int32_t)in[d];
+      if (bias->data != NULL && bias->dtype == PE_INT64) {
+        v = pe_conv_requant64(acc, ((const int64_t *)bias->data)[u], mult[u], shift[u], p->act_min,
+                              p->act_max);
+      } else {
+        const int32_t bv = bias->data != NULL ? ((const int32_t *)bias->data)[u] : 0;
+        v = pe_conv_requant32(acc, bv, mult[u], shift[u], 0, p->act_min, p->act_max);
+      }
+      *out++ = (int16_t)v;
+    }
+}
+
 pe_status pe_fully_connected__scalar(const pe_op_ctx *ctx) {
   const pe_fc_params *p = (const pe_fc_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, FC_INPUT), w = pe_input(ctx, FC_WEIGHTS);
   const pe_tensor bias = pe_input(ctx, FC_BIAS), out = pe_output(ctx, 0);
   const int32_t *mult = (const int32_t *)pe_input(ctx, FC_MULT).data;
   const int32_t *shift = (const int32_t *)pe_input(ctx, FC_SHIFT).data;
-  const int8_t *wd = (const int8_t *)w.data;
   const int32_t units = w.dims[0], depth = w.dims[1];
   const int32_t batches = pe_conv_elems(&in) / depth;
-  int32_t b, u, d;
-  for (b = 0; b < batches; ++b)
-    for (u = 0; u < units; ++u) {
-      const int8_t *row = wd + u * depth;
-      const int32_t idx = b * units + u;
-      int64_t acc = 0;
-      if (in.dtype == PE_INT8) {
-        const int8_t *x = (const int8_t *)in.data + b * depth;
-        const int32_t bv = bias.data != NULL ? ((const int32_t *)bias.data)[u] : 0;
-        for (d = 0; d < depth; ++d)
-          acc += ((int32_t)row[d] + p->filter_offset) * ((int32_t)x[d] + p->input_offset);
-        ((int8_t *)out.data)[idx] =
-            (int8_t)pe_conv_requant32(acc, bv, mult[u], shift[u], p->output_offset, p->act_min, p->act_max);
-      } else {
-        const int16_t *x = (const int16_t *)in.data + b * depth;
-        int32_t v;
-        for (d = 0; d < depth; ++d) acc += ((int32_t)row[d] + p->filter_offset) * (int32_t)x[d];
-        if (bias.data != NULL && bias.dtype == PE_INT64) {
-          v = pe_conv_requant64(acc, ((const int64_t *)bias.data)[u], mult[u], shift[u], p->act_min,
-                                p->act_max);
-        } else { /* int32 or no bias: TFLite's int32-accumulator instantiation, 32-bit requantization */
-          const int32_t bv = bias.data != NULL ? ((const int32_t *)bias.data)[u] : 0;
-          v = pe_conv_requant32(acc, bv, mult[u], shift[u], 0, p->act_min, p->act_max);
-        }
-        ((int16_t *)out.data)[idx] = (int16_t)v;
-      }
-    }
+  if (in.dtype == PE_INT8)
+    fc_s8(p, (const int8_t *)in.data, (const int8_t *)w.data, (const int32_t *)bias.data, mult, shift,
+          (int8_t *)out.data, batches, units, depth);
+  else
+    fc_s16(p, (const int16_t *)in.data, (const int8_t *)w.data, &bias, mult, shift, (int16_t *)out.data,
+           batches, units, depth);
   return PE_OK;
 }
 
