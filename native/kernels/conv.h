@@ -166,4 +166,16 @@ static inline int pe_conv_act_ok(int32_t act_min, int32_t act_max, int32_t out_d
   return lo <= act_min && act_min <= act_max && act_max <= hi;
 }
 
+/* Zero points and clamp range of a conv/FC: int8 offsets (negated zero points) in [-127, 128],
+   output zero point in [-128, 127]; int16 activations are symmetric (TFLite requires 0). */
+static inline int pe_conv_offsets_ok(int is8, int32_t input_offset, int32_t output_offset,
+                                     int32_t act_min, int32_t act_max, int32_t out_dtype) {
+  if (is8) {
+    if (input_offset < -127 || input_offset > 128 || output_offset < -128 || output_offset > 127) return 0;
+  } else if (input_offset != 0 || output_offset != 0) {
+    return 0;
+  }
+  return pe_conv_act_ok(act_min, act_max, out_dtype);
+}
+
 #endif

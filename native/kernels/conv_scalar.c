@@ -87,14 +87,8 @@ static pe_status conv_check(const pe_op_ctx *ctx, int depthwise) {
   PE_CHECK((int64_t)(g.out_w > 0 ? g.out_w - 1 : 0) * p->stride_w +
                    (int64_t)(g.k_w > 0 ? g.k_w - 1 : 0) * p->dilation_w <= INT32_MAX,
            PE_ERR_BAD_PARAMS);
-  /* zero points: int8 in [-128, 127]; int16 activations are symmetric (TFLite requires 0) */
-  if (is8) {
-    PE_CHECK(p->input_offset >= -127 && p->input_offset <= 128, PE_ERR_BAD_PARAMS);
-    PE_CHECK(p->output_offset >= -128 && p->output_offset <= 127, PE_ERR_BAD_PARAMS);
-  } else {
-    PE_CHECK(p->input_offset == 0 && p->output_offset == 0, PE_ERR_BAD_PARAMS);
-  }
-  PE_CHECK(pe_conv_act_ok(p->act_min, p->act_max, out.dtype), PE_ERR_BAD_PARAMS);
+  PE_CHECK(pe_conv_offsets_ok(is8, p->input_offset, p->output_offset, p->act_min, p->act_max, out.dtype),
+           PE_ERR_BAD_PARAMS);
   return PE_OK;
 }
 

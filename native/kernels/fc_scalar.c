@@ -46,13 +46,8 @@ pe_status pe_fully_connected_check(const pe_op_ctx *ctx) {
                                                                             : PE_CONV_SHIFT_MAX_64);
   if (st != PE_OK) return st;
   PE_CHECK(p->filter_offset >= -127 && p->filter_offset <= 128, PE_ERR_BAD_PARAMS);
-  if (is8) {
-    PE_CHECK(p->input_offset >= -127 && p->input_offset <= 128, PE_ERR_BAD_PARAMS);
-    PE_CHECK(p->output_offset >= -128 && p->output_offset <= 127, PE_ERR_BAD_PARAMS);
-  } else {
-    PE_CHECK(p->input_offset == 0 && p->output_offset == 0, PE_ERR_BAD_PARAMS);
-  }
-  PE_CHECK(pe_conv_act_ok(p->act_min, p->act_max, out.dtype), PE_ERR_BAD_PARAMS);
+  PE_CHECK(pe_conv_offsets_ok(is8, p->input_offset, p->output_offset, p->act_min, p->act_max, out.dtype),
+           PE_ERR_BAD_PARAMS);
   return PE_OK;
 }
 
