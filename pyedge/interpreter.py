@@ -8,7 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ._native import check_blob, ffi, lib, op_names, status_name, status_text
-from .blob import ALIGN, STORE_CONST, STORE_NONE, is_blob, read_blob
+from .blob import ALIGN, SEC_CONST, STORE_CONST, STORE_NONE, is_blob, read_blob
 from .errors import BlobError, InvokeError
 from .graph import TFLITE_DTYPES, TFLITE_TYPE_NAMES
 from .pack import pack_tflite
@@ -129,8 +129,8 @@ class Interpreter:
 
     def _get_ops_details(self) -> list[dict[str, Any]]:
         out = []
+        src = self._info.meta.get("ops", [])
         for k, op in enumerate(self._info.ops):
-            src = self._info.meta.get("ops", [])
             out.append({"index": k, "op_name": self._op_names.get(op["code"], str(op["code"])),
                         "source_op": src[k]["name"] if k < len(src) else None,
                         "inputs": np.array(op["inputs"], np.int32),
@@ -170,7 +170,7 @@ class Interpreter:
             raise RuntimeError("call allocate_tensors() first")
         ptr = lib.pe_tensor_data(self._interp, i) if self._interp is not None else None
         if ptr is None or ptr == ffi.NULL:
-            sec = self._info.sections[6][0]
+            sec = self._info.sections[SEC_CONST][0]
             return np.frombuffer(self._blob, dt, int(np.prod(t["shape"], dtype=np.int64)),
                                  sec + t["offset"]).reshape(t["shape"])
         buf = ffi.buffer(ptr, t["bytes"])

@@ -9,14 +9,13 @@ import numpy as np
 from . import _native
 from .blob import STORE_ARENA, STORE_CONST, STORE_STATE, TF_VARIABLE, BlobOp, BlobSubgraph, BlobTensor, write_blob
 from .errors import UnsupportedOpError
-from .graph import TFLITE_TYPE_NAMES, Graph, Tensor
+from .graph import CORE_TYPES, TFLITE_DTYPES, TFLITE_TYPE_NAMES, Graph, Tensor
 from .lower import Lowered, LowerCtx, supported_ops
 from .plan import plan_memory
 from .tflite_reader import read_tflite
 
-_NP_TO_TFLITE = {np.dtype(np.float32): 0, np.dtype(np.int32): 2, np.dtype(np.uint8): 3,
-                 np.dtype(np.int64): 4, np.dtype(np.bool_): 6, np.dtype(np.int16): 7,
-                 np.dtype(np.int8): 9}
+# numpy dtype -> TFLite type code, for the core's types (constants the lowering adds)
+_NP_TO_TFLITE = {np.dtype(dt): code for code, dt in TFLITE_DTYPES.items() if code in CORE_TYPES and dt is not None}
 
 
 @dataclass

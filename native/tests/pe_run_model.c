@@ -26,18 +26,7 @@
 
 #include "pyedge.h"
 
-#ifndef PE_MODEL_HEADER
-#define PE_MODEL_HEADER "model_data.h"
-#endif
-#ifndef PE_MODEL_PREFIX
-#define PE_MODEL_PREFIX MODEL
-#endif
-#include PE_MODEL_HEADER
-
-/* M(ARENA_BYTES) -> MODEL_ARENA_BYTES */
-#define PE_CAT_(a, b) a##_##b
-#define PE_CAT(a, b) PE_CAT_(a, b)
-#define M(x) PE_CAT(PE_MODEL_PREFIX, x)
+#include "pe_model_select.h" /* the generated model header; M(x) = <PREFIX>_x */
 
 #define MAX_EXTRA 64 /* -t tensors */
 
