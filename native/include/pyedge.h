@@ -42,11 +42,19 @@ typedef enum {
   PE_ERR_ISA = 14             /* requested ISA level not available on this CPU */
 } pe_status;
 
-typedef enum {
-  PE_ISA_SCALAR = 0,
-  PE_ISA_AVX2 = 1,
-  PE_ISA_NEON = 2
-} pe_isa;
+/* CPU features, a bit set (pe_cpu_features). A kernel variant runs where all the features it
+   requires are present; 0 (scalar C) runs everywhere. */
+enum {
+  PE_FEAT_AVX2 = 1u << 0,       /* AVX2 + FMA, OS saves ymm */
+  PE_FEAT_AVX512 = 1u << 1,     /* AVX-512 F, BW, DQ, VL, OS saves zmm */
+  PE_FEAT_AVX512VNNI = 1u << 2, /* AVX-512 VNNI (vpdpbusd zmm) */
+  PE_FEAT_AVXVNNI = 1u << 3,    /* AVX-VNNI (vpdpbusd ymm, VEX) */
+  PE_FEAT_NEON = 1u << 8,       /* Advanced SIMD (AArch64 always; ARMv7 HWCAP_NEON) */
+  PE_FEAT_DOTPROD = 1u << 9,    /* sdot/udot (Armv8.2 DotProd) */
+  PE_FEAT_I8MM = 1u << 10,      /* smmla/usdot (Armv8.6 I8MM) */
+  PE_FEAT_DSP = 1u << 16,       /* Cortex-M DSP extension (SMLAD) */
+  PE_FEAT_MVE = 1u << 17        /* Cortex-M Helium (M-profile vector extension) */
+};
 
 /* Tensor element types: the numbering is TFLite's TensorType. */
 typedef enum {
@@ -199,8 +207,17 @@ pe_status pe_model_init(pe_model *m, const void *blob, size_t size);
 /* Bytes of arena the caller must provide (state + activations, PE_ALIGN-aligned). */
 uint32_t pe_model_arena_bytes(const pe_model *m);
 
-/* Best ISA the running CPU supports, capped by PYEDGE_MAX_ISA where getenv exists. */
-uint32_t pe_detect_isa(void);
+/* Features of the running CPU (cpuid + xgetbv on x86, getauxval on Linux Arm, the compiler's
+   target macros on microcontrollers), not capped. */
+uint32_t pe_cpu_features(void);
+/* The features a tier name allows ("scalar", "avx2", "avx512", "avx512vnni", "avxvnni", "neon",
+   "dotprod", "i8mm", "dsp", "mve", or "all"); 0xFFFFFFFF for an unknown name. */
+uint32_t pe_features_for_tier(const char *tier);
+/* Name of one feature bit ("avx2", ...), NULL if unknown. */
+const char *pe_feature_name(uint32_t bit);
+/* pe_cpu_features() capped by the environment variable PYEDGE_ISA (a tier name) where getenv
+   exists. Call it once (at interpreter set-up), not per invoke. */
+uint32_t pe_detect_features(void);
 /* Bind an arena (PE_ALIGN-aligned) and initialise persistent state. */
 pe_status pe_interp_init(pe_interp *it, const pe_model *m, void *arena, size_t arena_size, uint32_t isa);
 /* Reset variable tensors to their initial values; like TFLite's ResetVariableTensors() it

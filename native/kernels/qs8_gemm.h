@@ -1,0 +1,73 @@
+/* int8 GEMM microkernels and their packed weight layout (PE_LAYOUT_QS8_GEMM_N16K4).
+ *
+ * FULLY_CONNECTED, CONV_2D (1x1 directly, k x k through an im2col panel) and BATCH_MATMUL are
+ * drivers over these: they tile the output into rows (pixels, batch rows) x blocks of 16
+ * channels and call one microkernel per tile. Every microkernel reads the same packed layout and
+ * gives the same bytes as its scalar twin, pe_qs8_gemm_1x16c4__scalar.
+ *
+ * Arithmetic (TFLite's int8 conv/FC, exactly): for row r and channel n of the tile,
+ *   acc = init[n] + sum_{k < kp} w[n][k] * a[r][k]          (mod 2^32: TFLite's int32 accumulator)
+ *   y   = clamp(mbqm(acc, mult[n], shift[n]) + output_offset, act_min, act_max)
+ * where a[r][k] = x[r][k] ^ 0x80 = x + 128 as uint8 (the activation panel), and the pack function
+ * puts init[n] = bias[n] + (input_offset - 128) * sum_k w[n][k], so that acc is TFLite's
+ * sum_k w * (x + input_offset) + bias mod 2^32. Taps in the zero padding of a convolution are
+ * written into the panel as the input zero point (x + input_offset = 0), and K past k is padded
+ * with zero weights, so both contribute nothing.
+ *
+ * Packed layout for oc channels and k inputs, ocp = round_up(oc, 16), kp = round_up(k, 4); all
+ * int32 arrays have ocp entries (entries past oc are 0):
+ *   int32 init[ocp]   bias + (input_offset - 128) * wsum, wrapped
+ *   int32 wsum[ocp]   sum_k w[n][k] (for signed-dot variants: bias + input_offset * wsum)
+ *   int32 mult[ocp]   per-channel multipliers (>= 0)
+ *   int32 shift[ocp]  per-channel shifts (> 0: left), in [-31, 30]
+ *   int8  w[ocp / 16][kp / 4][16][4]   block b, k-group g: byte n * 4 + j = W[16 b + n][4 g + j]
+ * The weight section starts at byte 16 * ocp, so it is 16-aligned when the tensor is.
+ */
+#ifndef PE_QS8_GEMM_H
+#define PE_QS8_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PE_GEMM_NR 16
+#define PE_GEMM_KR 4
+
+/* BEGIN CDEF */
+/* Bytes of the packed layout for oc channels and k inputs. */
+uint32_t pe_qs8_gemm_packed_bytes(int32_t oc, int32_t k);
+/* Pack W [oc][k] (row stride k), bias [oc] (NULL: 0), mult/shift [oc] into out
+   (pe_qs8_gemm_packed_bytes(oc, k) bytes). */
+void pe_qs8_gemm_pack(int32_t oc, int32_t k, const int8_t *w, const int32_t *bias,
+                      const int32_t *mult, const int32_t *shift, int32_t input_offset, void *out);
+/* END CDEF */
+
+/* One tile: mr rows (1 <= mr <= the kernel's MR), nc channels stored (1 <= nc <= 16) of one
+ * 16-channel block. a: row r at a + r * a_stride, kp bytes (kp a multiple of 4, >= 4);
+ * w: the block's kp * 16 weight bytes; init, mult, shift: the block's 16 entries;
+ * c: row r at c + r * c_stride, nc bytes written, nothing else. */
+typedef void (*pe_qs8_gemm_fn)(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                               const int8_t *w, const int32_t *init, const int32_t *mult,
+                               const int32_t *shift, int32_t output_offset, int32_t act_min,
+                               int32_t act_max, int8_t *c, size_t c_stride);
+
+/* A microkernel with its tile height, as the variant table names it. */
+typedef struct {
+  pe_qs8_gemm_fn fn;
+  uint32_t mr;
+  const char *name;
+} pe_qs8_gemm_ukernel;
+
+void pe_qs8_gemm_1x16c4__scalar(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                                const int8_t *w, const int32_t *init, const int32_t *mult,
+                                const int32_t *shift, int32_t output_offset, int32_t act_min,
+                                int32_t act_max, int8_t *c, size_t c_stride);
+void pe_qs8_gemm_4x16c4__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                              const int8_t *w, const int32_t *init, const int32_t *mult,
+                              const int32_t *shift, int32_t output_offset, int32_t act_min,
+                              int32_t act_max, int8_t *c, size_t c_stride);
+void pe_qs8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                                    const int8_t *w, const int32_t *init, const int32_t *mult,
+                                    const int32_t *shift, int32_t output_offset, int32_t act_min,
+                                    int32_t act_max, int8_t *c, size_t c_stride);
+
+#endif
