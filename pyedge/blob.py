@@ -14,12 +14,14 @@ import numpy as np
 
 MAGIC = 0x31424550  # b"PEB1"
 MAGIC_BYTES = b"PEB1"
-VERSION_MAJOR = 1
+VERSION_MAJOR = 2
 VERSION_MINOR = 0
 ALIGN = 16
 NONE = 0xFFFFFFFF
 MAX_RANK = 6
 LAYOUT_GENERIC = 0
+LAYOUT_QS8_GEMM_N16K4 = 1  # native/kernels/qs8_gemm.h
+LAYOUT_NAMES = {LAYOUT_GENERIC: "generic", LAYOUT_QS8_GEMM_N16K4: "qs8_gemm_n16k4"}
 
 SEC_TENSORS, SEC_OPS, SEC_SUBGRAPHS, SEC_INDICES, SEC_PARAMS, SEC_QUANT, SEC_CONST, SEC_META = range(8)
 SECTION_NAMES = ["tensors", "ops", "subgraphs", "indices", "params", "quant", "const", "meta"]
@@ -32,9 +34,9 @@ TF_VARIABLE = 1
 # field's offset and the total size against the compiled core (cffi's offsetof/sizeof).
 HEADER_FIELDS = [
     ("magic", "I"), ("version_major", "H"), ("version_minor", "H"), ("header_size", "I"),
-    ("total_size", "I"), ("checksum", "I"), ("flags", "I"), ("layout", "I"), ("alignment", "I"),
+    ("total_size", "I"), ("checksum", "I"), ("flags", "I"), ("target_features", "I"), ("alignment", "I"),
     ("arena_size", "I"), ("state_size", "I"), ("n_tensors", "I"), ("n_ops", "I"),
-    ("n_subgraphs", "I"), ("reserved", "3I"), ("sections", "16I"),
+    ("n_subgraphs", "I"), ("threads", "I"), ("reserved", "2I"), ("sections", "16I"),
 ]
 TENSOR_FIELDS = [
     ("dtype", "B"), ("rank", "B"), ("storage", "B"), ("flags", "B"), ("dims", "6i"),
@@ -43,7 +45,7 @@ TENSOR_FIELDS = [
 OP_FIELDS = [
     ("op", "H"), ("version", "H"), ("n_inputs", "H"), ("n_outputs", "H"), ("io", "I"),
     ("params", "I"), ("params_size", "I"), ("scratch", "I"), ("scratch_size", "I"),
-    ("src_index", "I"),
+    ("src_index", "I"), ("layout", "I"), ("reserved", "I"),
 ]
 SUBGRAPH_FIELDS = [
     ("first_op", "I"), ("n_ops", "I"), ("inputs", "I"), ("n_inputs", "I"), ("outputs", "I"),
@@ -57,7 +59,7 @@ def _record(fields: list[tuple[str, str]]) -> struct.Struct:
 
 HEADER = _record(HEADER_FIELDS)        # pe_header, 128 bytes
 TENSOR = _record(TENSOR_FIELDS)        # pe_tensor_rec, 48 bytes
-OP = _record(OP_FIELDS)                # pe_op_rec, 32 bytes
+OP = _record(OP_FIELDS)                # pe_op_rec, 40 bytes
 SUBGRAPH = _record(SUBGRAPH_FIELDS)    # pe_subgraph_rec, 32 bytes
 CHECKSUM_OFFSET = struct.calcsize("<IHHII")
 RECORDS = {"pe_header": HEADER_FIELDS, "pe_tensor_rec": TENSOR_FIELDS, "pe_op_rec": OP_FIELDS,
@@ -101,6 +103,7 @@ class BlobOp:
     scratch: int = 0
     scratch_size: int = 0
     src_index: int = 0
+    layout: int = LAYOUT_GENERIC
 
 
 @dataclass
@@ -113,7 +116,7 @@ class BlobSubgraph:
 
 def write_blob(tensors: list[BlobTensor], ops: list[BlobOp], subgraphs: list[BlobSubgraph],
                arena_size: int, state_size: int, meta: dict[str, Any] | None = None,
-               layout: int = LAYOUT_GENERIC) -> bytes:
+               target_features: int = 0, threads: int = 1) -> bytes:
     """Serialize a planned program into blob bytes (little-endian, aligned, checksummed)."""
     indices: list[int] = []
     params = bytearray()
@@ -129,7 +132,7 @@ def write_blob(tensors: list[BlobTensor], ops: list[BlobOp], subgraphs: list[Blo
         poff = len(params)
         params += op.params
         op_recs += OP.pack(op.code, op.version, len(op.inputs), len(op.outputs), io, poff,
-                           len(op.params), op.scratch, op.scratch_size, op.src_index)
+                           len(op.params), op.scratch, op.scratch_size, op.src_index, op.layout, 0)
     sg_recs = bytearray()
     for sg in subgraphs:
         i0 = len(indices)
@@ -172,8 +175,8 @@ def write_blob(tensors: list[BlobTensor], ops: list[BlobOp], subgraphs: list[Blo
         out += data
     out += b"\0" * (align(len(out)) - len(out))
     flat = [x for s in sections for x in s]
-    hdr = HEADER.pack(MAGIC, VERSION_MAJOR, VERSION_MINOR, HEADER.size, len(out), 0, 0, layout, ALIGN,
-                      align(arena_size), state_size, len(tensors), len(ops), len(subgraphs), 0, 0, 0,
+    hdr = HEADER.pack(MAGIC, VERSION_MAJOR, VERSION_MINOR, HEADER.size, len(out), 0, 0, target_features,
+                      ALIGN, align(arena_size), state_size, len(tensors), len(ops), len(subgraphs), threads, 0, 0,
                       *flat)
     out[: HEADER.size] = hdr
     crc = zlib.crc32(bytes(out)) & 0xFFFFFFFF
@@ -202,9 +205,9 @@ def read_blob(buf: bytes | memoryview) -> BlobInfo:
     mv = memoryview(buf)
     h = HEADER.unpack_from(mv, 0)
     names = ["magic", "version_major", "version_minor", "header_size", "total_size", "checksum",
-             "flags", "layout", "alignment", "arena_size", "state_size", "n_tensors", "n_ops",
-             "n_subgraphs"]
-    header = dict(zip(names, h[:14]))
+             "flags", "target_features", "alignment", "arena_size", "state_size", "n_tensors", "n_ops",
+             "n_subgraphs", "threads"]
+    header = dict(zip(names, h[:15]))
     flat = h[17:]
     sections = [(flat[2 * i], flat[2 * i + 1]) for i in range(N_SECTIONS)]
     ind_off, ind_size = sections[SEC_INDICES]
@@ -231,7 +234,7 @@ def read_blob(buf: bytes | memoryview) -> BlobInfo:
         ni, no, io = r[2], r[3], r[4]
         ops.append({"code": r[0], "version": r[1], "inputs": indices[io:io + ni].tolist(),
                     "outputs": indices[io + ni:io + ni + no].tolist(), "params_size": r[6],
-                    "scratch": r[7], "scratch_size": r[8], "src_index": r[9]})
+                    "scratch": r[7], "scratch_size": r[8], "src_index": r[9], "layout": r[10]})
     subgraphs = []
     s_off = sections[SEC_SUBGRAPHS][0]
     for i in range(header["n_subgraphs"]):

@@ -212,12 +212,12 @@ def load_board(name: str | os.PathLike) -> Board:
 
 
 def resolve_target(target: str) -> dict[str, Any]:
-    """`pack --target` value -> the META record: a board name or an ISA name. Weight layouts per
-    target do not exist yet (every kernel reads TFLite's layouts), so `layout` is always 0."""
+    """`pack --target` value -> the META record: a board name or an ISA name. The packer chooses
+    each op's weight layout for the ISA's kernels (pyedge/layouts.py)."""
     if target in ISAS:
-        return {"name": target, "kind": "isa", "isa": target, "layout": 0}
+        return {"name": target, "kind": "isa", "isa": target}
     if target not in list_boards() and not target.endswith(".toml"):
         raise BoardError(f"unknown target {target!r}: not a board ({', '.join(list_boards())}) "
                          f"nor an ISA ({', '.join(ISAS)})")
     board = load_board(target)
-    return {"name": board.name, "kind": "board", "isa": board.isa, "cpu": board.cpu, "layout": 0}
+    return {"name": board.name, "kind": "board", "isa": board.isa, "cpu": board.cpu}

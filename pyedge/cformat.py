@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .blob import ALIGN, STORE_NONE, is_blob, read_blob
+
+from .blob import ALIGN, STORE_NONE, VERSION_MAJOR as BLOB_VERSION_MAJOR, is_blob, read_blob
 from .errors import BlobError
 
 # pe_dtype (TFLite numbering) -> (pe_dtype enumerator, C element type)
@@ -66,7 +67,7 @@ class CModelInfo:
     state_bytes: int        # align16(state_size)
     activation_bytes: int   # arena_size
     checksum: int
-    layout: int
+    target_features: int
     inputs: list[CTensor] = field(default_factory=list)
     outputs: list[CTensor] = field(default_factory=list)
 
@@ -108,7 +109,7 @@ def model_info(blob: bytes) -> CModelInfo:
     h = info.header
     names = info.meta.get("names", [])
     state = arena - h["arena_size"]
-    cm = CModelInfo(h["total_size"], arena, state, h["arena_size"], h["checksum"], h["layout"])
+    cm = CModelInfo(h["total_size"], arena, state, h["arena_size"], h["checksum"], h["target_features"])
     sg0 = info.subgraphs[0]
     for dest, idxs in ((cm.inputs, sg0["inputs"]), (cm.outputs, sg0["outputs"])):
         for i in idxs:
@@ -236,7 +237,7 @@ def _header(info: CModelInfo, name: str, source: str, *, with_data: bool, blob: 
         f" *   PE_ALIGNAS16 static uint8_t arena[{P}_ARENA_BYTES];",
         " *   pe_model m; pe_interp it;",
         f" *   pe_model_init(&m, {P}_BLOB, {P}_BLOB_SIZE);",
-        " *   pe_interp_init(&it, &m, arena, sizeof arena, PE_ISA_SCALAR);",
+        " *   pe_interp_init(&it, &m, arena, sizeof arena, 0); (0: scalar kernels)",
         f" *   memcpy(pe_tensor_data(&it, {P}_INPUT0_INDEX), input, {P}_INPUT0_BYTES);",
         " *   pe_invoke(&it);",
         f" *   output = ({P}_OUTPUT0_CTYPE *)pe_tensor_data(&it, {P}_OUTPUT0_INDEX);",
@@ -250,14 +251,14 @@ def _header(info: CModelInfo, name: str, source: str, *, with_data: bool, blob: 
     lines += [" */", f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", "", _ALIGN_MACRO]
     lines += [
         "/* the pyedge blob format this was packed for: a core of another major version refuses it */",
-        f"#define {P}_BLOB_VERSION_MAJOR 1",
-        "#if defined(PE_VERSION_MAJOR) && PE_VERSION_MAJOR != 1",
-        f"#error \"{name}: pyedge blob format 1 but pyedge.h is another major version\"",
+        f"#define {P}_BLOB_VERSION_MAJOR {BLOB_VERSION_MAJOR}",
+        f"#if defined(PE_VERSION_MAJOR) && PE_VERSION_MAJOR != {BLOB_VERSION_MAJOR}",
+        f"#error \"{name}: pyedge blob format {BLOB_VERSION_MAJOR} but pyedge.h is another major version\"",
         "#endif",
         f"#define {P}_BLOB {sym}",
         f"#define {P}_BLOB_SIZE {info.blob_size}u",
         f"#define {P}_BLOB_CRC32 0x{info.checksum:08x}u",
-        f"#define {P}_LAYOUT {info.layout}u",
+        f"#define {P}_TARGET_FEATURES {info.target_features}u /* PE_FEAT_* the layouts were packed for */",
         "/* RAM: the one arena the caller provides (16-byte aligned) = pe_model_arena_bytes() */",
         f"#define {P}_ARENA_BYTES {info.arena_bytes}u",
         f"#define {P}_STATE_BYTES {info.state_bytes}u /* persistent state, first in the arena */",

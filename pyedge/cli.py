@@ -126,7 +126,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
     raw = Path(args.model).read_bytes()
     if is_blob(raw) and args.target is not None:
         raise PyedgeError("--target applies when packing a .tflite: a .peb keeps the target it was packed for")
-    blob = raw if is_blob(raw) else pack_tflite(raw, target=args.target,  # a .peb re-emits as C unchanged
+    # a .peb re-emits as C unchanged
+    blob = raw if is_blob(raw) else pack_tflite(raw, target=args.target, threads=max(1, args.threads),
                                                 preserve_inputs=not args.reuse_inputs)
     if fmt == "c":
         for p in write_c(blob, out, args.name, source=Path(args.model).name):
@@ -179,10 +180,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="C symbol prefix for --format c: NAME_blob, NAME_blob_size, NAME_ARENA_BYTES, ... "
                         "(default: model)")
     k.add_argument("--target", metavar="BOARD_OR_ISA",
-                   help="record the target in the blob's META: a board from boards/ (e.g. rpi4, mps2-an386) "
-                        "or an ISA (scalar, avx2, neon, dsp, helium); it must exist. Weights keep TFLite's "
-                        "generic layout for every target (header layout 0): pyedge has only scalar kernels, "
-                        "so no target-specific layout exists yet")
+                   help="pack for a target: a board from boards/ (e.g. rpi4, mps2-an386) or an ISA (scalar, "
+                        "avx2, avx512vnni, neon, dsp, helium); it must exist. Ops that a SIMD kernel of that "
+                        "ISA runs get its packed weight layout (its scalar twin runs it on any other CPU); "
+                        "without --target weights keep TFLite's generic layout")
+    k.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="plan per-thread scratch for N threads (default 1; an Interpreter with more threads "
+                        "is capped at N for the ops that need scratch)")
     k.add_argument("--reuse-inputs", action="store_true",
                    help="let the planner reuse the inputs' memory after their last read (smaller arena, as "
                         "TFLM; the inputs no longer hold their values after invoke)")

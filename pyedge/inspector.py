@@ -11,17 +11,21 @@ exports no per-op kernel query), so the kernel column is derived from the op tab
 from __future__ import annotations
 
 import os
+from collections import Counter
 from typing import Any
 
 from . import _native
 from .blob import (OP, SEC_OPS, SEC_PARAMS, SECTION_NAMES, STORE_ARENA, STORE_CONST, STORE_STATE, align,
                    is_blob, read_blob)
 from .boards import ISAS, Board, load_board
+from .cpu import cpu_features
+from .layouts import feature_names, layout_name
 from .graph import TFLITE_TYPE_NAMES
 
 STORAGE_NAMES = {0: "none", 1: "const", 2: "arena", 3: "state"}  # blob.STORE_*
-KERNEL_NOTE = ("pyedge's C core has scalar kernels only: every op runs its portable C99 reference kernel "
-               "pe_<op>__scalar on every ISA")
+KERNEL_NOTE = ("each op runs the first variant of native/kernels.def whose features this CPU has and whose "
+               "weight layout the op carries; the others run their portable C99 reference kernel "
+               "pe_<op>__scalar")
 
 
 def kernel_name(pe_op: str) -> str:
@@ -66,6 +70,11 @@ def _macs(pe_op: str, ins: list[dict | None], outs: list[dict], blob: bytes, inf
         return t["shape"] if t is not None else []
 
     out = _size(shape(outs[0])) if outs else 0
+    if pe_op == "CONV_2D" and info.ops[k].get("layout"):  # packed weights: one group
+        p = _params(blob, info, k, "pe_conv_params")
+        return out * p.kernel_h * p.kernel_w * shape(ins[0])[-1]
+    if pe_op == "FULLY_CONNECTED" and info.ops[k].get("layout"):
+        return out * _params(blob, info, k, "pe_fc_params").depth
     if pe_op == "CONV_2D":          # filter [OC, KH, KW, IC/groups]
         w = shape(ins[1])
         return out * (_size(w) // max(w[0], 1))
@@ -172,11 +181,16 @@ def _board_report(board: Board, totals: dict[str, Any], ops: list[dict[str, Any]
                                  "reason": "float32 data on a board without an FPU: the kernel's float "
                                            "arithmetic runs in software emulation (slow, more code)"})
     notes = []
-    if board.isa not in ("scalar",):
+    from .layouts import features_for_tier, variants
+    try:
+        simd = [v.name for v in variants() if v.features and (v.features & ~features_for_tier(board.isa)) == 0]
+    except ValueError:
+        simd = []
+    if board.isa != "scalar" and not simd:
         notes.append(f"pyedge has no {board.isa} kernels yet: the scalar kernels run ({ISAS[board.isa]} unused)")
     if target is not None and target.get("name") != board.name and target.get("isa") != board.isa:
-        notes.append(f"blob packed with --target {target['name']}; its weight layout is generic (0), "
-                     f"so it runs on {board.name} unchanged")
+        notes.append(f"blob packed with --target {target['name']}; every packed weight layout has a scalar "
+                     f"kernel, so it runs on {board.name} unchanged")
     return {
         "name": board.name, "description": board.description, "kind": board.kind, "cpu": board.cpu,
         "isa": board.isa, "fpu": board.fpu, "ram": ram, "flash": flash,
@@ -185,10 +199,9 @@ def _board_report(board: Board, totals: dict[str, Any], ops: list[dict[str, Any]
             "arena": [m.name for m in board.memory if m.kind == "ram" and m.size >= totals["arena_bytes"]],
             "blob": [m.name for m in board.memory if m.size >= totals["blob_bytes"]],
         },
-        "kernels": "scalar",
+        "kernels": simd or "scalar",
         "cannot_run": [],
-        "cannot_run_note": "none: every op runs a portable C99 kernel and the blob's weight layout is "
-                           "generic (0), which every core accepts",
+        "cannot_run_note": "none: every op has a portable C99 kernel for its weight layout",
         "warnings": warnings,
         "notes": notes,
     }
@@ -222,6 +235,7 @@ def inspect_model(model: str | os.PathLike | bytes, board: str | Board | None = 
                 "shape": list(t["shape"]), "bytes": t["bytes"], "storage": STORAGE_NAMES[t["storage"]],
                 "offset": t["offset"] if t["storage"] in (STORE_CONST, STORE_ARENA, STORE_STATE) else None}
 
+    variants = interp.op_variants()
     ops = []
     weights: dict[int, int] = {}
     derived: dict[int, int] = {}
@@ -240,7 +254,9 @@ def inspect_model(model: str | os.PathLike | bytes, board: str | Board | None = 
         ops.append({
             "index": k, "subgraph": op_sg.get(k, 0), "pe_op": pe_names[k], "tflite_op": src.get("name"),
             "tflite_index": op["src_index"], "version": op["version"],
-            "kernel": kernel_name(pe_names[k]), "kernel_isa": "scalar",
+            "kernel": kernel_name(pe_names[k]) if variants[k] == "scalar" else variants[k],
+            "kernel_isa": variants[k].rsplit("__", 1)[-1] if "__" in variants[k] else "scalar",
+            "layout": layout_name(op.get("layout", 0)),
             "inputs": ins, "outputs": outs,
             "macs": macs, "elements": sum(_size(t["shape"]) for t in outs if t is not None),
             "work": "macs" if macs else "elements",
@@ -268,12 +284,14 @@ def inspect_model(model: str | os.PathLike | bytes, board: str | Board | None = 
     target = meta.get("target")
     return {
         "model": path, "source": source,
-        "blob": {"version": f"{hdr['version_major']}.{hdr['version_minor']}", "layout": hdr["layout"],
-                 "layout_name": "generic" if hdr["layout"] == 0 else f"layout {hdr['layout']}",
+        "blob": {"version": f"{hdr['version_major']}.{hdr['version_minor']}",
+                 "target_features": feature_names(hdr["target_features"]),
+                 "layouts": sorted({layout_name(o.get("layout", 0)) for o in info.ops}),
+                 "threads": max(1, hdr.get("threads", 1)),
                  "checksum": f"0x{hdr['checksum']:08x}"},
         "target": target,
         "simplified": meta.get("simplified"),
-        "kernels": {"isa": "scalar", "note": KERNEL_NOTE},
+        "kernels": {"cpu": cpu_features(), "variants": dict(Counter(variants)), "note": KERNEL_NOTE},
         "ops": ops,
         "totals": totals,
         "board": _board_report(brd, totals, ops, target) if brd is not None else None,
@@ -317,8 +335,11 @@ def format_report(r: dict[str, Any]) -> str:
     src = f"{r['model']} " if r["model"] else ""
     target = r["target"]["name"] if r["target"] else "none recorded"
     lines.append(f"model: {src}({'packed from .tflite' if r['source'] == 'tflite' else 'pyedge blob'}); "
-                 f"blob format {r['blob']['version']}, weight layout {r['blob']['layout']} "
-                 f"({r['blob']['layout_name']}), target: {target}")
+                 f"blob format {r['blob']['version']}, weight layouts: {', '.join(r['blob']['layouts'])}, "
+                 f"target: {target}")
+    cpu = r["kernels"]["cpu"]
+    lines.append(f"cpu features: {' '.join(cpu['detected']) or 'none'}; in use: {' '.join(cpu['used']) or 'none (scalar)'}"
+                 + (f" (PYEDGE_ISA={cpu['cap']})" if cpu["cap"] else ""))
     lines.append(f"kernels: {r['kernels']['note']}")
     s = r["simplified"]
     if s is not None:

@@ -11,7 +11,6 @@ from ._native import check_blob, ffi, lib, op_names, status_name, status_text
 from .blob import ALIGN, SEC_CONST, STORE_CONST, STORE_NONE, is_blob, read_blob
 from .errors import BlobError, InvokeError
 from .graph import TFLITE_DTYPES, TFLITE_TYPE_NAMES
-from .pack import pack_tflite
 
 
 def _aligned_copy(data: bytes) -> np.ndarray:
@@ -32,16 +31,30 @@ class Interpreter:
     """Runs a .tflite model (packed in memory) or a .peb blob through pyedge's C core.
 
     The API mirrors tflite_runtime.interpreter.Interpreter; TFLite-only arguments
-    (num_threads, experimental_op_resolver_type, delegates) are accepted and ignored.
+    (experimental_op_resolver_type, delegates) are accepted and ignored. `num_threads` splits
+    conv, depthwise and fully connected ops over a thread pool (outputs are identical for every
+    count). The kernels are chosen from the CPU's features (pyedge.cpu_features()), capped by the
+    environment variable PYEDGE_ISA (scalar, avx2, avx512, avx512vnni, ...) read here, or by
+    `isa`. `profile=True` times every op (op_profile()).
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
                  experimental_delegates: Any = None, num_threads: int | None = None,
                  experimental_op_resolver_type: Any = None,
-                 experimental_preserve_all_tensors: bool = False, **_: Any):
+                 experimental_preserve_all_tensors: bool = False, *, isa: str | None = None,
+                 profile: bool = False, **_: Any):
         if (model_path is None) == (model_content is None):
             raise ValueError("give exactly one of model_path or model_content")
         self._mmap = None
+        self.features = int(lib.pe_detect_features())
+        if isa is not None:
+            cap = int(lib.pe_features_for_tier(isa.encode()))
+            if cap == 0xFFFFFFFF and isa != "all":
+                raise ValueError(f"unknown ISA tier {isa!r}")
+            self.features &= cap
+        self.num_threads = max(1, int(num_threads)) if num_threads not in (None, -1) else 1
+        self._profile = bool(profile)
+        self._pool = None
         if model_path is not None:
             with open(model_path, "rb") as f:
                 head = f.read(4)
@@ -55,7 +68,9 @@ class Interpreter:
         elif is_blob(model_content):
             self._blob = _aligned_copy(model_content)
         else:
-            packed = pack_tflite(bytes(model_content), preserve_all_tensors=experimental_preserve_all_tensors)
+            from .pack import pack_tflite  # the compiler: only for .tflite input
+            packed = pack_tflite(bytes(model_content), preserve_all_tensors=experimental_preserve_all_tensors,
+                                 features=self.features, threads=self.num_threads)
             self._blob = _aligned_copy(packed)
         self._model = ffi.new("pe_model *")
         self._blob_ptr = ffi.from_buffer("uint8_t[]", self._blob)
@@ -67,7 +82,6 @@ class Interpreter:
         self._arena: np.ndarray | None = None
         self._names = self._info.meta.get("names", [])
         self._op_names = op_names()
-        self.isa = int(lib.pe_detect_isa())
 
     # -- setup --------------------------------------------------------------------------------
     def allocate_tensors(self) -> None:
@@ -77,8 +91,33 @@ class Interpreter:
         self._arena = _aligned_zeros(n)
         self._interp = ffi.new("pe_interp *")
         st = lib.pe_interp_init(self._interp, self._model, ffi.from_buffer("uint8_t[]", self._arena), n,
-                                self.isa)
+                                self.features)
         check_blob(st, "interpreter init")
+        threads = min(self.num_threads, int(lib.pe_model_max_threads(self._model)))
+        if threads > 1:
+            self._pool = ffi.gc(lib.pe_pool_new(threads), lib.pe_pool_free)
+            self._interp.parallel_for = lib.pe_pool_parallel_for
+            self._interp.pool = self._pool
+            self._interp.n_threads = lib.pe_pool_threads(self._pool)
+        if self._profile:
+            self._op_ticks = ffi.new("uint64_t[]", max(1, self._info.header["n_ops"]))
+            self._interp.clock = lib.pe_clock_ns
+            self._interp.on_op = lib.pe_op_ticks_add
+            self._interp.hook_user = self._op_ticks
+
+    def op_variants(self) -> list[str]:
+        """The kernel variant each op of the blob runs on this interpreter's features."""
+        self.allocate_tensors()
+        return [ffi.string(lib.pe_op_variant(self._interp, i)).decode()
+                for i in range(self._info.header["n_ops"])]
+
+    def op_profile(self) -> list[dict[str, Any]]:
+        """Per op of the last invoke (Interpreter(profile=True)): index, op, kernel, ns."""
+        if not self._profile:
+            raise RuntimeError("create the Interpreter with profile=True to time ops")
+        kernels = self.op_variants()
+        return [{"index": i, "op": self._op_names.get(op["code"], str(op["code"])), "kernel": kernels[i],
+                 "ns": int(self._op_ticks[i])} for i, op in enumerate(self._info.ops)]
 
     @property
     def arena_size(self) -> int:
@@ -203,6 +242,8 @@ class Interpreter:
     def invoke(self) -> None:
         if self._interp is None:
             raise RuntimeError("call allocate_tensors() before invoke()")
+        if self._profile:
+            ffi.memmove(self._op_ticks, bytes(8 * len(self._op_ticks)), 8 * len(self._op_ticks))
         st = lib.pe_invoke(self._interp)
         if st != lib.PE_OK:
             k = int(self._interp.err_op)

@@ -29,10 +29,16 @@ class PackedOp:
 class Packer:
     """Lowers every op of a Graph, plans memory and writes the blob."""
 
-    def __init__(self, graph: Graph, preserve_all_tensors: bool = False, preserve_inputs: bool = True):
+    def __init__(self, graph: Graph, preserve_all_tensors: bool = False, preserve_inputs: bool = True,
+                 features: int = 0, threads: int = 1, layouts: str = "auto"):
         self.graph = graph
         self.preserve_all_tensors = preserve_all_tensors
         self.preserve_inputs = preserve_inputs  # False: inputs' memory is reused once they are read
+        self.features = features  # PE_FEAT_* of the target: packed weight layouts for its kernels
+        self.threads = max(1, int(threads))  # per-thread scratch copies
+        if layouts not in ("auto", "generic", "packed"):
+            raise ValueError(f"layouts={layouts!r}: expected 'auto', 'generic' or 'packed'")
+        self.layouts = layouts  # packed weight layouts: for the target's SIMD kernels, none, or all
         self.tensors: list[Tensor] = []
         self.shared: dict[str, Any] = {}
         self._state_keys: dict[Any, Tensor] = {}
@@ -123,6 +129,11 @@ class Packer:
 
     def build(self) -> bytes:
         self.lower()
+        if (self.features and self.layouts == "auto") or self.layouts == "packed":
+            from .layouts import apply_layouts
+            packed = apply_layouts(self, self.features, self.threads, everywhere=self.layouts == "packed")
+            if packed:
+                self.extra_meta["layouts"] = packed
         order = self._timeline()
         graph = self.graph
         # storage classes, lifetimes, in-place aliasing and offsets: pyedge/plan.py
@@ -158,7 +169,8 @@ class Packer:
                     raise UnsupportedOpError(f"lowering produced unknown pe op {lw.op!r}")
                 s_off, s_size = mp.scratch.get(id(p), (0, 0))
                 ops.append(BlobOp(codes[lw.op], p.version, [t.gidx if t is not None else -1 for t in lw.inputs],
-                                  [t.gidx for t in lw.outputs], lw.params, s_off, s_size, p.src_index))
+                                  [t.gidx for t in lw.outputs], lw.params, s_off, s_size, p.src_index,
+                                  lw.layout))
             subgraphs.append(BlobSubgraph(first, len(ops) - first, [sg.tensors[i].gidx for i in sg.inputs],
                                           [sg.tensors[i].gidx for i in sg.outputs]))
         opcodes = {(sg.index, op.index): op.opcode for sg in graph.subgraphs for op in sg.operators}
@@ -178,22 +190,39 @@ class Packer:
             "warnings": graph.warnings,
             **self.extra_meta,
         }
-        return write_blob(tensors, ops, subgraphs, arena_size, state_off, meta)
+        return write_blob(tensors, ops, subgraphs, arena_size, state_off, meta,
+                          target_features=self.features, threads=self.threads)
 
 
 def pack_graph(graph: Graph, *, preserve_all_tensors: bool = False, preserve_inputs: bool = True,
-               target: str | None = None) -> bytes:
+               target: str | None = None, features: int | None = None, threads: int = 1,
+               layouts: str = "auto") -> bytes:
     """Lower, plan and serialize a Graph into pyedge blob bytes. With preserve_inputs=False the
-    inputs' memory is reused after their last read (smaller arena; inputs are not kept)."""
+    inputs' memory is reused after their last read (smaller arena; inputs are not kept).
+    `features` (PE_FEAT_* bits; default: those of `target`'s ISA, or none) chooses the packed
+    weight layouts ("auto"; "generic": none, TFLite's own; "packed": every op that has one, run by
+    the layout's scalar twin where the CPU has no SIMD variant); `threads` the per-thread scratch."""
     from .simplify import prepare_for_pack  # dead ops, constant folding, unused constants; --target
     extra_meta = prepare_for_pack(graph, preserve_all_tensors=preserve_all_tensors, target=target)
-    packer = Packer(graph, preserve_all_tensors, preserve_inputs)
+    if features is None:
+        features = 0
+        isa = (extra_meta.get("target") or {}).get("isa")
+        if isa:
+            from .layouts import features_for_tier
+            try:
+                features = features_for_tier(isa)
+            except ValueError:
+                features = 0
+    packer = Packer(graph, preserve_all_tensors, preserve_inputs, features=features, threads=threads,
+                    layouts=layouts)
     packer.extra_meta = extra_meta
     return packer.build()
 
 
 def pack_tflite(model: bytes, *, preserve_all_tensors: bool = False, preserve_inputs: bool = True,
-                target: str | None = None) -> bytes:
+                target: str | None = None, features: int | None = None, threads: int = 1,
+                layouts: str = "auto") -> bytes:
     """.tflite bytes -> pyedge blob bytes. Raises ModelError / UnsupportedOpError."""
     return pack_graph(read_tflite(model), preserve_all_tensors=preserve_all_tensors,
-                      preserve_inputs=preserve_inputs, target=target)
+                      preserve_inputs=preserve_inputs, target=target, features=features, threads=threads,
+                      layouts=layouts)

@@ -166,7 +166,9 @@ def test_tampered_fields_with_valid_checksum_are_rejected(chain):
     h, t, o = _offsets(blob.HEADER_FIELDS), _offsets(blob.TENSOR_FIELDS), _offsets(blob.OP_FIELDS)
     cases = {
         "version": (h["version_major"], "<H", 99, "PE_ERR_VERSION"),
-        "layout": (h["layout"], "<I", 7, "PE_ERR_LAYOUT"),
+        "op layout": (o_off + o["layout"], "<I", 7, "PE_ERR_LAYOUT"),
+        "op reserved": (o_off + o["reserved"], "<I", 1, "PE_ERR_CORRUPT"),
+        "threads": (h["threads"], "<I", 1000, "PE_ERR_CORRUPT"),
         "alignment": (h["alignment"], "<I", 8, "PE_ERR_CORRUPT"),
         "header size": (h["header_size"], "<I", 64, "PE_ERR_CORRUPT"),
         "n_tensors": (h["n_tensors"], "<I", n_t + 1, "PE_ERR_CORRUPT"),

@@ -20,11 +20,12 @@ from pyedge import cformat
 from pyedge.blob import CHECKSUM_OFFSET, STORE_STATE, read_blob
 from pyedge.cli import main as cli_main
 from pyedge.errors import BlobError
+from pyedge._manifest import SCALAR_ONLY, core_sources, include_dirs
 
 ROOT = Path(__file__).resolve().parent.parent
 NATIVE = ROOT / "native"
 RUNNER = NATIVE / "tests" / "pe_run_model.c"
-INCLUDES = [f"-I{NATIVE / d}" for d in ("include", "src", "kernels")]
+INCLUDES = [f"-I{d}" for d in include_dirs()] + [SCALAR_ONLY]
 HOST_FLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-pedantic"]
 # every real model pyedge runs (the audio preprocessor's custom ops are refused, see test_errors)
 ALL_MODELS = sorted(p.stem for p in MODELS.glob("*.tflite") if p.stem != "tflm_audio_preprocessor_int8")
@@ -62,7 +63,7 @@ def core_objects(tmp_path_factory) -> list[Path]:
     """The whole C core compiled once with the host compiler (-std=c99 -pedantic)."""
     cc = host_cc()
     out = tmp_path_factory.mktemp("core")
-    srcs = sorted((NATIVE / "src").glob("*.c")) + sorted((NATIVE / "kernels").glob("*.c"))
+    srcs = core_sources()
     objs = [out / f"{s.parent.name}_{s.stem}.o" for s in srcs]
 
     def build(so):

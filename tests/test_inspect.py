@@ -48,7 +48,7 @@ def test_real_model_totals(name: str, packed: dict[str, bytes], tmp_path: Path) 
         r = inspect_model(model_path(name))
     info = read_blob(blob)
     hdr, tot = info.header, r["totals"]
-    assert r["source"] == "tflite" and r["blob"]["layout"] == 0
+    assert r["source"] == "tflite" and r["blob"]["layouts"] == ["generic"]
     assert tot["blob_bytes"] == hdr["total_size"] == len(blob)
     assert tot["activation_bytes"] == hdr["arena_size"] and tot["state_bytes"] == hdr["state_size"]
     assert tot["arena_bytes"] == pyedge.Interpreter(model_content=blob).arena_size
@@ -345,8 +345,9 @@ def test_pack_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert main(["pack", src, "-o", str(out), "--target", "rpi4"]) == 0
     blob = out.read_bytes()
     info = read_blob(blob)
-    assert info.meta["target"] == {"name": "rpi4", "kind": "board", "isa": "neon", "cpu": "cortex-a72", "layout": 0}
-    assert info.header["layout"] == 0  # no target-specific weight layouts exist yet
+    assert info.meta["target"] == {"name": "rpi4", "kind": "board", "isa": "neon", "cpu": "cortex-a72"}
+    assert info.header["target_features"] == pyedge._native.lib.PE_FEAT_NEON
+    assert all(o["layout"] == 0 for o in info.ops)  # no NEON kernels read a packed layout yet
     assert inspect_model(out)["target"]["name"] == "rpi4"
     x = [np.arange(1960, dtype=np.int8).reshape(1, 1960)]
     plain = pyedge.pack_tflite(model_path("tflm_micro_speech_quantized").read_bytes())
@@ -357,7 +358,7 @@ def test_pack_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         it.invoke()
     assert np.array_equal(it_t.get_tensor(it_t.get_output_details()[0]["index"]),
                           it_p.get_tensor(it_p.get_output_details()[0]["index"]))
-    assert resolve_target("neon") == {"name": "neon", "kind": "isa", "isa": "neon", "layout": 0}
+    assert resolve_target("neon") == {"name": "neon", "kind": "isa", "isa": "neon"}
     capsys.readouterr()
     assert main(["pack", src, "-o", str(tmp_path / "n.peb"), "--target", "pentium"]) == 2
     err = capsys.readouterr().err
@@ -367,7 +368,7 @@ def test_pack_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "a .peb keeps the target" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["pack", "--help"])
-    assert "layout 0" in " ".join(capsys.readouterr().out.split())
+    assert "packed weight layout" in " ".join(capsys.readouterr().out.split())
 
 
 def test_module_name_does_not_shadow_stdlib_inspect() -> None:

@@ -401,7 +401,7 @@ def _run_guarded(blob: bytes, inputs: list[np.ndarray], guard: int = 4096) -> li
     arena = mem[(-mem.ctypes.data) % 16:][:n + guard]
     arena[:] = PATTERN
     it = ffi.new("pe_interp *")
-    assert lib.pe_interp_init(it, m, ffi.from_buffer("uint8_t[]", arena), n + guard, lib.pe_detect_isa()) == 0
+    assert lib.pe_interp_init(it, m, ffi.from_buffer("uint8_t[]", arena), n + guard, lib.pe_detect_features()) == 0
     state = n - info.header["arena_size"]
     sg = info.subgraphs[0]
 

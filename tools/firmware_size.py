@@ -21,6 +21,9 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pyedge"))
+import _manifest  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 NATIVE = ROOT / "native"
 DEFAULT_MODELS = [ROOT / "tests/models/tflm_micro_speech_quantized.tflite",
@@ -67,7 +70,7 @@ def _compile(gcc: str, src: Path, obj: Path, flags: list[str]) -> str:
 
 
 def core_sources() -> list[Path]:
-    return sorted((NATIVE / "src").glob("*.c")) + sorted((NATIVE / "kernels").glob("*.c"))
+    return _manifest.core_sources()
 
 
 def section_sizes(size_tool: str, path: Path) -> dict[str, int]:

@@ -9,7 +9,7 @@
  *
  * Typical use:
  *   pe_model m;   pe_model_init(&m, blob, blob_size);
- *   pe_interp it; pe_interp_init(&it, &m, arena, pe_model_arena_bytes(&m), pe_detect_isa());
+ *   pe_interp it; pe_interp_init(&it, &m, arena, pe_model_arena_bytes(&m), pe_detect_features());
  *   memcpy(pe_tensor_data(&it, input_index), input, input_bytes);
  *   pe_invoke(&it);
  */
@@ -103,14 +103,15 @@ typedef struct {
   uint32_t total_size;    /* whole blob in bytes */
   uint32_t checksum;      /* CRC-32 (zlib) of the whole blob with this field zeroed */
   uint32_t flags;         /* reserved, 0 */
-  uint32_t layout;        /* weight layout id, PE_LAYOUT_GENERIC = 0 */
+  uint32_t target_features; /* PE_FEAT_* the packer chose layouts for (informational) */
   uint32_t alignment;     /* PE_ALIGN */
   uint32_t arena_size;    /* bytes of planned activations + scratch */
   uint32_t state_size;    /* bytes of persistent state (placed first in the arena) */
   uint32_t n_tensors;
   uint32_t n_ops;
   uint32_t n_subgraphs;
-  uint32_t reserved[3];
+  uint32_t threads;       /* threads the per-thread scratch was planned for (0 is 1) */
+  uint32_t reserved[2];
   pe_section sections[8]; /* indexed by PE_SEC_* */
 } pe_header;              /* 128 bytes */
 
@@ -138,7 +139,9 @@ typedef struct {
   uint32_t scratch;     /* offset in the activation region */
   uint32_t scratch_size;
   uint32_t src_index;   /* operator index in the source model's subgraph */
-} pe_op_rec;            /* 32 bytes */
+  uint32_t layout;      /* packed weight layout of this op (PE_LAYOUT_*; 0: TFLite's own) */
+  uint32_t reserved;    /* 0 */
+} pe_op_rec;            /* 40 bytes */
 
 typedef struct {
   uint32_t first_op;
@@ -173,11 +176,28 @@ typedef struct {
   uint32_t state_bytes; /* state_size rounded up to PE_ALIGN */
 } pe_model;
 
+/* Hooks the caller may set after pe_interp_init (all optional; the core has no threads and no
+   clock of its own). parallel_for runs fn(task, i) for every i in [0, n), on any threads, and
+   returns when all have run, passing each call the index in [0, n_threads) of the thread that
+   runs it; n_threads says how many run at once (per-thread scratch was planned
+   for the blob's thread count, so n_threads above it is capped). clock returns ticks of any unit;
+   on_op then receives each op's ticks after it ran. */
+typedef void (*pe_task_fn)(void *task, uint32_t i, uint32_t thread);
+typedef void (*pe_parallel_for_fn)(void *pool, pe_task_fn fn, void *task, uint32_t n);
+typedef uint64_t (*pe_clock_fn)(void *user);
+typedef void (*pe_op_timing_fn)(void *user, uint32_t op_index, uint64_t ticks);
+
 typedef struct {
   const pe_model *model;
   uint8_t *arena;        /* state region, then activation region */
   uint32_t arena_size;
-  uint32_t isa;          /* pe_isa in use */
+  uint32_t features;     /* PE_FEAT_* the kernels may use (a subset of the CPU's) */
+  pe_parallel_for_fn parallel_for;
+  void *pool;
+  uint32_t n_threads;    /* 0 or 1: run everything on the calling thread */
+  pe_clock_fn clock;
+  pe_op_timing_fn on_op;
+  void *hook_user;
   uint32_t depth;        /* subgraph call depth */
   int32_t err_op;        /* op index of the last failure, -1 if none */
   int32_t err_status;
@@ -219,7 +239,18 @@ const char *pe_feature_name(uint32_t bit);
    exists. Call it once (at interpreter set-up), not per invoke. */
 uint32_t pe_detect_features(void);
 /* Bind an arena (PE_ALIGN-aligned) and initialise persistent state. */
-pe_status pe_interp_init(pe_interp *it, const pe_model *m, void *arena, size_t arena_size, uint32_t isa);
+pe_status pe_interp_init(pe_interp *it, const pe_model *m, void *arena, size_t arena_size, uint32_t features);
+/* Name of the kernel variant op i runs with the interpreter's features ("scalar",
+   "gemm_8x16c4__avx512vnni", ...); NULL if i is out of range. */
+const char *pe_op_variant(const pe_interp *it, uint32_t op_index);
+/* Name of a packed weight layout (PE_LAYOUT_*), NULL if unknown to this core. */
+const char *pe_layout_name(uint32_t layout);
+/* The variant table (native/kernels.def), row i < pe_variant_count(): its name, and its op code,
+   required features and layout through the out-pointers. */
+uint32_t pe_variant_count(void);
+const char *pe_variant_info(uint32_t i, uint32_t *op, uint32_t *features, uint32_t *layout);
+/* Threads the blob's per-thread scratch was planned for (at least 1). */
+uint32_t pe_model_max_threads(const pe_model *m);
 /* Reset variable tensors to their initial values; like TFLite's ResetVariableTensors() it
    leaves resource variables and CALL_ONCE's done-flags alone. */
 pe_status pe_reset_state(pe_interp *it);
@@ -230,12 +261,13 @@ void *pe_tensor_data(pe_interp *it, uint32_t index);
 /* END CDEF */
 
 #define PE_MAGIC 0x31424550u /* "PEB1" little-endian */
-#define PE_VERSION_MAJOR 1
+#define PE_VERSION_MAJOR 2
 #define PE_VERSION_MINOR 0
 #define PE_ALIGN 16u
 #define PE_MAX_RANK 6
 #define PE_NONE 0xFFFFFFFFu
 #define PE_LAYOUT_GENERIC 0u
+#define PE_LAYOUT_QS8_GEMM_N16K4 1u /* int8 GEMM blocks of 16 channels x 4 inputs (qs8_gemm.h) */
 #define PE_MAX_DEPTH 4u
 
 #define PE_TF_VARIABLE 1u /* variable tensor: reset to zero point (int8) or 0 */

@@ -25,6 +25,8 @@ typedef struct {
   int32_t act_min;          /* fused activation clamp, in output units */
   int32_t act_max;
   int32_t depth_multiplier; /* DEPTHWISE_CONV_2D: OC / C; CONV_2D: unused, 0 */
+  int32_t kernel_h;         /* filter height and width (the filter's dims 1, 2; packed layouts */
+  int32_t kernel_w;         /* no longer carry them) */
 } pe_conv_params;
 
 /* FULLY_CONNECTED. inputs: input [..., D] (flattened to [B, D]), weights [U, D] int8,
@@ -35,6 +37,7 @@ typedef struct {
   int32_t output_offset; /* output zero point */
   int32_t act_min;
   int32_t act_max;
+  int32_t depth;         /* inputs per output unit (the weights' dim 1) */
 } pe_fc_params;
 
 /* BATCH_MATMUL. inputs: lhs [..., M, K] (or [..., K, M] with adj_x), rhs [..., K, N]

@@ -4,6 +4,7 @@
  * TFLite accumulates in int32). Tensors are NHWC; padding is implicit zeros, i.e. taps outside
  * the input are skipped. Sums are formed exactly in int64 and wrapped where TFLite's are int32. */
 #include "conv.h"
+#include "gemm_drivers.h"
 
 enum { IN_INPUT = 0, IN_FILTER = 1, IN_BIAS = 2, IN_MULT = 3, IN_SHIFT = 4 };
 
@@ -33,6 +34,60 @@ static conv_geom conv_geometry(const pe_tensor *in, const pe_tensor *filt, const
   return g;
 }
 
+static pe_status conv_check_common(const pe_conv_params *p, const conv_geom *g, int is8, int32_t out_dtype) {
+  PE_CHECK(p->stride_h >= 1 && p->stride_w >= 1 && p->dilation_h >= 1 && p->dilation_w >= 1,
+           PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->pad_h >= 0 && p->pad_h <= (1 << 30) && p->pad_w >= 0 && p->pad_w <= (1 << 30),
+           PE_ERR_BAD_PARAMS);
+  /* the largest input coordinate the loops form, out*stride + k*dilation, must fit int32 */
+  PE_CHECK((int64_t)(g->out_h > 0 ? g->out_h - 1 : 0) * p->stride_h +
+                   (int64_t)(g->k_h > 0 ? g->k_h - 1 : 0) * p->dilation_h <= INT32_MAX,
+           PE_ERR_BAD_PARAMS);
+  PE_CHECK((int64_t)(g->out_w > 0 ? g->out_w - 1 : 0) * p->stride_w +
+                   (int64_t)(g->k_w > 0 ? g->k_w - 1 : 0) * p->dilation_w <= INT32_MAX,
+           PE_ERR_BAD_PARAMS);
+  PE_CHECK(pe_conv_offsets_ok(is8, p->input_offset, p->output_offset, p->act_min, p->act_max, out_dtype),
+           PE_ERR_BAD_PARAMS);
+  return PE_OK;
+}
+
+/* CONV_2D with weights in the packed GEMM layout (gemm_drivers.c): int8, one group, no bias
+   input (it is folded into the layout's init terms), kernel size from the params. */
+static pe_status conv_check_packed(const pe_op_ctx *ctx, int depthwise) {
+  const pe_conv_params *p = (const pe_conv_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, IN_INPUT), filt = pe_input(ctx, IN_FILTER);
+  const pe_tensor bias = pe_input(ctx, IN_BIAS), out = pe_output(ctx, 0);
+  const pe_tensor mult = pe_input(ctx, IN_MULT), shift = pe_input(ctx, IN_SHIFT);
+  conv_geom g;
+  pe_status st;
+  PE_CHECK(!depthwise, PE_ERR_LAYOUT);
+  PE_CHECK(in.rank == 4 && out.rank == 4 && in.dtype == PE_INT8 && out.dtype == PE_INT8, PE_ERR_SHAPE);
+  PE_CHECK(bias.index < 0, PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_elems(&in) >= 0 && pe_conv_elems(&out) >= 0, PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &out), PE_ERR_SHAPE);
+  PE_CHECK(in.dims[0] == out.dims[0] && in.dims[3] >= 1 && out.dims[3] >= 1, PE_ERR_SHAPE);
+  PE_CHECK(p->kernel_h >= 1 && p->kernel_w >= 1 && p->kernel_h <= 4096 && p->kernel_w <= 4096, PE_ERR_BAD_PARAMS);
+  PE_CHECK((int64_t)p->kernel_h * p->kernel_w * in.dims[3] <= (1 << 24), PE_ERR_SHAPE);
+  g.batches = in.dims[0];
+  g.in_h = in.dims[1];
+  g.in_w = in.dims[2];
+  g.in_c = in.dims[3];
+  g.k_h = p->kernel_h;
+  g.k_w = p->kernel_w;
+  g.out_h = out.dims[1];
+  g.out_w = out.dims[2];
+  g.out_c = out.dims[3];
+  g.filter_c = g.in_c;
+  g.groups = 1;
+  st = pe_conv_check_requant(&mult, &shift, g.out_c, PE_CONV_SHIFT_MAX_32);
+  if (st != PE_OK) return st;
+  st = pe_gemm_packed_check(&filt, &mult, &shift, g.out_c, g.k_h * g.k_w * g.in_c);
+  if (st != PE_OK) return st;
+  st = pe_gemm_scratch_check(ctx, g.k_h * g.k_w * g.in_c);
+  if (st != PE_OK) return st;
+  return conv_check_common(p, &g, 1, out.dtype);
+}
+
 static pe_status conv_check(const pe_op_ctx *ctx, int depthwise) {
   const pe_conv_params *p = (const pe_conv_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, IN_INPUT), filt = pe_input(ctx, IN_FILTER);
@@ -44,7 +99,9 @@ static pe_status conv_check(const pe_op_ctx *ctx, int depthwise) {
 
   PE_CHECK(ctx->n_inputs == 5 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
   PE_CHECK(in.index >= 0 && filt.index >= 0 && out.index >= 0, PE_ERR_SHAPE);
+  if (ctx->op->layout == PE_LAYOUT_QS8_GEMM_N16K4) return conv_check_packed(ctx, depthwise);
   PE_CHECK(in.rank == 4 && filt.rank == 4 && out.rank == 4, PE_ERR_SHAPE);
+  PE_CHECK(p->kernel_h == filt.dims[1] && p->kernel_w == filt.dims[2], PE_ERR_BAD_PARAMS);
   PE_CHECK(in.dtype == PE_INT8 || in.dtype == PE_INT16, PE_ERR_SHAPE);
   PE_CHECK(out.dtype == in.dtype && filt.dtype == PE_INT8, PE_ERR_SHAPE);
   PE_CHECK(pe_conv_elems(&in) >= 0 && pe_conv_elems(&filt) >= 0 && pe_conv_elems(&out) >= 0,
@@ -76,20 +133,7 @@ static pe_status conv_check(const pe_op_ctx *ctx, int depthwise) {
                                                                                : PE_CONV_SHIFT_MAX_64);
   if (st != PE_OK) return st;
 
-  PE_CHECK(p->stride_h >= 1 && p->stride_w >= 1 && p->dilation_h >= 1 && p->dilation_w >= 1,
-           PE_ERR_BAD_PARAMS);
-  PE_CHECK(p->pad_h >= 0 && p->pad_h <= (1 << 30) && p->pad_w >= 0 && p->pad_w <= (1 << 30),
-           PE_ERR_BAD_PARAMS);
-  /* the largest input coordinate the loops form, out*stride + k*dilation, must fit int32 */
-  PE_CHECK((int64_t)(g.out_h > 0 ? g.out_h - 1 : 0) * p->stride_h +
-                   (int64_t)(g.k_h > 0 ? g.k_h - 1 : 0) * p->dilation_h <= INT32_MAX,
-           PE_ERR_BAD_PARAMS);
-  PE_CHECK((int64_t)(g.out_w > 0 ? g.out_w - 1 : 0) * p->stride_w +
-                   (int64_t)(g.k_w > 0 ? g.k_w - 1 : 0) * p->dilation_w <= INT32_MAX,
-           PE_ERR_BAD_PARAMS);
-  PE_CHECK(pe_conv_offsets_ok(is8, p->input_offset, p->output_offset, p->act_min, p->act_max, out.dtype),
-           PE_ERR_BAD_PARAMS);
-  return PE_OK;
+  return conv_check_common(p, &g, is8, out.dtype);
 }
 
 /* The taps of one output pixel's window that fall inside the input; the others read the implicit

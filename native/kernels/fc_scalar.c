@@ -5,6 +5,7 @@
  * BATCH_MATMUL. int8 FULLY_CONNECTED sums are formed in uint32 (wrapping as TFLite's int32
  * accumulator); the others exactly in int64, wrapped where TFLite's are int32. */
 #include "conv.h"
+#include "gemm_drivers.h"
 
 /* ---------------------------------------------------------------- FULLY_CONNECTED */
 
@@ -21,6 +22,27 @@ pe_status pe_fully_connected_check(const pe_op_ctx *ctx) {
 
   PE_CHECK(ctx->n_inputs == 5 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
   PE_CHECK(in.index >= 0 && w.index >= 0 && out.index >= 0, PE_ERR_SHAPE);
+  if (ctx->op->layout == PE_LAYOUT_QS8_GEMM_N16K4) {
+    /* packed GEMM layout (gemm_drivers.c): int8, weights without zero point, bias folded in */
+    PE_CHECK(in.dtype == PE_INT8 && out.dtype == PE_INT8 && in.rank >= 1 && out.rank >= 1, PE_ERR_SHAPE);
+    PE_CHECK(bias.index < 0 && p->filter_offset == 0, PE_ERR_SHAPE);
+    PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &out), PE_ERR_SHAPE);
+    units = out.dims[out.rank - 1];
+    depth = p->depth;
+    n_in = pe_conv_elems(&in);
+    n_out = pe_conv_elems(&out);
+    PE_CHECK(n_in >= 0 && n_out >= 0 && units >= 1 && depth >= 1 && n_in % depth == 0, PE_ERR_SHAPE);
+    PE_CHECK((int64_t)(n_in / depth) * units == n_out, PE_ERR_SHAPE);
+    st = pe_conv_check_requant(&mult, &shift, units, PE_CONV_SHIFT_MAX_32);
+    if (st != PE_OK) return st;
+    st = pe_gemm_packed_check(&w, &mult, &shift, units, depth);
+    if (st != PE_OK) return st;
+    st = pe_gemm_scratch_check(ctx, depth);
+    if (st != PE_OK) return st;
+    PE_CHECK(pe_conv_offsets_ok(1, p->input_offset, p->output_offset, p->act_min, p->act_max, out.dtype),
+             PE_ERR_BAD_PARAMS);
+    return PE_OK;
+  }
   PE_CHECK(in.dtype == PE_INT8 || in.dtype == PE_INT16, PE_ERR_SHAPE);
   PE_CHECK(out.dtype == in.dtype && w.dtype == PE_INT8, PE_ERR_SHAPE);
   PE_CHECK(in.rank >= 1 && w.rank == 2 && out.rank >= 1, PE_ERR_SHAPE);
@@ -29,6 +51,7 @@ pe_status pe_fully_connected_check(const pe_op_ctx *ctx) {
            PE_ERR_SHAPE);
   units = w.dims[0];
   depth = w.dims[1];
+  PE_CHECK(p->depth == depth, PE_ERR_BAD_PARAMS);
   n_in = pe_conv_elems(&in);
   n_out = pe_conv_elems(&out);
   PE_CHECK(n_in >= 0 && n_out >= 0 && pe_conv_elems(&w) >= 0, PE_ERR_SHAPE);

@@ -4,6 +4,7 @@
 #include "activation.h"
 #include "conv.h"
 #include "elementwise.h"
+#include "gemm_drivers.h"
 #include "lstm.h"
 #include "pool.h"
 #include "sequence.h"
@@ -44,8 +45,47 @@ uint32_t pe_op_params_size(uint32_t op) {
   return e ? e->params_size : 0;
 }
 
-pe_eval_fn pe_kernel_for(uint32_t op, uint32_t isa) {
-  const pe_op_entry *e = pe_op_lookup(op);
-  (void)isa; /* SIMD variants override entries here once they exist */
-  return e ? e->eval : NULL;
+#define PE_VARIANT(NAME, variant, feats, layout, eval, accepts, uk) \
+  {PE_OP_CODE_##NAME, variant, feats, layout, eval, accepts, uk},
+const pe_variant pe_variant_table[] = {
+#include "../kernels.def"
+    {0, NULL, 0, 0, NULL, NULL, NULL}};
+#undef PE_VARIANT
+
+const pe_variant *pe_variant_for(const pe_op_ctx *ctx, uint32_t features) {
+  const pe_variant *v;
+  const uint32_t layout = ctx->op->layout;
+  for (v = pe_variant_table; v->name != NULL; ++v)
+    if (v->op == ctx->op->op && v->layout == layout && (v->features & ~features) == 0 &&
+        (v->accepts == NULL || v->accepts(ctx)))
+      return v;
+  return NULL;
+}
+
+int pe_layout_runs_everywhere(uint32_t op, uint32_t layout) {
+  const pe_variant *v;
+  if (layout == PE_LAYOUT_GENERIC) return 1;
+  for (v = pe_variant_table; v->name != NULL; ++v)
+    if (v->op == op && v->layout == layout && v->features == 0 && v->accepts == NULL) return 1;
+  return 0;
+}
+
+const char *pe_layout_name(uint32_t layout) {
+  switch (layout) {
+    case PE_LAYOUT_GENERIC: return "generic";
+    case PE_LAYOUT_QS8_GEMM_N16K4: return "qs8_gemm_n16k4";
+    default: return NULL;
+  }
+}
+
+uint32_t pe_variant_count(void) { return (uint32_t)(sizeof(pe_variant_table) / sizeof(pe_variant_table[0]) - 1u); }
+
+const char *pe_variant_info(uint32_t i, uint32_t *op, uint32_t *features, uint32_t *layout) {
+  const pe_variant *v;
+  if (i >= pe_variant_count()) return NULL;
+  v = &pe_variant_table[i];
+  if (op != NULL) *op = v->op;
+  if (features != NULL) *features = v->features;
+  if (layout != NULL) *layout = v->layout;
+  return v->name;
 }

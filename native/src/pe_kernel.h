@@ -7,11 +7,20 @@
 
 #include "pyedge.h"
 
+/* x86 SIMD kernels are built (native/sources.txt lists them for x86_64 only). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(PE_SCALAR_ONLY)
+#define PE_X86_KERNELS 1
+#else
+#define PE_X86_KERNELS 0
+#endif
+
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define PE_STATIC_ASSERT(cond, msg) _Static_assert(cond, #msg)
 #else
 #define PE_STATIC_ASSERT(cond, msg) typedef char pe_static_assert_##msg[(cond) ? 1 : -1]
 #endif
+
+struct pe_variant;
 
 /* Everything one op needs. During model checking `it` and `scratch` are NULL and
    only constant tensors have data. */
@@ -26,10 +35,31 @@ typedef struct pe_op_ctx {
   uint32_t n_inputs;
   uint32_t n_outputs;
   uint8_t *scratch;
+  uint32_t scratch_size;
+  const struct pe_variant *variant; /* the row of native/kernels.def that runs (NULL: scalar) */
 } pe_op_ctx;
 
 typedef pe_status (*pe_check_fn)(const pe_op_ctx *ctx);
 typedef pe_status (*pe_eval_fn)(const pe_op_ctx *ctx);
+typedef int (*pe_accepts_fn)(const pe_op_ctx *ctx);
+
+/* One row of the variant table (native/kernels.def): a kernel for `op` that needs `features`
+   and reads weights packed in `layout`; `accepts` (NULL: always) narrows it to the shapes and
+   types it handles; `ukernel` is the microkernel descriptor its driver calls. */
+typedef struct pe_variant {
+  uint32_t op;
+  const char *name;
+  uint32_t features;
+  uint32_t layout;
+  pe_eval_fn eval;
+  pe_accepts_fn accepts;
+  const void *ukernel;
+} pe_variant;
+
+/* Split [0, n) items over the interpreter's parallel_for (or run them here): fn(task, i). */
+void pe_parallel(const pe_op_ctx *ctx, pe_task_fn fn, void *task, uint32_t n);
+/* Threads that may run at once for this op (>= 1): the scratch holds that many slices. */
+uint32_t pe_op_threads(const pe_op_ctx *ctx);
 
 uint32_t pe_dtype_size(uint32_t dtype);
 void *pe_tensor_ptr(const pe_model *m, pe_interp *it, int32_t index);

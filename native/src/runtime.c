@@ -13,7 +13,7 @@
 PE_STATIC_ASSERT(sizeof(pe_section) == 8, section_size);
 PE_STATIC_ASSERT(sizeof(pe_header) == 128, header_size);
 PE_STATIC_ASSERT(sizeof(pe_tensor_rec) == 48, tensor_rec_size);
-PE_STATIC_ASSERT(sizeof(pe_op_rec) == 32, op_rec_size);
+PE_STATIC_ASSERT(sizeof(pe_op_rec) == 40, op_rec_size);
 PE_STATIC_ASSERT(sizeof(pe_subgraph_rec) == 32, subgraph_rec_size);
 PE_STATIC_ASSERT(sizeof(float) == 4, float_size);
 
@@ -157,6 +157,8 @@ static void op_ctx(const pe_model *m, pe_interp *it, uint32_t i, pe_op_ctx *c) {
   c->n_inputs = op->n_inputs;
   c->n_outputs = op->n_outputs;
   c->scratch = NULL;
+  c->scratch_size = op->scratch_size;
+  c->variant = NULL;
   if (it != NULL && op->scratch_size > 0) c->scratch = it->arena + m->state_bytes + op->scratch;
 }
 
@@ -269,7 +271,7 @@ pe_status pe_model_init(pe_model *m, const void *blob, size_t size) {
                      h->total_size - offsetof(pe_header, checksum) - 4);
   if (~crc != h->checksum) return PE_ERR_CHECKSUM;
   if (h->header_size != sizeof(pe_header) || h->alignment != PE_ALIGN) return PE_ERR_CORRUPT;
-  if (h->layout != PE_LAYOUT_GENERIC) return PE_ERR_LAYOUT;
+  if (h->threads > 256u) return PE_ERR_CORRUPT;
 
   for (i = 0; i < PE_SEC_COUNT; ++i) {
     s = &h->sections[i];
@@ -322,6 +324,11 @@ pe_status pe_model_init(pe_model *m, const void *blob, size_t size) {
         !index_list_ok(m, op->io, (uint32_t)op->n_inputs + op->n_outputs, 1) ||
         !range_ok(op->scratch, op->scratch_size, h->arena_size))
       goto corrupt;
+    if (op->reserved != 0) goto corrupt;
+    if (!pe_layout_runs_everywhere(op->op, op->layout)) {
+      memset(m, 0, sizeof(*m));
+      return PE_ERR_LAYOUT;
+    }
     if (op->params_size != e->params_size) {
       memset(m, 0, sizeof(*m));
       return PE_ERR_BAD_PARAMS;
@@ -368,21 +375,34 @@ void *pe_tensor_data(pe_interp *it, uint32_t index) {
   return pe_tensor_ptr(it->model, it, (int32_t)index);
 }
 
-uint32_t pe_detect_isa(void) {
-  uint32_t best = PE_ISA_SCALAR;
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2")) best = PE_ISA_AVX2;
-#elif defined(__aarch64__) || defined(__ARM_NEON)
-  best = PE_ISA_NEON;
-#endif
-#ifdef PE_HAVE_GETENV
-  {
-    const char *cap = getenv("PYEDGE_MAX_ISA");
-    if (cap != NULL && strcmp(cap, "scalar") == 0) best = PE_ISA_SCALAR;
+uint32_t pe_model_max_threads(const pe_model *m) {
+  if (m == NULL || m->hdr == NULL || m->hdr->threads == 0) return 1;
+  return m->hdr->threads;
+}
+
+uint32_t pe_op_threads(const pe_op_ctx *ctx) {
+  const pe_interp *it = ctx->it;
+  uint32_t n = it != NULL && it->parallel_for != NULL && it->n_threads > 1 ? it->n_threads : 1;
+  const uint32_t cap = pe_model_max_threads(ctx->m);
+  return n < cap ? n : cap;
+}
+
+void pe_parallel(const pe_op_ctx *ctx, pe_task_fn fn, void *task, uint32_t n) {
+  uint32_t i;
+  if (n > 1 && pe_op_threads(ctx) > 1) {
+    ctx->it->parallel_for(ctx->it->pool, fn, task, n);
+    return;
   }
-#endif
-  return best;
+  for (i = 0; i < n; ++i) fn(task, i, 0);
+}
+
+const char *pe_op_variant(const pe_interp *it, uint32_t op_index) {
+  pe_op_ctx c;
+  const pe_variant *v;
+  if (it == NULL || !it->initialised || op_index >= it->model->hdr->n_ops) return NULL;
+  op_ctx(it->model, (pe_interp *)it, op_index, &c);
+  v = pe_variant_for(&c, it->features);
+  return v != NULL ? v->name : "scalar";
 }
 
 pe_status pe_reset_state(pe_interp *it) {
@@ -400,18 +420,18 @@ pe_status pe_reset_state(pe_interp *it) {
   return PE_OK;
 }
 
-pe_status pe_interp_init(pe_interp *it, const pe_model *m, void *arena, size_t arena_size, uint32_t isa) {
+pe_status pe_interp_init(pe_interp *it, const pe_model *m, void *arena, size_t arena_size, uint32_t features) {
   if (it == NULL) return PE_ERR_STATE;
   memset(it, 0, sizeof(*it));
   it->err_op = -1;
   if (m == NULL || m->hdr == NULL) return PE_ERR_STATE;
   if (arena == NULL || ((uintptr_t)arena) % PE_ALIGN != 0) return PE_ERR_ALIGNMENT;
   if (arena_size < pe_model_arena_bytes(m)) return PE_ERR_ARENA_TOO_SMALL;
-  if (isa > pe_detect_isa()) return PE_ERR_ISA;
+  if ((features & ~pe_cpu_features()) != 0) return PE_ERR_ISA;
   it->model = m;
   it->arena = (uint8_t *)arena;
   it->arena_size = (uint32_t)(arena_size > 0xFFFFFFFFu ? 0xFFFFFFFFu : arena_size);
-  it->isa = isa;
+  it->features = features;
   it->initialised = 1;
   memset(it->arena, 0, m->state_bytes); /* all persistent state starts zeroed */
   return pe_reset_state(it);
@@ -543,8 +563,16 @@ pe_status pe_run_subgraph(pe_interp *it, uint32_t subgraph) {
     }
 #endif
     if (st == PE_OK) {
+      const uint64_t t0 = it->on_op != NULL && it->clock != NULL ? it->clock(it->hook_user) : 0;
       op_ctx(m, it, i, &c);
-      st = pe_kernel_for(m->ops[i].op, it->isa)(&c);
+      c.variant = pe_variant_for(&c, it->features);
+      if (c.variant != NULL)
+        st = c.variant->eval(&c);
+      else if (m->ops[i].layout == PE_LAYOUT_GENERIC)
+        st = pe_op_lookup(m->ops[i].op)->eval(&c);
+      else
+        st = PE_ERR_LAYOUT;
+      if (it->on_op != NULL && it->clock != NULL) it->on_op(it->hook_user, i, it->clock(it->hook_user) - t0);
     }
 #ifdef PE_PLAN_CHECK
     if (st == PE_OK && check_op && unwritable_hash(it, i) != before) st = PE_ERR_RUNTIME;

@@ -180,7 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (arena != NULL) {
       /* garbage in the activation region, as a device's uninitialised RAM would hold */
       memset(arena, 0xA5, need);
-      st = pe_interp_init(&it, &m, arena, need, pe_detect_isa());
+      st = pe_interp_init(&it, &m, arena, need, pe_detect_features());
       if (st == PE_OK) {
         fill_inputs(&it, &m, m.hdr->checksum);
         (void)pe_invoke(&it);

@@ -21,7 +21,7 @@ int main(void) {
   pe_model m;
   pe_interp it;
   pe_status st = pe_model_init(&m, M(BLOB), M(BLOB_SIZE));
-  if (st == PE_OK) st = pe_interp_init(&it, &m, arena, sizeof arena, PE_ISA_SCALAR);
+  if (st == PE_OK) st = pe_interp_init(&it, &m, arena, sizeof arena, 0);
   if (st == PE_OK) {
     memset(pe_tensor_data(&it, M(INPUT0_INDEX)), 0, M(INPUT0_BYTES));
     st = pe_invoke(&it);

@@ -179,7 +179,7 @@ int main(int argc, char **argv) {
   st = pe_model_init(&m, M(BLOB), M(BLOB_SIZE));
   if (st != PE_OK) return fail_status("pe_model_init", st);
   if (!check_header(&m)) return 1;
-  st = pe_interp_init(&it, &m, arena, sizeof arena, pe_detect_isa());
+  st = pe_interp_init(&it, &m, arena, sizeof arena, pe_detect_features());
   if (st != PE_OK) return fail_status("pe_interp_init", st);
   for (i = 0; i < M(NUM_INPUTS); ++i)
     if (pe_tensor_data(&it, (uint32_t)input_index[i]) == NULL) return fail_status("input binding", PE_ERR_CORRUPT);

@@ -17,7 +17,7 @@ void kt_check(kt_state *s, int ok, const char *what, const char *detail) {
 
 void kt_skip(kt_state *s, const char *variant, const char *missing_feature) {
   s->skipped++;
-  printf("skipped %s: this CPU lacks %s\n", variant, missing_feature);
+  printf("skipped %s: needs %s (not in this run's features: CPU or PYEDGE_ISA)\n", variant, missing_feature);
 }
 
 int main(void) {

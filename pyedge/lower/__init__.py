@@ -32,6 +32,7 @@ class Lowered:
     outputs: list[Tensor]
     params: bytes
     scratch: int = 0                   # bytes of per-op scratch in the arena
+    layout: int = 0                    # packed weight layout (pyedge/layouts.py; 0: TFLite's)
     calls: int | None = None           # subgraph this op runs (control flow)
 
 

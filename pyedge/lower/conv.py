@@ -229,7 +229,7 @@ def _conv_common(ctx: LowerCtx, depthwise: bool) -> Lowered:
                         dilation_h=win["dilation_h"], dilation_w=win["dilation_w"],
                         pad_h=win["pad_h"], pad_w=win["pad_w"], input_offset=-x.zero_point,
                         output_offset=y.zero_point, act_min=act_min, act_max=act_max,
-                        depth_multiplier=depth_multiplier)
+                        depth_multiplier=depth_multiplier, kernel_h=kh, kernel_w=kw)
     op = "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D"
     return Lowered(op, [x, w, b, ctx.const(mults, "multipliers"), ctx.const(shifts, "shifts")], [y], params)
 
@@ -293,7 +293,7 @@ def fully_connected(ctx: LowerCtx) -> Lowered:
     _require_shifts(ctx, shifts, wide=x.type_code == INT16 and b is not None and b.type_code == INT64)
     act_min, act_max = _fused_activation(ctx, y)
     params = ctx.params("pe_fc_params", input_offset=-x.zero_point, filter_offset=filter_offset,
-                        output_offset=y.zero_point, act_min=act_min, act_max=act_max)
+                        output_offset=y.zero_point, act_min=act_min, act_max=act_max, depth=depth)
     return Lowered("FULLY_CONNECTED", [x, w, b, ctx.const(mults, "multipliers"), ctx.const(shifts, "shifts")],
                    [y], params)
 

@@ -31,6 +31,10 @@ import sys
 import tempfile
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path as _P
+
+sys.path.insert(0, str(_P(__file__).resolve().parents[2] / "pyedge"))
+import _manifest  # noqa: E402
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,11 +49,11 @@ HEADER_SIZE = 128
 
 def core_sources() -> list[Path]:
     """The C core's sources: the same set CMake and the cffi build compile."""
-    return sorted((NATIVE / "src").glob("*.c")) + sorted((NATIVE / "kernels").glob("*.c"))
+    return _manifest.core_sources()
 
 
 def _includes() -> list[str]:
-    return [f"-I{NATIVE / d}" for d in ("include", "src", "kernels")]
+    return [f"-I{d}" for d in _manifest.include_dirs()] + [_manifest.SCALAR_ONLY]
 
 
 def fix_checksum(data: bytes) -> bytes:

@@ -1,0 +1,135 @@
+"""Packed weight layouts: which ops get one for a target, and the packing (done in C).
+
+The C core's variant table (native/kernels.def) says which kernels read which layout on which
+CPU features; this module only asks it. An op gets a packed layout when the target has a SIMD
+variant for it; the layout's scalar twin still runs it on any other CPU. The packing itself is
+the C function beside the kernels that read it (pe_qs8_gemm_pack), called through cffi.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _native
+from .blob import LAYOUT_GENERIC, LAYOUT_QS8_GEMM_N16K4, LAYOUT_NAMES
+
+ffi, lib = _native.ffi, _native.lib
+INT8, INT32 = 9, 2
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    op: str
+    features: int
+    layout: int
+
+
+def variants() -> list[Variant]:
+    """The C core's variant table, best first per op."""
+    names = _native.op_names()
+    out = []
+    op, feat, lay = ffi.new("uint32_t *"), ffi.new("uint32_t *"), ffi.new("uint32_t *")
+    for i in range(lib.pe_variant_count()):
+        name = ffi.string(lib.pe_variant_info(i, op, feat, lay)).decode()
+        out.append(Variant(name, names.get(op[0], str(op[0])), int(feat[0]), int(lay[0])))
+    return out
+
+
+def feature_names(mask: int) -> list[str]:
+    out = []
+    bit = 1
+    while bit <= 0xFFFFFFFF:
+        if mask & bit:
+            p = lib.pe_feature_name(bit)
+            out.append(ffi.string(p).decode() if p != ffi.NULL else f"bit{bit.bit_length() - 1}")
+        bit <<= 1
+    return out
+
+
+def features_for_tier(tier: str) -> int:
+    """The PE_FEAT_* mask a tier name ("avx2", "neon", ...) allows; ValueError if unknown."""
+    mask = int(lib.pe_features_for_tier(tier.encode()))
+    if mask == 0xFFFFFFFF and tier != "all":
+        raise ValueError(f"unknown ISA tier {tier!r}")
+    return mask
+
+
+def simd_layout_for(op: str, features: int) -> int:
+    """The packed layout a SIMD variant of `op` reads on `features`, or generic (0)."""
+    for v in variants():
+        if v.op == op and v.features and (v.features & ~features) == 0 and v.layout != LAYOUT_GENERIC:
+            return v.layout
+    return LAYOUT_GENERIC
+
+
+def layout_name(layout: int) -> str:
+    return LAYOUT_NAMES.get(layout, f"layout {layout}")
+
+
+def pack_qs8_gemm(w2d: np.ndarray, bias: np.ndarray | None, mult: np.ndarray, shift: np.ndarray,
+                  input_offset: int) -> np.ndarray:
+    """W [oc, k] int8 -> the PE_LAYOUT_QS8_GEMM_N16K4 bytes (native/kernels/qs8_gemm.h)."""
+    w2d = np.ascontiguousarray(w2d, np.int8)
+    oc, k = w2d.shape
+    out = np.zeros(int(lib.pe_qs8_gemm_packed_bytes(oc, k)), np.int8)
+    b = np.ascontiguousarray(bias, np.int32) if bias is not None else None
+    m = np.ascontiguousarray(mult, np.int32)
+    s = np.ascontiguousarray(shift, np.int32)
+    lib.pe_qs8_gemm_pack(oc, k, ffi.from_buffer("int8_t[]", w2d),
+                         ffi.from_buffer("int32_t[]", b) if b is not None else ffi.NULL,
+                         ffi.from_buffer("int32_t[]", m), ffi.from_buffer("int32_t[]", s), input_offset,
+                         ffi.from_buffer("int8_t[]", out, require_writable=True))
+    return out
+
+
+def _params(lw, ctype: str):
+    p = ffi.new(f"{ctype} *")
+    ffi.memmove(p, lw.params, len(lw.params))
+    return p
+
+
+def apply_layouts(packer, features: int, threads: int = 1, everywhere: bool = False) -> dict[str, int]:
+    """Give every op that a SIMD variant on `features` can run a packed layout (every op a packed
+    layout can take, with `everywhere`: its scalar twin runs where no SIMD variant does);
+    returns {layout name: op count}."""
+    counts: dict[str, int] = {}
+    cache: dict[tuple, object] = {}
+    for ops in packer.ops:
+        for p in ops:
+            lw = p.lowered
+            if lw.op not in ("CONV_2D", "FULLY_CONNECTED") or lw.layout != LAYOUT_GENERIC:
+                continue
+            if not everywhere and simd_layout_for(lw.op, features) != LAYOUT_QS8_GEMM_N16K4:
+                continue
+            x, w, b, mt, st = lw.inputs[:5]
+            if x is None or w is None or x.type_code != INT8 or w.type_code != INT8 or w.data is None:
+                continue
+            if b is not None and (b.data is None or b.type_code != INT32):
+                continue
+            if mt is None or st is None or mt.data is None or st.data is None:
+                continue
+            if lw.op == "CONV_2D":
+                params = _params(lw, "pe_conv_params")
+                if len(w.shape) != 4 or w.shape[3] != x.shape[3]:
+                    continue  # grouped convolution: the generic kernel
+                k = int(w.shape[1] * w.shape[2] * w.shape[3])
+                w2d = np.asarray(w.data).reshape(w.shape[0], k)
+            else:
+                params = _params(lw, "pe_fc_params")
+                if params.filter_offset != 0:
+                    continue
+                w2d = np.asarray(w.data)
+                k = int(w2d.shape[1])
+            key = (id(w), id(b), id(mt), id(st), int(params.input_offset))
+            if key not in cache:
+                packed = pack_qs8_gemm(w2d, None if b is None else np.asarray(b.data), np.asarray(mt.data),
+                                       np.asarray(st.data), int(params.input_offset))
+                cache[key] = packer.new_const(packed, f"{w.name}/{layout_name(LAYOUT_QS8_GEMM_N16K4)}")
+            lw.inputs = [x, cache[key], None, mt, st]
+            lw.layout = LAYOUT_QS8_GEMM_N16K4
+            lw.scratch = max(lw.scratch, int(lib.pe_gemm_scratch_bytes(k, max(1, threads))))
+            name = layout_name(lw.layout)
+            counts[name] = counts.get(name, 0) + 1
+    return counts
