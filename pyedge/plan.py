@@ -29,29 +29,33 @@ from .blob import (ALIGN, ELEMENT_SIZE, OP, OP_FIELDS, SEC_OPS, SEC_PARAMS, STOR
 from .errors import UnsupportedOpError
 from .graph import CORE_TYPES, RESOURCE
 
-# pe ops whose output is the input's bytes unchanged: the output shares the input's buffer and
-# the kernel skips the copy when the two data pointers are equal (RESHAPE's does; SQUEEZE and
-# EXPAND_DIMS lower to RESHAPE).
-ALIAS_OPS = frozenset({"RESHAPE"})
+# In-place facts of each pe op, from the C op table (native/ops.def's inplace column, read with
+# pe_op_inplace): the loader's plan check reads the same column.
+#   ALIAS_OPS: the output is the input's bytes unchanged and shares its buffer; the kernel skips
+#     the copy when the two data pointers are equal (RESHAPE; SQUEEZE and EXPAND_DIMS lower to it).
+#   INPLACE_OPS: op -> inputs whose buffer the output may take over: every variant's kernel reads
+#     element i of that input before writing element i of the output. The input must have the
+#     output's element count and element size (so a broadcast input never qualifies) and must
+#     die at this op.
+#   OFFSET_INPLACE_OPS: input 0 may lie inside the output, `pad_inplace_shift` bytes past its
+#     start (PAD: runs moved last to first, then the padding filled). Same conditions otherwise.
+def _inplace_table() -> tuple[frozenset, dict[str, tuple[int, ...]], frozenset]:
+    from ._native import lib, op_names
 
-# pe op -> inputs whose buffer the output may take over (in-place). Only ops whose kernels
-# (every ISA variant) read element i of that input before writing element i of the output and
-# never read an input element after writing the output element at the same position: the
-# elementwise loops in native/kernels/elementwise_scalar.c and activation_scalar.c. The input
-# must have the output's element count and element size (so a broadcast input never qualifies)
-# and must die at this op. SOFTMAX reads a row (max, sum) before writing any of it.
-INPLACE_OPS: dict[str, tuple[int, ...]] = {
-    "ADD": (0, 1), "SUB": (0, 1), "MUL": (0, 1), "MINIMUM": (0, 1), "MAXIMUM": (0, 1),
-    "PRELU": (0,), "RELU": (0,), "LEAKY_RELU": (0,), "HARD_SWISH": (0,), "LOGISTIC": (0,),
-    "TANH": (0,), "QUANTIZE": (0,), "SOFTMAX": (0,),
-}
+    alias, inplace, offset = set(), {}, set()
+    for code, name in op_names().items():
+        bits = int(lib.pe_op_inplace(code))
+        if bits & lib.PE_INPLACE_ALIAS:
+            alias.add(name)
+        if bits & lib.PE_INPLACE_OFFSET:
+            offset.add(name)
+        ins = tuple(k for k in range(30) if bits >> k & 1)
+        if ins:
+            inplace[name] = ins
+    return frozenset(alias), inplace, frozenset(offset)
 
-# pe ops whose input 0 may lie inside the output, `pad_inplace_shift` bytes past its start
-# (PAD and PADV2 lower to PAD). The kernel (native/kernels/shape_scalar.c) moves the input's
-# contiguous runs to their places from the last to the first, then fills the padding: input
-# element i starts at or below its final place, and the padding before it never decreases with
-# i, so no run overwrites input bytes not yet moved. Same conditions as INPLACE_OPS otherwise.
-OFFSET_INPLACE_OPS = frozenset({"PAD"})
+
+ALIAS_OPS, INPLACE_OPS, OFFSET_INPLACE_OPS = _inplace_table()
 
 # pe ops that run other subgraphs (their nested ops are checked one by one)
 CALL_OPS = frozenset({"CALL_ONCE"})

@@ -29,7 +29,7 @@ def test_record_layout_matches_c(ctype):
 
 def _ops_def_rows():
     text = (ROOT / "native" / "ops.def").read_text()
-    return re.findall(r"^PE_OP\((\d+),\s*(\w+),\s*(\w+),\s*(\w+)\)", text, re.M)
+    return re.findall(r"^PE_OP\((\d+),\s*(\w+),\s*(\w+),\s*(\w+),\s*\w+\)", text, re.M)
 
 
 def test_op_table_matches_ops_def():

@@ -157,7 +157,7 @@ def test_lstm_and_svdf_macs(packed: dict[str, bytes]) -> None:
 
 def test_kernel_names_exist_in_the_core() -> None:
     """The kernel column names C functions that exist: pe_<lname>__scalar for each ops.def row."""
-    rows = re.findall(r"^PE_OP\(\d+, (\w+), (\w+), \w+\)", (ROOT / "native/ops.def").read_text(), re.M)
+    rows = re.findall(r"^PE_OP\(\d+, (\w+), (\w+), \w+, \w+\)", (ROOT / "native/ops.def").read_text(), re.M)
     sources = "".join(p.read_text() for p in (ROOT / "native/kernels").glob("*.c"))
     assert rows
     for name, lname in rows:

@@ -220,6 +220,13 @@ const char *pe_status_str(pe_status s);
 const char *pe_op_name(uint32_t op);
 uint32_t pe_op_count(void);
 uint32_t pe_op_params_size(uint32_t op);
+/* Which inputs op's output may share memory with (native/ops.def's inplace column): bit k for
+   input k taken over exactly, or one of the flags. */
+#define PE_INPLACE_IN0 0x1u
+#define PE_INPLACE_IN01 0x3u
+#define PE_INPLACE_ALIAS 0x40000000u
+#define PE_INPLACE_OFFSET 0x80000000u
+uint32_t pe_op_inplace(uint32_t op);
 uint32_t pe_crc32(const void *data, size_t size);
 
 /* Validate a blob and bind it; no pointer into it is followed before it is checked. */

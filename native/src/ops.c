@@ -10,20 +10,20 @@
 #include "sequence.h"
 #include "shape.h"
 
-#define PE_OP(code, NAME, lname, params_t)                \
+#define PE_OP(code, NAME, lname, params_t, inplace)       \
   pe_status pe_##lname##_check(const pe_op_ctx *ctx);     \
   pe_status pe_##lname##__scalar(const pe_op_ctx *ctx);
 #include "../ops.def"
 #undef PE_OP
 
-#define PE_OP(code, NAME, lname, params_t) \
-  [code] = {#NAME, (uint32_t)sizeof(params_t), pe_##lname##_check, pe_##lname##__scalar},
+#define PE_OP(code, NAME, lname, params_t, inplace) \
+  [code] = {#NAME, (uint32_t)sizeof(params_t), pe_##lname##_check, pe_##lname##__scalar, inplace},
 const pe_op_entry pe_op_table[PE_OP_MAX] = {
 #include "../ops.def"
 };
 #undef PE_OP
 
-#define PE_OP(code, NAME, lname, params_t) \
+#define PE_OP(code, NAME, lname, params_t, inplace) \
   PE_STATIC_ASSERT(sizeof(params_t) % 4 == 0, lname##_params_multiple_of_4);
 #include "../ops.def"
 #undef PE_OP
@@ -39,6 +39,11 @@ const char *pe_op_name(uint32_t op) {
 }
 
 uint32_t pe_op_count(void) { return PE_OP_MAX; }
+
+uint32_t pe_op_inplace(uint32_t op) {
+  const pe_op_entry *e = pe_op_lookup(op);
+  return e ? e->inplace : 0;
+}
 
 uint32_t pe_op_params_size(uint32_t op) {
   const pe_op_entry *e = pe_op_lookup(op);

@@ -11,13 +11,14 @@ typedef struct {
   uint32_t params_size;
   pe_check_fn check;
   pe_eval_fn eval; /* scalar reference kernel */
+  uint32_t inplace; /* PE_INPLACE_* (native/ops.def) */
 } pe_op_entry;
 
 extern const pe_op_entry pe_op_table[PE_OP_MAX];
 
 const pe_op_entry *pe_op_lookup(uint32_t op);
 /* Op codes as enum constants, for the variant table. */
-#define PE_OP(code, NAME, lname, params_t) PE_OP_CODE_##NAME = code,
+#define PE_OP(code, NAME, lname, params_t, inplace) PE_OP_CODE_##NAME = code,
 enum {
 #include "../ops.def"
   PE_OP_CODE_END_

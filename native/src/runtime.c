@@ -169,36 +169,15 @@ static int list_has(const int32_t *list, uint32_t n, int32_t t) {
   return 0;
 }
 
-static int op_named(const pe_model *m, uint32_t i, const char *name) {
-  const char *n = pe_op_name(m->ops[i].op);
-  return n != NULL && strcmp(n, name) == 0;
-}
-
-/* Inputs (bit k for input k) whose buffer op i may write its output over, exactly: the
-   in-place ops of pyedge/plan.py's INPLACE_OPS, whose kernels read element i of that input
-   before writing element i of the output (tests/test_plan.py runs each under this check). */
-static uint32_t inplace_inputs(const pe_model *m, uint32_t i) {
-  static const struct {
-    const char *name;
-    uint32_t inputs;
-  } table[] = {{"ADD", 3u},        {"SUB", 3u},      {"MUL", 3u},        {"MINIMUM", 3u},
-               {"MAXIMUM", 3u},    {"PRELU", 1u},    {"RELU", 1u},       {"LEAKY_RELU", 1u},
-               {"HARD_SWISH", 1u}, {"LOGISTIC", 1u}, {"TANH", 1u},       {"QUANTIZE", 1u},
-               {"SOFTMAX", 1u}};
-  uint32_t k;
-  for (k = 0; k < sizeof(table) / sizeof(table[0]); ++k)
-    if (op_named(m, i, table[k].name)) return table[k].inputs;
-  return 0;
-}
-
 /* Input k of op i (arena bytes [lo, hi)) may overlap output o (bytes [wlo, whi)). */
 static int input_overlap_ok(const pe_model *m, uint32_t i, uint32_t k, uint32_t lo, uint32_t hi,
                             uint32_t o, uint32_t wlo, uint32_t whi) {
   const int exact = wlo == lo && whi == hi;
+  const uint32_t inplace = pe_op_inplace(m->ops[i].op); /* native/ops.def */
   if (o != 0) return 0; /* every op that runs in place has one output */
-  if (op_named(m, i, "RESHAPE")) return k == 0 && exact;
-  if (k < 32 && (inplace_inputs(m, i) >> k & 1u)) return exact;
-  if (op_named(m, i, "PAD") && k == 0) {
+  if (inplace & PE_INPLACE_ALIAS) return k == 0 && exact;
+  if (k < 30 && (inplace >> k & 1u)) return exact;
+  if ((inplace & PE_INPLACE_OFFSET) && k == 0) {
     pe_op_ctx c;
     op_ctx(m, NULL, i, &c);
     return lo >= wlo && (int64_t)(lo - wlo) == pe_pad_inplace_shift(&c) && hi <= whi;
@@ -479,7 +458,7 @@ static int arena_range(const pe_model *m, int32_t t, uint32_t *lo, uint32_t *hi)
 static int plan_ok(const pe_model *m, const pe_subgraph_rec *g, uint32_t i) {
   const pe_op_rec *op = &m->ops[i];
   const int32_t *outs = m->indices + op->io + op->n_inputs;
-  const int reshape = op_named(m, i, "RESHAPE");
+  const int reshape = (pe_op_inplace(op->op) & PE_INPLACE_ALIAS) != 0;
   const uint32_t end = g->first_op + g->n_ops;
   uint32_t t, j, k, lo, hi, wlo, whi;
   for (t = 0; t < m->hdr->n_tensors; ++t) {
@@ -553,7 +532,7 @@ pe_status pe_run_subgraph(pe_interp *it, uint32_t subgraph) {
     pe_op_ctx c;
     pe_status st = PE_OK;
 #ifdef PE_PLAN_CHECK
-    const int check_op = check && !op_named(m, i, "CALL_ONCE");
+    const int check_op = check && (m->ops[i].op != PE_OP_CODE_CALL_ONCE);
     uint64_t before = 0;
     if (check_op) {
       if (!plan_ok(m, g, i))
