@@ -34,7 +34,8 @@ def kernel_headers() -> list[Path]:
 
 
 def cdef_headers() -> list[Path]:
-    return [NATIVE / "include" / "pyedge.h", *kernel_headers(), NATIVE / "platform" / "pe_platform.h"]
+    return [NATIVE / "include" / "pyedge.h", *kernel_headers(), NATIVE / "platform" / "pe_platform.h",
+            NATIVE / "bench" / "pe_bench.h"]
 
 
 def cdef_text() -> str:
@@ -76,7 +77,7 @@ def make_ffi() -> FFI:
     flags = list(BASE_FLAGS)
     if os.environ.get("PYEDGE_SANITIZE"):
         flags += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-O1", "-g"]
-    inc_dirs = [NATIVE / "include", NATIVE / "src", NATIVE / "kernels", NATIVE / "platform"]
+    inc_dirs = _manifest.include_dirs()
     if os.environ.get("PYEDGE_SCALAR_ONLY"):  # portable C only: no ISA files, no SIMD variants
         files = _manifest.sources({"all", "hosted"})
         flags.append(_manifest.SCALAR_ONLY)
@@ -86,7 +87,7 @@ def make_ffi() -> FFI:
     objs = _isa_objects([(p, own) for p, own in files if own], flags, [str(d) for d in inc_dirs])
     ffi.set_source(
         "pyedge._pyedge_c",
-        '#include "pyedge.h"\n#include "pe_platform.h"\n' + includes,
+        '#include "pyedge.h"\n#include "pe_platform.h"\n#include "pe_bench.h"\n' + includes,
         sources=plain,
         include_dirs=[_rel(d) for d in inc_dirs],
         extra_compile_args=flags,

@@ -70,7 +70,7 @@ def _macs(pe_op: str, ins: list[dict | None], outs: list[dict], blob: bytes, inf
         return t["shape"] if t is not None else []
 
     out = _size(shape(outs[0])) if outs else 0
-    if pe_op == "CONV_2D" and info.ops[k].get("layout"):  # packed weights: one group
+    if pe_op in ("CONV_2D", "DEPTHWISE_CONV_2D") and info.ops[k].get("layout"):  # packed: one group
         p = _params(blob, info, k, "pe_conv_params")
         return out * p.kernel_h * p.kernel_w * shape(ins[0])[-1]
     if pe_op == "FULLY_CONNECTED" and info.ops[k].get("layout"):

@@ -99,7 +99,7 @@ def apply_layouts(packer, features: int, threads: int = 1, everywhere: bool = Fa
     for ops in packer.ops:
         for p in ops:
             lw = p.lowered
-            if lw.op not in ("CONV_2D", "FULLY_CONNECTED") or lw.layout != LAYOUT_GENERIC:
+            if lw.op not in ("CONV_2D", "FULLY_CONNECTED", "DEPTHWISE_CONV_2D") or lw.layout != LAYOUT_GENERIC:
                 continue
             if not everywhere and simd_layout_for(lw.op, features) != LAYOUT_QS8_GEMM_N16K4:
                 continue
@@ -116,6 +116,13 @@ def apply_layouts(packer, features: int, threads: int = 1, everywhere: bool = Fa
                     continue  # grouped convolution: the generic kernel
                 k = int(w.shape[1] * w.shape[2] * w.shape[3])
                 w2d = np.asarray(w.data).reshape(w.shape[0], k)
+            elif lw.op == "DEPTHWISE_CONV_2D":
+                # one input channel: a conv with depth_multiplier outputs (filter [1, kh, kw, oc])
+                params = _params(lw, "pe_conv_params")
+                if len(w.shape) != 4 or len(x.shape) != 4 or x.shape[3] != 1 or w.shape[0] != 1:
+                    continue
+                k = int(w.shape[1] * w.shape[2])
+                w2d = np.ascontiguousarray(np.asarray(w.data).reshape(k, w.shape[3]).T)
             else:
                 params = _params(lw, "pe_fc_params")
                 if params.filter_offset != 0:

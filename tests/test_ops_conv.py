@@ -243,6 +243,20 @@ def test_depthwise_int8_geometry(in_shape, k, dm, stride, dilation, padding, act
     check_model(dw_model(in_shape, k, dm, stride=stride, dilation=dilation, padding=padding, act=act))
 
 
+@pytest.mark.parametrize("in_shape, k, dm, stride, dilation, padding", [
+    ([2, 11, 9, 1], (3, 3), 1, (1, 1), (1, 1), SAME),
+    ([1, 12, 10, 1], (5, 3), 3, (2, 1), (1, 2), SAME),
+    ([1, 9, 13, 1], (3, 3), 17, (1, 2), (2, 1), VALID),
+    ([2, 7, 7, 1], (4, 4), 33, (2, 2), (1, 1), SAME),
+])
+@pytest.mark.parametrize("quant", ["mid", "zp_extreme", MULT_GT_1])
+@pytest.mark.parametrize("per_channel", [True, False], ids=["per_channel", "per_tensor"])
+def test_depthwise_one_input_channel(in_shape, k, dm, stride, dilation, padding, quant, per_channel) -> None:
+    """One input channel: packed as a conv of `dm` outputs (qs8_gemm_n16k4) on SIMD targets."""
+    _check(dw_model(in_shape, k, dm, stride=stride, dilation=dilation, padding=padding, quant=quant,
+                    per_channel=per_channel), quant)
+
+
 @pytest.mark.parametrize("option_multiplier", [0, 1, 5])
 def test_depthwise_multiplier_option_is_ignored(option_multiplier: int) -> None:
     """TFLite derives the depth multiplier from the filter and input channels."""

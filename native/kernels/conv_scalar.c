@@ -51,8 +51,9 @@ static pe_status conv_check_common(const pe_conv_params *p, const conv_geom *g, 
   return PE_OK;
 }
 
-/* CONV_2D with weights in the packed GEMM layout (gemm_drivers.c): int8, one group, no bias
-   input (it is folded into the layout's init terms), kernel size from the params. */
+/* CONV_2D (or DEPTHWISE_CONV_2D of one input channel) with weights in the packed GEMM layout
+   (gemm_drivers.c): int8, one group, no bias input (it is folded into the layout's init
+   terms), kernel size from the params. */
 static pe_status conv_check_packed(const pe_op_ctx *ctx, int depthwise) {
   const pe_conv_params *p = (const pe_conv_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, IN_INPUT), filt = pe_input(ctx, IN_FILTER);
@@ -60,8 +61,9 @@ static pe_status conv_check_packed(const pe_op_ctx *ctx, int depthwise) {
   const pe_tensor mult = pe_input(ctx, IN_MULT), shift = pe_input(ctx, IN_SHIFT);
   conv_geom g;
   pe_status st;
-  PE_CHECK(!depthwise, PE_ERR_LAYOUT);
   PE_CHECK(in.rank == 4 && out.rank == 4 && in.dtype == PE_INT8 && out.dtype == PE_INT8, PE_ERR_SHAPE);
+  /* a depthwise conv of one input channel is a conv with depth_multiplier outputs */
+  PE_CHECK(!depthwise || (in.dims[3] == 1 && p->depth_multiplier == out.dims[3]), PE_ERR_LAYOUT);
   PE_CHECK(bias.index < 0, PE_ERR_SHAPE);
   PE_CHECK(pe_conv_elems(&in) >= 0 && pe_conv_elems(&out) >= 0, PE_ERR_SHAPE);
   PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &out), PE_ERR_SHAPE);

@@ -1,16 +1,22 @@
 /* Drivers for the packed int8 GEMM layout (CONV_2D, FULLY_CONNECTED) and the depthwise row
  * kernels: they tile the op, fill the activation panel and call the microkernel of the variant
  * the runtime chose (ctx->variant). No ISA code here. */
+#include <string.h>
+
 #include "conv.h"
 #include "gemm_drivers.h"
 
 const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_1x16c4__scalar = {pe_qs8_gemm_1x16c4__scalar, 1,
-                                                           "gemm_1x16c4__scalar"};
+                                                           "gemm_1x16c4__scalar", NULL};
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__scalar = {pe_qs8_dw_row__scalar};
 #if PE_X86_KERNELS
-const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__avx2 = {pe_qs8_gemm_4x16c4__avx2, 4, "gemm_4x16c4__avx2"};
+const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__avx2 = {pe_qs8_gemm_4x16c4__avx2, 4, "gemm_4x16c4__avx2",
+                                                         pe_qs8_gemm_1x16c4__avx2};
 const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_8x16c4__avx512vnni = {pe_qs8_gemm_8x16c4__avx512vnni, 8,
-                                                               "gemm_8x16c4__avx512vnni"};
+                                                               "gemm_8x16c4__avx512vnni",
+                                                               pe_qs8_gemm_1x16c4__avx512vnni};
+const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx2 = {pe_qs8_dw_row__avx2};
+const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx512 = {pe_qs8_dw_row__avx512};
 #endif
 
 static uint32_t round_up(uint32_t x, uint32_t m) { return (x + m - 1u) / m * m; }
@@ -63,17 +69,30 @@ typedef struct {
   int8_t *out;
   int32_t output_offset, act_min, act_max;
   uint8_t pad_byte;           /* panel value of a tap in the zero padding: zero point ^ 0x80 */
+  size_t panel_bytes;         /* one thread's panel */
   /* conv geometry (conv only) */
   int conv, direct;
   int32_t in_h, in_w, in_c, out_h, out_w, kh, kw, sh, sw, dh, dw, ph, pw;
 } gemm_task;
 
+/* dst[i] = src[i] ^ 0x80 (int8 -> the panel's uint8), eight bytes at a time. */
+static void xor_copy(uint8_t *dst, const int8_t *src, int32_t n) {
+  const uint64_t flip = 0x8080808080808080ull;
+  int32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v;
+    memcpy(&v, src + i, 8);
+    v ^= flip;
+    memcpy(dst + i, &v, 8);
+  }
+  for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ 0x80u);
+}
+
 /* Row r of the panel: the im2col row of output pixel p (conv) or input row p (FC), as x ^ 0x80. */
 static void fill_row(const gemm_task *t, int32_t p, uint8_t *row) {
   int32_t i;
   if (!t->conv || t->direct) {
-    const int8_t *x = t->x + (size_t)p * t->k;
-    for (i = 0; i < t->k; ++i) row[i] = (uint8_t)((uint8_t)x[i] ^ 0x80u);
+    xor_copy(row, t->x + (size_t)p * t->k, t->k);
   } else {
     const int32_t ox = p % t->out_w, oy = (p / t->out_w) % t->out_h, b = p / (t->out_w * t->out_h);
     const int32_t y0 = oy * t->sh - t->ph, x0 = ox * t->sw - t->pw;
@@ -81,13 +100,18 @@ static void fill_row(const gemm_task *t, int32_t p, uint8_t *row) {
     uint8_t *o = row;
     for (fy = 0; fy < t->kh; ++fy) {
       const int32_t iy = y0 + fy * t->dh;
+      if (t->dw == 1 && iy >= 0 && iy < t->in_h && x0 >= 0 && x0 + t->kw <= t->in_w) {
+        /* the row's taps are one contiguous run of the input */
+        xor_copy(o, t->x + (((size_t)b * t->in_h + iy) * t->in_w + x0) * t->in_c, t->kw * t->in_c);
+        o += t->kw * t->in_c;
+        continue;
+      }
       for (fx = 0; fx < t->kw; ++fx, o += t->in_c) {
         const int32_t ix = x0 + fx * t->dw;
         if (iy < 0 || iy >= t->in_h || ix < 0 || ix >= t->in_w) {
           memset(o, t->pad_byte, (size_t)t->in_c);
         } else {
-          const int8_t *x = t->x + (((size_t)b * t->in_h + iy) * t->in_w + ix) * t->in_c;
-          for (i = 0; i < t->in_c; ++i) o[i] = (uint8_t)((uint8_t)x[i] ^ 0x80u);
+          xor_copy(o, t->x + (((size_t)b * t->in_h + iy) * t->in_w + ix) * t->in_c, t->in_c);
         }
       }
     }
@@ -105,13 +129,14 @@ static void gemm_item(void *task, uint32_t item, uint32_t thread) {
   const int32_t ocp = t->nblocks * PE_GEMM_NR;
   const int32_t *init = (const int32_t *)t->packed, *mult = init + 2 * ocp, *shift = mult + ocp;
   const int8_t *w = (const int8_t *)(t->packed + 16u * (uint32_t)ocp);
-  uint8_t *panel = t->ctx->scratch + (size_t)thread * panel_bytes(t->k);
+  uint8_t *panel = t->ctx->scratch + (size_t)thread * t->panel_bytes;
   int32_t r, blk;
+  const pe_qs8_gemm_fn fn = nr == 1 && t->uk->fn1 != NULL ? t->uk->fn1 : t->uk->fn;
   for (r = 0; r < nr; ++r) fill_row(t, r0 + r, panel + (size_t)r * t->kp);
   for (blk = b0; blk < b1; ++blk) {
     const int32_t c0 = blk * PE_GEMM_NR;
     const int32_t nc = t->oc - c0 < PE_GEMM_NR ? t->oc - c0 : PE_GEMM_NR;
-    t->uk->fn((size_t)nr, (size_t)nc, (size_t)t->kp, panel, (size_t)t->kp, w + (size_t)blk * t->kp * PE_GEMM_NR,
+    fn((size_t)nr, (size_t)nc, (size_t)t->kp, panel, (size_t)t->kp, w + (size_t)blk * t->kp * PE_GEMM_NR,
               init + c0, mult + c0, shift + c0, t->output_offset, t->act_min, t->act_max,
               t->out + (size_t)r0 * t->oc + c0, (size_t)t->oc);
   }
@@ -122,6 +147,7 @@ static void gemm_run(gemm_task *t) {
   const int32_t tiles = (t->rows + mr - 1) / mr;
   const uint32_t threads = pe_op_threads(t->ctx);
   t->kp = (int32_t)round_up((uint32_t)t->k, PE_GEMM_KR);
+  t->panel_bytes = panel_bytes(t->k);
   t->nblocks = (t->oc + PE_GEMM_NR - 1) / PE_GEMM_NR;
   t->bchunks = 1;
   /* few row tiles (a single token, a small image): split the channel blocks too */
@@ -212,6 +238,11 @@ static void dw_item(void *task, uint32_t item, uint32_t thread) {
   t->fn(&a, oy, 0, t->out_w, t->out + (size_t)b * t->batch_out + (size_t)oy * t->out_w * a.channels);
 }
 
+/* The row kernels: int8 input, depth multiplier 1, an int32 bias or none. The op's check
+   (conv_scalar.c) has validated the rest at load: int8 output and filter [1, KH, KW, C], bias,
+   multipliers and shifts of C entries each (C = the input's channels = the output's, with
+   multiplier 1), shifts in [-31, 30], multipliers >= 0, int8 offsets (input in [-127, 128]).
+   int16 activations and depth multipliers > 1 run the scalar reference. */
 int pe_depthwise_conv_2d__rows_accepts(const pe_op_ctx *ctx) {
   const pe_conv_params *p = (const pe_conv_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, 0), bias = pe_input(ctx, 2);

@@ -16,6 +16,8 @@ extern const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__scalar;
 #if PE_X86_KERNELS
 extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__avx2;
 extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_8x16c4__avx512vnni;
+extern const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx2;
+extern const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx512;
 #endif
 
 /* Largest tile height of any GEMM microkernel: the im2col panel holds this many rows. */

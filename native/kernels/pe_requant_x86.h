@@ -3,6 +3,11 @@
  * as pe_mbqm (pe_kernel.h) computes it: left shift with int32 wrap-around, the saturating
  * rounding doubling high multiply (its one saturating case, INT32_MIN * INT32_MIN, needs a
  * negative multiplier, which the kernels' checks refuse), and the rounding right shift.
+ * The doubling high multiply's two roundings (toward zero after a nudge of +-2^30) are one
+ * floor: trunc((ab + 2^30) / 2^31) for ab >= 0, and for ab < 0
+ * ceil((ab + 1 - 2^30) / 2^31) = floor((ab + 2^30) / 2^31); so every lane is bits 31..62 of
+ * the 64-bit ab + 2^30. The output offset is added with int32 wrap-around before the clamp, as
+ * TFLite's reference kernels do (and pe_conv_requant32).
  * Included only by files compiled with the ISA's flags. */
 #ifndef PE_REQUANT_X86_H
 #define PE_REQUANT_X86_H
@@ -17,18 +22,14 @@ static inline __m256i pe_requant8_avx2(__m256i acc, __m256i mult, __m256i shift,
   const __m256i left = _mm256_max_epi32(shift, zero);
   const __m256i right = _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero);
   const __m256i x = _mm256_sllv_epi32(acc, left);
-  const __m256i npos = _mm256_set1_epi64x(1ll << 30), nneg = _mm256_set1_epi64x(1 - (1ll << 30));
-  const __m256i round = _mm256_set1_epi64x(0x7FFFFFFFll);
-  __m256i e = _mm256_mul_epi32(x, mult);
-  __m256i o = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(mult, 32));
+  const __m256i half = _mm256_set1_epi64x(1ll << 30);
+  __m256i e = _mm256_add_epi64(_mm256_mul_epi32(x, mult), half);
+  __m256i o = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(mult, 32)), half);
   __m256i srdhm, mask, rem, thr, q;
-  e = _mm256_add_epi64(e, _mm256_blendv_epi8(npos, nneg, _mm256_cmpgt_epi64(zero, e)));
-  o = _mm256_add_epi64(o, _mm256_blendv_epi8(npos, nneg, _mm256_cmpgt_epi64(zero, o)));
-  /* divide by 2^31 rounding toward zero: bits 31..62 after adding 2^31 - 1 to negative values */
-  e = _mm256_add_epi64(e, _mm256_and_si256(_mm256_cmpgt_epi64(zero, e), round));
-  o = _mm256_add_epi64(o, _mm256_and_si256(_mm256_cmpgt_epi64(zero, o), round));
+  /* SRDHM = trunc((ab + (ab >= 0 ? 2^30 : 1 - 2^30)) / 2^31) = floor((ab + 2^30) / 2^31) for every
+     64-bit product ab: bits 31..62 of ab + 2^30 */
   e = _mm256_srli_epi64(e, 31);
-  o = _mm256_slli_epi64(_mm256_srli_epi64(o, 31), 32);
+  o = _mm256_slli_epi64(o, 1);
   srdhm = _mm256_blend_epi32(e, o, 0xAA);
   /* rounding divide by 2^right */
   mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, right), one);
@@ -54,17 +55,13 @@ static inline __m512i pe_requant16_avx512(__m512i acc, __m512i mult, __m512i shi
   const __m512i left = _mm512_max_epi32(shift, zero);
   const __m512i right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
   const __m512i x = _mm512_sllv_epi32(acc, left);
-  const __m512i npos = _mm512_set1_epi64(1ll << 30), nneg = _mm512_set1_epi64(1 - (1ll << 30));
-  const __m512i round = _mm512_set1_epi64(0x7FFFFFFFll);
-  __m512i e = _mm512_mul_epi32(x, mult);
-  __m512i o = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(mult, 32));
+  const __m512i half = _mm512_set1_epi64(1ll << 30);
+  __m512i e = _mm512_add_epi64(_mm512_mul_epi32(x, mult), half);
+  __m512i o = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(mult, 32)), half);
   __m512i srdhm, mask, rem, thr, q;
-  e = _mm512_add_epi64(e, _mm512_mask_blend_epi64(_mm512_cmplt_epi64_mask(e, zero), npos, nneg));
-  o = _mm512_add_epi64(o, _mm512_mask_blend_epi64(_mm512_cmplt_epi64_mask(o, zero), npos, nneg));
-  e = _mm512_mask_add_epi64(e, _mm512_cmplt_epi64_mask(e, zero), e, round);
-  o = _mm512_mask_add_epi64(o, _mm512_cmplt_epi64_mask(o, zero), o, round);
+  /* as pe_requant8_avx2: bits 31..62 of ab + 2^30 */
   e = _mm512_srli_epi64(e, 31);
-  o = _mm512_slli_epi64(_mm512_srli_epi64(o, 31), 32);
+  o = _mm512_slli_epi64(o, 1);
   srdhm = _mm512_mask_blend_epi32((__mmask16)0xAAAA, e, o);
   mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one);
   rem = _mm512_and_si512(srdhm, mask);

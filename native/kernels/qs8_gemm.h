@@ -50,11 +50,13 @@ typedef void (*pe_qs8_gemm_fn)(size_t mr, size_t nc, size_t kp, const uint8_t *a
                                const int32_t *shift, int32_t output_offset, int32_t act_min,
                                int32_t act_max, int8_t *c, size_t c_stride);
 
-/* A microkernel with its tile height, as the variant table names it. */
+/* A microkernel with its tile height, as the variant table names it; `fn1` (or NULL) computes a
+   single-row tile faster than fn with mr = 1 (drivers call it for a lone row). */
 typedef struct {
   pe_qs8_gemm_fn fn;
   uint32_t mr;
   const char *name;
+  pe_qs8_gemm_fn fn1;
 } pe_qs8_gemm_ukernel;
 
 void pe_qs8_gemm_1x16c4__scalar(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
@@ -65,6 +67,14 @@ void pe_qs8_gemm_4x16c4__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a,
                               const int8_t *w, const int32_t *init, const int32_t *mult,
                               const int32_t *shift, int32_t output_offset, int32_t act_min,
                               int32_t act_max, int8_t *c, size_t c_stride);
+void pe_qs8_gemm_1x16c4__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                              const int8_t *w, const int32_t *init, const int32_t *mult,
+                              const int32_t *shift, int32_t output_offset, int32_t act_min,
+                              int32_t act_max, int8_t *c, size_t c_stride);
+void pe_qs8_gemm_1x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                                    const int8_t *w, const int32_t *init, const int32_t *mult,
+                                    const int32_t *shift, int32_t output_offset, int32_t act_min,
+                                    int32_t act_max, int8_t *c, size_t c_stride);
 void pe_qs8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                                     const int8_t *w, const int32_t *init, const int32_t *mult,
                                     const int32_t *shift, int32_t output_offset, int32_t act_min,

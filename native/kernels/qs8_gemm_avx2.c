@@ -70,3 +70,59 @@ void pe_qs8_gemm_4x16c4__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a,
     }
   }
 }
+
+/* One row x 16 channels (a single token, a batch-1 FULLY_CONNECTED): the 4-row tile would compute
+ * three rows for nothing. Two independent accumulator pairs over alternate k-groups hide the
+ * add latency; int32 sums wrap, so the order of the additions does not change the result. */
+void pe_qs8_gemm_1x16c4__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                              const int8_t *w, const int32_t *init, const int32_t *mult,
+                              const int32_t *shift, int32_t output_offset, int32_t act_min,
+                              int32_t act_max, int8_t *c, size_t c_stride) {
+  const __m256i voff = _mm256_set1_epi32(output_offset);
+  const __m256i vmin = _mm256_set1_epi32(act_min), vmax = _mm256_set1_epi32(act_max);
+  /* channels 0-3, 4-7, 8-11, 12-15: lanes hold pair sums */
+  __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
+  __m256i lo, hi;
+  size_t k = 0;
+  (void)mr;
+  (void)a_stride;
+  (void)c_stride;
+  for (; k + 8 <= kp; k += 8, w += 128) {
+    const __m256i x = bcast4(a + k), y = bcast4(a + k + 4);
+    s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w)), x));
+    s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 16))), x));
+    s2 = _mm256_add_epi32(s2, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 32))), x));
+    s3 = _mm256_add_epi32(s3, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 48))), x));
+    t0 = _mm256_add_epi32(t0, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 64))), y));
+    t1 = _mm256_add_epi32(t1, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 80))), y));
+    t2 = _mm256_add_epi32(t2, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 96))), y));
+    t3 = _mm256_add_epi32(t3, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 112))), y));
+  }
+  if (k < kp) {
+    const __m256i x = bcast4(a + k);
+    s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w)), x));
+    s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 16))), x));
+    s2 = _mm256_add_epi32(s2, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 32))), x));
+    s3 = _mm256_add_epi32(s3, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 48))), x));
+  }
+  s0 = _mm256_add_epi32(s0, t0);
+  s1 = _mm256_add_epi32(s1, t1);
+  s2 = _mm256_add_epi32(s2, t2);
+  s3 = _mm256_add_epi32(s3, t3);
+  lo = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)init), fold(s0, s1));
+  hi = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(init + 8)), fold(s2, s3));
+  lo = pe_requant8_avx2(lo, _mm256_loadu_si256((const __m256i *)mult), _mm256_loadu_si256((const __m256i *)shift),
+                        voff, vmin, vmax);
+  hi = pe_requant8_avx2(hi, _mm256_loadu_si256((const __m256i *)(mult + 8)),
+                        _mm256_loadu_si256((const __m256i *)(shift + 8)), voff, vmin, vmax);
+  {
+    const __m128i v = pe_pack16_s8_avx2(lo, hi);
+    if (nc == 16) {
+      _mm_storeu_si128((__m128i *)c, v);
+    } else {
+      int8_t tmp[16];
+      _mm_storeu_si128((__m128i *)tmp, v);
+      memcpy(c, tmp, nc);
+    }
+  }
+}

@@ -52,3 +52,30 @@ void pe_qs8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8
   PE_STORE_ROW(7, c7)
 #undef PE_STORE_ROW
 }
+
+/* One row x 16 channels: four independent accumulators over consecutive k-groups hide the
+ * vpdpbusd latency (the 8-row tile would compute seven rows for nothing). int32 sums wrap, so
+ * the order of the additions does not change the result. */
+void pe_qs8_gemm_1x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                                    const int8_t *w, const int32_t *init, const int32_t *mult,
+                                    const int32_t *shift, int32_t output_offset, int32_t act_min,
+                                    int32_t act_max, int8_t *c, size_t c_stride) {
+  __m512i c0 = _mm512_loadu_si512((const void *)init), c1 = _mm512_setzero_si512(), c2 = c1, c3 = c1;
+  const __mmask16 store = (__mmask16)((1u << nc) - 1u);
+  size_t k = 0;
+  (void)mr;
+  (void)a_stride;
+  (void)c_stride;
+  for (; k + 16 <= kp; k += 16, w += 256) {
+    c0 = _mm512_dpbusd_epi32(c0, bcast4(a + k), _mm512_loadu_si512((const void *)w));
+    c1 = _mm512_dpbusd_epi32(c1, bcast4(a + k + 4), _mm512_loadu_si512((const void *)(w + 64)));
+    c2 = _mm512_dpbusd_epi32(c2, bcast4(a + k + 8), _mm512_loadu_si512((const void *)(w + 128)));
+    c3 = _mm512_dpbusd_epi32(c3, bcast4(a + k + 12), _mm512_loadu_si512((const void *)(w + 192)));
+  }
+  for (; k < kp; k += 4, w += 64) c0 = _mm512_dpbusd_epi32(c0, bcast4(a + k), _mm512_loadu_si512((const void *)w));
+  c0 = _mm512_add_epi32(_mm512_add_epi32(c0, c1), _mm512_add_epi32(c2, c3));
+  _mm512_mask_cvtepi32_storeu_epi8(
+      c, store,
+      pe_requant16_avx512(c0, _mm512_loadu_si512((const void *)mult), _mm512_loadu_si512((const void *)shift),
+                          _mm512_set1_epi32(output_offset), _mm512_set1_epi32(act_min), _mm512_set1_epi32(act_max)));
+}

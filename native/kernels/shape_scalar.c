@@ -389,19 +389,40 @@ pe_status pe_transpose__scalar(const pe_op_ctx *ctx) {
   const uint32_t es = elem_size(in.dtype);
   const int32_t rank = in.rank;
   const int64_t n = elems(&out);
-  int64_t istride[PE_MAX_RANK];
+  int64_t istride[PE_MAX_RANK] = {0, 0, 0, 0, 0, 0};
   int32_t idx[PE_MAX_RANK] = {0, 0, 0, 0, 0, 0};
   uint8_t *dst = (uint8_t *)out.data;
   const uint8_t *src = (const uint8_t *)in.data;
   int64_t j;
+  int64_t inner, step;
   dims_strides(in.dims, rank, istride);
-  /* walk the output in order; output index idx reads input element idx[d] along dim perm[d] */
-  for (j = 0; j < n; ++j) {
-    int64_t o = 0;
+  if (rank == 0 || n == 0) {
+    if (n > 0) memcpy(dst, src, es);
+    return PE_OK;
+  }
+  /* walk the output in order, one run along its last dim at a time: output index idx reads input
+     element idx[d] along dim perm[d]; along the run the input moves by that dim's stride */
+  inner = out.dims[rank - 1];
+  step = istride[p->perm[rank - 1]];
+  for (j = 0; j < n; j += inner) {
+    int64_t o = 0, i;
     int32_t d;
-    for (d = 0; d < rank; ++d) o += (int64_t)idx[d] * istride[p->perm[d]];
-    memcpy(dst + j * es, src + o * es, es);
-    next_index(idx, out.dims, rank);
+    for (d = 0; d < rank - 1; ++d) o += (int64_t)idx[d] * istride[p->perm[d]];
+    switch (es) {
+      case 1:
+        for (i = 0; i < inner; ++i) dst[j + i] = src[o + i * step];
+        break;
+      case 2:
+        for (i = 0; i < inner; ++i) memcpy(dst + (j + i) * 2, src + (o + i * step) * 2, 2);
+        break;
+      case 4:
+        for (i = 0; i < inner; ++i) memcpy(dst + (j + i) * 4, src + (o + i * step) * 4, 4);
+        break;
+      default:
+        for (i = 0; i < inner; ++i) memcpy(dst + (j + i) * es, src + (o + i * step) * es, es);
+        break;
+    }
+    next_index(idx, out.dims, rank - 1);
   }
   return PE_OK;
 }

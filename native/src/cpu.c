@@ -95,7 +95,7 @@ uint32_t pe_features_for_tier(const char *tier) {
   if (strcmp(tier, "dotprod") == 0) return PE_FEAT_NEON | PE_FEAT_DOTPROD;
   if (strcmp(tier, "i8mm") == 0) return PE_FEAT_NEON | PE_FEAT_DOTPROD | PE_FEAT_I8MM;
   if (strcmp(tier, "dsp") == 0) return PE_FEAT_DSP;
-  if (strcmp(tier, "mve") == 0) return PE_FEAT_DSP | PE_FEAT_MVE;
+  if (strcmp(tier, "mve") == 0 || strcmp(tier, "helium") == 0) return PE_FEAT_DSP | PE_FEAT_MVE;
   return 0xFFFFFFFFu;
 }
 

@@ -4,6 +4,7 @@
 #include "activation.h"
 #include "conv.h"
 #include "elementwise.h"
+#include "elementwise_drivers.h"
 #include "gemm_drivers.h"
 #include "lstm.h"
 #include "pool.h"

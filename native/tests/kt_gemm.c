@@ -119,7 +119,9 @@ void kt_gemm(kt_state *s) {
       {"pe_qs8_gemm_1x16c4__scalar", pe_qs8_gemm_1x16c4__scalar, 1, 0, ""},
 #if PE_X86_KERNELS
       {"pe_qs8_gemm_4x16c4__avx2", pe_qs8_gemm_4x16c4__avx2, 4, PE_FEAT_AVX2, "avx2"},
+      {"pe_qs8_gemm_1x16c4__avx2", pe_qs8_gemm_1x16c4__avx2, 1, PE_FEAT_AVX2, "avx2"},
       {"pe_qs8_gemm_8x16c4__avx512vnni", pe_qs8_gemm_8x16c4__avx512vnni, 8, PE_FEAT_AVX512VNNI, "avx512vnni"},
+      {"pe_qs8_gemm_1x16c4__avx512vnni", pe_qs8_gemm_1x16c4__avx512vnni, 1, PE_FEAT_AVX512VNNI, "avx512vnni"},
 #endif
   };
   const int nv = (int)(sizeof vs / sizeof vs[0]);

@@ -30,6 +30,8 @@ int main(void) {
   printf("%s\n", s.features ? "" : " none (scalar only)");
   kt_gemm(&s);
   kt_dwconv(&s);
+  kt_vadd(&s);
+  kt_requant(&s);
   printf("%ld passed, %ld failed, %ld skipped\n", s.passed, s.failed, s.skipped);
   return s.failed == 0 ? 0 : 1;
 }

@@ -1,0 +1,67 @@
+/* Drivers of the elementwise microkernels: split the output into chunks over the caller's
+ * parallel-for hook and call the variant's microkernel. No ISA code here. */
+#include "elementwise.h"
+#include "elementwise_drivers.h"
+
+const pe_qs8_vadd_ukernel pe_uk_qs8_vadd__scalar = {pe_qs8_vadd__scalar};
+#if PE_X86_KERNELS
+const pe_qs8_vadd_ukernel pe_uk_qs8_vadd_16x__avx2 = {pe_qs8_vadd_16x__avx2};
+const pe_qs8_vadd_ukernel pe_uk_qs8_vadd_16x__avx512 = {pe_qs8_vadd_16x__avx512};
+#endif
+
+#define VADD_CHUNK 8192
+
+int pe_add_sub__vadd_accepts(const pe_op_ctx *ctx) {
+  const pe_add_params *p = (const pe_add_params *)ctx->params;
+  const pe_tensor a = pe_input(ctx, 0), b = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  const int32_t n = pe_elems(&out);
+  if (p->kind != PE_ADD_RESCALE || a.dtype != PE_INT8 || b.dtype != PE_INT8 || out.dtype != PE_INT8) return 0;
+  return (pe_elems(&a) == n || pe_elems(&a) == 1) && (pe_elems(&b) == n || pe_elems(&b) == 1);
+}
+
+typedef struct {
+  pe_qs8_vadd_fn fn;
+  pe_qs8_vadd_params p;
+  const int8_t *a, *b;
+  size_t a_inc, b_inc, n;
+  int8_t *out;
+} vadd_task;
+
+static void vadd_item(void *task, uint32_t item, uint32_t thread) {
+  const vadd_task *t = (const vadd_task *)task;
+  const size_t i0 = (size_t)item * VADD_CHUNK;
+  const size_t cnt = t->n - i0 < VADD_CHUNK ? t->n - i0 : VADD_CHUNK;
+  (void)thread;
+  t->fn(cnt, t->a + i0 * t->a_inc, t->a_inc, t->b + i0 * t->b_inc, t->b_inc, t->out + i0, &t->p);
+}
+
+static pe_status vadd_eval(const pe_op_ctx *ctx, int32_t sign) {
+  const pe_add_params *p = (const pe_add_params *)ctx->params;
+  const pe_tensor a = pe_input(ctx, 0), b = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  vadd_task t;
+  t.fn = ((const pe_qs8_vadd_ukernel *)ctx->variant->ukernel)->fn;
+  t.p.left_shift = p->left_shift;
+  t.p.a_offset = p->input1_offset;
+  t.p.a_mult = p->input1_multiplier;
+  t.p.a_shift = p->input1_shift;
+  t.p.b_offset = p->input2_offset;
+  t.p.b_mult = p->input2_multiplier;
+  t.p.b_shift = p->input2_shift;
+  t.p.out_mult = p->output_multiplier;
+  t.p.out_shift = p->output_shift;
+  t.p.out_offset = p->output_offset;
+  t.p.act_min = p->activation_min;
+  t.p.act_max = p->activation_max;
+  t.p.sign = sign;
+  t.n = (size_t)pe_elems(&out);
+  t.a = (const int8_t *)a.data;
+  t.b = (const int8_t *)b.data;
+  t.a_inc = pe_elems(&a) == 1 && t.n != 1 ? 0 : 1;
+  t.b_inc = pe_elems(&b) == 1 && t.n != 1 ? 0 : 1;
+  t.out = (int8_t *)out.data;
+  if (t.n > 0) pe_parallel(ctx, vadd_item, &t, (uint32_t)((t.n + VADD_CHUNK - 1) / VADD_CHUNK));
+  return PE_OK;
+}
+
+pe_status pe_add__vadd(const pe_op_ctx *ctx) { return vadd_eval(ctx, 1); }
+pe_status pe_sub__vadd(const pe_op_ctx *ctx) { return vadd_eval(ctx, -1); }

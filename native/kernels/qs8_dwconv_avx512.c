@@ -1,0 +1,415 @@
+/* int8 depthwise row microkernel, AVX-512 F/BW/DQ/VL (contract in qs8_dwconv.h), bit-identical to
+ * the scalar twin.
+ *
+ * Vectorized across channels, one channel block at a time: blocks of 32 (two 16 x int32
+ * accumulators), the tail as one masked block of 32, 16 or 8 lanes (masked loads and stores: no
+ * byte outside the op's tensors is read or written). Per block the weights of the row's valid
+ * filter rows are widened once to int16, two taps interleaved per channel, so that one vpmaddwd
+ * adds w_a * x_a + w_b * x_b per int32 lane; the products of int8 by int8 and their pair sums are
+ * exact. The input offset is folded into the start value: acc = bias + input_offset * sum(w) +
+ * sum(w * x) over the row's valid filter rows, the same sum modulo 2^32 as the scalar's
+ * bias + sum(w * (x + input_offset)). A tap left or right of the input reads the input zero point
+ * (-input_offset, an int8), whose term w * (zp + offset) is 0, as the skipped tap's is: interior
+ * pixels read the input directly, border pixels through a small staging buffer. Requantization:
+ * pe_requant16_avx512 / pe_requant8_avx2 (pe_requant_x86.h), TFLite's exactly.
+ *
+ * In a block of 32 the accumulators hold channels [0-7, 16-23] and [8-15, 24-31] (vpunpck*bw
+ * works within 128-bit lanes); the per-channel values are permuted the same way once per block,
+ * and the bytes put back in order when packing. */
+#include <stddef.h>
+#include <string.h>
+
+#include "pe_requant_x86.h"
+#include "qs8_dwconv.h"
+
+#define DW_INLINE static inline __attribute__((always_inline))
+
+/* Filters with more taps run the scalar twin. */
+#define DW_MAX_TAPS 128
+/* bytes per tap of the staging buffer */
+#define DW_STAGE 32
+
+/* The taps of one output row: those of the filter rows inside the input, in filter order, padded
+ * to an even count with a copy of the last one whose weight is 0. */
+typedef struct {
+  int32_t n;                   /* taps, even */
+  int32_t xlast;               /* (kw - 1) * dilation_w: pixel x0 is interior iff x0 >= 0, x0 + xlast < in_w */
+  ptrdiff_t row0;              /* input offset (elements) of the first valid filter row's input row */
+  ptrdiff_t off[DW_MAX_TAPS];  /* tap t's input offset from (first valid row, column x0) */
+  ptrdiff_t roff[DW_MAX_TAPS]; /* ... its row part */
+  ptrdiff_t soff[DW_MAX_TAPS]; /* its offset in the staging buffer */
+  int32_t fx[DW_MAX_TAPS];     /* its column offset fx * dilation_w */
+  int32_t widx[DW_MAX_TAPS];   /* its filter tap fy * kw + fx; -1: the padding tap */
+} dw_row;
+
+static void row_setup(const pe_qs8_dw_args *p, int32_t oy, dw_row *r) {
+  const int32_t y0 = oy * p->stride_h - p->pad_h, ch = p->channels;
+  int32_t fy0 = 0, fy1 = p->kh, fy, fx, t = 0;
+  while (fy0 < fy1 && y0 + fy0 * p->dilation_h < 0) ++fy0;
+  while (fy1 > fy0 && y0 + (fy1 - 1) * p->dilation_h >= p->in_h) --fy1;
+  r->xlast = (p->kw - 1) * p->dilation_w;
+  r->row0 = fy0 < fy1 ? (ptrdiff_t)(y0 + fy0 * p->dilation_h) * p->in_w * ch : 0;
+  for (fy = fy0; fy < fy1; ++fy)
+    for (fx = 0; fx < p->kw; ++fx, ++t) {
+      r->roff[t] = (ptrdiff_t)(fy - fy0) * p->dilation_h * p->in_w * ch;
+      r->fx[t] = fx * p->dilation_w;
+      r->off[t] = r->roff[t] + (ptrdiff_t)r->fx[t] * ch;
+      r->widx[t] = fy * p->kw + fx;
+    }
+  if (t & 1) {
+    r->roff[t] = r->roff[t - 1];
+    r->fx[t] = r->fx[t - 1];
+    r->off[t] = r->off[t - 1];
+    r->widx[t] = -1;
+    ++t;
+  }
+  r->n = t;
+  for (t = 0; t < r->n; ++t) r->soff[t] = (ptrdiff_t)t * DW_STAGE;
+}
+
+static inline __mmask32 lanes(int32_t n) { return n >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << n) - 1u); }
+
+/* the filter bytes of tap widx at channel c0, NULL for the padding tap */
+static inline const int8_t *wptr(const pe_qs8_dw_args *p, int32_t widx, int32_t c0) {
+  return widx < 0 ? NULL : p->filter + (size_t)widx * p->channels + c0;
+}
+
+/* Border pixel at column x0: the block's bytes (lanes m) of every tap into the staging buffer,
+ * the zero point for a tap outside the input. */
+static inline void stage_px(const pe_qs8_dw_args *p, const dw_row *r, int32_t x0, int32_t c0, __mmask32 m,
+                            __m256i zp, int8_t *stage) {
+  int32_t t;
+  for (t = 0; t < r->n; ++t) {
+    const int32_t ix = x0 + r->fx[t];
+    __m256i v = zp;
+    if (ix >= 0 && ix < p->in_w)
+      v = _mm256_maskz_loadu_epi8(m, p->input + r->row0 + r->roff[t] + (ptrdiff_t)ix * p->channels + c0);
+    _mm256_storeu_si256((__m256i *)(stage + r->soff[t]), v);
+  }
+}
+
+/* Pixels [*ia, *ib) of [ox0, ox1) are interior (every tap inside the input), the others border
+   pixels; no interior pixel: *ia = *ib = ox1. */
+static void interior_range(const pe_qs8_dw_args *p, const dw_row *r, int32_t ox0, int32_t ox1, int32_t *ia,
+                           int32_t *ib) {
+  const int64_t lim = (int64_t)p->in_w - r->xlast + p->pad_w; /* interior: ox * stride_w < lim */
+  int64_t a = p->pad_w > 0 ? ((int64_t)p->pad_w + p->stride_w - 1) / p->stride_w : 0;
+  int64_t b = lim > 0 ? (lim + p->stride_w - 1) / p->stride_w : 0;
+  if (a < ox0) a = ox0;
+  if (b > ox1) b = ox1;
+  if (b <= a || r->n == 0) a = b = ox1; /* no taps: every pixel "staged", reading nothing */
+  *ia = (int32_t)a;
+  *ib = (int32_t)b;
+}
+
+/* the block's bytes of interior pixel ox */
+static inline const int8_t *px_at(const pe_qs8_dw_args *p, const dw_row *r, int32_t ox, int32_t c0) {
+  return p->input + r->row0 + ((ptrdiff_t)ox * p->stride_w - p->pad_w) * p->channels + c0;
+}
+
+/* the block's per-channel state: weight pairs, start values, requantization, staging buffer */
+typedef struct {
+  __m512i w[DW_MAX_TAPS]; /* 32 lanes: pair q in w[2q], w[2q + 1]; 16 lanes: w[q] */
+  __m256i w8[DW_MAX_TAPS / 2];
+  __m512i init[2], mult[2], shift[2];
+  __m256i init8, mult8, shift8;
+  int8_t stage[DW_MAX_TAPS * DW_STAGE];
+} dw_block;
+
+/* ---------------------------------------------------------------- 32 channels */
+
+DW_INLINE __m256i ld32(const int8_t *s, __mmask32 m, int full) {
+  return full ? _mm256_loadu_si256((const __m256i *)s) : _mm256_maskz_loadu_epi8(m, s);
+}
+
+DW_INLINE void taps32(const int8_t *x, const ptrdiff_t *off, const __m512i *w, int32_t np, __mmask32 m, int full,
+                      __m512i *al, __m512i *ah) {
+  __m512i l = *al, h = *ah;
+  int32_t q;
+  for (q = 0; q < np; ++q) {
+    const __m256i xa = ld32(x + off[2 * q], m, full), xb = ld32(x + off[2 * q + 1], m, full);
+    l = _mm512_add_epi32(l, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_unpacklo_epi8(xa, xb)), w[2 * q]));
+    h = _mm512_add_epi32(h, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_unpackhi_epi8(xa, xb)), w[2 * q + 1]));
+  }
+  *al = l;
+  *ah = h;
+}
+
+/* ... of two pixels x, y, each pair of weights loaded once */
+DW_INLINE void taps32x2(const int8_t *x, const int8_t *y, const ptrdiff_t *off, const __m512i *w, int32_t np,
+                        __mmask32 m, int full, __m512i *lx, __m512i *hx, __m512i *ly, __m512i *hy) {
+  __m512i l0 = *lx, h0 = *hx, l1 = *ly, h1 = *hy;
+  int32_t q;
+  for (q = 0; q < np; ++q) {
+    const ptrdiff_t a = off[2 * q], b = off[2 * q + 1];
+    const __m512i wl = w[2 * q], wh = w[2 * q + 1];
+    __m256i xa = ld32(x + a, m, full), xb = ld32(x + b, m, full);
+    l0 = _mm512_add_epi32(l0, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_unpacklo_epi8(xa, xb)), wl));
+    h0 = _mm512_add_epi32(h0, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_unpackhi_epi8(xa, xb)), wh));
+    xa = ld32(y + a, m, full);
+    xb = ld32(y + b, m, full);
+    l1 = _mm512_add_epi32(l1, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_unpacklo_epi8(xa, xb)), wl));
+    h1 = _mm512_add_epi32(h1, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_unpackhi_epi8(xa, xb)), wh));
+  }
+  *lx = l0;
+  *hx = h0;
+  *ly = l1;
+  *hy = h1;
+}
+
+DW_INLINE void store32(const pe_qs8_dw_args *p, const dw_block *b, __m512i l, __m512i h, __mmask32 m, int full,
+                       int8_t *o) {
+  const __m512i oofs = _mm512_set1_epi32(p->output_offset);
+  const __m512i vmin = _mm512_set1_epi32(p->act_min), vmax = _mm512_set1_epi32(p->act_max);
+  const __m512i order = _mm512_setr_epi32(0, 4, 1, 5, 8, 12, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
+  __m512i t;
+  __m256i y;
+  l = pe_requant16_avx512(l, b->mult[0], b->shift[0], oofs, vmin, vmax);
+  h = pe_requant16_avx512(h, b->mult[1], b->shift[1], oofs, vmin, vmax);
+  /* int16 lanes [0-3 8-11 | 4-7 12-15 | 16-19 24-27 | 20-23 28-31], then bytes, then in order */
+  t = _mm512_packs_epi32(l, h);
+  y = _mm512_castsi512_si256(_mm512_permutexvar_epi32(order, _mm512_packs_epi16(t, t)));
+  if (full)
+    _mm256_storeu_si256((__m256i *)o, y);
+  else
+    _mm256_mask_storeu_epi8(o, m, y);
+}
+
+DW_INLINE void row32(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32_t ox0, int32_t ox1, int32_t c0,
+                     __mmask32 m, int full, int32_t np, int8_t *out) {
+  const int32_t ch = p->channels;
+  const __m256i zp = _mm256_set1_epi8((char)(int8_t)-p->input_offset);
+  const ptrdiff_t step = (ptrdiff_t)p->stride_w * ch;
+  int32_t ox, ia, ib;
+  interior_range(p, r, ox0, ox1, &ia, &ib);
+  for (ox = ox0; ox < ox1; ++ox) {
+    __m512i l = b->init[0], h = b->init[1];
+    if (ox == ia) {
+      for (; ox + 2 <= ib; ox += 2) {
+        const int8_t *x = px_at(p, r, ox, c0);
+        __m512i l0 = l, h0 = h, l1 = l, h1 = h;
+        taps32x2(x, x + step, r->off, b->w, np, m, full, &l0, &h0, &l1, &h1);
+        store32(p, b, l0, h0, m, full, out + (size_t)(ox - ox0) * ch + c0);
+        store32(p, b, l1, h1, m, full, out + (size_t)(ox + 1 - ox0) * ch + c0);
+      }
+      if (ox < ib) {
+        taps32(px_at(p, r, ox, c0), r->off, b->w, np, m, full, &l, &h);
+        store32(p, b, l, h, m, full, out + (size_t)(ox - ox0) * ch + c0);
+        ++ox;
+      }
+      if (ox >= ox1) break;
+      l = b->init[0];
+      h = b->init[1];
+    }
+    stage_px(p, r, ox * p->stride_w - p->pad_w, c0, m, zp, b->stage);
+    taps32(b->stage, r->soff, b->w, np, m, 1, &l, &h);
+    store32(p, b, l, h, m, full, out + (size_t)(ox - ox0) * ch + c0);
+  }
+}
+
+/* per-channel int32 values c0 .. c0 + 31 (lanes m), permuted as the accumulators */
+static void ld_i32x32(const int32_t *v, int32_t c0, __mmask32 m, __m512i *l, __m512i *h) {
+  __m512i v0 = _mm512_setzero_si512(), v1 = v0;
+  if (v != NULL) {
+    v0 = _mm512_maskz_loadu_epi32((__mmask16)m, v + c0);
+    if ((m >> 16) != 0) v1 = _mm512_maskz_loadu_epi32((__mmask16)(m >> 16), v + c0 + 16);
+  }
+  *l = _mm512_shuffle_i64x2(v0, v1, 0x44);
+  *h = _mm512_shuffle_i64x2(v0, v1, 0xEE);
+}
+
+/* 32 channels c0 .. c0 + n - 1 (16 < n <= 32) of pixels [ox0, ox1) */
+static void block32(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32_t ox0, int32_t ox1, int32_t c0,
+                    int32_t n, int8_t *out) {
+  const int32_t np = r->n / 2;
+  const __mmask32 m = lanes(n);
+  const __m512i ones = _mm512_set1_epi16(1), voff = _mm512_set1_epi32(p->input_offset);
+  __m512i sl = _mm512_setzero_si512(), sh = sl, bl, bh;
+  int32_t q;
+  for (q = 0; q < np; ++q) {
+    const int8_t *pa = wptr(p, r->widx[2 * q], c0), *pb = wptr(p, r->widx[2 * q + 1], c0);
+    const __m256i wa = pa != NULL ? _mm256_maskz_loadu_epi8(m, pa) : _mm256_setzero_si256();
+    const __m256i wb = pb != NULL ? _mm256_maskz_loadu_epi8(m, pb) : _mm256_setzero_si256();
+    b->w[2 * q] = _mm512_cvtepi8_epi16(_mm256_unpacklo_epi8(wa, wb));
+    b->w[2 * q + 1] = _mm512_cvtepi8_epi16(_mm256_unpackhi_epi8(wa, wb));
+    sl = _mm512_add_epi32(sl, _mm512_madd_epi16(b->w[2 * q], ones));
+    sh = _mm512_add_epi32(sh, _mm512_madd_epi16(b->w[2 * q + 1], ones));
+  }
+  ld_i32x32(p->bias, c0, m, &bl, &bh);
+  b->init[0] = _mm512_add_epi32(bl, _mm512_mullo_epi32(sl, voff));
+  b->init[1] = _mm512_add_epi32(bh, _mm512_mullo_epi32(sh, voff));
+  ld_i32x32(p->mult, c0, m, &b->mult[0], &b->mult[1]);
+  ld_i32x32(p->shift, c0, m, &b->shift[0], &b->shift[1]);
+  if (n == 32)
+    row32(p, r, b, ox0, ox1, c0, m, 1, np, out);
+  else
+    row32(p, r, b, ox0, ox1, c0, m, 0, np, out);
+}
+
+/* ---------------------------------------------------------------- 16 channels */
+
+/* taps a, b of 16 channels as the int16 pairs (a0 b0 a1 b1 ... a15 b15) */
+static inline __m512i pairs16(__m128i a, __m128i b) {
+  return _mm512_cvtepi8_epi16(
+      _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(a, b)), _mm_unpackhi_epi8(a, b), 1));
+}
+
+DW_INLINE void taps16(const int8_t *x, const ptrdiff_t *off, const __m512i *w, int32_t np, __mmask16 m,
+                      __m512i *acc) {
+  __m512i a = *acc;
+  int32_t q;
+  for (q = 0; q < np; ++q)
+    a = _mm512_add_epi32(a, _mm512_madd_epi16(pairs16(_mm_maskz_loadu_epi8(m, x + off[2 * q]),
+                                                      _mm_maskz_loadu_epi8(m, x + off[2 * q + 1])),
+                                              w[q]));
+  *acc = a;
+}
+
+DW_INLINE void taps16x2(const int8_t *x, const int8_t *y, const ptrdiff_t *off, const __m512i *w, int32_t np,
+                        __mmask16 m, __m512i *ax, __m512i *ay) {
+  __m512i a0 = *ax, a1 = *ay;
+  int32_t q;
+  for (q = 0; q < np; ++q) {
+    const ptrdiff_t a = off[2 * q], b = off[2 * q + 1];
+    const __m512i wq = w[q];
+    a0 = _mm512_add_epi32(a0, _mm512_madd_epi16(pairs16(_mm_maskz_loadu_epi8(m, x + a), _mm_maskz_loadu_epi8(m, x + b)), wq));
+    a1 = _mm512_add_epi32(a1, _mm512_madd_epi16(pairs16(_mm_maskz_loadu_epi8(m, y + a), _mm_maskz_loadu_epi8(m, y + b)), wq));
+  }
+  *ax = a0;
+  *ay = a1;
+}
+
+DW_INLINE void store16(const pe_qs8_dw_args *p, const dw_block *b, __m512i acc, __mmask16 m, int8_t *o) {
+  const __m512i oofs = _mm512_set1_epi32(p->output_offset);
+  const __m512i vmin = _mm512_set1_epi32(p->act_min), vmax = _mm512_set1_epi32(p->act_max);
+  _mm_mask_storeu_epi8(o, m, _mm512_cvtepi32_epi8(pe_requant16_avx512(acc, b->mult[0], b->shift[0], oofs, vmin, vmax)));
+}
+
+DW_INLINE void row16(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32_t ox0, int32_t ox1, int32_t c0,
+                     __mmask16 m, int32_t np, int8_t *out) {
+  const int32_t ch = p->channels;
+  const __m256i zp = _mm256_set1_epi8((char)(int8_t)-p->input_offset);
+  const ptrdiff_t step = (ptrdiff_t)p->stride_w * ch;
+  int32_t ox, ia, ib;
+  interior_range(p, r, ox0, ox1, &ia, &ib);
+  for (ox = ox0; ox < ox1; ++ox) {
+    __m512i acc = b->init[0];
+    if (ox == ia) {
+      for (; ox + 2 <= ib; ox += 2) {
+        const int8_t *x = px_at(p, r, ox, c0);
+        __m512i a0 = acc, a1 = acc;
+        taps16x2(x, x + step, r->off, b->w, np, m, &a0, &a1);
+        store16(p, b, a0, m, out + (size_t)(ox - ox0) * ch + c0);
+        store16(p, b, a1, m, out + (size_t)(ox + 1 - ox0) * ch + c0);
+      }
+      if (ox < ib) {
+        taps16(px_at(p, r, ox, c0), r->off, b->w, np, m, &acc);
+        store16(p, b, acc, m, out + (size_t)(ox - ox0) * ch + c0);
+        ++ox;
+      }
+      if (ox >= ox1) break;
+      acc = b->init[0];
+    }
+    stage_px(p, r, ox * p->stride_w - p->pad_w, c0, m, zp, b->stage);
+    taps16(b->stage, r->soff, b->w, np, m, &acc);
+    store16(p, b, acc, m, out + (size_t)(ox - ox0) * ch + c0);
+  }
+}
+
+/* 16 channels c0 .. c0 + n - 1 (8 < n <= 16) of pixels [ox0, ox1) */
+static void block16(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32_t ox0, int32_t ox1, int32_t c0,
+                    int32_t n, int8_t *out) {
+  const int32_t np = r->n / 2;
+  const __mmask16 m = (__mmask16)lanes(n);
+  const __m512i ones = _mm512_set1_epi16(1), voff = _mm512_set1_epi32(p->input_offset);
+  __m512i s = _mm512_setzero_si512();
+  int32_t q;
+  for (q = 0; q < np; ++q) {
+    const int8_t *pa = wptr(p, r->widx[2 * q], c0), *pb = wptr(p, r->widx[2 * q + 1], c0);
+    b->w[q] = pairs16(pa != NULL ? _mm_maskz_loadu_epi8(m, pa) : _mm_setzero_si128(),
+                      pb != NULL ? _mm_maskz_loadu_epi8(m, pb) : _mm_setzero_si128());
+    s = _mm512_add_epi32(s, _mm512_madd_epi16(b->w[q], ones));
+  }
+  b->init[0] = _mm512_mullo_epi32(s, voff);
+  if (p->bias != NULL) b->init[0] = _mm512_add_epi32(b->init[0], _mm512_maskz_loadu_epi32(m, p->bias + c0));
+  b->mult[0] = _mm512_maskz_loadu_epi32(m, p->mult + c0);
+  b->shift[0] = _mm512_maskz_loadu_epi32(m, p->shift + c0);
+  row16(p, r, b, ox0, ox1, c0, m, np, out);
+}
+
+/* ---------------------------------------------------------------- 8 channels */
+
+DW_INLINE void taps8(const int8_t *x, const ptrdiff_t *off, const __m256i *w, int32_t np, __mmask16 m,
+                     __m256i *acc) {
+  __m256i a = *acc;
+  int32_t q;
+  for (q = 0; q < np; ++q) {
+    const __m128i xa = _mm_maskz_loadu_epi8(m, x + off[2 * q]), xb = _mm_maskz_loadu_epi8(m, x + off[2 * q + 1]);
+    a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_unpacklo_epi8(xa, xb)), w[q]));
+  }
+  *acc = a;
+}
+
+DW_INLINE void row8(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32_t ox0, int32_t ox1, int32_t c0,
+                    __mmask16 m, int32_t np, int8_t *out) {
+  const int32_t ch = p->channels;
+  const __m256i zp = _mm256_set1_epi8((char)(int8_t)-p->input_offset);
+  const __m256i oofs = _mm256_set1_epi32(p->output_offset);
+  const __m256i vmin = _mm256_set1_epi32(p->act_min), vmax = _mm256_set1_epi32(p->act_max);
+  int32_t ox, ia, ib;
+  interior_range(p, r, ox0, ox1, &ia, &ib);
+  for (ox = ox0; ox < ox1; ++ox) {
+    __m256i acc = b->init8;
+    if (ox >= ia && ox < ib) {
+      taps8(px_at(p, r, ox, c0), r->off, b->w8, np, m, &acc);
+    } else {
+      stage_px(p, r, ox * p->stride_w - p->pad_w, c0, m, zp, b->stage);
+      taps8(b->stage, r->soff, b->w8, np, m, &acc);
+    }
+    acc = pe_requant8_avx2(acc, b->mult8, b->shift8, oofs, vmin, vmax);
+    _mm_mask_storeu_epi8(out + (size_t)(ox - ox0) * ch + c0, m, _mm256_cvtepi32_epi8(acc));
+  }
+}
+
+/* 8 channels c0 .. c0 + n - 1 (n <= 8) of pixels [ox0, ox1) */
+static void block8(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32_t ox0, int32_t ox1, int32_t c0,
+                   int32_t n, int8_t *out) {
+  const int32_t np = r->n / 2;
+  const __mmask16 m = (__mmask16)lanes(n);
+  const __m256i ones = _mm256_set1_epi16(1), voff = _mm256_set1_epi32(p->input_offset);
+  __m256i s = _mm256_setzero_si256();
+  int32_t q;
+  for (q = 0; q < np; ++q) {
+    const int8_t *pa = wptr(p, r->widx[2 * q], c0), *pb = wptr(p, r->widx[2 * q + 1], c0);
+    b->w8[q] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(pa != NULL ? _mm_maskz_loadu_epi8(m, pa) : _mm_setzero_si128(),
+                                                      pb != NULL ? _mm_maskz_loadu_epi8(m, pb) : _mm_setzero_si128()));
+    s = _mm256_add_epi32(s, _mm256_madd_epi16(b->w8[q], ones));
+  }
+  b->init8 = _mm256_mullo_epi32(s, voff);
+  if (p->bias != NULL) b->init8 = _mm256_add_epi32(b->init8, _mm256_maskz_loadu_epi32((__mmask8)m, p->bias + c0));
+  b->mult8 = _mm256_maskz_loadu_epi32((__mmask8)m, p->mult + c0);
+  b->shift8 = _mm256_maskz_loadu_epi32((__mmask8)m, p->shift + c0);
+  row8(p, r, b, ox0, ox1, c0, m, np, out);
+}
+
+void pe_qs8_dw_row__avx512(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t ox1, int8_t *out) {
+  const int32_t ch = p->channels;
+  dw_row r;
+  dw_block b;
+  int32_t c0;
+  if (ox1 <= ox0 || ch <= 0) return;
+  /* the zero point must be an int8 (TFLite's int8 offsets are in [-127, 128]) */
+  if (p->kh < 0 || p->kw < 0 || (int64_t)p->kh * p->kw > DW_MAX_TAPS || p->input_offset < -127 ||
+      p->input_offset > 128) {
+    pe_qs8_dw_row__scalar(p, oy, ox0, ox1, out);
+    return;
+  }
+  row_setup(p, oy, &r);
+  for (c0 = 0; c0 + 32 <= ch; c0 += 32) block32(p, &r, &b, ox0, ox1, c0, 32, out);
+  if (ch - c0 > 16)
+    block32(p, &r, &b, ox0, ox1, c0, ch - c0, out);
+  else if (ch - c0 > 8)
+    block16(p, &r, &b, ox0, ox1, c0, ch - c0, out);
+  else if (ch - c0 > 0)
+    block8(p, &r, &b, ox0, ox1, c0, ch - c0, out);
+}
