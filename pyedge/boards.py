@@ -28,16 +28,21 @@ from typing import Any
 
 from .errors import PyedgeError
 
-# ISA names a board or `pack --target` may use. The C core's pe_isa knows the first three;
-# the others name SIMD extensions pyedge has no kernels for yet (their boards run scalar C).
+# ISA tiers a board or `pack --target` may name: the values of PYEDGE_ISA, each allowing its own
+# CPU feature and those of the tiers below it (pe_features_for_tier, native/src/cpu.c). Which
+# tiers have kernels is the C core's variant table (pyedge.layouts.variants()).
 ISAS: dict[str, str] = {
     "scalar": "portable C99, no SIMD",
     "avx2": "x86-64 AVX2 (+FMA)",
+    "avxvnni": "x86-64 AVX2 with AVX-VNNI (256-bit dot products)",
+    "avx512": "x86-64 AVX-512 F/BW/DQ/VL",
+    "avx512vnni": "x86-64 AVX-512 with VNNI (vpdpbusd)",
     "neon": "Arm Advanced SIMD (NEON), AArch64 or AArch32",
+    "dotprod": "Arm NEON with the dot product extension (sdot)",
+    "i8mm": "Arm NEON with int8 matrix multiply (smmla)",
     "dsp": "Armv7E-M/Armv8-M DSP extension (32-bit packed SIMD)",
     "helium": "Arm M-profile Vector Extension (MVE, Helium) of Armv8.1-M",
 }
-PE_ISA: dict[str, int] = {"scalar": 0, "avx2": 1, "neon": 2}  # pe_isa values (pyedge.h)
 KINDS = ("mcu", "linux", "host")
 FPUS = ("none", "sp", "dp")
 MEMORY_KINDS = ("ram", "flash")
@@ -85,11 +90,6 @@ class Board:
     memory: tuple[MemoryRegion, ...] = ()
     connect: dict[str, Any] = field(default_factory=dict)
     flash: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def pe_isa(self) -> int:
-        """The pe_isa the C core would use on this board today (scalar where it has no kernels)."""
-        return PE_ISA.get(self.isa, PE_ISA["scalar"])
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -128,7 +128,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
         raise PyedgeError("--target applies when packing a .tflite: a .peb keeps the target it was packed for")
     # a .peb re-emits as C unchanged
     blob = raw if is_blob(raw) else pack_tflite(raw, target=args.target, threads=max(1, args.threads),
-                                                preserve_inputs=not args.reuse_inputs)
+                                                preserve_inputs=not args.reuse_inputs, layouts=args.layouts)
     if fmt == "c":
         for p in write_c(blob, out, args.name, source=Path(args.model).name):
             print(f"wrote {p} ({p.stat().st_size} bytes)")
@@ -149,6 +149,20 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     report = inspect_model(args.model, board=args.board)
     print(json.dumps(report, indent=1) if args.json else format_report(report))
     return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import main_bench
+
+    if args.threads < 1 or args.rounds < 1 or args.per_op < 0:
+        print("pyedge: error: --threads and --rounds must be >= 1, --per-op >= 0", file=sys.stderr)
+        return 2
+    try:
+        return main_bench(args.models, args.rounds, args.threads, args.isa, args.per_op, args.json,
+                          litert=not args.no_litert, reference=not args.no_reference)
+    except ValueError as exc:
+        print(f"pyedge: error: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_ops(args: argparse.Namespace) -> int:
@@ -184,6 +198,10 @@ def main(argv: list[str] | None = None) -> int:
                         "avx2, avx512vnni, neon, dsp, helium); it must exist. Ops that a SIMD kernel of that "
                         "ISA runs get its packed weight layout (its scalar twin runs it on any other CPU); "
                         "without --target weights keep TFLite's generic layout")
+    k.add_argument("--layouts", choices=["auto", "generic", "packed"], default="auto",
+                   help="weight layouts: auto (packed where the target has a SIMD kernel for the op), "
+                        "generic (TFLite's layouts everywhere), packed (every op a packed layout can take, "
+                        "scalar twins where the target has no SIMD kernel)")
     k.add_argument("--threads", type=int, default=1, metavar="N",
                    help="plan per-thread scratch for N threads (default 1; an Interpreter with more threads "
                         "is capped at N for the ops that need scratch)")
@@ -198,6 +216,19 @@ def main(argv: list[str] | None = None) -> int:
                                    "cannot run")
     n.add_argument("--json", action="store_true", help="print the report as JSON")
     n.set_defaults(fn=cmd_inspect)
+    b = sub.add_parser("bench", help="time a model on pyedge (every ISA tier), LiteRT+XNNPACK and TFLite's "
+                                     "reference kernels side by side; print ratios and check outputs")
+    b.add_argument("models", nargs="+", metavar="MODEL", help=".tflite models (a .peb: pyedge only)")
+    b.add_argument("--rounds", type=int, default=20, help="timed invokes per runtime, interleaved (default 20)")
+    b.add_argument("--threads", type=int, default=1, help="threads for pyedge and LiteRT (default 1)")
+    b.add_argument("--isa", help="pyedge tiers: 'best' (default: scalar and the best), 'all', or a comma list "
+                                 "(scalar,avx2,avx512,avx512vnni,neon,...)")
+    b.add_argument("--per-op", type=int, nargs="?", const=10, default=0, metavar="N",
+                   help="also time each op over N invokes (default 10) per tier: kernel, share, MACs/ns")
+    b.add_argument("--json", metavar="F", help="write the results as JSON to F")
+    b.add_argument("--no-litert", action="store_true", help="leave out LiteRT+XNNPACK")
+    b.add_argument("--no-reference", action="store_true", help="leave out TFLite's reference kernels")
+    b.set_defaults(fn=cmd_bench)
     o = sub.add_parser("ops", help="list supported TFLite ops")
     o.set_defaults(fn=cmd_ops)
     args = p.parse_args(argv)

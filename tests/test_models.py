@@ -7,6 +7,7 @@ import pytest
 import pyedge
 from models import model_path
 from pyedge.tflite_reader import with_valid_quantized_dimension
+from optest import interpreter_factory, kernel_paths
 from oracle import assert_bit_exact, random_inputs, reference_interpreter, run_model
 
 # name -> invokes per input set (stateful models run several invokes to exercise their state)
@@ -44,9 +45,10 @@ def test_model_bit_exact(name):
         if seed == seeds[-1] and ("person" in name or "mobilenet" in name):
             sets = [[_image_like(d, rng) for d in reference_interpreter(ref_model).get_input_details()]]
         want = run_model(reference_interpreter, ref_model, sets, invokes=invokes)
-        got = run_model(pyedge.Interpreter, raw, sets, invokes=invokes)
-        for step, (g, w) in enumerate(zip(got, want)):
-            assert_bit_exact(g, w, context=f"{name} seed {seed} invoke {step}")
+        for label, kw in kernel_paths():  # every ISA tier, threads, packed layouts on scalar
+            got = run_model(interpreter_factory(**kw), raw, sets, invokes=invokes)
+            for step, (g, w) in enumerate(zip(got, want)):
+                assert_bit_exact(g, w, context=f"{name} [{label}] seed {seed} invoke {step}")
 
 
 def test_person_detect_loads_with_a_warning():

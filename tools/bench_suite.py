@@ -1,0 +1,151 @@
+"""The benchmark suite: real models (tests/models) and int8 models written by the test builder
+(tests/tflite_builder.py) for the shapes edge and transformer workloads have, timed by
+`pyedge bench` side by side with LiteRT+XNNPACK and TFLite's reference kernels.
+
+    .venv/bin/pip install -e ".[bench]"
+    .venv/bin/python tools/bench_suite.py [--out DIR] [--sweep] [bench options: --threads N --isa all ...]
+
+Generated models (written to --out, default build/bench-suite):
+  ds_cnn_kws      DS-CNN keyword spotter: 49x10x1 input, conv 10x4/2 to 64 channels, 4 depthwise-
+                  separable blocks (3x3 depthwise + 1x1 conv, 64 channels), average pool, FC 12
+  ffn_64x512      transformer feed-forward block: 64 tokens, FC 512->2048 (RELU), FC 2048->512
+  fc_1x1024x4096  a single-token fully connected layer, 1x1024 by 1024x4096
+  fc_sweep_*      (--sweep) FC d x d for d = 256..4096 and tokens 1..256
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from tflite_builder import ModelBuilder  # noqa: E402
+
+from pyedge.cli import main as pyedge_main  # noqa: E402
+
+REAL = ["tflm_mobilenet_v2_quantized_1x3x224x224", "tflm_person_detect", "tflm_micro_speech_quantized"]
+SAME, VALID = 0, 1
+NONE, RELU, RELU6 = 0, 1, 3
+
+
+class Net:
+    """A chain of int8 layers with plausible scales (outputs neither saturate nor collapse)."""
+
+    def __init__(self, name: str, in_shape: list[int], seed: int = 0):
+        self.mb = ModelBuilder(name)
+        self.rng = np.random.default_rng(seed)
+        self.scale = 0.05
+        self.x = self.mb.add_tensor(in_shape, "int8", name="input", scale=self.scale, zero_point=-3)
+        self.shape = list(in_shape)
+        self.input = self.x
+
+    def _out(self, shape: list[int], taps: int, act: int) -> int:
+        w_scale = 0.02
+        self.scale = self.scale * w_scale * 40.0 * np.sqrt(taps) / 8.0
+        zp = -128 if act in (RELU, RELU6) else 0
+        t = self.mb.add_tensor(shape, "int8", scale=self.scale, zero_point=zp)
+        self.shape = shape
+        return t
+
+    def _weights(self, shape: list[int], out_c: int, axis: int) -> int:
+        w = self.rng.integers(-127, 128, size=shape, dtype=np.int8)
+        scales = list(self.rng.uniform(0.01, 0.03, out_c))
+        return self.mb.add_tensor(shape, "int8", data=w, scale=scales, zero_point=[0] * out_c,
+                                  quantized_dimension=axis), scales
+
+    def _bias(self, n: int, scales: list[float]) -> int:
+        b = self.rng.integers(-2000, 2000, size=n, dtype=np.int32)
+        return self.mb.add_tensor([n], "int32", data=b, scale=[self.scale * s for s in scales], zero_point=[0] * n)
+
+    def conv(self, out_c: int, k: tuple[int, int], stride: int = 1, padding: int = SAME, act: int = RELU,
+             depthwise: bool = False) -> "Net":
+        n, h, w, c = self.shape
+        oh = -(-h // stride) if padding == SAME else (h - k[0]) // stride + 1
+        ow = -(-w // stride) if padding == SAME else (w - k[1]) // stride + 1
+        if depthwise:
+            wt, scales = self._weights([1, k[0], k[1], c], c, 3)
+            taps, out_c = k[0] * k[1], c
+        else:
+            wt, scales = self._weights([out_c, k[0], k[1], c], out_c, 0)
+            taps = k[0] * k[1] * c
+        b = self._bias(out_c, scales)
+        x = self.x
+        out = self._out([n, oh, ow, out_c], taps, act)
+        opts = {"Padding": padding, "StrideH": stride, "StrideW": stride, "FusedActivationFunction": act}
+        if depthwise:
+            opts["DepthMultiplier"] = 1
+            self.mb.add_operator("DEPTHWISE_CONV_2D", [x, wt, b], [out], ("DepthwiseConv2DOptions", opts))
+        else:
+            self.mb.add_operator("CONV_2D", [x, wt, b], [out], ("Conv2DOptions", opts))
+        self.x = out
+        return self
+
+    def avgpool(self) -> "Net":
+        n, h, w, c = self.shape
+        out = self.mb.add_tensor([n, 1, 1, c], "int8", scale=self.scale, zero_point=-128)
+        self.mb.add_operator("AVERAGE_POOL_2D", [self.x], [out], ("Pool2DOptions", {
+            "Padding": VALID, "StrideH": 1, "StrideW": 1, "FilterHeight": h, "FilterWidth": w,
+            "FusedActivationFunction": NONE}))
+        self.x, self.shape = out, [n, 1, 1, c]
+        return self
+
+    def fc(self, units: int, act: int = NONE) -> "Net":
+        depth = self.shape[-1]
+        rows = int(np.prod(self.shape)) // depth
+        wt, scales = self._weights([units, depth], units, 0)
+        b = self._bias(units, scales)
+        x = self.x
+        out = self._out([rows, units], depth, act)
+        self.mb.add_operator("FULLY_CONNECTED", [x, wt, b], [out], ("FullyConnectedOptions", {
+            "FusedActivationFunction": act}))
+        self.x = out
+        return self
+
+    def build(self) -> bytes:
+        self.mb.set_io([self.input], [self.x])
+        return self.mb.build()
+
+
+def ds_cnn() -> bytes:
+    net = Net("ds_cnn_kws", [1, 49, 10, 1]).conv(64, (10, 4), stride=2)
+    for _ in range(4):
+        net.conv(64, (3, 3), depthwise=True).conv(64, (1, 1))
+    return net.avgpool().fc(12).build()
+
+
+def models(sweep: bool) -> dict[str, bytes]:
+    out = {
+        "ds_cnn_kws": ds_cnn(),
+        "ffn_64x512": Net("ffn", [64, 512]).fc(2048, RELU).fc(512).build(),
+        "fc_1x1024x4096": Net("fc", [1, 1024]).fc(4096).build(),
+    }
+    if sweep:
+        for d in (256, 1024, 4096):
+            for tokens in (1, 16, 256):
+                out[f"fc_sweep_{tokens}x{d}x{d}"] = Net("fc", [tokens, d]).fc(d).build()
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "build" / "bench-suite"))
+    ap.add_argument("--sweep", action="store_true", help="add the FC size sweep")
+    ap.add_argument("--no-real", action="store_true", help="only the generated models")
+    args, rest = ap.parse_known_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [] if args.no_real else [str(ROOT / "tests" / "models" / f"{m}.tflite") for m in REAL]
+    for name, data in models(args.sweep).items():
+        p = out / f"{name}.tflite"
+        p.write_bytes(data)
+        paths.append(str(p))
+    return pyedge_main(["bench", *paths, *rest])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
