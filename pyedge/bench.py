@@ -252,8 +252,11 @@ def format_result(res: dict[str, Any], peak: dict[str, float] | None = None) -> 
         lines.append(f"  {name:28s} {ms:10.3f} {100 * iqr:5.1f}% {vx} {vr} {gmacs:8.2f} {pct}")
     lines.append("  (ratios: time / that runtime's time, below 1 is faster; IQR: interquartile range / median; "
                  "% peak: of the register-only rate of the tier's multiply-accumulate instruction)")
+    n_pyedge = sum(1 for k in rt if kinds[k] == "pyedge")
     if res["mismatch"]:
         lines.append(f"  OUTPUT MISMATCH vs reference: {', '.join(res['mismatch'])}")
+    elif not ref and n_pyedge < 2:
+        lines.append("  outputs: not checked (no reference kernels in this run)")
     else:
         lines.append("  outputs: every pyedge tier identical to "
                      + ("TFLite's reference kernels" if ref else "each other"))

@@ -47,4 +47,8 @@ typedef struct {
 } pe_resize_params;
 /* END CDEF */
 
+/* int8 MEAN over one contiguous run of axes, summed along memory (a variant of native/kernels.def) */
+int pe_mean__rows_accepts(const pe_op_ctx *ctx);
+pe_status pe_mean__rows(const pe_op_ctx *ctx);
+
 #endif

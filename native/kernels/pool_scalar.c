@@ -232,6 +232,25 @@ static int32_t floor_log2(int32_t n) {
   return r;
 }
 
+/* QuantizedMeanOrSum folds 1/count into the multiplier: shift it up by floor(log2(count)) bits
+   (TFLite also caps this at 32, which an int32 count never reaches) keeping the final shift
+   >= -31, then divide by count, truncating. */
+static void mean_multiplier(int32_t count, int32_t *multiplier, int32_t *shift) {
+  int32_t extra = floor_log2(count);
+  if (extra > 31 + *shift) extra = 31 + *shift;
+  *multiplier = (int32_t)((((int64_t)*multiplier) << extra) / count);
+  *shift -= extra;
+}
+
+/* (sum - in_zp * count) * multiplier + out_zp, in wrapping int32 as TFLite's int32 math. */
+static int32_t quantized_result(uint32_t sum, int32_t count, const pe_tensor *in, const pe_tensor *out,
+                                int32_t multiplier, int32_t shift) {
+  const int32_t shifted = wrap_to(PE_INT32, sum - (uint32_t)in->zero_point * (uint32_t)count);
+  const uint32_t scaled = (uint32_t)pe_mbqm(shifted, multiplier, shift);
+  return pe_clamp(wrap_to(PE_INT32, scaled + (uint32_t)out->zero_point), pe_int_min(out->dtype),
+                  pe_int_max(out->dtype));
+}
+
 static pe_status reduce_eval(const pe_op_ctx *ctx, int is_mean) {
   const pe_reduce_params *p = (const pe_reduce_params *)ctx->params;
   pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
@@ -240,26 +259,14 @@ static pe_status reduce_eval(const pe_op_ctx *ctx, int is_mean) {
   reduce_plan pl;
   plan_reduce(&in, p->axis_mask, &pl);
   in.dtype = out.dtype = reduce_elem_type(in.dtype, is_mean);
-  if (p->mode == PE_REDUCE_QUANTIZED && is_mean) {
-    /* QuantizedMeanOrSum folds 1/count into the multiplier: shift it up by floor(log2(count))
-       bits (TFLite also caps this at 32, which an int32 count never reaches) keeping the final
-       shift >= -31, then divide by count, truncating */
-    int32_t extra = floor_log2(pl.count);
-    if (extra > 31 + shift) extra = 31 + shift;
-    multiplier = (int32_t)((((int64_t)multiplier) << extra) / pl.count);
-    shift -= extra;
-  }
+  if (p->mode == PE_REDUCE_QUANTIZED && is_mean) mean_multiplier(pl.count, &multiplier, &shift);
   do {
     const int32_t base = offset_of(keep_idx, pl.keep_stride, pl.n_keep);
     /* sums wrap like TFLite's accumulators (int32 temp_sum; int64 for int32 MEAN) */
     const int64_t sum = reduced_sum(&in, &pl, base);
     int32_t result;
     if (p->mode == PE_REDUCE_QUANTIZED) {
-      /* (sum - in_zp * count) * multiplier + out_zp, in wrapping int32 as TFLite's int32 math */
-      const int32_t shifted = wrap_to(PE_INT32, (uint32_t)sum - (uint32_t)in.zero_point * (uint32_t)pl.count);
-      const uint32_t scaled = (uint32_t)pe_mbqm(shifted, multiplier, shift);
-      result = pe_clamp(wrap_to(PE_INT32, scaled + (uint32_t)out.zero_point), pe_int_min(out.dtype),
-                        pe_int_max(out.dtype));
+      result = quantized_result((uint32_t)sum, pl.count, &in, &out, multiplier, shift);
     } else if (is_mean) {
       result = (int32_t)(sum / pl.count); /* int32 input: int64 sum, truncating division */
     } else {
@@ -267,6 +274,59 @@ static pe_status reduce_eval(const pe_op_ctx *ctx, int is_mean) {
     }
     pe_store_int(out.data, out.dtype, o++, result);
   } while (next_index(keep_idx, pl.keep_dim, pl.n_keep));
+  return PE_OK;
+}
+
+/* int8 MEAN over one contiguous run of axes (MobileNet's global average pool: axes 1, 2 of
+   NHWC): the input as [outer][red][inner], summed a block of inner elements at a time in int32
+   (wrapping as the reference's sums do), so the loop runs along memory. The same arithmetic
+   as reduce_eval. */
+int pe_mean__rows_accepts(const pe_op_ctx *ctx) {
+  const pe_reduce_params *p = (const pe_reduce_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0);
+  int32_t d, first = -1, last = -1;
+  if (p->mode != PE_REDUCE_QUANTIZED || in.dtype != PE_INT8) return 0;
+  for (d = 0; d < in.rank; ++d)
+    if (p->axis_mask >> d & 1) {
+      if (first < 0) first = d;
+      else if (last != d - 1) return 0; /* not one contiguous run of axes */
+      last = d;
+    }
+  return first >= 0;
+}
+
+#define MEAN_BLOCK 256
+
+pe_status pe_mean__rows(const pe_op_ctx *ctx) {
+  const pe_reduce_params *p = (const pe_reduce_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  const int8_t *x = (const int8_t *)in.data;
+  int8_t *y = (int8_t *)out.data;
+  int32_t d, outer = 1, red = 1, inner = 1, multiplier = p->multiplier, shift = p->shift, seen = 0;
+  int32_t o, r, i0, i, n;
+  int32_t acc[MEAN_BLOCK];
+  for (d = 0; d < in.rank; ++d) {
+    if (p->axis_mask >> d & 1) {
+      red *= in.dims[d];
+      seen = 1;
+    } else if (seen) {
+      inner *= in.dims[d];
+    } else {
+      outer *= in.dims[d];
+    }
+  }
+  mean_multiplier(red, &multiplier, &shift);
+  for (o = 0; o < outer; ++o)
+    for (i0 = 0; i0 < inner; i0 += MEAN_BLOCK) {
+      n = inner - i0 < MEAN_BLOCK ? inner - i0 : MEAN_BLOCK;
+      for (i = 0; i < n; ++i) acc[i] = 0;
+      for (r = 0; r < red; ++r) {
+        const int8_t *row = x + ((size_t)o * red + r) * inner + i0;
+        for (i = 0; i < n; ++i) acc[i] = (int32_t)((uint32_t)acc[i] + (uint32_t)(int32_t)row[i]);
+      }
+      for (i = 0; i < n; ++i)
+        y[(size_t)o * inner + i0 + i] = (int8_t)quantized_result((uint32_t)acc[i], red, &in, &out, multiplier, shift);
+    }
   return PE_OK;
 }
 
