@@ -76,7 +76,7 @@ typedef struct {
 } gemm_task;
 
 /* dst[i] = src[i] ^ 0x80 (int8 -> the panel's uint8), eight bytes at a time. */
-static void xor_copy(uint8_t *dst, const int8_t *src, int32_t n) {
+static inline void xor_copy(uint8_t *dst, const int8_t *src, int32_t n) {
   const uint64_t flip = 0x8080808080808080ull;
   int32_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -88,35 +88,70 @@ static void xor_copy(uint8_t *dst, const int8_t *src, int32_t n) {
   for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ 0x80u);
 }
 
-/* Row r of the panel: the im2col row of output pixel p (conv) or input row p (FC), as x ^ 0x80. */
-static void fill_row(const gemm_task *t, int32_t p, uint8_t *row) {
-  int32_t i;
-  if (!t->conv || t->direct) {
-    xor_copy(row, t->x + (size_t)p * t->k, t->k);
-  } else {
-    const int32_t ox = p % t->out_w, oy = (p / t->out_w) % t->out_h, b = p / (t->out_w * t->out_h);
-    const int32_t y0 = oy * t->sh - t->ph, x0 = ox * t->sw - t->pw;
-    int32_t fy, fx;
-    uint8_t *o = row;
-    for (fy = 0; fy < t->kh; ++fy) {
-      const int32_t iy = y0 + fy * t->dh;
-      if (t->dw == 1 && iy >= 0 && iy < t->in_h && x0 >= 0 && x0 + t->kw <= t->in_w) {
-        /* the row's taps are one contiguous run of the input */
-        xor_copy(o, t->x + (((size_t)b * t->in_h + iy) * t->in_w + x0) * t->in_c, t->kw * t->in_c);
-        o += t->kw * t->in_c;
-        continue;
+/* The im2col row of output pixel (b, oy, ox) of a convolution, as x ^ 0x80; taps in the zero
+   padding get the input zero point's byte. */
+static void fill_conv_row(const gemm_task *t, int32_t b, int32_t oy, int32_t ox, uint8_t *row) {
+  const int32_t y0 = oy * t->sh - t->ph, x0 = ox * t->sw - t->pw;
+  const int32_t run = t->kw * t->in_c;
+  const int inside_x = t->dw == 1 && x0 >= 0 && x0 + t->kw <= t->in_w;
+  int32_t fy, fx, i;
+  uint8_t *o = row;
+  for (fy = 0; fy < t->kh; ++fy) {
+    const int32_t iy = y0 + fy * t->dh;
+    const int8_t *xrow;
+    if (iy < 0 || iy >= t->in_h) {
+      memset(o, t->pad_byte, (size_t)run);
+      o += run;
+      continue;
+    }
+    xrow = t->x + ((size_t)b * t->in_h + iy) * t->in_w * t->in_c;
+    if (inside_x) { /* the filter row's taps are one contiguous run of the input */
+      const int8_t *src = xrow + (size_t)x0 * t->in_c;
+      if (run < 8) {
+        for (i = 0; i < run; ++i) o[i] = (uint8_t)((uint8_t)src[i] ^ 0x80u);
+      } else {
+        xor_copy(o, src, run);
       }
-      for (fx = 0; fx < t->kw; ++fx, o += t->in_c) {
-        const int32_t ix = x0 + fx * t->dw;
-        if (iy < 0 || iy >= t->in_h || ix < 0 || ix >= t->in_w) {
-          memset(o, t->pad_byte, (size_t)t->in_c);
-        } else {
-          xor_copy(o, t->x + (((size_t)b * t->in_h + iy) * t->in_w + ix) * t->in_c, t->in_c);
-        }
+      o += run;
+      continue;
+    }
+    for (fx = 0; fx < t->kw; ++fx, o += t->in_c) {
+      const int32_t ix = x0 + fx * t->dw;
+      if (ix < 0 || ix >= t->in_w) {
+        for (i = 0; i < t->in_c; ++i) o[i] = t->pad_byte;
+      } else {
+        const int8_t *src = xrow + (size_t)ix * t->in_c;
+        for (i = 0; i < t->in_c; ++i) o[i] = (uint8_t)((uint8_t)src[i] ^ 0x80u);
       }
     }
   }
   for (i = t->k; i < t->kp; ++i) row[i] = 0x80u; /* against zero weights */
+}
+
+/* Rows r0 .. r0 + nr of the panel: im2col rows of output pixels (conv) or input rows (FC, 1x1
+   convs that read the input directly), as x ^ 0x80, padded to kp against zero weights. */
+static void fill_panel(const gemm_task *t, int32_t r0, int32_t nr, uint8_t *panel) {
+  int32_t r, i;
+  if (!t->conv || t->direct) {
+    for (r = 0; r < nr; ++r) {
+      uint8_t *row = panel + (size_t)r * t->kp;
+      xor_copy(row, t->x + (size_t)(r0 + r) * t->k, t->k);
+      for (i = t->k; i < t->kp; ++i) row[i] = 0x80u;
+    }
+  } else {
+    /* one division per tile; the pixel coordinates then advance row by row */
+    int32_t ox = r0 % t->out_w, q = r0 / t->out_w, oy = q % t->out_h, b = q / t->out_h;
+    for (r = 0; r < nr; ++r) {
+      fill_conv_row(t, b, oy, ox, panel + (size_t)r * t->kp);
+      if (++ox == t->out_w) {
+        ox = 0;
+        if (++oy == t->out_h) {
+          oy = 0;
+          ++b;
+        }
+      }
+    }
+  }
 }
 
 static void gemm_item(void *task, uint32_t item, uint32_t thread) {
@@ -130,9 +165,9 @@ static void gemm_item(void *task, uint32_t item, uint32_t thread) {
   const int32_t *init = (const int32_t *)t->packed, *mult = init + 2 * ocp, *shift = mult + ocp;
   const int8_t *w = (const int8_t *)(t->packed + 16u * (uint32_t)ocp);
   uint8_t *panel = t->ctx->scratch + (size_t)thread * t->panel_bytes;
-  int32_t r, blk;
+  int32_t blk;
   const pe_qs8_gemm_fn fn = nr == 1 && t->uk->fn1 != NULL ? t->uk->fn1 : t->uk->fn;
-  for (r = 0; r < nr; ++r) fill_row(t, r0 + r, panel + (size_t)r * t->kp);
+  fill_panel(t, r0, nr, panel);
   for (blk = b0; blk < b1; ++blk) {
     const int32_t c0 = blk * PE_GEMM_NR;
     const int32_t nc = t->oc - c0 < PE_GEMM_NR ? t->oc - c0 : PE_GEMM_NR;
