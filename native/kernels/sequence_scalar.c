@@ -77,7 +77,7 @@ pe_status pe_svdf__scalar(const pe_op_ctx *ctx) {
   const int32_t n_filter = wf.dims[0], n_memory = wt.dims[1];
   const int32_t n_rank = p->rank, n_unit = n_filter / n_rank;
   const int32_t n_state = n_batch * n_filter * n_memory;
-  int32_t b, f, u, r, c, m;
+  int32_t b, f, u, c, m;
 
   /* The state holds, per (batch, filter), the last n_memory activations, oldest first.
      Shift the whole buffer left by one element: every row drops its oldest activation. The
@@ -89,29 +89,47 @@ pe_status pe_svdf__scalar(const pe_op_ctx *ctx) {
      TFLite assumes the state is symmetric (zero point 0) and ignores its zero point. */
   for (b = 0; b < n_batch; ++b) {
     const int8_t *x = input + (size_t)b * n_input;
-    for (f = 0; f < n_filter; ++f) {
+    int16_t *newest = state + (size_t)b * n_filter * n_memory + (n_memory - 1);
+    /* Four filters at a time share each input load; the sums wrap as TFLite's int32 does. */
+    for (f = 0; f + 4 <= n_filter; f += 4) {
+      const int8_t *w0 = weights_feature + (size_t)f * n_input, *w1 = w0 + n_input;
+      const int8_t *w2 = w1 + n_input, *w3 = w2 + n_input;
+      uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      for (c = 0; c < n_input; ++c) {
+        const int32_t xc = (int32_t)x[c] - p->input_zero_point;
+        a0 += (uint32_t)((int32_t)w0[c] * xc);
+        a1 += (uint32_t)((int32_t)w1[c] * xc);
+        a2 += (uint32_t)((int32_t)w2[c] * xc);
+        a3 += (uint32_t)((int32_t)w3[c] * xc);
+      }
+      newest[(size_t)(f + 0) * n_memory] = (int16_t)pe_clamp(pe_mbqm((int32_t)a0, p->feature_multiplier, p->feature_shift), -32768, 32767);
+      newest[(size_t)(f + 1) * n_memory] = (int16_t)pe_clamp(pe_mbqm((int32_t)a1, p->feature_multiplier, p->feature_shift), -32768, 32767);
+      newest[(size_t)(f + 2) * n_memory] = (int16_t)pe_clamp(pe_mbqm((int32_t)a2, p->feature_multiplier, p->feature_shift), -32768, 32767);
+      newest[(size_t)(f + 3) * n_memory] = (int16_t)pe_clamp(pe_mbqm((int32_t)a3, p->feature_multiplier, p->feature_shift), -32768, 32767);
+    }
+    for (; f < n_filter; ++f) {
       const int8_t *w = weights_feature + (size_t)f * n_input;
       int32_t acc = 0;
       for (c = 0; c < n_input; ++c) acc = wrap_add(acc, (int32_t)w[c] * ((int32_t)x[c] - p->input_zero_point));
       acc = pe_mbqm(acc, p->feature_multiplier, p->feature_shift);
-      state[((size_t)b * n_filter + f) * n_memory + (n_memory - 1)] = (int16_t)pe_clamp(acc, -32768, 32767);
+      newest[(size_t)f * n_memory] = (int16_t)pe_clamp(acc, -32768, 32767);
     }
   }
 
   /* Time step: each unit sums, over its `rank` filters (filter = unit * rank + r), the dot
      product of the filter's time weights with its state row; then bias and requantization.
      No activation is applied: TFLite's integer SVDF only clamps to int8. */
+  /* A unit's filters are consecutive, so its time weights and state rows are one run of
+     rank * n_memory values each: one dot product per unit. */
   for (b = 0; b < n_batch; ++b) {
+    const int32_t span = n_rank * n_memory;
     for (u = 0; u < n_unit; ++u) {
-      int32_t acc = bias != NULL ? bias[u] : 0;
-      for (r = 0; r < n_rank; ++r) {
-        const int32_t filter = u * n_rank + r;
-        const int16_t *w = weights_time + (size_t)filter * n_memory;
-        const int16_t *s = state + ((size_t)b * n_filter + filter) * n_memory;
-        for (m = 0; m < n_memory; ++m) acc = wrap_add(acc, (int32_t)w[m] * (int32_t)s[m]);
-      }
-      acc = wrap_add(pe_mbqm(acc, p->time_multiplier, p->time_shift), p->output_zero_point);
-      output[(size_t)b * n_unit + u] = (int8_t)pe_clamp(acc, -128, 127);
+      const int16_t *w = weights_time + (size_t)u * span;
+      const int16_t *s = state + ((size_t)b * n_filter + (size_t)u * n_rank) * n_memory;
+      uint32_t acc = bias != NULL ? (uint32_t)bias[u] : 0u;
+      for (m = 0; m < span; ++m) acc += (uint32_t)((int32_t)w[m] * (int32_t)s[m]);
+      acc = (uint32_t)wrap_add(pe_mbqm((int32_t)acc, p->time_multiplier, p->time_shift), p->output_zero_point);
+      output[(size_t)b * n_unit + u] = (int8_t)pe_clamp((int32_t)acc, -128, 127);
     }
   }
   return PE_OK;
