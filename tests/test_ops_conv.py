@@ -12,6 +12,7 @@ import tflite
 import pyedge
 from pyedge import blob
 from pyedge._native import ffi
+from pyedge.inspector import inspect_model
 from pyedge.pack import pack_tflite
 from optest import check_model
 from oracle import assert_bit_exact, random_inputs, reference_interpreter, run_model
@@ -483,6 +484,26 @@ def test_batch_matmul_int8_quant(quant: str, const_rhs: bool) -> None:
 def test_batch_matmul_int16(quant: str, adj_y: bool, const_rhs: bool) -> None:
     _check(bmm_model([2, 1, 4, 6], [3, 5, 6] if adj_y else [3, 6, 5], adj_y=adj_y, dtype="int16",
                      quant=quant, const_rhs=const_rhs), quant)
+
+
+@pytest.mark.parametrize("lhs_shape, rhs_shape", [
+    ([9, 33], [33, 17]),            # rank 2, tiles of 16 channels and 4-deep K broken
+    ([2, 3, 5, 20], [20, 40]),      # lhs batch dims over one rhs matrix
+    ([1, 64], [1, 64, 48]),         # one row (the bandwidth-bound case), rhs with a batch dim of 1
+])
+@pytest.mark.parametrize("adj_y", [False, True])
+@pytest.mark.parametrize("quant", list(BMM_QUANT))
+def test_batch_matmul_const_rhs_as_fully_connected(lhs_shape, rhs_shape, adj_y: bool, quant: str) -> None:
+    """One constant int8 rhs for every batch lowers to FULLY_CONNECTED (its packed GEMM layout and
+    SIMD kernels when the rhs zero point is 0); rhs zero points other than 0 take its scalar path."""
+    if adj_y:
+        rhs_shape = rhs_shape[:-2] + [rhs_shape[-1], rhs_shape[-2]]
+    model = bmm_model(lhs_shape, rhs_shape, adj_y=adj_y, quant=quant, const_rhs=True, seed=len(lhs_shape))
+    ops = inspect_model(model)["ops"]
+    assert [(op["tflite_op"], op["pe_op"]) for op in ops] == [("BATCH_MATMUL", "FULLY_CONNECTED")]
+    # MACs are the matmul's whatever it lowers to
+    assert ops[0]["macs"] == int(np.prod(lhs_shape)) * rhs_shape[-2 if adj_y else -1]
+    _check(model, quant)
 
 
 @pytest.mark.parametrize("m, k, n", [(1, 1, 1), (1, 9, 1), (7, 1, 3)])

@@ -340,6 +340,17 @@ def batch_matmul(ctx: LowerCtx) -> Lowered:
     mult, shift = _tensor_requant(ctx, lhs, rhs, y)
     _require_shifts(ctx, np.array([shift]), wide=lhs.type_code == INT16)
     lo, hi = (-128, 127) if lhs.type_code == INT8 else (-32768, 32767)  # no fused activation
+    if lhs.type_code == INT8 and rhs.data is not None and not adj_x and all(d == 1 for d in rb):
+        # One constant int8 matrix for every batch: the same int32 sum, requantization and
+        # clamp as FULLY_CONNECTED over the lhs rows, with weights W[n][k] = rhs[k][n] and the
+        # rhs zero point as the weights offset. Lowered so, it takes FULLY_CONNECTED's packed
+        # GEMM layout and SIMD kernels.
+        r2d = np.asarray(rhs.data).reshape(n, k) if adj_y else np.asarray(rhs.data).reshape(k, n).T
+        w = ctx.const(np.ascontiguousarray(r2d, np.int8), "weights")
+        params = ctx.params("pe_fc_params", input_offset=-lhs.zero_point, filter_offset=-rhs.zero_point,
+                            output_offset=y.zero_point, act_min=lo, act_max=hi, depth=k)
+        return Lowered("FULLY_CONNECTED", [lhs, w, None, ctx.const(np.full(n, mult, np.int32), "multipliers"),
+                                           ctx.const(np.full(n, shift, np.int32), "shifts")], [y], params)
     params = ctx.params("pe_batch_matmul_params", adj_x=int(adj_x), adj_y=int(adj_y),
                         lhs_offset=-lhs.zero_point, rhs_offset=-rhs.zero_point,
                         output_offset=y.zero_point, output_multiplier=mult, output_shift=shift,
