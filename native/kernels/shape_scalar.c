@@ -394,35 +394,44 @@ pe_status pe_transpose__scalar(const pe_op_ctx *ctx) {
   uint8_t *dst = (uint8_t *)out.data;
   const uint8_t *src = (const uint8_t *)in.data;
   int64_t j;
-  int64_t inner, step;
+  int64_t inner, step, outer = 1, step2 = 0;
   dims_strides(in.dims, rank, istride);
   if (rank == 0 || n == 0) {
     if (n > 0) memcpy(dst, src, es);
     return PE_OK;
   }
-  /* walk the output in order, one run along its last dim at a time: output index idx reads input
-     element idx[d] along dim perm[d]; along the run the input moves by that dim's stride */
+  /* Walk the output in order, one tile of its last two dims at a time (a run of the last dim
+     alone is too short when it is a few channels, e.g. NCHW -> NHWC): output index idx reads
+     input element idx[d] along dim perm[d]; along the tile the input moves by those two dims'
+     strides. */
   inner = out.dims[rank - 1];
   step = istride[p->perm[rank - 1]];
-  for (j = 0; j < n; j += inner) {
-    int64_t o = 0, i;
+  if (rank >= 2) {
+    outer = out.dims[rank - 2];
+    step2 = istride[p->perm[rank - 2]];
+  }
+  for (j = 0; j < n; j += inner * outer) {
+    int64_t o = 0, i, r;
     int32_t d;
-    for (d = 0; d < rank - 1; ++d) o += (int64_t)idx[d] * istride[p->perm[d]];
-    switch (es) {
-      case 1:
-        for (i = 0; i < inner; ++i) dst[j + i] = src[o + i * step];
-        break;
-      case 2:
-        for (i = 0; i < inner; ++i) memcpy(dst + (j + i) * 2, src + (o + i * step) * 2, 2);
-        break;
-      case 4:
-        for (i = 0; i < inner; ++i) memcpy(dst + (j + i) * 4, src + (o + i * step) * 4, 4);
-        break;
-      default:
-        for (i = 0; i < inner; ++i) memcpy(dst + (j + i) * es, src + (o + i * step) * es, es);
-        break;
+    for (d = 0; d < rank - 2; ++d) o += (int64_t)idx[d] * istride[p->perm[d]];
+    for (r = 0; r < outer; ++r, o += step2) {
+      const int64_t jr = j + r * inner;
+      switch (es) {
+        case 1:
+          for (i = 0; i < inner; ++i) dst[jr + i] = src[o + i * step];
+          break;
+        case 2:
+          for (i = 0; i < inner; ++i) memcpy(dst + (jr + i) * 2, src + (o + i * step) * 2, 2);
+          break;
+        case 4:
+          for (i = 0; i < inner; ++i) memcpy(dst + (jr + i) * 4, src + (o + i * step) * 4, 4);
+          break;
+        default:
+          for (i = 0; i < inner; ++i) memcpy(dst + (jr + i) * es, src + (o + i * step) * es, es);
+          break;
+      }
     }
-    next_index(idx, out.dims, rank - 1);
+    if (rank >= 2) next_index(idx, out.dims, rank - 2);
   }
   return PE_OK;
 }
