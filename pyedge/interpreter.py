@@ -93,6 +93,11 @@ class Interpreter:
         st = lib.pe_interp_init(self._interp, self._model, ffi.from_buffer("uint8_t[]", self._arena), n,
                                 self.features)
         check_blob(st, "interpreter init")
+        # each op's kernel variant, chosen once here rather than searched for on every invoke
+        n_ops = int(self._info.header["n_ops"])
+        self._variants = ffi.new("void *[]", max(1, n_ops))
+        check_blob(lib.pe_interp_bind_variants(self._interp, ffi.cast("const void **", self._variants), n_ops),
+                   "kernel variant choice")
         threads = min(self.num_threads, int(lib.pe_model_max_threads(self._model)))
         if threads > 1:
             self._pool = ffi.gc(lib.pe_pool_new(threads), lib.pe_pool_free)

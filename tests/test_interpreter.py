@@ -137,3 +137,34 @@ def test_preserve_all_tensors_matches_tflite_intermediates():
             assert np.array_equal(ours.get_tensor(int(t)), ref.get_tensor(int(t))), op["op_name"]
             compared += 1
     assert compared == len(ref._get_ops_details())
+
+
+def test_variants_bound_once_at_set_up():
+    """allocate_tensors() binds each op's kernel variant (pe_interp_bind_variants); the bound
+    choice is the one the variant table gives per invoke, and the C call refuses a wrong op
+    count or an uninitialised interpreter."""
+    from pathlib import Path
+
+    from pyedge._native import ffi, lib
+    path = Path(__file__).parent / "models" / "tflm_person_detect.tflite"
+    it = pyedge.Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    n = int(it._info.header["n_ops"])
+    bound = it.op_variants()
+    assert it._interp.variants != ffi.NULL
+    saved = it._interp.variants
+    it._interp.variants = ffi.NULL  # the per-invoke search
+    assert [ffi.string(lib.pe_op_variant(it._interp, i)).decode() for i in range(n)] == bound
+    slots = ffi.new("void *[]", n + 1)
+    assert lib.pe_interp_bind_variants(it._interp, ffi.cast("const void **", slots), n + 1) == lib.PE_ERR_BAD_PARAMS
+    assert lib.pe_interp_bind_variants(it._interp, ffi.NULL, n) == lib.PE_ERR_BAD_PARAMS
+    assert lib.pe_interp_bind_variants(ffi.new("pe_interp *"), ffi.cast("const void **", slots), n) \
+        == lib.PE_ERR_STATE
+    it._interp.variants = saved
+    x = np.random.default_rng(0).integers(-128, 128, size=(1, 96, 96, 1), dtype=np.int8)
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    y = it.get_tensor(it.get_output_details()[0]["index"])
+    it._interp.variants = ffi.NULL
+    it.invoke()
+    assert np.array_equal(it.get_tensor(it.get_output_details()[0]["index"]), y)

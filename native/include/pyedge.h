@@ -202,6 +202,8 @@ typedef struct {
   int32_t err_op;        /* op index of the last failure, -1 if none */
   int32_t err_status;
   uint32_t initialised;
+  uint32_t plan_check;   /* hosted builds: the PYEDGE_CHECK_PLAN debug check, read at init */
+  const void **variants; /* NULL, or each op's kernel variant chosen once (pe_interp_bind_variants) */
 } pe_interp;
 
 /* A view of one tensor, handed to kernels. */
@@ -247,6 +249,11 @@ const char *pe_feature_name(uint32_t bit);
 uint32_t pe_detect_features(void);
 /* Bind an arena (PE_ALIGN-aligned) and initialise persistent state. */
 pe_status pe_interp_init(pe_interp *it, const pe_model *m, void *arena, size_t arena_size, uint32_t features);
+/* Optional: choose every op's kernel variant once, now, into slots[0..n) (n = the model's op
+   count; caller memory that outlives the interpreter), so that invokes skip the per-op search of
+   the variant table. Without it each invoke searches. PE_ERR_STATE before pe_interp_init,
+   PE_ERR_BAD_PARAMS for a wrong n or NULL slots. */
+pe_status pe_interp_bind_variants(pe_interp *it, const void **slots, uint32_t n);
 /* Name of the kernel variant op i runs with the interpreter's features ("scalar",
    "gemm_8x16c4__avx512vnni", ...); NULL if i is out of range. */
 const char *pe_op_variant(const pe_interp *it, uint32_t op_index);

@@ -375,13 +375,32 @@ void pe_parallel(const pe_op_ctx *ctx, pe_task_fn fn, void *task, uint32_t n) {
   for (i = 0; i < n; ++i) fn(task, i, 0);
 }
 
+/* The variant op i runs: the one bound at set-up, or the first the table gives. */
+static const pe_variant *op_variant(const pe_interp *it, const pe_op_ctx *c, uint32_t i) {
+  return it->variants != NULL ? (const pe_variant *)it->variants[i] : pe_variant_for(c, it->features);
+}
+
 const char *pe_op_variant(const pe_interp *it, uint32_t op_index) {
   pe_op_ctx c;
   const pe_variant *v;
   if (it == NULL || !it->initialised || op_index >= it->model->hdr->n_ops) return NULL;
   op_ctx(it->model, (pe_interp *)it, op_index, &c);
-  v = pe_variant_for(&c, it->features);
+  v = op_variant(it, &c, op_index);
   return v != NULL ? v->name : "scalar";
+}
+
+pe_status pe_interp_bind_variants(pe_interp *it, const void **slots, uint32_t n) {
+  uint32_t i;
+  if (it == NULL || !it->initialised) return PE_ERR_STATE;
+  if (slots == NULL || n != it->model->hdr->n_ops) return PE_ERR_BAD_PARAMS;
+  it->variants = NULL;
+  for (i = 0; i < n; ++i) {
+    pe_op_ctx c;
+    op_ctx(it->model, it, i, &c);
+    slots[i] = pe_variant_for(&c, it->features);
+  }
+  it->variants = slots;
+  return PE_OK;
 }
 
 pe_status pe_reset_state(pe_interp *it) {
@@ -399,6 +418,20 @@ pe_status pe_reset_state(pe_interp *it) {
   return PE_OK;
 }
 
+/* The debug plan check (described at its code below) is read once, at interpreter set-up. */
+#if defined(PE_DEBUG_PLAN) || defined(PE_HAVE_GETENV)
+#define PE_PLAN_CHECK 1
+
+static int plan_check_on(void) {
+#ifdef PE_DEBUG_PLAN
+  return 1;
+#else
+  const char *v = getenv("PYEDGE_CHECK_PLAN");
+  return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
+#endif
+}
+#endif
+
 pe_status pe_interp_init(pe_interp *it, const pe_model *m, void *arena, size_t arena_size, uint32_t features) {
   if (it == NULL) return PE_ERR_STATE;
   memset(it, 0, sizeof(*it));
@@ -412,6 +445,9 @@ pe_status pe_interp_init(pe_interp *it, const pe_model *m, void *arena, size_t a
   it->arena_size = (uint32_t)(arena_size > 0xFFFFFFFFu ? 0xFFFFFFFFu : arena_size);
   it->features = features;
   it->initialised = 1;
+#ifdef PE_PLAN_CHECK
+  it->plan_check = (uint32_t)plan_check_on();
+#endif
   memset(it->arena, 0, m->state_bytes); /* all persistent state starts zeroed */
   return pe_reset_state(it);
 }
@@ -431,17 +467,7 @@ pe_status pe_interp_init(pe_interp *it, const pe_model *m, void *arena, size_t a
    A violation fails the invoke with PE_ERR_RUNTIME at that op. Ops that run subgraphs are
    checked through their nested ops. It costs two passes over the arena per op: for tests and
    bring-up, not for production. pyedge.plan.check_plan applies rule 1 offline. */
-#if defined(PE_DEBUG_PLAN) || defined(PE_HAVE_GETENV)
-#define PE_PLAN_CHECK 1
-
-static int plan_check_on(void) {
-#ifdef PE_DEBUG_PLAN
-  return 1;
-#else
-  const char *v = getenv("PYEDGE_CHECK_PLAN");
-  return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0;
-#endif
-}
+#ifdef PE_PLAN_CHECK
 
 /* Bytes [lo, hi) of it->arena holding tensor t; 0 if t has no activation bytes. */
 static int arena_range(const pe_model *m, int32_t t, uint32_t *lo, uint32_t *hi) {
@@ -522,7 +548,7 @@ pe_status pe_run_subgraph(pe_interp *it, uint32_t subgraph) {
   const pe_subgraph_rec *g;
   uint32_t i;
 #ifdef PE_PLAN_CHECK
-  const int check = plan_check_on();
+  const int check = (int)it->plan_check;
 #endif
   if (subgraph >= m->hdr->n_subgraphs) return PE_ERR_CORRUPT;
   if (it->depth >= PE_MAX_DEPTH) return PE_ERR_RUNTIME;
@@ -544,7 +570,7 @@ pe_status pe_run_subgraph(pe_interp *it, uint32_t subgraph) {
     if (st == PE_OK) {
       const uint64_t t0 = it->on_op != NULL && it->clock != NULL ? it->clock(it->hook_user) : 0;
       op_ctx(m, it, i, &c);
-      c.variant = pe_variant_for(&c, it->features);
+      c.variant = op_variant(it, &c, i);
       if (c.variant != NULL)
         st = c.variant->eval(&c);
       else if (m->ops[i].layout == PE_LAYOUT_GENERIC)

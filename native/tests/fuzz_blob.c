@@ -182,9 +182,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       memset(arena, 0xA5, need);
       st = pe_interp_init(&it, &m, arena, need, pe_detect_features());
       if (st == PE_OK) {
+        /* the first invoke searches the variant table per op, the second runs the bound choice */
+        const void **slots = (const void **)malloc(sizeof(void *) * (m.hdr->n_ops ? m.hdr->n_ops : 1u));
         fill_inputs(&it, &m, m.hdr->checksum);
         (void)pe_invoke(&it);
-        (void)pe_invoke(&it);
+        if (slots != NULL && pe_interp_bind_variants(&it, slots, m.hdr->n_ops) == PE_OK) (void)pe_invoke(&it);
+        free(slots);
       }
       free(arena);
     }
