@@ -108,6 +108,8 @@ SHAPES = [
     (2, 5, 8, 10, 4, True),
     (1, 13, 9, 1, 3, True),     # memory 1
     (4, 2, 3, 7, 1, False),
+    (1, 33, 70, 9, 1, True),    # more filters than the dot driver's block of 64, odd lengths
+    (2, 65, 132, 4, 2, True),   # 66 units: two blocks in the time step too
 ]
 
 

@@ -9,6 +9,7 @@
 #include "lstm.h"
 #include "pool.h"
 #include "sequence.h"
+#include "sequence_drivers.h"
 #include "shape.h"
 
 #define PE_OP(code, NAME, lname, params_t, inplace)       \
