@@ -63,11 +63,14 @@ class Interpreter:
                 else:
                     f.seek(0)
                     model_content = f.read()
+        self._tflite: bytes | None = None  # the .tflite model, for constants packing dropped
+        self._tflite_graph = None
         if self._mmap is not None:
             self._blob = np.frombuffer(self._mmap, np.uint8)  # runs in place, page-aligned
         elif is_blob(model_content):
             self._blob = _aligned_copy(model_content)
         else:
+            self._tflite = bytes(model_content)
             from .pack import pack_tflite  # the compiler: only for .tflite input
             packed = pack_tflite(bytes(model_content), preserve_all_tensors=experimental_preserve_all_tensors,
                                  features=self.features, threads=self.num_threads)
@@ -142,13 +145,15 @@ class Interpreter:
             scales, zps = np.array([t["scale"]], np.float32), np.array([t["zero_point"]], np.int32)
         else:
             scales, zps = np.zeros(0, np.float32), np.zeros(0, np.int32)
+        # TFLite's legacy (scale, zero_point) pair holds per-tensor quantization only
+        legacy = (float(t["scale"]), int(t["zero_point"])) if len(scales) <= 1 else (0.0, 0)
         return {
             "name": self._names[i] if i < len(self._names) else "",
             "index": i,
             "shape": shape,
             "shape_signature": np.array(sig, np.int32) if sig is not None else shape.copy(),
             "dtype": TFLITE_DTYPES.get(t["type_code"]),
-            "quantization": (float(t["scale"]), int(t["zero_point"])),
+            "quantization": legacy,
             "quantization_parameters": {
                 "scales": scales, "zero_points": zps,
                 "quantized_dimension": int(meta.get("quantized_dimension", {}).get(str(i), t.get("axis", 0))),
@@ -203,8 +208,7 @@ class Interpreter:
         t = self._info.tensors[i]
         dt = TFLITE_DTYPES.get(t["type_code"])
         if t["storage"] == STORE_NONE or dt is None:
-            raise ValueError(f"tensor {i} ({self._names[i] if i < len(self._names) else ''!r}) has no data "
-                             "in pyedge's plan (unused, or a resource handle)")
+            return self._unplanned(i, dt)
         if t["storage"] != STORE_CONST and self._interp is None:
             raise RuntimeError("call allocate_tensors() first")
         ptr = lib.pe_tensor_data(self._interp, i) if self._interp is not None else None
@@ -214,6 +218,35 @@ class Interpreter:
                                  sec + t["offset"]).reshape(t["shape"])
         buf = ffi.buffer(ptr, t["bytes"])
         return np.frombuffer(buf, dt).reshape(t["shape"])
+
+    def _unplanned(self, i: int, dt: Any) -> np.ndarray:
+        """A tensor of the model that the blob holds no data for: a constant packing folded or
+        dropped (read from the .tflite model), an empty one (as TFLite, an empty array), or an
+        activation that packing removed (an error that says how to keep it)."""
+        t = self._info.tensors[i]
+        name = self._names[i] if i < len(self._names) else ""
+        n_model = self._info.meta.get("n_model_tensors", [len(self._info.tensors)])[0]
+        if i < n_model and self._tflite is not None:
+            if self._tflite_graph is None:
+                from .tflite_reader import read_tflite  # the compiler's reader: only for .tflite input
+                import warnings
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # already reported when the model was packed
+                    self._tflite_graph = read_tflite(self._tflite)
+            src = self._tflite_graph.subgraphs[0].tensors[i]
+            if src.data is not None:
+                out = src.data.view()
+                out.flags.writeable = False
+                return out
+        if dt is not None and t["bytes"] == 0 and int(np.prod(t["shape"], dtype=np.int64)) == 0:
+            return np.zeros((0,), dt)
+        if i < n_model and self._tflite is None:
+            raise ValueError(f"tensor {i} ({name!r}) is not in the packed blob (a constant folded or "
+                             "dropped at pack time, or an activation packing removed): load the .tflite "
+                             "model to read it")
+        raise ValueError(f"tensor {i} ({name!r}) has no data in pyedge's plan (packing removed it: unused, "
+                         "or an activation folded into the op that reads it; "
+                         "experimental_preserve_all_tensors=True keeps every activation)")
 
     def set_tensor(self, tensor_index: int, value: Any) -> None:
         t = self._info.tensors[tensor_index] if 0 <= tensor_index < len(self._info.tensors) else None
