@@ -9,7 +9,7 @@ import numpy as np
 
 from ._native import check_blob, ffi, lib, op_names, status_name, status_text
 from .blob import ALIGN, SEC_CONST, STORE_CONST, STORE_NONE, is_blob, read_blob
-from .errors import BlobError, InvokeError
+from .errors import BlobError, InvokeError, PyedgeError, ResizeError
 from .graph import TFLITE_DTYPES, TFLITE_TYPE_NAMES
 
 
@@ -75,6 +75,11 @@ class Interpreter:
             packed = pack_tflite(bytes(model_content), preserve_all_tensors=experimental_preserve_all_tensors,
                                  features=self.features, threads=self.num_threads)
             self._blob = _aligned_copy(packed)
+        self._preserve_all = experimental_preserve_all_tensors
+        self._pending: dict[int, tuple[int, ...]] = {}  # resize_tensor_input, applied by allocate_tensors
+        self._load_blob()
+
+    def _load_blob(self) -> None:
         self._model = ffi.new("pe_model *")
         self._blob_ptr = ffi.from_buffer("uint8_t[]", self._blob)
         st = lib.pe_model_init(self._model, self._blob_ptr, len(self._blob))
@@ -88,6 +93,8 @@ class Interpreter:
 
     # -- setup --------------------------------------------------------------------------------
     def allocate_tensors(self) -> None:
+        if self._pending:
+            self._replan()
         if self._interp is not None:
             return  # as TFLite: nothing to re-plan, and variables keep their state
         n = lib.pe_model_arena_bytes(self._model)
@@ -128,16 +135,63 @@ class Interpreter:
         return int(lib.pe_model_arena_bytes(self._model))
 
     def resize_tensor_input(self, input_index: int, tensor_size, strict: bool = False) -> None:
-        shape = tuple(int(x) for x in tensor_size)
-        if shape != self._info.tensors[input_index]["shape"]:
-            raise ValueError(f"pyedge plans memory ahead of time and cannot resize tensor {input_index} "
-                             f"from {self._info.tensors[input_index]['shape']} to {shape}")
+        """As TFLite: the new shape takes effect at the next allocate_tensors(), which re-plans
+        the model (shapes propagated op by op, memory planned again, variables reset) or raises
+        ResizeError naming the op that cannot take it. `strict`: only dimensions that the
+        model's shape signature leaves unknown (-1) may change."""
+        inputs = self._info.subgraphs[0]["inputs"]
+        if input_index not in inputs:
+            raise ValueError(f"tensor {input_index} is not an input of the model (inputs: {inputs})")
+        shape = tuple(int(x) for x in np.asarray(tensor_size).reshape(-1))
+        if any(d < 0 for d in shape):
+            raise ValueError(f"cannot resize input {input_index} to {list(shape)}: negative dimension")
+        current = tuple(self._info.tensors[input_index]["shape"])
+        if strict:
+            sig = self._detail(input_index)["shape_signature"].tolist()
+            if len(sig) != len(shape) or any(s != -1 and s != d for s, d in zip(sig, shape)):
+                raise ValueError(f"strict resize of input {input_index} to {list(shape)}: only dimensions "
+                                 f"that are -1 in its shape signature {sig} may change")
+        if shape == current:
+            self._pending.pop(input_index, None)
+        else:
+            self._pending[input_index] = shape
+
+    def _replan(self) -> None:
+        """Pack the .tflite again with the pending input shapes."""
+        pending, self._pending = self._pending, {}
+        if self._tflite is None:
+            raise ResizeError("a .peb blob is planned for fixed shapes: load the .tflite model to resize "
+                              f"inputs {sorted(pending)}")
+        shapes = {i: tuple(self._info.tensors[i]["shape"]) for i in self._info.subgraphs[0]["inputs"]}
+        shapes.update(pending)
+        import warnings
+
+        from .pack import pack_graph
+        from .resize import resize_inputs
+        from .tflite_reader import read_tflite
+        what = ", ".join(f"input {i} to {list(s)}" for i, s in pending.items())
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # reported when the model was first packed
+                graph = read_tflite(self._tflite)
+                resize_inputs(graph, shapes)
+                packed = pack_graph(graph, preserve_all_tensors=self._preserve_all, features=self.features,
+                                    threads=self.num_threads)
+        except ResizeError as exc:
+            raise ResizeError(f"cannot resize {what}: {exc}") from None
+        except PyedgeError as exc:  # the lowering's checks: the model does not take these shapes
+            ops = [ln.strip() for ln in str(exc).splitlines() if ln.startswith("  op ")]
+            raise ResizeError(f"cannot resize {what}: " + ("; ".join(ops) or str(exc))) from None
+        self._blob = _aligned_copy(packed)
+        self._load_blob()
+        self._tflite_graph = None
+        self._interp, self._arena, self._pool = None, None, None
 
     # -- details -----------------------------------------------------------------------------
     def _detail(self, i: int) -> dict[str, Any]:
         t = self._info.tensors[i]
         meta = self._info.meta
-        shape = np.array(t["shape"], np.int32)
+        shape = np.array(self._pending.get(i, t["shape"]), np.int32)
         sig = meta.get("shape_signatures", {}).get(str(i))
         if "scales" in t:
             scales, zps = t["scales"], t["zero_points"]
