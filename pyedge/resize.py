@@ -6,8 +6,11 @@ lowering then checks everything else it checks for any model (state sizes, weigh
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Callable, Sequence
+
+import numpy as np
 
 from .errors import ResizeError
 from .graph import Graph, Operator, Subgraph, Tensor
@@ -185,10 +188,34 @@ RULES: dict[str, Callable[[Subgraph, Operator, list[Shape]], list[Shape]]] = {
 }
 
 
+def _with_values(sg: Subgraph, op: Operator, values: dict[int, np.ndarray]) -> Subgraph:
+    """`sg` as `op` sees it with the values computed during the resize as constants."""
+    mine = [t for t in op.inputs if t in values]
+    if not mine:
+        return sg
+    tensors = list(sg.tensors)
+    for t in mine:
+        tensors[t] = dataclasses.replace(tensors[t], data=values[t])
+    return dataclasses.replace(sg, tensors=tensors)
+
+
+def _evaluate(sg: Subgraph, op: Operator, values: dict[int, np.ndarray], where: str) -> list[np.ndarray]:
+    from .errors import PyedgeError
+    from .simplify import evaluate_op
+    view = _with_values(sg, op, values)
+    try:
+        outs = evaluate_op(view, op)
+    except PyedgeError as exc:
+        raise ResizeError(f"{where}: {exc}") from None
+    return [np.ascontiguousarray(v, dtype=sg.tensors[t].dtype).reshape(sg.tensors[t].shape)
+            for t, v in zip(op.outputs, outs)]
+
+
 def resize_inputs(graph: Graph, shapes: dict[int, Sequence[int]]) -> None:
     """Give subgraph 0's inputs `shapes` (tensor index -> shape) and recompute every activation
     shape downstream, in place. Raises ResizeError naming the op that cannot take it."""
     sg = graph.subgraphs[0]
+    values: dict[int, np.ndarray] = {}
     for i, s in shapes.items():
         sg.tensors[i].shape = tuple(int(d) for d in s)
     changed = set(shapes)
@@ -196,13 +223,27 @@ def resize_inputs(graph: Graph, shapes: dict[int, Sequence[int]]) -> None:
         if not any(t in changed for t in op.inputs if t >= 0):
             continue
         where = f"operator {op.index} ({op.opcode})"
+        # SHAPE's value changes (its shape does not), and so do the values computed from it: kept
+        # aside for the ops that read them as constants (RESHAPE's new shape); the packer folds
+        # the same values again (pyedge/simplify.py)
+        if op.opcode == "SHAPE" and len(op.outputs) == 1:
+            y = sg.tensors[op.outputs[0]]
+            values[op.outputs[0]] = np.array(sg.tensors[op.inputs[0]].shape, y.dtype).reshape(y.shape)
+            changed.add(op.outputs[0])
+            continue
+        present = [t for t in op.inputs if t >= 0]
+        if present and all(sg.tensors[t].data is not None or t in values for t in present):
+            for t, v in zip(op.outputs, _evaluate(sg, op, values, where)):
+                values[t] = v
+                changed.add(t)
+            continue
         rule = RULES.get(op.opcode)
         if rule is None:
             raise ResizeError(f"{where}: pyedge cannot re-plan this op for new input shapes "
                               f"(it re-plans {', '.join(sorted(RULES))})")
         ins = [sg.tensors[t].shape if t >= 0 else () for t in op.inputs]
         try:
-            outs = rule(sg, op, ins)
+            outs = rule(_with_values(sg, op, values), op, ins)
         except ResizeError as exc:
             raise ResizeError(f"{where}: {exc}") from None
         except (IndexError, KeyError, TypeError, ZeroDivisionError) as exc:
