@@ -1,6 +1,6 @@
 """pyedge: run quantized TFLite models through a portable C core, bit-exact with TFLite's
 reference kernels."""
-from .errors import BlobError, InvokeError, ModelError, PyedgeError, UnsupportedOpError
+from .errors import BlobError, InvokeError, ModelError, PyedgeError, ResizeError, UnsupportedOpError
 from .cpu import cpu_features
 from .interpreter import Interpreter
 
@@ -19,6 +19,6 @@ def __getattr__(name: str):
 
 __all__ = [
     "Interpreter", "cpu_features", "pack_tflite", "pack_graph", "read_tflite",
-    "PyedgeError", "ModelError", "UnsupportedOpError", "BlobError", "InvokeError",
+    "PyedgeError", "ModelError", "UnsupportedOpError", "BlobError", "InvokeError", "ResizeError",
 ]
 __version__ = "0.1.0"

@@ -90,7 +90,7 @@ class BlobTensor:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * ELEMENT_SIZE[self.type_code]
+        return int(np.prod(self.shape, dtype=np.int64)) * ELEMENT_SIZE.get(self.type_code, 0)  # 0: no storage
 
 
 @dataclass

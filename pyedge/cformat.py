@@ -1,11 +1,15 @@
 """A pyedge blob as C source for firmware: a 16-byte aligned ``const`` byte array plus the
 ``#define``s a program needs to run it (arena bytes, input/output tensors).
 
-``pyedge pack MODEL --format c -o model_data.h`` writes one self-contained header (the array is
-``static``: include it in one translation unit); ``-o model_data.c`` writes a ``.c`` holding the
-array and a matching ``.h`` that declares it, for firmware that includes the header in several
-places. The generated code compiles warning-free as C99, C11 and C++11 with ``-Wall -Wextra
--pedantic``. ``native/tests/pe_run_model.c`` is a complete program built on it.
+``pyedge pack MODEL --format c -o model_data.h`` writes one self-contained header. By default
+its array is ``static`` (marked unused, so a translation unit that includes the header without
+using the data does not warn); a program that includes it in several files and wants one copy
+defines ``NAME_BLOB_EXTERN`` before every ``#include`` and ``NAME_BLOB_DEFINE`` before the one
+that holds the data (the usual firmware-header pattern). ``-o model_data.c`` writes a ``.c``
+holding the array and a matching ``.h`` that declares it. The generated code compiles
+warning-free with ``-Wall -Wextra -pedantic -Werror`` as C99, C11 and C++11 with the data unused,
+used once, or used from two translation units. ``native/tests/pe_run_model.c`` is a complete
+program built on it.
 """
 from __future__ import annotations
 
@@ -188,6 +192,14 @@ _ALIGN_MACRO = """\
 #error "pyedge: define PE_ALIGNAS16 as this compiler's 16-byte alignment specifier"
 #endif
 #endif
+/* PE_UNUSED: no unused-variable warning for the static blob in a file that does not use it */
+#ifndef PE_UNUSED
+#if defined(__GNUC__) || defined(__clang__)
+#define PE_UNUSED __attribute__((unused))
+#else
+#define PE_UNUSED
+#endif
+#endif
 """
 
 
@@ -244,8 +256,11 @@ def _header(info: CModelInfo, name: str, source: str, *, with_data: bool, blob: 
         " *",
     ]
     if with_data:
-        lines += [" * The array is static: include this header in one translation unit only (for",
-                  " * several, write a .c and its .h: pyedge pack MODEL --format c -o NAME.c)."]
+        lines += [" * The array is static: every file that includes this header and uses it gets it,",
+                  " * and a file that does not use it costs nothing. For one copy in a program that",
+                  " * includes the header in several files:",
+                  f" *   #define {P}_BLOB_EXTERN    before every #include of this header, and",
+                  f" *   #define {P}_BLOB_DEFINE    as well before the #include in exactly one file."]
     else:
         lines.append(" * The array is defined in the .c written with this header; link it once.")
     lines += [" */", f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", "", _ALIGN_MACRO]
@@ -270,10 +285,19 @@ def _header(info: CModelInfo, name: str, source: str, *, with_data: bool, blob: 
     lines += ["#ifdef __cplusplus", 'extern "C" {', "#endif", ""]
     if with_data:
         lines += [
-            f"PE_ALIGNAS16 static const uint8_t {sym}[{P}_BLOB_SIZE] = {{",
+            f"#if defined({P}_BLOB_EXTERN) || defined({P}_BLOB_DEFINE)",
+            f"PE_ALIGNAS16 extern const uint8_t {sym}[{P}_BLOB_SIZE];",
+            f"extern const uint32_t {size_sym};",
+            f"#define PYEDGE_{P}_LINKAGE /* external: the definition below, or another file's */",
+            "#else",
+            f"#define PYEDGE_{P}_LINKAGE static",
+            "#endif",
+            f"#if defined({P}_BLOB_DEFINE) || !defined({P}_BLOB_EXTERN)",
+            f"PE_ALIGNAS16 PYEDGE_{P}_LINKAGE const uint8_t {sym}[{P}_BLOB_SIZE] PE_UNUSED = {{",
             _array_body(blob),
             "};",
-            f"static const uint32_t {size_sym} = {P}_BLOB_SIZE;",
+            f"PYEDGE_{P}_LINKAGE const uint32_t {size_sym} PE_UNUSED = {P}_BLOB_SIZE;",
+            "#endif",
         ]
     else:
         lines += [

@@ -29,3 +29,8 @@ class InvokeError(PyedgeError, RuntimeError):
         super().__init__(message)
         self.status = status
         self.op_index = op_index
+
+
+class ResizeError(PyedgeError, RuntimeError):
+    """allocate_tensors() after resize_tensor_input(): the model cannot take the new input
+    shape (the message names the op and why), or pyedge cannot re-plan it."""

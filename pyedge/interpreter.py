@@ -9,7 +9,7 @@ import numpy as np
 
 from ._native import check_blob, ffi, lib, op_names, status_name, status_text
 from .blob import ALIGN, SEC_CONST, STORE_CONST, STORE_NONE, is_blob, read_blob
-from .errors import BlobError, InvokeError
+from .errors import BlobError, InvokeError, PyedgeError, ResizeError
 from .graph import TFLITE_DTYPES, TFLITE_TYPE_NAMES
 
 
@@ -63,15 +63,23 @@ class Interpreter:
                 else:
                     f.seek(0)
                     model_content = f.read()
+        self._tflite: bytes | None = None  # the .tflite model, for constants packing dropped
+        self._tflite_graph = None
         if self._mmap is not None:
             self._blob = np.frombuffer(self._mmap, np.uint8)  # runs in place, page-aligned
         elif is_blob(model_content):
             self._blob = _aligned_copy(model_content)
         else:
+            self._tflite = bytes(model_content)
             from .pack import pack_tflite  # the compiler: only for .tflite input
             packed = pack_tflite(bytes(model_content), preserve_all_tensors=experimental_preserve_all_tensors,
                                  features=self.features, threads=self.num_threads)
             self._blob = _aligned_copy(packed)
+        self._preserve_all = experimental_preserve_all_tensors
+        self._pending: dict[int, tuple[int, ...]] = {}  # resize_tensor_input, applied by allocate_tensors
+        self._load_blob()
+
+    def _load_blob(self) -> None:
         self._model = ffi.new("pe_model *")
         self._blob_ptr = ffi.from_buffer("uint8_t[]", self._blob)
         st = lib.pe_model_init(self._model, self._blob_ptr, len(self._blob))
@@ -85,6 +93,8 @@ class Interpreter:
 
     # -- setup --------------------------------------------------------------------------------
     def allocate_tensors(self) -> None:
+        if self._pending:
+            self._replan()
         if self._interp is not None:
             return  # as TFLite: nothing to re-plan, and variables keep their state
         n = lib.pe_model_arena_bytes(self._model)
@@ -130,16 +140,63 @@ class Interpreter:
         return int(lib.pe_model_arena_bytes(self._model))
 
     def resize_tensor_input(self, input_index: int, tensor_size, strict: bool = False) -> None:
-        shape = tuple(int(x) for x in tensor_size)
-        if shape != self._info.tensors[input_index]["shape"]:
-            raise ValueError(f"pyedge plans memory ahead of time and cannot resize tensor {input_index} "
-                             f"from {self._info.tensors[input_index]['shape']} to {shape}")
+        """As TFLite: the new shape takes effect at the next allocate_tensors(), which re-plans
+        the model (shapes propagated op by op, memory planned again, variables reset) or raises
+        ResizeError naming the op that cannot take it. `strict`: only dimensions that the
+        model's shape signature leaves unknown (-1) may change."""
+        inputs = self._info.subgraphs[0]["inputs"]
+        if input_index not in inputs:
+            raise ValueError(f"tensor {input_index} is not an input of the model (inputs: {inputs})")
+        shape = tuple(int(x) for x in np.asarray(tensor_size).reshape(-1))
+        if any(d < 0 for d in shape):
+            raise ValueError(f"cannot resize input {input_index} to {list(shape)}: negative dimension")
+        current = tuple(self._info.tensors[input_index]["shape"])
+        if strict:
+            sig = self._detail(input_index)["shape_signature"].tolist()
+            if len(sig) != len(shape) or any(s != -1 and s != d for s, d in zip(sig, shape)):
+                raise ValueError(f"strict resize of input {input_index} to {list(shape)}: only dimensions "
+                                 f"that are -1 in its shape signature {sig} may change")
+        if shape == current:
+            self._pending.pop(input_index, None)
+        else:
+            self._pending[input_index] = shape
+
+    def _replan(self) -> None:
+        """Pack the .tflite again with the pending input shapes."""
+        pending, self._pending = self._pending, {}
+        if self._tflite is None:
+            raise ResizeError("a .peb blob is planned for fixed shapes: load the .tflite model to resize "
+                              f"inputs {sorted(pending)}")
+        shapes = {i: tuple(self._info.tensors[i]["shape"]) for i in self._info.subgraphs[0]["inputs"]}
+        shapes.update(pending)
+        import warnings
+
+        from .pack import pack_graph
+        from .resize import resize_inputs
+        from .tflite_reader import read_tflite
+        what = ", ".join(f"input {i} to {list(s)}" for i, s in pending.items())
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # reported when the model was first packed
+                graph = read_tflite(self._tflite)
+                resize_inputs(graph, shapes)
+                packed = pack_graph(graph, preserve_all_tensors=self._preserve_all, features=self.features,
+                                    threads=self.num_threads)
+        except ResizeError as exc:
+            raise ResizeError(f"cannot resize {what}: {exc}") from None
+        except PyedgeError as exc:  # the lowering's checks: the model does not take these shapes
+            ops = [ln.strip() for ln in str(exc).splitlines() if ln.startswith("  op ")]
+            raise ResizeError(f"cannot resize {what}: " + ("; ".join(ops) or str(exc))) from None
+        self._blob = _aligned_copy(packed)
+        self._load_blob()
+        self._tflite_graph = None
+        self._interp, self._arena, self._pool = None, None, None
 
     # -- details -----------------------------------------------------------------------------
     def _detail(self, i: int) -> dict[str, Any]:
         t = self._info.tensors[i]
         meta = self._info.meta
-        shape = np.array(t["shape"], np.int32)
+        shape = np.array(self._pending.get(i, t["shape"]), np.int32)
         sig = meta.get("shape_signatures", {}).get(str(i))
         if "scales" in t:
             scales, zps = t["scales"], t["zero_points"]
@@ -147,13 +204,15 @@ class Interpreter:
             scales, zps = np.array([t["scale"]], np.float32), np.array([t["zero_point"]], np.int32)
         else:
             scales, zps = np.zeros(0, np.float32), np.zeros(0, np.int32)
+        # TFLite's legacy (scale, zero_point) pair holds per-tensor quantization only
+        legacy = (float(t["scale"]), int(t["zero_point"])) if len(scales) <= 1 else (0.0, 0)
         return {
             "name": self._names[i] if i < len(self._names) else "",
             "index": i,
             "shape": shape,
             "shape_signature": np.array(sig, np.int32) if sig is not None else shape.copy(),
             "dtype": TFLITE_DTYPES.get(t["type_code"]),
-            "quantization": (float(t["scale"]), int(t["zero_point"])),
+            "quantization": legacy,
             "quantization_parameters": {
                 "scales": scales, "zero_points": zps,
                 "quantized_dimension": int(meta.get("quantized_dimension", {}).get(str(i), t.get("axis", 0))),
@@ -208,8 +267,7 @@ class Interpreter:
         t = self._info.tensors[i]
         dt = TFLITE_DTYPES.get(t["type_code"])
         if t["storage"] == STORE_NONE or dt is None:
-            raise ValueError(f"tensor {i} ({self._names[i] if i < len(self._names) else ''!r}) has no data "
-                             "in pyedge's plan (unused, or a resource handle)")
+            return self._unplanned(i, dt)
         if t["storage"] != STORE_CONST and self._interp is None:
             raise RuntimeError("call allocate_tensors() first")
         ptr = lib.pe_tensor_data(self._interp, i) if self._interp is not None else None
@@ -219,6 +277,35 @@ class Interpreter:
                                  sec + t["offset"]).reshape(t["shape"])
         buf = ffi.buffer(ptr, t["bytes"])
         return np.frombuffer(buf, dt).reshape(t["shape"])
+
+    def _unplanned(self, i: int, dt: Any) -> np.ndarray:
+        """A tensor of the model that the blob holds no data for: a constant packing folded or
+        dropped (read from the .tflite model), an empty one (as TFLite, an empty array), or an
+        activation that packing removed (an error that says how to keep it)."""
+        t = self._info.tensors[i]
+        name = self._names[i] if i < len(self._names) else ""
+        n_model = self._info.meta.get("n_model_tensors", [len(self._info.tensors)])[0]
+        if i < n_model and self._tflite is not None:
+            if self._tflite_graph is None:
+                from .tflite_reader import read_tflite  # the compiler's reader: only for .tflite input
+                import warnings
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # already reported when the model was packed
+                    self._tflite_graph = read_tflite(self._tflite)
+            src = self._tflite_graph.subgraphs[0].tensors[i]
+            if src.data is not None:
+                out = src.data.view()
+                out.flags.writeable = False
+                return out
+        if dt is not None and t["bytes"] == 0 and int(np.prod(t["shape"], dtype=np.int64)) == 0:
+            return np.zeros((0,), dt)
+        if i < n_model and self._tflite is None:
+            raise ValueError(f"tensor {i} ({name!r}) is not in the packed blob (a constant folded or "
+                             "dropped at pack time, or an activation packing removed): load the .tflite "
+                             "model to read it")
+        raise ValueError(f"tensor {i} ({name!r}) has no data in pyedge's plan (packing removed it: unused, "
+                         "or an activation folded into the op that reads it; "
+                         "experimental_preserve_all_tensors=True keeps every activation)")
 
     def set_tensor(self, tensor_index: int, value: Any) -> None:
         t = self._info.tensors[tensor_index] if 0 <= tensor_index < len(self._info.tensors) else None

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _native
 from .blob import STORE_ARENA, STORE_CONST, STORE_STATE, TF_VARIABLE, BlobOp, BlobSubgraph, BlobTensor, write_blob
-from .errors import UnsupportedOpError
+from .errors import ModelError, UnsupportedOpError
 from .graph import CORE_TYPES, TFLITE_DTYPES, TFLITE_TYPE_NAMES, Graph, Tensor
 from .lower import Lowered, LowerCtx, supported_ops
 from .plan import plan_memory
@@ -16,6 +16,13 @@ from .tflite_reader import read_tflite
 
 # numpy dtype -> TFLite type code, for the core's types (constants the lowering adds)
 _NP_TO_TFLITE = {np.dtype(dt): code for code, dt in TFLITE_DTYPES.items() if code in CORE_TYPES and dt is not None}
+
+
+# TFLite's optional inputs (-1 allowed), per op; every other input of a builtin op is required
+OPTIONAL_INPUTS: dict[str, set[int]] = {
+    "CONV_2D": {2}, "DEPTHWISE_CONV_2D": {2}, "FULLY_CONNECTED": {2}, "TRANSPOSE_CONV": {3}, "SVDF": {3},
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": {1, 5, 9, 10, 11, 12, 16, 17, 20, 21, 22, 23},
+}
 
 
 @dataclass
@@ -86,6 +93,11 @@ class Packer:
             for op in sg.operators:
                 ctx = LowerCtx(self, self.graph, sg, op)
                 entry = registry.get(op.opcode)
+                optional = OPTIONAL_INPUTS.get(op.opcode, set())
+                absent = [k for k, t in enumerate(op.inputs) if t == -1 and k not in optional]
+                if absent and op.opcode != "CUSTOM":
+                    raise ModelError(f"operator {op.index} ({op.opcode}) in subgraph {sg.index}: input {absent[0]} "
+                                     "is absent (-1) but the op requires it")
                 try:
                     if op.opcode == "CUSTOM":
                         ctx.fail(f"custom op {op.custom_code!r} has no pyedge kernel")
@@ -98,6 +110,8 @@ class Packer:
                 except UnsupportedOpError as exc:
                     errors.append(str(exc))
                     continue
+                except (ModelError, OverflowError) as exc:  # a value the kernel's parameters cannot hold
+                    raise ModelError(f"operator {op.index} ({op.opcode}) in subgraph {sg.index}: {exc}") from None
                 if out is None:
                     continue
                 for lw in out if isinstance(out, list) else [out]:

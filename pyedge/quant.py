@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from .errors import ModelError
+
 INT_RANGES = {
     np.dtype(np.int8): (-128, 127),
     np.dtype(np.uint8): (0, 255),
@@ -26,6 +28,8 @@ def quantize_multiplier(m: float) -> tuple[int, int]:
     """TFLite QuantizeMultiplier(double) -> (int32 multiplier, shift); shift > 0 is a left shift."""
     if m == 0.0:
         return 0, 0
+    if not math.isfinite(m):
+        raise ModelError(f"rescale factor {m} is not finite (a quantization scale is 0 or out of float range)")
     q, shift = math.frexp(m)
     q_fixed = int(tflite_round(q * (1 << 31)))
     assert q_fixed <= (1 << 31)

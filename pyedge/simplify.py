@@ -6,7 +6,8 @@ Runs on the Graph (pyedge/graph.py) before lowering, in this order:
    it has side effects: ASSIGN_VARIABLE, CALL_ONCE, anything touching a variable tensor (SVDF and
    LSTM write their state inputs), and ops pyedge has no lowering for (custom and unsupported ops
    stay, so they are still reported by name).
-2. Constant folding: an op all of whose inputs are constants is run once at pack time through
+2. Constant folding: SHAPE becomes a constant (every shape is static when pyedge plans);
+   then an op all of whose inputs are constants is run once at pack time through
    pyedge itself (a one-op Graph packed and run by pyedge.Interpreter, so the folded values are
    exactly what the kernel would compute at run time) and its outputs become constants.
    Folding is skipped when the op cannot be lowered or fails at run time (the normal pack or
@@ -117,6 +118,29 @@ def evaluate_op(sg: Subgraph, op: Operator) -> list[np.ndarray]:
     it.allocate_tensors()
     it.invoke()
     return [it.get_tensor(d["index"]) for d in it.get_output_details()]
+
+
+def fold_shapes(graph: Graph, report: list[dict[str, Any]]) -> int:
+    """SHAPE ops become constants: pyedge plans every tensor with a static shape, so SHAPE's
+    value is known at pack time (what TFLite computes at run time from the same shape). The
+    arithmetic on it (STRIDED_SLICE, PACK, CONCATENATION, GATHER, ...) then folds like any
+    constant-only op, and a RESHAPE reading the result gets a constant new shape (tf.keras's
+    `Reshape` exports SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE)."""
+    folded = 0
+    for sg in graph.subgraphs:
+        keep: list[Operator] = []
+        for op in sg.operators:
+            if op.opcode == "SHAPE" and len(op.inputs) == 1 and op.inputs[0] >= 0 and len(op.outputs) == 1:
+                x, y = sg.tensors[op.inputs[0]], sg.tensors[op.outputs[0]]
+                dtype = {INT32: np.int32, INT64: np.int64}.get(y.type_code)
+                if dtype is not None and y.shape == (len(x.shape),) and not y.is_variable:
+                    y.data = np.array(x.shape, dtype).reshape(y.shape)
+                    report.append({"subgraph": sg.index, "index": op.index, "op": op.opcode, "action": "folded"})
+                    folded += 1
+                    continue
+            keep.append(op)
+        sg.operators = keep
+    return folded
 
 
 def _foldable(sg: Subgraph, op: Operator, known: set[str]) -> bool:
@@ -422,12 +446,19 @@ def drop_unused_constants(graph: Graph) -> tuple[int, int]:
     return count, nbytes
 
 
-def simplify_graph(graph: Graph, max_fold_growth: int = DEFAULT_MAX_FOLD_GROWTH) -> dict[str, Any]:
-    """Apply the simplifications in place; returns the counts (and the ops removed)."""
+def simplify_graph(graph: Graph, max_fold_growth: int = DEFAULT_MAX_FOLD_GROWTH, *,
+                   folding_only: bool = False) -> dict[str, Any]:
+    """Apply the simplifications in place; returns the counts (and the ops removed).
+    `folding_only`: SHAPE and constant folding alone (every tensor keeps a value)."""
     known = _registry()
     report: list[dict[str, Any]] = []
-    dead = remove_dead_ops(graph, known, report)
+    dead = 0 if folding_only else remove_dead_ops(graph, known, report)
+    shapes = fold_shapes(graph, report)
     fold = fold_constants(graph, known, report, max_fold_growth)
+    fold["folded_ops"] += shapes
+    if folding_only:
+        return {"dead_ops": 0, **fold, "fused_pads": 0, "fused_activations": 0, "dropped_constants": 0,
+                "dropped_constant_bytes": 0, "removed_ops": sorted(report, key=lambda r: (r["subgraph"], r["index"]))}
     versions = _versions()
     pads = fuse_pads(graph, versions, report)
     acts = fuse_activations(graph, versions, report)
@@ -439,13 +470,12 @@ def simplify_graph(graph: Graph, max_fold_growth: int = DEFAULT_MAX_FOLD_GROWTH)
 
 def prepare_for_pack(graph: Graph, *, preserve_all_tensors: bool = False,
                      target: str | None = None) -> dict[str, Any]:
-    """The packer's hook (pyedge/pack.py): simplify the graph (not with preserve_all_tensors,
-    whose point is to keep every intermediate tensor readable) and resolve `target`. Returns the
-    extra blob META entries."""
+    """The packer's hook (pyedge/pack.py): simplify the graph (with preserve_all_tensors, whose
+    point is to keep every intermediate tensor readable, only folding, which keeps the values as
+    constants) and resolve `target`. Returns the extra blob META entries."""
     meta: dict[str, Any] = {}
     if target is not None:
         from .boards import resolve_target
         meta["target"] = resolve_target(target)
-    if not preserve_all_tensors:
-        meta["simplified"] = simplify_graph(graph)
+    meta["simplified"] = simplify_graph(graph, folding_only=preserve_all_tensors)
     return meta

@@ -1,6 +1,7 @@
 """Reads a .tflite flatbuffer (through the `tflite` schema package) into a Graph."""
 from __future__ import annotations
 
+import math
 import struct
 import warnings
 from typing import Any
@@ -9,7 +10,7 @@ import numpy as np
 import tflite
 
 from .errors import ModelError
-from .graph import TFLITE_DTYPES, Graph, Operator, Subgraph, Tensor
+from .graph import TFLITE_DTYPES, TFLITE_TYPE_NAMES, Graph, Operator, Subgraph, Tensor
 
 BUILTIN_NAMES: dict[int, str] = {
     v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)
@@ -81,17 +82,35 @@ def _tensor(model: Any, raw: bytes, sg_index: int, i: int, t: Any) -> Tensor:
     sig = tuple(int(x) for x in t.ShapeSignatureAsNumpy()) if t.ShapeSignatureLength() else None
     tt = t.Type()
     name = (t.Name() or b"").decode(errors="replace")
+    if tt not in TFLITE_TYPE_NAMES:
+        raise ModelError(f"tensor {i} ({name!r}) in subgraph {sg_index} has type code {tt}, which is not a "
+                         "TFLite tensor type")
     out = Tensor(index=i, name=name, shape=shape, type_code=tt, shape_signature=sig,
                  is_variable=bool(t.IsVariable()), subgraph=sg_index)
     if any(d < 0 for d in shape):
         raise ModelError(f"tensor {i} ({name!r}) in subgraph {sg_index} has a negative dimension {shape}")
+    where = f"tensor {i} ({name!r}) in subgraph {sg_index}"
     q = t.Quantization()
     if q is not None and q.ScaleLength():
         out.scales = np.asarray(q.ScaleAsNumpy(), np.float32).copy()
+        bad = out.scales[~np.isfinite(out.scales)]
+        if bad.size:
+            raise ModelError(f"{where}: quantization scale {bad[0]} is not finite")
         zps = q.ZeroPointAsNumpy()
         out.zero_points = (np.zeros(len(out.scales), np.int64) if isinstance(zps, int)
                            else np.asarray(zps, np.int64).copy())
+        if len(out.zero_points) != len(out.scales):  # TFLite refuses these too
+            raise ModelError(f"{where}: quantization has {len(out.zero_points)} zero point(s) and "
+                             f"{len(out.scales)} scale(s); they must be as many")
+        big = out.zero_points[(out.zero_points < -(2**31)) | (out.zero_points >= 2**31)]
+        if big.size:
+            raise ModelError(f"{where}: quantization zero point {big[0]} does not fit int32")
         out.quantized_dimension = int(q.QuantizedDimension())
+    dt = TFLITE_DTYPES.get(tt)
+    nbytes = math.prod(shape) * np.dtype(dt).itemsize if dt is not None else 0
+    if nbytes >= 2**31:
+        raise ModelError(f"{where}: shape {shape} of {out.type_name} is {nbytes} bytes; tensors are "
+                         "limited to 2 GiB")
     data = _buffer_data(model, raw, t.Buffer())
     if data is not None:
         dt = TFLITE_DTYPES.get(tt)
@@ -156,6 +175,9 @@ def _read(raw: bytes) -> Graph:
         oc = model.OperatorCodes(k)
         code = max(int(oc.BuiltinCode()), int(oc.DeprecatedBuiltinCode()))
         custom = oc.CustomCode()
+        if int(oc.Version()) < 1:
+            raise ModelError(f"operator code {k} (builtin {code}) has version {int(oc.Version())}; "
+                             "op versions start at 1")
         opcodes.append((code, int(oc.Version()), custom.decode(errors="replace") if custom else None))
     if model.SubgraphsLength() == 0:
         raise ModelError("TFLite model has no subgraphs")

@@ -17,6 +17,38 @@ def reference_interpreter(model_content: bytes, **kw: Any) -> Interpreter:
     return Interpreter(model_content=model_content, **kw)
 
 
+class MicroInterpreter:
+    """TensorFlow Lite Micro (the `tflite-micro` package) behind the subset of the tflite
+    Interpreter API that run_model uses. The oracle where TFLite 2.14's reference kernel is
+    known wrong and TFLM has the fix (docs/oracles.md)."""
+
+    def __init__(self, model_content: bytes, arena_size: int = 1 << 20):
+        from tflite_micro.python.tflite_micro import runtime
+
+        self._it = runtime.Interpreter.from_bytes(model_content, arena_size=arena_size)
+        self._details = reference_interpreter(model_content)
+
+    def get_input_details(self) -> list[dict[str, Any]]:
+        return self._details.get_input_details()
+
+    def get_output_details(self) -> list[dict[str, Any]]:
+        return self._details.get_output_details()
+
+    def allocate_tensors(self) -> None:
+        pass
+
+    def set_tensor(self, index: int, value: np.ndarray) -> None:
+        pos = [d["index"] for d in self.get_input_details()].index(index)
+        self._it.set_input(value, pos)
+
+    def invoke(self) -> None:
+        self._it.invoke()
+
+    def get_tensor(self, index: int) -> np.ndarray:
+        pos = [d["index"] for d in self.get_output_details()].index(index)
+        return self._it.get_output(pos)
+
+
 def _per_invoke(inputs: Inputs, invokes: int) -> list[list[np.ndarray]]:
     """Normalise inputs to one list per invoke (a flat list is reused for every invoke)."""
     if len(inputs) and not isinstance(inputs[0], np.ndarray) and not np.isscalar(inputs[0]):

@@ -96,7 +96,7 @@ def parse_defines(header: str) -> dict[str, str]:
 
 
 def array_bytes(text: str, symbol: str) -> bytes:
-    m = re.search(rf"{symbol}\[\w+\] = \{{\n(.*?)\n\}};", text, re.S)
+    m = re.search(rf"{symbol}\[\w+\](?: PE_UNUSED)? = \{{\n(.*?)\n\}};", text, re.S)
     assert m, f"no initializer for {symbol}"
     return bytes(int(x) for x in m.group(1).replace("\n", "").split(",") if x.strip())
 
@@ -130,7 +130,8 @@ def test_header_describes_the_blob():
             assert c_int(d[f"{q}_ZERO_POINT"]) == zp
             assert d[f"{q}_NAME"] == f'"{det["name"]}"'
         assert d[f"KWS_{kind}_INDEX_LIST"] == "{" + ", ".join(str(x["index"]) for x in details) + "}"
-    assert "static const uint8_t kws_blob[KWS_BLOB_SIZE]" in h
+    assert "PYEDGE_KWS_LINKAGE const uint8_t kws_blob[KWS_BLOB_SIZE] PE_UNUSED = {" in h
+    assert "#define PYEDGE_KWS_LINKAGE static" in h
 
 
 def test_source_and_header_pair():
@@ -239,6 +240,89 @@ def test_generated_code_compiles_warning_free(tmp_path, std):
     assert r.returncode == 0, r.stderr
 
 
+ARM_CPU = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"]
+# (compiler, -std): the host's C and C++ compilers and the Cortex-M cross compilers
+HEADER_BUILDS = [("gcc", "c99"), ("gcc", "c11"), ("g++", "c++11"),
+                 ("arm-none-eabi-gcc", "c99"), ("arm-none-eabi-gcc", "c11"), ("arm-none-eabi-g++", "c++11")]
+_USE = """\
+#include <stdint.h>
+{defines}#include "kws.h"
+const uint8_t *{fn}(uint32_t *size);
+const uint8_t *{fn}(uint32_t *size) {{
+  *size = kws_blob_size;
+  return ((uintptr_t)kws_blob % 16 == 0 && kws_blob[0] == 'P' && kws_blob[3] == '1') ? kws_blob : 0;
+}}
+"""
+_MAIN = """\
+#include <stdint.h>
+{defines}#include "kws.h"
+const uint8_t *use_a(uint32_t *size);
+const uint8_t *use_b(uint32_t *size);
+int main(void) {{
+  uint32_t sa = 0, sb = 0;
+  const uint8_t *a = use_a(&sa), *b = use_b(&sb);
+  if (!a || !b || sa != KWS_BLOB_SIZE || sb != KWS_BLOB_SIZE) return 1;
+  return {same} ? 0 : 2;
+}}
+"""
+
+
+def _header_compiler(cc: str) -> list[str]:
+    path = shutil.which(cc)
+    if cc.startswith("arm-none-eabi"):
+        if path is None:
+            pytest.skip(f"{cc} not installed (tools/test.sh installs gcc-arm-none-eabi): Cortex-M build not checked")
+        return [path, *ARM_CPU]
+    if path is None:
+        pytest.skip(f"{cc} not installed")
+    return [path]
+
+
+@pytest.mark.parametrize("cc,std", HEADER_BUILDS, ids=[f"{c}-{s}" for c, s in HEADER_BUILDS])
+def test_header_warning_free_unused_once_twice(tmp_path, cc, std):
+    """The self-contained header under -Wall -Wextra -pedantic -Werror: included and unused,
+    used in one file, used from two files with a static copy each, and used from two files
+    sharing one external definition (KWS_BLOB_EXTERN everywhere, KWS_BLOB_DEFINE in one file).
+    Every program links; on the host it runs and checks the data (and, shared, that both files
+    see the one copy)."""
+    cmd = _header_compiler(cc)
+    cxx = std.startswith("c++")
+    ext = ".cc" if cxx else ".c"
+    (tmp_path / "kws.h").write_text(cformat.blob_to_c(blob_of(MICRO), "kws")[0])
+    # =2: also for variables defined in headers, which plain -Wall forgives only outside the main file
+    flags = [f"-std={std}", "-O1", "-Wall", "-Wextra", "-pedantic", "-Werror", "-Wunused-const-variable=2",
+             f"-I{tmp_path}"]
+    link = ["--specs=nosys.specs"] if cc.startswith("arm-none-eabi") else []
+    shared = "#define KWS_BLOB_EXTERN\n"
+    cases = {
+        "unused": {"main": '#include "kws.h"\n#include "kws.h"\nint main(void) { return KWS_BLOB_SIZE > 0 ? 0 : 1; }\n',
+                   "header": (tmp_path / "kws.h").read_text()},  # the header as a file of its own
+        "once": {"main": _USE.format(defines="", fn="use_a") + "int main(void) {\n  uint32_t n = 0;\n"
+                 "  return use_a(&n) && n == KWS_BLOB_SIZE ? 0 : 1;\n}\n"},
+        "twice_static": {"a": _USE.format(defines="", fn="use_a"), "b": _USE.format(defines="", fn="use_b"),
+                         "main": _MAIN.format(defines="", same="a[0] == b[0]")},
+        "twice_shared": {"a": _USE.format(defines=shared + "#define KWS_BLOB_DEFINE\n", fn="use_a"),
+                         "b": _USE.format(defines=shared, fn="use_b"),
+                         "main": _MAIN.format(defines=shared, same="a == b && a == kws_blob")},
+    }
+    for case, files in cases.items():
+        objs = []
+        for stem, text in files.items():
+            src = tmp_path / f"{case}_{stem}{ext}"
+            src.write_text(text)
+            obj = src.with_suffix(".o")
+            r = run([*cmd, *flags, "-c", src, "-o", obj], text=True)
+            assert r.returncode == 0 and not r.stderr.strip(), f"{case}: {src.name} ({cc} -std={std}):\n{r.stderr}"
+            objs.append(obj)
+        exe = tmp_path / case
+        # these objects need no C++ library: link with the C driver (no libstdc++ for Cortex-M here)
+        ld = [_header_compiler("arm-none-eabi-gcc")[0]] if cc == "arm-none-eabi-g++" else cmd[:1]
+        r = run([*ld, *cmd[1:], *objs, *link, "-o", exe], text=True)
+        assert r.returncode == 0, f"{case}: link ({cc} -std={std}):\n{r.stderr}"
+        if not cc.startswith("arm-none-eabi"):
+            assert run([exe]).returncode == 0, f"{case}: the program saw wrong blob data"
+
+
 # -- the C-only round trip ----------------------------------------------------------------------
 def _input_sets(it: pyedge.Interpreter, count: int, seed: int) -> list[list[np.ndarray]]:
     rng = np.random.default_rng(seed)
@@ -340,7 +424,7 @@ def test_c_program_failures_name_the_status(tmp_path, core_objects):
     bad[-100] ^= 0x01
     lines = "\n".join("  " + ",".join(str(b) for b in bad[i:i + 24]) + "," for i in range(0, len(bad), 24))
     corrupt = tmp_path / "corrupt.h"
-    corrupt.write_text(re.sub(r"(kws_blob\[\w+\] = \{\n).*?(\n\};)", lambda m: m.group(1) + lines + m.group(2),
+    corrupt.write_text(re.sub(r"(kws_blob\[\w+\] PE_UNUSED = \{\n).*?(\n\};)", lambda m: m.group(1) + lines + m.group(2),
                               h, flags=re.S))
     assert array_bytes(corrupt.read_text(), "kws_blob") == bytes(bad)
     exe = build_runner(core_objects, tmp_path, corrupt, "KWS")

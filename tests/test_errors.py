@@ -82,3 +82,48 @@ def test_inconsistent_tensor_data_is_a_model_error():
     mb.set_io([x], [y])
     with pytest.raises(pyedge.ModelError, match="buffer holds 8 bytes"):
         pyedge.Interpreter(model_content=mb.build())
+
+
+def _fc_model(x_quant=None, version=None, inputs=None) -> bytes:
+    from tflite_builder import ModelBuilder
+
+    mb = ModelBuilder()
+    x = mb.add_tensor([1, 4], "int8", **(x_quant or dict(scale=0.5, zero_point=0)))
+    w = mb.add_tensor([2, 4], "int8", scale=0.25, zero_point=0, data=np.ones((2, 4), np.int8))
+    y = mb.add_tensor([1, 2], "int8", scale=1.0, zero_point=0)
+    mb.add_operator("FULLY_CONNECTED", inputs(x, w) if inputs else [x, w, -1], [y], version=version)
+    mb.set_io([x], [y])
+    return mb.build()
+
+
+def test_zero_point_count_must_match_the_scales():
+    import struct
+
+    import tflite
+
+    raw = bytearray(_fc_model(dict(scale=[0.5, 0.25], zero_point=[0, 0])))
+    q = tflite.Model.GetRootAs(bytes(raw), 0).Subgraphs(0).Tensors(0).Quantization()
+    zp_vector = q._tab.Vector(q._tab.Offset(10))  # QuantizationParameters.zero_point
+    struct.pack_into("<I", raw, zp_vector - 4, 1)
+    with pytest.raises(pyedge.ModelError, match=r"tensor 0 .* 1 zero point\(s\) and 2 scale\(s\)"):
+        pyedge.Interpreter(model_content=bytes(raw))
+
+
+@pytest.mark.parametrize("quant,match", [
+    (dict(scale=0.5, zero_point=2**40), r"tensor 0 .* zero point 1099511627776 does not fit int32"),
+    (dict(scale=float("inf"), zero_point=0), r"tensor 0 .* quantization scale inf is not finite"),
+])
+def test_bad_quantization_is_a_model_error_naming_the_tensor(quant, match):
+    with pytest.raises(pyedge.ModelError, match=match):
+        pyedge.Interpreter(model_content=_fc_model(quant))
+
+
+def test_bad_op_fields_are_model_errors():
+    with pytest.raises(pyedge.ModelError, match=r"operator code 0 \(builtin 9\) has version -1"):
+        pyedge.Interpreter(model_content=_fc_model(version=-1))
+    with pytest.raises(pyedge.ModelError, match=r"operator 0 \(FULLY_CONNECTED\) .* input 1 is absent"):
+        pyedge.Interpreter(model_content=_fc_model(inputs=lambda x, w: [x, -1, -1]))
+    from pyedge.quant import quantize_multiplier
+
+    with pytest.raises(pyedge.ModelError, match="rescale factor inf is not finite"):
+        quantize_multiplier(float("inf"))

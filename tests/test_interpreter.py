@@ -103,9 +103,10 @@ def test_model_path_and_constructor_arguments(tmp_path):
     it.allocate_tensors()
     with pytest.raises(ValueError, match="exactly one"):
         pyedge.Interpreter()
-    with pytest.raises(ValueError, match="cannot resize"):
-        it.resize_tensor_input(0, [2, 2, 3])
     it.resize_tensor_input(0, [1, 2, 3])  # same shape is fine
+    it.resize_tensor_input(0, [2, 2, 3])  # 12 elements do not make the RESHAPE's [3, 2], as in TFLite
+    with pytest.raises(pyedge.ResizeError, match=r"cannot resize input 0 to \[2, 2, 3\]: operator 0 \(RESHAPE\)"):
+        it.allocate_tensors()
 
 
 def test_unused_tensor_reports_no_data():

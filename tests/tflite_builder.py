@@ -297,10 +297,31 @@ class ModelBuilder:
         """Add a SignatureDef mapping names to tensor indices of `subgraph`."""
         self._signatures.append(_Signature(key, dict(inputs), dict(outputs), subgraph))
 
-    def build(self) -> bytes:
-        """Serialise the model to `.tflite` bytes."""
+    def build(self, external_buffers: bool = False) -> bytes:
+        """Serialise the model to `.tflite` bytes. `external_buffers`: constant data follows the
+        flatbuffer and Buffer tables give its file offset and size (TFLite's layout for models
+        past 2 GB) instead of holding it in `data` vectors."""
+        if not external_buffers:
+            return self._build(None)
+        # the fields' values do not change the flatbuffer's length: size it with placeholders
+        probe = self._build([(1 << 40, 1 << 40) if d else (0, 0) for d in self._buffers])
+        where, pos = [], len(probe)
+        for data in self._buffers:
+            pos = (pos + BUFFER_ALIGNMENT - 1) // BUFFER_ALIGNMENT * BUFFER_ALIGNMENT
+            where.append((pos, len(data)) if data else (0, 0))
+            pos += len(data)
+        fb = self._build(where)
+        assert len(fb) == len(probe)
+        out = bytearray(fb)
+        for (off, size), data in zip(where, self._buffers):
+            if data:
+                out += b"\0" * (off - len(out)) + data
+        return bytes(out)
+
+    def _build(self, external: list[tuple[int, int]] | None) -> bytes:
         b = flatbuffers.Builder(1024)
-        buffers = [_build_buffer(b, data) for data in self._buffers]
+        buffers = [_build_buffer(b, data, None if external is None else external[k])
+                   for k, data in enumerate(self._buffers)]
         opcodes = [_build_opcode(b, *key) for key in self._opcodes]
         subgraphs = [self._build_subgraph(b, sg) for sg in self._subgraphs]
         signatures = [_build_signature(b, sig) for sig in self._signatures]
@@ -467,8 +488,14 @@ def _int_vector(b: flatbuffers.Builder, values: Iterable[int]) -> int:
     return b.CreateNumpyVector(np.asarray(list(values), dtype="<i4"))
 
 
-def _build_buffer(b: flatbuffers.Builder, payload: bytes) -> int:
+def _build_buffer(b: flatbuffers.Builder, payload: bytes, external: tuple[int, int] | None = None) -> int:
     data = None
+    if external is not None:
+        tflite.BufferStart(b)
+        if external[0]:
+            b.PrependUint64Slot(1, external[0], 0)
+            b.PrependUint64Slot(2, external[1], 0)
+        return tflite.BufferEnd(b)
     if payload:
         b.StartVector(1, len(payload), BUFFER_ALIGNMENT)
         b.head -= len(payload)

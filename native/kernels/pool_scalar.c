@@ -178,12 +178,6 @@ static int64_t reduced_sum(const pe_tensor *in, const reduce_plan *pl, int32_t b
   return acc;
 }
 
-/* Element type the reduction reads and writes. TFLite 2.14's reference SUM runs
-   QuantizedMeanOrSum<uint8_t> on int8 tensors: their bytes are summed and clamped as uint8. */
-static int32_t reduce_elem_type(int32_t dtype, int is_mean) {
-  return (!is_mean && dtype == PE_INT8) ? PE_UINT8 : dtype;
-}
-
 static pe_status reduce_check(const pe_op_ctx *ctx, int is_mean) {
   const pe_reduce_params *p = (const pe_reduce_params *)ctx->params;
   pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
@@ -257,8 +251,9 @@ static pe_status reduce_eval(const pe_op_ctx *ctx, int is_mean) {
   int32_t keep_idx[PE_MAX_RANK] = {0, 0, 0, 0, 0, 0};
   int32_t o = 0, multiplier = p->multiplier, shift = p->shift;
   reduce_plan pl;
+  /* int8 SUM sums and clamps int8 values, as TFLite Micro and newer LiteRT do; TFLite 2.14's
+     reference kernel runs QuantizedMeanOrSum<uint8_t> on int8 bytes, a bug (docs/oracles.md). */
   plan_reduce(&in, p->axis_mask, &pl);
-  in.dtype = out.dtype = reduce_elem_type(in.dtype, is_mean);
   if (p->mode == PE_REDUCE_QUANTIZED && is_mean) mean_multiplier(pl.count, &multiplier, &shift);
   do {
     const int32_t base = offset_of(keep_idx, pl.keep_stride, pl.n_keep);

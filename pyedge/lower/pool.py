@@ -6,7 +6,6 @@ native/kernels/pool_scalar.c match the reference kernels bit for bit.
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 
@@ -142,8 +141,9 @@ def _reduce(ctx: LowerCtx, name: str) -> Lowered:
         ctx.require(x.scale == y.scale, "int16 SUM with different input and output scales")
     elif x.type_code != INT32:
         # reference_ops::QuantizedMeanOrSum (TFLite 2.14 takes it for every 8-bit SUM and every
-        # int8/int16 MEAN, whatever the axes): multiplier from PrepareMeanOrSum. Its reference
-        # SUM instantiates it for uint8 even on int8 tensors; the kernel reproduces that.
+        # int8/int16 MEAN, whatever the axes): multiplier from PrepareMeanOrSum. int8 SUM adds
+        # int8 values as TFLite Micro does, not the bytes as uint8 as TFLite 2.14's reference
+        # kernel does (a bug fixed since; docs/oracles.md).
         mode = _native.lib.PE_REDUCE_QUANTIZED
         multiplier, shift = quantize_multiplier(float(x.scale) / float(y.scale))
         ctx.require(-31 <= shift <= 30, f"input/output scale ratio {x.scale / y.scale} out of range")
@@ -160,14 +160,7 @@ def mean(ctx: LowerCtx) -> Lowered:
 
 @register("SUM", max_version=2, types="int8, uint8, int16, int32")
 def sum_(ctx: LowerCtx) -> Lowered:
-    lowered = _reduce(ctx, "SUM")
-    if ctx.input(0).type_code == INT8:
-        msg = (f"{ctx.where()}: TFLite 2.14's reference int8 SUM adds the bytes as uint8 (e.g. "
-               "[-4, -1, 2] sums to -1); pyedge reproduces it bit for bit, so results differ from "
-               "TFLite's optimized kernels and TFLite Micro")
-        ctx.graph.warnings.append(msg)
-        warnings.warn(msg, stacklevel=2)
-    return lowered
+    return _reduce(ctx, "SUM")
 
 
 # ---------------------------------------------------------------------------------------------
