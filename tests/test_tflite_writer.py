@@ -13,7 +13,7 @@ from pyedge.tflite_reader import read_tflite
 from pyedge.tflite_writer import write_file_atomic, write_tflite
 
 MODELS = ["tflm_micro_speech_quantized", "tflm_keyword_scrambled", "tflm_trained_lstm_int8",
-          "digits_dwcnn_float"]
+          "float/digits_dwcnn_float"]
 
 
 def _same_graph(a, b) -> None:

@@ -1,10 +1,10 @@
 """Trains the float test models on scikit-learn's bundled digits data (8x8 greyscale, 1797 images,
 no download) in NumPy and writes them with tests/tflite_builder.py:
 
-  tests/models/digits_cnn_float.tflite     CONV-POOL-CONV-FC-SOFTMAX (float32)
-  tests/models/digits_dwcnn_float.tflite   CONV-DEPTHWISE-CONCAT-MEAN-FC-SOFTMAX, fp16 weights
+  tests/models/float/digits_cnn_float.tflite     CONV-POOL-CONV-FC-SOFTMAX (float32)
+  tests/models/float/digits_dwcnn_float.tflite   CONV-DEPTHWISE-CONCAT-MEAN-FC-SOFTMAX, fp16 weights
                                            through DEQUANTIZE (as converters ship them)
-  tests/models/digits.npz                  the data: x uint8 [1797,8,8] (0..16), y uint8
+  tests/models/float/digits.npz                  the data: x uint8 [1797,8,8] (0..16), y uint8
 
 Stored shuffled (a fixed permutation); the split used everywhere: the first 1437 images train (and calibrate), the last 360 are held out.
 Needs scikit-learn (only here: the tests read digits.npz). Deterministic for a seed.
@@ -272,7 +272,7 @@ def main() -> int:
     perm = np.random.default_rng(1234).permutation(len(d.target))  # the stored order
     xi = d.images.astype(np.uint8)[perm]
     y = d.target.astype(np.uint8)[perm]
-    out = ROOT / "tests" / "models"
+    out = ROOT / "tests" / "models" / "float"
     np.savez_compressed(out / "digits.npz", x=xi, y=y)
     x = (xi.astype(np.float32) / 16.0)[..., None]
     xt, yt, xv, yv = x[:N_TRAIN], y[:N_TRAIN].astype(np.int64), x[N_TRAIN:], y[N_TRAIN:]
