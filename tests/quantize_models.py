@@ -131,3 +131,20 @@ def unquantizable_model() -> bytes:
     mb.add_operator("EXP", [x], [y], version=1)
     mb.set_io([x], [y])
     return mb.build()
+
+
+def smooth_images(n: int, size: int, lo: float, hi: float, seed: int = 0) -> np.ndarray:
+    """Blocky random images with a little noise, in [lo, hi]: cheap stand-ins with image-like
+    spatial correlation for structural tests (the measured tables use real photos)."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(0, 1, (n, size // 16, size // 16, 3)).astype(np.float32)
+    x = coarse.repeat(16, axis=1).repeat(16, axis=2)
+    x = np.clip(x + 0.05 * rng.standard_normal(x.shape).astype(np.float32), 0, 1)
+    return (lo + (hi - lo) * x).astype(np.float32)
+
+
+# PyPI-shipped float models (tests/models/float/, provenance in SOURCES.tsv): input size and range
+SHIPPED = {
+    "mediapipe_face_detection_short_range": (128, -1.0, 1.0),
+    "mediapipe_face_landmark": (192, 0.0, 1.0),
+}

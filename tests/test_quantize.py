@@ -11,11 +11,11 @@ import pytest
 import pyedge
 from optest import check_model
 from oracle import assert_bit_exact, reference_interpreter, run_model
-from pyedge.quantize import METHODS, CalibrationDataError, QuantizationError, calibrate, quantize
+from pyedge.quantize import DEFAULT_METHOD, METHODS, CalibrationDataError, QuantizationError, calibrate, quantize
 from pyedge.quantize.observers import TensorObserver
 from pyedge.quantize.quantizer import choose_qparams
 from pyedge.tflite_reader import read_tflite
-from quantize_models import (digits_calibration, digits_held_out, float_model, op_zoo_data, op_zoo_model,
+from quantize_models import (SHIPPED, digits_calibration, digits_held_out, float_model, op_zoo_data, op_zoo_model, smooth_images,
                              unquantizable_model)
 
 
@@ -27,7 +27,7 @@ def _calibration(name: str):
 
 
 @functools.cache
-def _quantized(name: str, method: str = "mse", io: str = "int8") -> bytes:
+def _quantized(name: str, method: str = DEFAULT_METHOD, io: str = "int8") -> bytes:
     return _calibration(name).quantize(method, io)
 
 
@@ -285,10 +285,64 @@ def test_percentile_and_mse_on_a_gaussian_with_outliers():
     assert o.range("mse")[1] < 60 and o.range("minmax")[1] == float(x.max())
 
 
-def test_ema_weights_later_batches():
+def test_ema_averages_batch_min_max():
+    from pyedge.quantize.observers import EMA_BATCH
+
     o = TensorObserver()
-    o.update(np.array([-1.0, 1.0], np.float32))
-    for _ in range(300):
+    for k in range(EMA_BATCH):  # first batch: its min/max
+        o.update(np.array([-1.0, 0.5 if k else 1.0], np.float32))
+    assert o.range("ema") == (-1.0, 1.0)
+    for _ in range(300 * EMA_BATCH):
         o.update(np.array([-2.0, 2.0], np.float32))
     lo, hi = o.range("ema")
     assert 1.9 < hi < 2.0 and -2.0 < lo < -1.9
+    assert o.range("ema") == (lo, hi)  # asking twice does not advance the average
+
+
+# -- float models as PyPI packages ship them ---------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_float_models_quantize_fully_integer_and_run_bit_exact(name):
+    size, lo, hi = SHIPPED[name]
+    raw = float_model(name)
+    assert "DEQUANTIZE" in {op.opcode for op in read_tflite(raw).subgraphs[0].operators}  # fp16 weights
+    qmodel = quantize(raw, smooth_images(6, size, lo, hi), show_progress=False)
+    g = read_tflite(qmodel).subgraphs[0]
+    assert {t.type_name for t in g.tensors} <= {"INT8", "INT32"}
+    check_model(qmodel, seeds=(), inputs=[_quantize_input(qmodel, smooth_images(1, size, lo, hi, seed=9))],
+                context=name)
+
+
+def test_sine_float_model_from_the_tflite_micro_wheel():
+    raw = float_model("tflm_sine_float")
+    xs = np.linspace(0, 2 * np.pi, 300, dtype=np.float32)[:, None]
+    qmodel = quantize(raw, xs[::3], show_progress=False)
+    fl = _float_outputs(raw, xs)
+    got, want = _quant_outputs(qmodel, xs)
+    assert_bit_exact([got], [want], context="sine")
+    out = read_tflite(qmodel).subgraphs[0]
+    o = out.tensors[out.outputs[0]]
+    assert _sqnr(fl, (got.astype(np.float32) - o.zero_point) * o.scale) > 25
+
+
+def _quantize_input(model: bytes, x: np.ndarray) -> np.ndarray:
+    g = read_tflite(model).subgraphs[0]
+    t = g.tensors[g.inputs[0]]
+    return np.clip(np.round(x / t.scale) + t.zero_point, -128, 127).astype(np.int8)
+
+
+def test_reference_keeps_values_ops_wrote_although_tflite_adds_in_place():
+    from pyedge.quantize.quantizer import activation_tensors, prepare_float_graph
+    from pyedge.quantize.reference import ReferenceRunner
+
+    raw = float_model("mediapipe_face_detection_short_range")
+    g = prepare_float_graph(read_tflite(raw))
+    sg = g.subgraphs[0]
+    adds = [op for op in sg.operators if op.opcode == "ADD"]
+    x = smooth_images(1, 128, -1, 1)
+
+    def add_errors(runner):
+        _, v = runner.run([x[0][None]], activation_tensors(g))
+        return [float(np.abs(v[op.inputs[0]] + v[op.inputs[1]] - v[op.outputs[0]]).max()) for op in adds]
+    assert max(add_errors(ReferenceRunner(raw))) > 0.1  # plain preserve_all_tensors: inputs overwritten
+    assert max(add_errors(ReferenceRunner(raw, observe=activation_tensors(g)))) == 0.0

@@ -63,9 +63,9 @@ def calibrate(model: str | os.PathLike | bytes, data: Any, show_progress: bool |
     raw = _model_bytes(model)
     graph = prepare_float_graph(read_tflite(raw))
     check_quantizable(graph)
-    runner = ReferenceRunner(raw)
-    samples = load_samples(data, runner.input_specs())
     acts = activation_tensors(graph)
+    runner = ReferenceRunner(raw, observe=acts)
+    samples = load_samples(data, runner.input_specs())
     observers = {i: TensorObserver() for i in acts}
     if show_progress is None:
         show_progress = sys.stderr.isatty()

@@ -22,20 +22,42 @@ def _interpreter_class():
     return Interpreter, OpResolverType
 
 
-class ReferenceRunner:
-    """One TFLite interpreter on `model` (bytes) with all tensors preserved."""
+def with_extra_outputs(model: bytes, tensors: Iterable[int]) -> bytes:
+    """The model with `tensors` appended to its first subgraph's outputs. TFLite runs some ops in
+    place (ADD writes over an input it alone reads), even with all tensors preserved; a graph
+    output is never overwritten, so this is how every tensor keeps the value its op wrote."""
+    from ..tflite_reader import read_tflite
+    from ..tflite_writer import write_tflite
 
-    def __init__(self, model: bytes) -> None:
+    g = read_tflite(model)
+    sg = g.subgraphs[0]
+    sg.outputs = sg.outputs + [i for i in dict.fromkeys(tensors) if i not in sg.outputs]
+    return write_tflite(g)
+
+
+class ReferenceRunner:
+    """One TFLite interpreter on `model` (bytes) with all tensors preserved; `observe` names
+    tensors (by index) whose values `run` must return exactly as their ops wrote them."""
+
+    def __init__(self, model: bytes, observe: Iterable[int] = ()) -> None:
         Interpreter, OpResolverType = _interpreter_class()
+        model = with_valid_quantized_dimension(bytes(model))
+        n_outputs = None
+        observe = list(observe)
+        if observe:
+            from ..tflite_reader import read_tflite
+
+            n_outputs = len(read_tflite(model).subgraphs[0].outputs)
+            model = with_extra_outputs(model, observe)
         try:
-            self.it = Interpreter(model_content=with_valid_quantized_dimension(bytes(model)),
+            self.it = Interpreter(model_content=model,
                                   experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
                                   experimental_preserve_all_tensors=True, num_threads=1)
             self.it.allocate_tensors()
         except (RuntimeError, ValueError) as exc:
             raise PyedgeError(f"TFLite cannot load the model: {exc}") from None
         self.inputs = self.it.get_input_details()
-        self.outputs = self.it.get_output_details()
+        self.outputs = self.it.get_output_details()[:n_outputs]
 
     def input_specs(self) -> list[tuple[str, tuple[int, ...], np.dtype]]:
         return [(d["name"], tuple(int(s) for s in d["shape"]), np.dtype(d["dtype"])) for d in self.inputs]

@@ -82,7 +82,9 @@ def compare(float_model: str | os.PathLike | bytes, quant_model: str | os.PathLi
     fraw = float_model if isinstance(float_model, (bytes, bytearray)) else Path(float_model).read_bytes()
     qraw = quant_model if isinstance(quant_model, (bytes, bytearray)) else Path(quant_model).read_bytes()
     fgraph = prepare_float_graph(read_tflite(fraw))
-    fref, qref = ReferenceRunner(fraw), ReferenceRunner(qraw)
+    qgraph = read_tflite(qraw)
+    fref = ReferenceRunner(fraw, observe=activation_tensors(fgraph))
+    qref = ReferenceRunner(qraw, observe=[t.index for t in qgraph.subgraphs[0].tensors if not t.is_const])
     samples = load_samples(data, fref.input_specs(), what="evaluation")
     if labels is not None:
         labels = np.asarray(labels).reshape(-1)
