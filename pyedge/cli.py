@@ -231,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     b.set_defaults(fn=cmd_bench)
     o = sub.add_parser("ops", help="list supported TFLite ops")
     o.set_defaults(fn=cmd_ops)
+    from .quantize.cli import add_commands as add_quantize_commands
+    add_quantize_commands(sub)
     args = p.parse_args(argv)
     warnings.formatwarning = lambda message, *_a, **_k: f"pyedge: warning: {message}\n"
     try:

@@ -1,0 +1,91 @@
+"""Post-training quantization of float TFLite models into fully integer TFLite models.
+
+    from pyedge.quantize import quantize
+    quantize("float.tflite", "calibration.npz", output="int8.tflite")
+
+`calibrate()` runs the float model once over the calibration data (through TFLite's reference
+kernels, keeping every tensor) and returns a `Calibration`, which can then produce the model
+for any calibration method and I/O type without running again."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..graph import Graph
+from ..tflite_reader import read_tflite
+from ..tflite_writer import write_file_atomic, write_tflite
+from .data import CalibrationDataError, load_samples
+from .observers import DEFAULT_METHOD, METHODS, TensorObserver
+from .quantizer import IO_TYPES, QuantizationError, activation_tensors, check_quantizable, prepare_float_graph, \
+    quantize_graph
+from .reference import ReferenceRunner, progress
+
+__all__ = ["quantize", "calibrate", "Calibration", "METHODS", "DEFAULT_METHOD", "IO_TYPES",
+           "CalibrationDataError", "QuantizationError"]
+
+
+def _model_bytes(model: str | os.PathLike | bytes) -> bytes:
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return bytes(model)
+    return Path(model).read_bytes()
+
+
+@dataclass
+class Calibration:
+    """Float activation statistics of one model over one calibration set."""
+
+    model: bytes
+    graph: Graph  # the float graph, DEQUANTIZE of constants folded
+    observers: dict[int, TensorObserver] = field(default_factory=dict)
+    samples: int = 0
+
+    def ranges(self, method: str = DEFAULT_METHOD) -> dict[str, tuple[float, float]]:
+        """Calibrated (min, max) per activation, by tensor name."""
+        T = self.graph.subgraphs[0].tensors
+        return {T[i].name: o.range(method) for i, o in self.observers.items()}
+
+    def quantize(self, method: str = DEFAULT_METHOD, io: str = "int8") -> bytes:
+        """The fully integer .tflite model for calibration `method` and model I/O type `io`."""
+        if method not in METHODS:
+            raise ValueError(f"unknown calibration method {method!r}; methods: {', '.join(METHODS)}")
+        g = quantize_graph(self.graph, lambda i: self.observers[i].range(method), io=io)
+        g.description = f"pyedge int8 post-training quantization ({method}, {self.samples} samples)"
+        return write_tflite(g)
+
+
+def calibrate(model: str | os.PathLike | bytes, data: Any, show_progress: bool | None = None) -> Calibration:
+    """Run the float model over `data` (a .npy/.npz path or folder of them, arrays, a dict by
+    input name, or an iterable/callable yielding arrays) and collect per-tensor statistics."""
+    import sys
+
+    raw = _model_bytes(model)
+    graph = prepare_float_graph(read_tflite(raw))
+    check_quantizable(graph)
+    acts = activation_tensors(graph)
+    runner = ReferenceRunner(raw, observe=acts)
+    samples = load_samples(data, runner.input_specs())
+    observers = {i: TensorObserver() for i in acts}
+    if show_progress is None:
+        show_progress = sys.stderr.isatty()
+    for _, values in progress(runner.run_all(samples, acts), len(samples), "calibrating", show_progress):
+        for i, v in values.items():
+            observers[i].update(v)
+    return Calibration(model=raw, graph=graph, observers=observers, samples=len(samples))
+
+
+def quantize(model: str | os.PathLike | bytes, calibration: Any, *, method: str = DEFAULT_METHOD,
+             io: str = "int8", output: str | os.PathLike | None = None,
+             show_progress: bool | None = None) -> bytes:
+    """Quantize a float .tflite model into a fully integer one, calibrated on `calibration` with
+    `method` (minmax, ema, percentile, mse, kl); `io` chooses int8, uint8 or float model inputs
+    and outputs. Returns the model's bytes and, with `output`, writes them (atomically)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown calibration method {method!r}; methods: {', '.join(METHODS)}")
+    if io not in IO_TYPES:
+        raise ValueError(f"io must be one of {', '.join(IO_TYPES)}, not {io!r}")
+    out = calibrate(model, calibration, show_progress).quantize(method, io)
+    if output is not None:
+        write_file_atomic(output, out)
+    return out

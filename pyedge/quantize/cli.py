@@ -1,0 +1,74 @@
+"""The `pyedge quantize` and `pyedge compare` subcommands (thin shells over pyedge.quantize)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .observers import DEFAULT_METHOD, METHODS
+from .quantizer import IO_TYPES
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    from . import calibrate
+    from ..tflite_writer import write_file_atomic
+
+    cal = calibrate(args.model, args.calibration, show_progress=not args.quiet)
+    out = cal.quantize(args.calibrate, args.io)
+    path = Path(args.output)
+    write_file_atomic(path, out)
+    before = Path(args.model).stat().st_size
+    print(f"wrote {path} ({len(out)} bytes; float model {before} bytes, {len(out) / before:.2f}x), "
+          f"calibrated on {cal.samples} samples with {args.calibrate}, io {args.io}")
+    try:
+        from ..pack import pack_tflite
+
+        pack_tflite(out)
+    except Exception as exc:  # the model is valid TFLite either way; say what pyedge lacks
+        print(f"pyedge cannot run it: {exc}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .data import load_labels
+    from .report import compare, format_report, to_html, to_json
+    from ..tflite_writer import write_file_atomic
+
+    labels = load_labels(args.labels) if args.labels else None
+    r = compare(args.float_model, args.quant_model, args.data, labels=labels, show_progress=not args.quiet)
+    print(format_report(r))
+    if args.json:
+        write_file_atomic(args.json, to_json(r).encode())
+        print(f"wrote {args.json}")
+    if args.html:
+        title = f"{Path(args.quant_model).name} vs {Path(args.float_model).name}"
+        write_file_atomic(args.html, to_html(r, title).encode())
+        print(f"wrote {args.html}")
+    return 0
+
+
+def add_commands(sub) -> None:
+    q = sub.add_parser("quantize", help="quantize a float .tflite into a fully integer .tflite, calibrated "
+                                        "on representative inputs")
+    q.add_argument("model", help="the float .tflite model")
+    q.add_argument("--calibration", required=True, metavar="DATA",
+                   help=".npy (one input) or .npz (arrays named after the inputs, or in input order) of "
+                        "representative inputs, [N, ...] each, or a folder of such files")
+    q.add_argument("-o", "--output", required=True, help="the quantized .tflite to write")
+    q.add_argument("--calibrate", choices=METHODS, default=DEFAULT_METHOD,
+                   help=f"how each activation's range is chosen (default {DEFAULT_METHOD}, measured best on "
+                        f"the test models: docs/quantize.md)")
+    q.add_argument("--io", choices=IO_TYPES, default="int8",
+                   help="type of the model's inputs and outputs: int8 (default), uint8, or float "
+                        "(QUANTIZE/DEQUANTIZE at the edges)")
+    q.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    q.set_defaults(fn=cmd_quantize)
+    c = sub.add_parser("compare", help="per-layer SQNR and cosine similarity, output SQNR, top-1 agreement, "
+                                       "accuracy and size of a quantized model against its float model")
+    c.add_argument("float_model")
+    c.add_argument("quant_model")
+    c.add_argument("--data", required=True, help="inputs as for quantize --calibration (use held-out data)")
+    c.add_argument("--labels", help=".npy of integer labels, one per sample: accuracy of both models")
+    c.add_argument("--json", metavar="F", help="write the report as JSON")
+    c.add_argument("--html", metavar="F", help="write a self-contained HTML report with a per-layer SQNR plot")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(fn=cmd_compare)

@@ -1,0 +1,315 @@
+"""Float Graph -> fully integer Graph: int8 activations (asymmetric, per tensor), int8 weights
+(symmetric, per channel) for CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED, int32 biases of scale
+input_scale * weight_scale, the op constraints of TFLite's converter, and int8, uint8 or float
+model inputs and outputs."""
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+import numpy as np
+import tflite
+
+from ..errors import PyedgeError
+from ..graph import Graph, Operator, Subgraph, Tensor
+from ..quant import tflite_round
+from . import rules
+
+FLOAT32, FLOAT16, INT32, UINT8, INT8 = 0, 1, 2, 3, 9
+IO_TYPES = ("int8", "uint8", "float")
+
+
+class QuantizationError(PyedgeError):
+    """The float model cannot be quantized (names the ops and why)."""
+
+
+# -- preparing the float graph -------------------------------------------------------------------
+
+def _dequantized(t: Tensor) -> np.ndarray:
+    data = t.data
+    if t.type_code == FLOAT16 or not t.quantized:
+        return data.astype(np.float32)
+    scales = t.scales.astype(np.float32)
+    zps = t.zero_points.astype(np.float32)
+    if len(scales) > 1:
+        shape = [1] * data.ndim
+        shape[t.quantized_dimension] = -1
+        scales, zps = scales.reshape(shape), zps.reshape(shape)
+    return ((data.astype(np.float32) - zps) * scales).astype(np.float32)
+
+
+def prepare_float_graph(g: Graph) -> Graph:
+    """A copy of `g` with DEQUANTIZE of constants (float16 or int8 weights, as converters ship
+    them) folded into float32 constants; refuses what is not a single-subgraph float model."""
+    if len(g.subgraphs) != 1:
+        raise QuantizationError(f"the model has {len(g.subgraphs)} subgraphs; the quantizer takes "
+                                f"single-subgraph models")
+    g = copy.deepcopy(g)
+    sg = g.subgraphs[0]
+    kept = []
+    for op in sg.operators:
+        if op.opcode == "DEQUANTIZE" and op.inputs and sg.tensors[op.inputs[0]].is_const:
+            src, dst = sg.tensors[op.inputs[0]], sg.tensors[op.outputs[0]]
+            dst.data = _dequantized(src).reshape(dst.shape)
+            dst.type_code = FLOAT32
+            continue
+        kept.append(op)
+    sg.operators = kept
+    acts = [t for t in sg.tensors if t.type_code == FLOAT32 and not t.is_const]
+    if not acts:
+        raise QuantizationError("the model has no float32 activations: it is not a float model")
+    quantized = [t for t in sg.tensors if not t.is_const and t.type_code in (INT8, UINT8) and t.quantized]
+    if quantized:
+        raise QuantizationError(f"the model is already quantized (tensor {quantized[0].name!r} is "
+                                f"{quantized[0].type_name})")
+    return g
+
+
+def activation_tensors(g: Graph) -> list[int]:
+    """Indices of the float32 activations (non-constant) of the prepared graph."""
+    return [t.index for t in g.subgraphs[0].tensors if t.type_code == FLOAT32 and not t.is_const]
+
+
+# -- quantization parameters -------------------------------------------------------------------
+
+def choose_qparams(lo: float, hi: float, qmin: int = -128, qmax: int = 127) -> tuple[float, int]:
+    """Scale and nudged zero point of an asymmetric range, as TFLite's converter chooses them."""
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    if hi - lo < 1e-8:
+        hi = lo + 1e-8
+    scale = float(np.float32((hi - lo) / (qmax - qmin)))
+    zp_from_min = qmin - lo / scale
+    zp = qmin if zp_from_min < qmin else qmax if zp_from_min > qmax else int(tflite_round(zp_from_min))
+    return scale, int(zp)
+
+
+def _quantize_values(x: np.ndarray, scale, zp, qmin: int, qmax: int, dtype) -> np.ndarray:
+    q = np.round(np.asarray(x, np.float64) / np.asarray(scale, np.float64)) + zp
+    return np.clip(q, qmin, qmax).astype(dtype)
+
+
+def _per_channel_weights(w: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 in [-127, 127], one scale per slice along `axis`."""
+    moved = np.moveaxis(w.astype(np.float64), axis, 0).reshape(w.shape[axis], -1)
+    amax = np.abs(moved).max(axis=1)
+    scales = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float32)
+    shape = [1] * w.ndim
+    shape[axis] = -1
+    q = np.clip(np.round(w / scales.astype(np.float64).reshape(shape)), -127, 127).astype(np.int8)
+    return q, scales
+
+
+# -- union-find over tensors that must share quantization ------------------------------------------
+
+class _Groups:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, i: int) -> int:
+        self.parent.setdefault(i, i)
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+
+def _data_inputs(op: Operator) -> list[int]:
+    spec = rules.SAME_SCALE[op.opcode]
+    idx = range(len(op.inputs)) if spec is None else [k for k in spec if k < len(op.inputs)]
+    return [op.inputs[k] for k in idx if op.inputs[k] >= 0]
+
+
+def check_quantizable(g: Graph) -> None:
+    """Raise QuantizationError naming every op the quantizer cannot handle, with the reason."""
+    sg = g.subgraphs[0]
+    bad = []
+    for op in sg.operators:
+        floats = [i for i in op.inputs + op.outputs if i >= 0 and sg.tensors[i].type_code == FLOAT32]
+        if not floats:
+            continue
+        if op.opcode not in rules.QUANTIZABLE:
+            name = op.custom_code if op.opcode == "CUSTOM" else op.opcode
+            bad.append(f"operator {op.index} ({name}): {rules.why_not(op.opcode)}")
+        elif op.opcode in rules.WEIGHTED:
+            w = sg.tensors[op.inputs[1]]
+            if not w.is_const:
+                bad.append(f"operator {op.index} ({op.opcode}): its weights are not constant")
+    if bad:
+        raise QuantizationError("cannot quantize " + "; ".join(bad) + "; quantizable ops: "
+                                + ", ".join(sorted(rules.QUANTIZABLE)))
+
+
+def quantize_graph(g: Graph, act_range: Callable[[int], tuple[float, float]], io: str = "int8") -> Graph:
+    """The fully integer version of the prepared float graph `g`. `act_range(tensor_index)`
+    gives the calibrated (min, max) of each float activation."""
+    if io not in IO_TYPES:
+        raise ValueError(f"io must be one of {IO_TYPES}, not {io!r}")
+    check_quantizable(g)
+    g = copy.deepcopy(g)
+    sg = g.subgraphs[0]
+    T = sg.tensors
+    acts = set(activation_tensors(g))
+
+    # groups of tensors sharing scale and zero point
+    groups = _Groups()
+    fixed: dict[int, tuple[float, int]] = {}
+    for op in sg.operators:
+        if op.opcode in rules.SAME_SCALE:
+            members = [i for i in _data_inputs(op) + op.outputs if T[i].type_code == FLOAT32]
+            for m in members[1:]:
+                groups.union(members[0], m)
+        if op.opcode in rules.FIXED_OUTPUT:
+            fixed[op.outputs[0]] = rules.FIXED_OUTPUT[op.opcode]
+    ranges: dict[int, list[float]] = {}
+    for i in sorted(acts | set(groups.parent)):
+        t = T[i]
+        lo, hi = (float(t.data.min()), float(t.data.max())) if t.is_const else act_range(i)
+        r = ranges.setdefault(groups.find(i), [0.0, 0.0])
+        r[0], r[1] = min(r[0], lo), max(r[1], hi)
+    params: dict[int, tuple[float, int]] = {}
+    for i, q in fixed.items():
+        root = groups.find(i)
+        if root in params and params[root] != q:
+            raise QuantizationError(f"tensor {T[i].name!r} must have two different fixed quantizations")
+        params[root] = q
+    for root, (lo, hi) in ranges.items():
+        params.setdefault(root, choose_qparams(lo, hi))
+
+    def set_int8(t: Tensor, scale: float, zp: int) -> None:
+        if t.is_const:
+            t.data = _quantize_values(t.data, scale, zp, -128, 127, np.int8)
+        t.type_code = INT8
+        t.scales = np.array([scale], np.float32)
+        t.zero_points = np.array([zp], np.int64)
+        t.quantized_dimension = 0
+
+    def new_tensor(like: Tensor, name: str, type_code: int, data: np.ndarray | None = None) -> Tensor:
+        t = Tensor(index=len(T), name=name, shape=tuple(like.shape), type_code=type_code,
+                   shape_signature=like.shape_signature, data=data, subgraph=0)
+        T.append(t)
+        return t
+
+    for i in sorted(acts):
+        set_int8(T[i], *params[groups.find(i)])
+
+    for op in sg.operators:
+        if op.opcode in rules.WEIGHTED:
+            _quantize_weighted(op, T, new_tensor)
+            continue
+        for k, i in enumerate(op.inputs):
+            if i < 0 or not T[i].is_const or T[i].type_code != FLOAT32:
+                continue
+            src = T[i]
+            c = new_tensor(src, src.name, FLOAT32, src.data.copy())
+            c.name = src.name
+            if i in groups.parent:
+                scale, zp = params[groups.find(i)]
+            else:
+                scale, zp = choose_qparams(float(src.data.min()), float(src.data.max()))
+            set_int8(c, scale, zp)
+            op.inputs[k] = c.index
+        op.version = max(op.version, rules.INT8_VERSIONS.get(op.opcode, op.version))
+
+    if io != "int8":
+        _convert_io(sg, io)
+    return _compact(g)
+
+
+def _quantize_weighted(op: Operator, T: list[Tensor], new_tensor) -> None:
+    x, w = T[op.inputs[0]], T[op.inputs[1]]
+    axis = rules.WEIGHTED[op.opcode]
+    q, w_scales = _per_channel_weights(w.data, axis)
+    wq = new_tensor(w, w.name, INT8, q)
+    wq.scales, wq.zero_points = w_scales, np.zeros(len(w_scales), np.int64)
+    wq.quantized_dimension = axis
+    op.inputs[1] = wq.index
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        b = T[op.inputs[2]]
+        b_scales = (np.float64(x.scale) * w_scales.astype(np.float64)).astype(np.float32)
+        if b.data.size != len(w_scales):
+            raise QuantizationError(f"operator {op.index} ({op.opcode}): bias has {b.data.size} values "
+                                    f"for {len(w_scales)} output channels")
+        qb = _quantize_values(b.data, b_scales.astype(np.float64), 0, -(2**31), 2**31 - 1, np.int32)
+        bq = new_tensor(b, b.name, INT32, qb)
+        bq.scales, bq.zero_points = b_scales, np.zeros(len(b_scales), np.int64)
+        bq.quantized_dimension = 0
+        op.inputs[2] = bq.index
+
+
+def _builtin(name: str) -> int:
+    return getattr(tflite.BuiltinOperator, name)
+
+
+def _convert_io(sg: Subgraph, io: str) -> None:
+    """Graph inputs and outputs of type uint8 (zero point + 128) or float32, converted at the
+    edges by QUANTIZE / DEQUANTIZE as TFLite's converter does."""
+    T = sg.tensors
+    first, last = [], []
+    for pos, i in enumerate(sg.inputs):
+        t = T[i]
+        if t.type_code != INT8:
+            continue
+        inner = copy.deepcopy(t)
+        inner.index, inner.name = len(T), t.name + "_int8"
+        T.append(inner)
+        for op in sg.operators:
+            op.inputs = [inner.index if j == i else j for j in op.inputs]
+        sg.outputs = [inner.index if j == i else j for j in sg.outputs]
+        if io == "uint8":
+            t.type_code, t.zero_points = UINT8, t.zero_points + 128
+            first.append(Operator(index=-1, opcode="QUANTIZE", builtin_code=_builtin("QUANTIZE"),
+                                  version=1, inputs=[i], outputs=[inner.index]))
+        else:
+            t.type_code, t.scales, t.zero_points = FLOAT32, np.zeros(0, np.float32), np.zeros(0, np.int64)
+            first.append(Operator(index=-1, opcode="QUANTIZE", builtin_code=_builtin("QUANTIZE"),
+                                  version=1, inputs=[i], outputs=[inner.index]))
+    for pos, i in enumerate(sg.outputs):
+        t = T[i]
+        if t.type_code != INT8:
+            continue
+        inner = copy.deepcopy(t)
+        inner.index, inner.name = len(T), t.name + "_int8"
+        T.append(inner)
+        for op in sg.operators:
+            op.outputs = [inner.index if j == i else j for j in op.outputs]
+            op.inputs = [inner.index if j == i else j for j in op.inputs]
+        if io == "uint8":
+            t.type_code, t.zero_points = UINT8, t.zero_points + 128
+            last.append(Operator(index=-1, opcode="QUANTIZE", builtin_code=_builtin("QUANTIZE"),
+                                 version=1, inputs=[inner.index], outputs=[i]))
+        else:
+            t.type_code, t.scales, t.zero_points = FLOAT32, np.zeros(0, np.float32), np.zeros(0, np.int64)
+            last.append(Operator(index=-1, opcode="DEQUANTIZE", builtin_code=_builtin("DEQUANTIZE"),
+                                 version=rules.INT8_VERSIONS["DEQUANTIZE"], inputs=[inner.index],
+                                 outputs=[i]))
+    sg.operators = first + sg.operators + last
+    for k, op in enumerate(sg.operators):
+        op.index = k
+
+
+def _compact(g: Graph) -> Graph:
+    """Drop tensors no op or graph edge refers to (the float constants that were replaced);
+    renumber the rest and the signatures."""
+    sg = g.subgraphs[0]
+    used = set(sg.inputs) | set(sg.outputs)
+    for op in sg.operators:
+        used |= {i for i in op.inputs + op.outputs + op.intermediates if i >= 0}
+    order = [t for t in sg.tensors if t.index in used]
+    remap = {t.index: k for k, t in enumerate(order)}
+    for k, t in enumerate(order):
+        t.index = k
+    sg.tensors = order
+    for k, op in enumerate(sg.operators):
+        op.index = k
+        op.inputs = [remap[i] if i >= 0 else -1 for i in op.inputs]
+        op.outputs = [remap[i] for i in op.outputs]
+        op.intermediates = [remap[i] for i in op.intermediates]
+    sg.inputs = [remap[i] for i in sg.inputs]
+    sg.outputs = [remap[i] for i in sg.outputs]
+    for s in g.signatures:
+        for key in ("inputs", "outputs"):
+            s[key] = {n: remap[i] for n, i in s[key].items() if i in remap}
+    return g

@@ -1,0 +1,150 @@
+"""Measures pyedge's int8 quantizer on the float test models (tests/models/float/) with every
+calibration method and writes the table into docs/quantize.md (between the quantize-table
+markers). Numbers are those `pyedge compare` reports: output SQNR against the float model on
+held-out inputs, top-1 agreement and accuracy where there are labels; the quantized models'
+outputs come from pyedge (bit-exact with TFLite's reference kernels).
+
+Data: the digits CNNs use tests/models/float/digits.npz (200 training images calibrate, the 360
+held-out ones evaluate); sine uses uniform x in [0, 2 pi]; the MediaPipe face models use crops
+of scikit-learn's two bundled sample photos (china.jpg, flower.jpg; no faces, so their figures
+are not comparable with face data). Needs scikit-learn and Pillow for those crops.
+
+  python tools/quantize_table.py [--write] [--methods minmax,ema,...] [--models a,b]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+FLOAT = ROOT / "tests" / "models" / "float"
+DOC = ROOT / "docs" / "quantize.md"
+sys.path.insert(0, str(ROOT))
+
+from pyedge.quantize import METHODS, calibrate  # noqa: E402
+from pyedge.quantize.report import compare  # noqa: E402
+
+
+def _digits():
+    d = np.load(FLOAT / "digits.npz")
+    x = (d["x"].astype(np.float32) / 16.0)[..., None]
+    return x[:200], x[1437:], d["y"][1437:].astype(np.int64)
+
+
+def _sine():
+    rng = np.random.default_rng(0)
+    cal = rng.uniform(0, 2 * math.pi, (200, 1)).astype(np.float32)
+    ev = rng.uniform(0, 2 * math.pi, (500, 1)).astype(np.float32)
+    return cal, ev, None
+
+
+def _crops(size: int, n: int, seed: int, lo: float, hi: float) -> np.ndarray:
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    rng = np.random.default_rng(seed)
+    images = load_sample_images().images
+    out = np.empty((n, size, size, 3), np.float32)
+    for k in range(n):
+        img = images[k % len(images)]
+        s = int(rng.integers(size, min(img.shape[:2]) + 1))
+        y0, x0 = int(rng.integers(0, img.shape[0] - s + 1)), int(rng.integers(0, img.shape[1] - s + 1))
+        crop = Image.fromarray(img[y0:y0 + s, x0:x0 + s]).resize((size, size), Image.BILINEAR)
+        out[k] = lo + (hi - lo) * np.asarray(crop, np.float32) / 255.0
+    return out
+
+
+MODELS = {
+    "digits_cnn_float": _digits,
+    "digits_dwcnn_float": _digits,
+    "tflm_sine_float": _sine,
+    "mediapipe_face_detection_short_range": lambda: (_crops(128, 64, 0, -1, 1), _crops(128, 48, 1, -1, 1), None),
+    "mediapipe_face_landmark": lambda: (_crops(192, 48, 0, 0, 1), _crops(192, 32, 1, 0, 1), None),
+}
+
+
+def measure(models: list[str], methods: list[str]) -> list[dict]:
+    rows = []
+    for name in models:
+        raw = (FLOAT / f"{name}.tflite").read_bytes()
+        cal_x, ev_x, labels = MODELS[name]()
+        t0 = time.perf_counter()
+        cal = calibrate(raw, cal_x, show_progress=False)
+        t_cal = time.perf_counter() - t0
+        for method in methods:
+            q = cal.quantize(method)
+            r = compare(raw, q, ev_x, labels=labels, show_progress=False)
+            row = {"model": name, "method": method, "cal": len(cal_x), "eval": len(ev_x),
+                   "sqnr": [o["sqnr_db"] for o in r["outputs"]], "outputs": [o["name"] for o in r["outputs"]],
+                   "top1": r.get("top1_agreement"), "acc_f": r.get("float_accuracy"),
+                   "acc_q": r.get("quant_accuracy"), "bytes_f": r["float_model_bytes"],
+                   "bytes_q": r["quant_model_bytes"], "outputs_from": r["outputs_from"],
+                   "worst_layer": min(r["layers"], key=lambda L: L["sqnr_db"]), "t_cal": t_cal}
+            rows.append(row)
+            acc = f" acc {row['acc_f']:.4f} -> {row['acc_q']:.4f}" if row["acc_q"] is not None else ""
+            print(f"{name:40s} {method:10s} SQNR {' / '.join(f'{s:.2f}' for s in row['sqnr'])} dB{acc}",
+                  flush=True)
+    return rows
+
+
+def mean_sqnr(rows: list[dict], methods: list[str]) -> dict[str, float | None]:
+    """Mean output SQNR (dB) of each method over every output of every model: the measure the
+    default method is chosen by."""
+    out = {}
+    for m in methods:
+        v = [s for r in rows if r["method"] == m for s in r["sqnr"]]
+        out[m] = float(np.mean(v)) if v else None
+    return out
+
+
+def table(rows: list[dict], methods: list[str]) -> str:
+    lines = ["| float model (outputs) | cal / eval samples | " + " | ".join(methods) +
+             " | accuracy float -> int8 (default) | size float -> int8 |",
+             "|---|---|" + "---|" * len(methods) + "---|---|"]
+    from pyedge.quantize.observers import DEFAULT_METHOD
+
+    for name in dict.fromkeys(r["model"] for r in rows):
+        mrows = {r["method"]: r for r in rows if r["model"] == name}
+        first = next(iter(mrows.values()))
+        cells = []
+        for m in methods:
+            r = mrows.get(m)
+            s = " / ".join(f"{v:.1f}" for v in r["sqnr"]) if r else "-"
+            cells.append(f"**{s}**" if m == DEFAULT_METHOD else s)
+        d = mrows.get(DEFAULT_METHOD, first)
+        acc = f"{d['acc_f']:.4f} -> {d['acc_q']:.4f}" if d["acc_q"] is not None else "-"
+        outs = ", ".join(first["outputs"])
+        lines.append(f"| {name} ({outs}) | {first['cal']} / {first['eval']} | " + " | ".join(cells) +
+                     f" | {acc} | {first['bytes_f']} -> {d['bytes_q']} |")
+    lines.append("| mean over all outputs | | " + " | ".join(
+        f"{v:.2f}" if v is not None else "-" for v in mean_sqnr(rows, methods).values()) + " | | |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--write", action="store_true", help="write the table into docs/quantize.md")
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--models", default=",".join(MODELS))
+    args = ap.parse_args()
+    methods = args.methods.split(",")
+    rows = measure(args.models.split(","), methods)
+    text = table(rows, methods)
+    print(text)
+    if args.write:
+        doc = DOC.read_text()
+        new = re.sub(r"(<!-- quantize-table:begin -->\n).*?(<!-- quantize-table:end -->)",
+                     lambda m: m.group(1) + text + "\n" + m.group(2), doc, flags=re.S)
+        DOC.write_text(new)
+        print(f"wrote {DOC.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
