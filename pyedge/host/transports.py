@@ -116,15 +116,16 @@ class SerialTransport:
     def read(self, n: int, timeout: float) -> bytes:
         import serial
 
-        self.port.timeout = max(0.001, min(timeout, 0.25))
+        from .protocol import LinkError
         try:
-            waiting = self.port.in_waiting
-            return self.port.read(max(1, min(n, waiting)) if waiting else 1)
+            self.port.timeout = max(0.001, timeout)
+            first = self.port.read(1)  # waits for the first byte, then takes what has arrived
+            if not first or n <= 1:
+                return first
+            self.port.timeout = 0
+            return first + self.port.read(n - 1)
         except (serial.SerialException, OSError) as exc:
-            # a closed socket:// peer reads as an error: report it as silence so retries time out
-            time.sleep(min(timeout, 0.05))
-            self.error = str(exc)
-            return b""
+            raise LinkError(f"{self.name}: link closed: {exc}") from None
 
     def quiet(self) -> None:
         time.sleep(1.5e-3 * _idle_ms())
