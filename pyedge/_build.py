@@ -35,7 +35,7 @@ def kernel_headers() -> list[Path]:
 
 def cdef_headers() -> list[Path]:
     return [NATIVE / "include" / "pyedge.h", *kernel_headers(), NATIVE / "platform" / "pe_platform.h",
-            NATIVE / "bench" / "pe_bench.h"]
+            NATIVE / "bench" / "pe_bench.h", NATIVE / "agent" / "pe_agent.h"]
 
 
 def cdef_text() -> str:
@@ -87,7 +87,7 @@ def make_ffi() -> FFI:
     objs = _isa_objects([(p, own) for p, own in files if own], flags, [str(d) for d in inc_dirs])
     ffi.set_source(
         "pyedge._pyedge_c",
-        '#include "pyedge.h"\n#include "pe_platform.h"\n#include "pe_bench.h"\n' + includes,
+        '#include "pyedge.h"\n#include "pe_platform.h"\n#include "pe_bench.h"\n#include "pe_agent.h"\n' + includes,
         sources=plain,
         include_dirs=[_rel(d) for d in inc_dirs],
         extra_compile_args=flags,

@@ -54,4 +54,4 @@ def core_sources(hosted: bool = False) -> list[Path]:
 
 
 def include_dirs() -> list[Path]:
-    return [NATIVE / d for d in ("include", "src", "kernels", "platform", "bench")]
+    return [NATIVE / d for d in ("include", "src", "kernels", "platform", "bench", "agent")]
