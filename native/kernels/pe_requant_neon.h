@@ -12,6 +12,7 @@
 
 #if defined(__ARM_NEON) || defined(__ARM_NEON__)
 #include <arm_neon.h>
+#include <stddef.h>
 
 static inline int32x4_t pe_requant4_neon(int32x4_t acc, int32x4_t mult, int32x4_t shift, int32x4_t out_off,
                                          int32x4_t vmin, int32x4_t vmax) {
