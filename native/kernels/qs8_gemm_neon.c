@@ -57,39 +57,66 @@ void pe_qs8_gemm_1x16c4__neon(size_t mr, size_t nc, size_t kp, const uint8_t *a,
 #endif
 {
   const int32x4_t voff = vdupq_n_s32(output_offset), vmin = vdupq_n_s32(act_min), vmax = vdupq_n_s32(act_max);
-  const uint8_t *ar[MR];
-  int32x4_t acc[MR][8], wsum[4];
-  size_t k, r;
-  int j;
-  for (r = 0; r < MR; ++r) ar[r] = a + (r < mr ? r : mr - 1) * a_stride;
-  for (j = 0; j < 4; ++j) wsum[j] = vdupq_n_s32(0);
-  for (r = 0; r < MR; ++r)
-    for (j = 0; j < 8; ++j) acc[r][j] = vdupq_n_s32(0);
+  const uint8_t *a0 = a;
+  /* accumulators named, not arrayed: GCC spills an array of vectors to the stack */
+  int32x4_t c00 = vdupq_n_s32(0), c01 = c00, c02 = c00, c03 = c00, c04 = c00, c05 = c00, c06 = c00, c07 = c00;
+  int32x4_t s0 = c00, s1 = c00, s2 = c00, s3 = c00;
+#if MR == 2
+  const uint8_t *a1 = mr > 1 ? a0 + a_stride : a0;
+  int32x4_t c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00, c15 = c00, c16 = c00, c17 = c00;
+#endif
+  size_t k;
+  (void)a_stride;
   for (k = 0; k < kp; k += 4, w += 64) {
     const int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16), w2 = vld1q_s8(w + 32), w3 = vld1q_s8(w + 48);
-    wsum[0] = vpadalq_s16(wsum[0], vpaddlq_s8(w0));
-    wsum[1] = vpadalq_s16(wsum[1], vpaddlq_s8(w1));
-    wsum[2] = vpadalq_s16(wsum[2], vpaddlq_s8(w2));
-    wsum[3] = vpadalq_s16(wsum[3], vpaddlq_s8(w3));
-    for (r = 0; r < MR; ++r) {
-      const int8x16_t x = bcast4(ar[r] + k);
-      acc[r][0] = mac_lo(acc[r][0], w0, x);
-      acc[r][1] = mac_hi(acc[r][1], w0, x);
-      acc[r][2] = mac_lo(acc[r][2], w1, x);
-      acc[r][3] = mac_hi(acc[r][3], w1, x);
-      acc[r][4] = mac_lo(acc[r][4], w2, x);
-      acc[r][5] = mac_hi(acc[r][5], w2, x);
-      acc[r][6] = mac_lo(acc[r][6], w3, x);
-      acc[r][7] = mac_hi(acc[r][7], w3, x);
+    const int8x16_t x0 = bcast4(a0 + k);
+    c00 = mac_lo(c00, w0, x0);
+    c01 = mac_hi(c01, w0, x0);
+    c02 = mac_lo(c02, w1, x0);
+    c03 = mac_hi(c03, w1, x0);
+    c04 = mac_lo(c04, w2, x0);
+    c05 = mac_hi(c05, w2, x0);
+    c06 = mac_lo(c06, w3, x0);
+    c07 = mac_hi(c07, w3, x0);
+#if MR == 2
+    {
+      const int8x16_t x1 = bcast4(a1 + k);
+      c10 = mac_lo(c10, w0, x1);
+      c11 = mac_hi(c11, w0, x1);
+      c12 = mac_lo(c12, w1, x1);
+      c13 = mac_hi(c13, w1, x1);
+      c14 = mac_lo(c14, w2, x1);
+      c15 = mac_hi(c15, w2, x1);
+      c16 = mac_lo(c16, w3, x1);
+      c17 = mac_hi(c17, w3, x1);
     }
+#endif
+  }
+  /* sum_k w, in a pass of its own: summed in the loop above, it leaves too few registers */
+  for (w -= kp * 16, k = 0; k < kp; k += 4, w += 64) {
+    s0 = vpadalq_s16(s0, vpaddlq_s8(vld1q_s8(w)));
+    s1 = vpadalq_s16(s1, vpaddlq_s8(vld1q_s8(w + 16)));
+    s2 = vpadalq_s16(s2, vpaddlq_s8(vld1q_s8(w + 32)));
+    s3 = vpadalq_s16(s3, vpaddlq_s8(vld1q_s8(w + 48)));
   }
   {
-    int32x4_t base[4];
-    for (j = 0; j < 4; ++j) base[j] = vaddq_s32(vld1q_s32(init + 4 * j), vshlq_n_s32(wsum[j], 7));
-    for (r = 0; r < mr; ++r, c += c_stride) {
-      int32x4_t s[4];
-      for (j = 0; j < 4; ++j) s[j] = vaddq_s32(base[j], fold(acc[r][2 * j], acc[r][2 * j + 1]));
-      pe_requant16_store_neon(c, nc, s, mult, shift, voff, vmin, vmax);
+    /* init + 128 * wsum */
+    const int32x4_t b0 = vaddq_s32(vld1q_s32(init), vshlq_n_s32(s0, 7));
+    const int32x4_t b1 = vaddq_s32(vld1q_s32(init + 4), vshlq_n_s32(s1, 7));
+    const int32x4_t b2 = vaddq_s32(vld1q_s32(init + 8), vshlq_n_s32(s2, 7));
+    const int32x4_t b3 = vaddq_s32(vld1q_s32(init + 12), vshlq_n_s32(s3, 7));
+    const int32x4_t r0[4] = {vaddq_s32(b0, fold(c00, c01)), vaddq_s32(b1, fold(c02, c03)),
+                             vaddq_s32(b2, fold(c04, c05)), vaddq_s32(b3, fold(c06, c07))};
+    pe_requant16_store_neon(c, nc, r0, mult, shift, voff, vmin, vmax);
+#if MR == 2
+    if (mr > 1) {
+      const int32x4_t r1[4] = {vaddq_s32(b0, fold(c10, c11)), vaddq_s32(b1, fold(c12, c13)),
+                               vaddq_s32(b2, fold(c14, c15)), vaddq_s32(b3, fold(c16, c17))};
+      pe_requant16_store_neon(c + c_stride, nc, r1, mult, shift, voff, vmin, vmax);
     }
+#else
+    (void)mr;
+    (void)c_stride;
+#endif
   }
 }

@@ -9,7 +9,11 @@
 #include "pe_requant_neon.h"
 #include "qs8_gemm.h"
 
-#define MR 4
+static inline uint32_t ld32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
 
 void pe_qs8_gemm_4x16c4__neondot(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                                  const int8_t *w, const int32_t *init, const int32_t *mult,
@@ -17,63 +21,47 @@ void pe_qs8_gemm_4x16c4__neondot(size_t mr, size_t nc, size_t kp, const uint8_t 
                                  int32_t act_max, int8_t *c, size_t c_stride) {
   const int32x4_t voff = vdupq_n_s32(output_offset), vmin = vdupq_n_s32(act_min), vmax = vdupq_n_s32(act_max);
   const int8x16_t flip = vdupq_n_s8((int8_t)0x80);
-  const uint8_t *ar[MR];
-  int32x4_t acc[MR][4], neg[4];
-  size_t k = 0, r;
-  int j;
-  for (r = 0; r < MR; ++r) ar[r] = a + (r < mr ? r : mr - 1) * a_stride;
-  for (j = 0; j < 4; ++j) neg[j] = vdupq_n_s32(0);
-  for (r = 0; r < MR; ++r)
-    for (j = 0; j < 4; ++j) acc[r][j] = vdupq_n_s32(0);
-  /* 16 k at a time: one activation load per row, its four 32-bit lanes broadcast by SDOT */
-  for (; k + 16 <= kp; k += 16, w += 256) {
-    int8x16_t x[MR];
-    for (r = 0; r < MR; ++r) x[r] = veorq_s8(vreinterpretq_s8_u8(vld1q_u8(ar[r] + k)), flip);
-#define PE_DOT_STEP(g)                                                             \
-  {                                                                                \
-    const int8x16_t w0 = vld1q_s8(w + 64 * (g)), w1 = vld1q_s8(w + 64 * (g) + 16);  \
-    const int8x16_t w2 = vld1q_s8(w + 64 * (g) + 32), w3 = vld1q_s8(w + 64 * (g) + 48); \
-    neg[0] = vdotq_s32(neg[0], w0, flip);                                          \
-    neg[1] = vdotq_s32(neg[1], w1, flip);                                          \
-    neg[2] = vdotq_s32(neg[2], w2, flip);                                          \
-    neg[3] = vdotq_s32(neg[3], w3, flip);                                          \
-    for (r = 0; r < MR; ++r) {                                                     \
-      acc[r][0] = vdotq_laneq_s32(acc[r][0], w0, x[r], g);                         \
-      acc[r][1] = vdotq_laneq_s32(acc[r][1], w1, x[r], g);                         \
-      acc[r][2] = vdotq_laneq_s32(acc[r][2], w2, x[r], g);                         \
-      acc[r][3] = vdotq_laneq_s32(acc[r][3], w3, x[r], g);                         \
-    }                                                                              \
+  const uint8_t *a0 = a, *a1 = mr > 1 ? a0 + a_stride : a0, *a2 = mr > 2 ? a1 + a_stride : a1;
+  const uint8_t *a3 = mr > 3 ? a2 + a_stride : a2;
+  /* accumulators named, not arrayed: an array of 16 vectors is spilled to the stack by GCC */
+  int32x4_t c00 = vdupq_n_s32(0), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+  int32x4_t c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+  int32x4_t n0 = c00, n1 = c00, n2 = c00, n3 = c00;
+  size_t k = 0;
+#define PE_STEP(x0, x1, x2, x3, g, wp) \
+  { \
+    const int8x16_t w0 = vld1q_s8(wp), w1 = vld1q_s8((wp) + 16), w2 = vld1q_s8((wp) + 32), w3 = vld1q_s8((wp) + 48); \
+    n0 = vdotq_s32(n0, w0, flip); n1 = vdotq_s32(n1, w1, flip); n2 = vdotq_s32(n2, w2, flip); n3 = vdotq_s32(n3, w3, flip); \
+    c00 = vdotq_laneq_s32(c00, w0, x0, g); c01 = vdotq_laneq_s32(c01, w1, x0, g); c02 = vdotq_laneq_s32(c02, w2, x0, g); c03 = vdotq_laneq_s32(c03, w3, x0, g); \
+    c10 = vdotq_laneq_s32(c10, w0, x1, g); c11 = vdotq_laneq_s32(c11, w1, x1, g); c12 = vdotq_laneq_s32(c12, w2, x1, g); c13 = vdotq_laneq_s32(c13, w3, x1, g); \
+    c20 = vdotq_laneq_s32(c20, w0, x2, g); c21 = vdotq_laneq_s32(c21, w1, x2, g); c22 = vdotq_laneq_s32(c22, w2, x2, g); c23 = vdotq_laneq_s32(c23, w3, x2, g); \
+    c30 = vdotq_laneq_s32(c30, w0, x3, g); c31 = vdotq_laneq_s32(c31, w1, x3, g); c32 = vdotq_laneq_s32(c32, w2, x3, g); c33 = vdotq_laneq_s32(c33, w3, x3, g); \
   }
-    PE_DOT_STEP(0)
-    PE_DOT_STEP(1)
-    PE_DOT_STEP(2)
-    PE_DOT_STEP(3)
-#undef PE_DOT_STEP
+  for (; k + 16 <= kp; k += 16, w += 256) {
+    const int8x16_t x0 = veorq_s8(vreinterpretq_s8_u8(vld1q_u8(a0 + k)), flip), x1 = veorq_s8(vreinterpretq_s8_u8(vld1q_u8(a1 + k)), flip);
+    const int8x16_t x2 = veorq_s8(vreinterpretq_s8_u8(vld1q_u8(a2 + k)), flip), x3 = veorq_s8(vreinterpretq_s8_u8(vld1q_u8(a3 + k)), flip);
+    PE_STEP(x0, x1, x2, x3, 0, w + 0)
+    PE_STEP(x0, x1, x2, x3, 1, w + 64)
+    PE_STEP(x0, x1, x2, x3, 2, w + 128)
+    PE_STEP(x0, x1, x2, x3, 3, w + 192)
   }
   for (; k < kp; k += 4, w += 64) {
-    const int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16), w2 = vld1q_s8(w + 32), w3 = vld1q_s8(w + 48);
-    neg[0] = vdotq_s32(neg[0], w0, flip);
-    neg[1] = vdotq_s32(neg[1], w1, flip);
-    neg[2] = vdotq_s32(neg[2], w2, flip);
-    neg[3] = vdotq_s32(neg[3], w3, flip);
-    for (r = 0; r < MR; ++r) {
-      uint32_t v;
-      int8x16_t x;
-      memcpy(&v, ar[r] + k, 4);
-      x = veorq_s8(vreinterpretq_s8_u32(vdupq_n_u32(v)), flip);
-      acc[r][0] = vdotq_s32(acc[r][0], w0, x);
-      acc[r][1] = vdotq_s32(acc[r][1], w1, x);
-      acc[r][2] = vdotq_s32(acc[r][2], w2, x);
-      acc[r][3] = vdotq_s32(acc[r][3], w3, x);
-    }
+    const int8x16_t x0 = veorq_s8(vreinterpretq_s8_u32(vdupq_n_u32(ld32(a0 + k))), flip), x1 = veorq_s8(vreinterpretq_s8_u32(vdupq_n_u32(ld32(a1 + k))), flip);
+    const int8x16_t x2 = veorq_s8(vreinterpretq_s8_u32(vdupq_n_u32(ld32(a2 + k))), flip), x3 = veorq_s8(vreinterpretq_s8_u32(vdupq_n_u32(ld32(a3 + k))), flip);
+    PE_STEP(x0, x1, x2, x3, 0, w)
   }
+#undef PE_STEP
   {
-    int32x4_t base[4];
-    for (j = 0; j < 4; ++j) base[j] = vsubq_s32(vld1q_s32(init + 4 * j), neg[j]); /* init + 128 * wsum */
-    for (r = 0; r < mr; ++r, c += c_stride) {
-      int32x4_t s[4];
-      for (j = 0; j < 4; ++j) s[j] = vaddq_s32(base[j], acc[r][j]);
-      pe_requant16_store_neon(c, nc, s, mult, shift, voff, vmin, vmax);
-    }
+    /* init + 128 * wsum = init - sum(w * -128) */
+    const int32x4_t b0 = vsubq_s32(vld1q_s32(init), n0), b1 = vsubq_s32(vld1q_s32(init + 4), n1);
+    const int32x4_t b2 = vsubq_s32(vld1q_s32(init + 8), n2), b3 = vsubq_s32(vld1q_s32(init + 12), n3);
+    const int32x4_t s0[4] = {vaddq_s32(b0, c00), vaddq_s32(b1, c01), vaddq_s32(b2, c02), vaddq_s32(b3, c03)};
+    const int32x4_t s1[4] = {vaddq_s32(b0, c10), vaddq_s32(b1, c11), vaddq_s32(b2, c12), vaddq_s32(b3, c13)};
+    const int32x4_t s2[4] = {vaddq_s32(b0, c20), vaddq_s32(b1, c21), vaddq_s32(b2, c22), vaddq_s32(b3, c23)};
+    const int32x4_t s3[4] = {vaddq_s32(b0, c30), vaddq_s32(b1, c31), vaddq_s32(b2, c32), vaddq_s32(b3, c33)};
+    pe_requant16_store_neon(c, nc, s0, mult, shift, voff, vmin, vmax);
+    if (mr > 1) pe_requant16_store_neon(c + c_stride, nc, s1, mult, shift, voff, vmin, vmax);
+    if (mr > 2) pe_requant16_store_neon(c + 2 * c_stride, nc, s2, mult, shift, voff, vmin, vmax);
+    if (mr > 3) pe_requant16_store_neon(c + 3 * c_stride, nc, s3, mult, shift, voff, vmin, vmax);
   }
 }
