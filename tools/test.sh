@@ -13,6 +13,18 @@ if ! echo '#include <string.h>' | arm-none-eabi-gcc -E -x c - >/dev/null 2>&1; t
       --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi >/dev/null; } \
     || echo "test: WARNING: could not install arm-none-eabi-gcc; the Cortex-M test will skip"
 fi
+# Arm Linux cross compilers and QEMU for tests/test_cross_arm.py (the C kernel test and the model
+# runner under qemu-aarch64/qemu-arm). Installed only when missing; without them that test skips.
+if ! { command -v qemu-aarch64 && command -v qemu-arm && command -v qemu-system-aarch64 \
+      && echo '#include <string.h>' | aarch64-linux-gnu-gcc -E -x c - \
+      && echo '#include <string.h>' | arm-linux-gnueabihf-gcc -E -x c -; } >/dev/null 2>&1; then
+  echo "test: installing the Arm Linux cross compilers and QEMU (gcc-aarch64-linux-gnu, gcc-arm-linux-gnueabihf, qemu-user, qemu-system-arm)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+      --no-install-recommends gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf \
+      libc6-dev-armhf-cross qemu-user qemu-system-arm >/dev/null; } \
+    || echo "test: WARNING: could not install the Arm cross compilers/QEMU; the Arm cross test will skip"
+fi
 # clang with libFuzzer and the sanitizer runtimes for tests/test_fuzz.py's bounded fuzzing run
 # (Debian: clang, and libclang-rt-dev, only recommended by clang, for libclang_rt.fuzzer/asan).
 # Installed only when clang cannot link a -fsanitize=fuzzer program; without it that test skips.

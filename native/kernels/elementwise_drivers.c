@@ -8,6 +8,9 @@ const pe_qs8_vadd_ukernel pe_uk_qs8_vadd__scalar = {pe_qs8_vadd__scalar};
 const pe_qs8_vadd_ukernel pe_uk_qs8_vadd_16x__avx2 = {pe_qs8_vadd_16x__avx2};
 const pe_qs8_vadd_ukernel pe_uk_qs8_vadd_16x__avx512 = {pe_qs8_vadd_16x__avx512};
 #endif
+#if PE_NEON_KERNELS
+const pe_qs8_vadd_ukernel pe_uk_qs8_vadd_16x__neon = {pe_qs8_vadd_16x__neon};
+#endif
 
 #define VADD_CHUNK 8192
 

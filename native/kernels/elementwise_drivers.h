@@ -14,6 +14,9 @@ extern const pe_qs8_vadd_ukernel pe_uk_qs8_vadd__scalar;
 extern const pe_qs8_vadd_ukernel pe_uk_qs8_vadd_16x__avx2;
 extern const pe_qs8_vadd_ukernel pe_uk_qs8_vadd_16x__avx512;
 #endif
+#if PE_NEON_KERNELS
+extern const pe_qs8_vadd_ukernel pe_uk_qs8_vadd_16x__neon;
+#endif
 
 /* int8 ADD/SUB, rescaling kind, each input the output's shape or a single value. */
 int pe_add_sub__vadd_accepts(const pe_op_ctx *ctx);

@@ -18,6 +18,16 @@ const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_8x16c4__avx512vnni = {pe_qs8_gemm_8x16c
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx2 = {pe_qs8_dw_row__avx2};
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx512 = {pe_qs8_dw_row__avx512};
 #endif
+#if PE_NEON_KERNELS
+const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_neon = {pe_qs8_gemm_neon, PE_GEMM_NEON_MR, PE_GEMM_NEON_NAME, NULL};
+const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__neon = {pe_qs8_dw_row__neon};
+#endif
+#if PE_ARM64_KERNELS
+const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__neondot = {pe_qs8_gemm_4x16c4__neondot, 4,
+                                                            "gemm_4x16c4__neondot", NULL};
+const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__neoni8mm = {pe_qs8_gemm_4x16c4__neoni8mm, 4,
+                                                             "gemm_4x16c4__neoni8mm", NULL};
+#endif
 
 static uint32_t round_up(uint32_t x, uint32_t m) { return (x + m - 1u) / m * m; }
 

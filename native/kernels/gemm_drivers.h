@@ -19,6 +19,14 @@ extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_8x16c4__avx512vnni;
 extern const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx2;
 extern const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx512;
 #endif
+#if PE_NEON_KERNELS
+extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_neon; /* 2x16c4 on AArch64, 1x16c4 on ARMv7 */
+extern const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__neon;
+#endif
+#if PE_ARM64_KERNELS
+extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__neondot;
+extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__neoni8mm;
+#endif
 
 /* Largest tile height of any GEMM microkernel: the im2col panel holds this many rows. */
 #define PE_GEMM_MR_MAX 8

@@ -32,5 +32,6 @@ typedef void (*pe_qs8_dw_fn)(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, i
 void pe_qs8_dw_row__scalar(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t ox1, int8_t *out);
 void pe_qs8_dw_row__avx2(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t ox1, int8_t *out);
 void pe_qs8_dw_row__avx512(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t ox1, int8_t *out);
+void pe_qs8_dw_row__neon(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t ox1, int8_t *out);
 
 #endif

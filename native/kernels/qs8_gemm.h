@@ -79,5 +79,31 @@ void pe_qs8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8
                                     const int8_t *w, const int32_t *init, const int32_t *mult,
                                     const int32_t *shift, int32_t output_offset, int32_t act_min,
                                     int32_t act_max, int8_t *c, size_t c_stride);
+/* Arm: NEON (SMULL + SADALP; 2 rows on AArch64, 1 on ARMv7), dot product (SDOT), i8mm (SUDOT). */
+void pe_qs8_gemm_2x16c4__neon(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                              const int8_t *w, const int32_t *init, const int32_t *mult,
+                              const int32_t *shift, int32_t output_offset, int32_t act_min,
+                              int32_t act_max, int8_t *c, size_t c_stride);
+void pe_qs8_gemm_1x16c4__neon(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                              const int8_t *w, const int32_t *init, const int32_t *mult,
+                              const int32_t *shift, int32_t output_offset, int32_t act_min,
+                              int32_t act_max, int8_t *c, size_t c_stride);
+void pe_qs8_gemm_4x16c4__neondot(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                                 const int8_t *w, const int32_t *init, const int32_t *mult,
+                                 const int32_t *shift, int32_t output_offset, int32_t act_min,
+                                 int32_t act_max, int8_t *c, size_t c_stride);
+void pe_qs8_gemm_4x16c4__neoni8mm(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                                  const int8_t *w, const int32_t *init, const int32_t *mult,
+                                  const int32_t *shift, int32_t output_offset, int32_t act_min,
+                                  int32_t act_max, int8_t *c, size_t c_stride);
+#if defined(__aarch64__)
+#define pe_qs8_gemm_neon pe_qs8_gemm_2x16c4__neon
+#define PE_GEMM_NEON_MR 2
+#define PE_GEMM_NEON_NAME "gemm_2x16c4__neon"
+#else
+#define pe_qs8_gemm_neon pe_qs8_gemm_1x16c4__neon
+#define PE_GEMM_NEON_MR 1
+#define PE_GEMM_NEON_NAME "gemm_1x16c4__neon"
+#endif
 
 #endif

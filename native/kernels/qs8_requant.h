@@ -20,5 +20,7 @@ void pe_qs8_requant_8x__avx2(size_t n, const int32_t *acc, const int32_t *mult, 
                              int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *out);
 void pe_qs8_requant_16x__avx512(size_t n, const int32_t *acc, const int32_t *mult, const int32_t *shift,
                                 int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *out);
+void pe_qs8_requant_16x__neon(size_t n, const int32_t *acc, const int32_t *mult, const int32_t *shift,
+                              int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *out);
 
 #endif

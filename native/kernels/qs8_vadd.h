@@ -33,5 +33,7 @@ void pe_qs8_vadd_16x__avx2(size_t n, const int8_t *a, size_t a_inc, const int8_t
                            const pe_qs8_vadd_params *p);
 void pe_qs8_vadd_16x__avx512(size_t n, const int8_t *a, size_t a_inc, const int8_t *b, size_t b_inc, int8_t *out,
                              const pe_qs8_vadd_params *p);
+void pe_qs8_vadd_16x__neon(size_t n, const int8_t *a, size_t a_inc, const int8_t *b, size_t b_inc, int8_t *out,
+                           const pe_qs8_vadd_params *p);
 
 #endif

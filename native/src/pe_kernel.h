@@ -14,6 +14,20 @@
 #define PE_X86_KERNELS 0
 #endif
 
+/* Arm SIMD kernels are built: NEON, dot product and i8mm files on AArch64; NEON files (compiled
+   with -mfpu=neon, run only where HWCAP_NEON is set) on 32-bit Arm Linux. */
+#if defined(__aarch64__) && defined(__GNUC__) && !defined(PE_SCALAR_ONLY)
+#define PE_ARM64_KERNELS 1
+#else
+#define PE_ARM64_KERNELS 0
+#endif
+#if defined(__arm__) && defined(__linux__) && defined(__GNUC__) && !defined(PE_SCALAR_ONLY)
+#define PE_ARMV7_NEON_KERNELS 1
+#else
+#define PE_ARMV7_NEON_KERNELS 0
+#endif
+#define PE_NEON_KERNELS (PE_ARM64_KERNELS || PE_ARMV7_NEON_KERNELS)
+
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define PE_STATIC_ASSERT(cond, msg) _Static_assert(cond, #msg)
 #else

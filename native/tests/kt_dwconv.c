@@ -30,6 +30,9 @@ static const kt_dw_variant simd_[] = {
     {"pe_qs8_dw_row__avx2", pe_qs8_dw_row__avx2, PE_FEAT_AVX2, "avx2"},
     {"pe_qs8_dw_row__avx512", pe_qs8_dw_row__avx512, PE_FEAT_AVX512, "avx512"},
 #endif
+#if PE_NEON_KERNELS
+    {"pe_qs8_dw_row__neon", pe_qs8_dw_row__neon, PE_FEAT_NEON, "neon"},
+#endif
     {NULL, NULL, 0, NULL}};
 
 static int32_t out_dim(int32_t in, int32_t k, int32_t stride, int32_t dil, int32_t pad) {

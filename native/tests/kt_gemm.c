@@ -123,6 +123,13 @@ void kt_gemm(kt_state *s) {
       {"pe_qs8_gemm_8x16c4__avx512vnni", pe_qs8_gemm_8x16c4__avx512vnni, 8, PE_FEAT_AVX512VNNI, "avx512vnni"},
       {"pe_qs8_gemm_1x16c4__avx512vnni", pe_qs8_gemm_1x16c4__avx512vnni, 1, PE_FEAT_AVX512VNNI, "avx512vnni"},
 #endif
+#if PE_ARM64_KERNELS
+      {"pe_qs8_gemm_2x16c4__neon", pe_qs8_gemm_2x16c4__neon, 2, PE_FEAT_NEON, "neon"},
+      {"pe_qs8_gemm_4x16c4__neondot", pe_qs8_gemm_4x16c4__neondot, 4, PE_FEAT_DOTPROD, "dotprod"},
+      {"pe_qs8_gemm_4x16c4__neoni8mm", pe_qs8_gemm_4x16c4__neoni8mm, 4, PE_FEAT_I8MM, "i8mm"},
+#elif PE_ARMV7_NEON_KERNELS
+      {"pe_qs8_gemm_1x16c4__neon", pe_qs8_gemm_1x16c4__neon, 1, PE_FEAT_NEON, "neon"},
+#endif
   };
   const int nv = (int)(sizeof vs / sizeof vs[0]);
   size_t a, b;

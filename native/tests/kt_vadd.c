@@ -54,6 +54,9 @@ void kt_vadd(kt_state *s) {
       {"pe_qs8_vadd_16x__avx2", pe_qs8_vadd_16x__avx2, PE_FEAT_AVX2, "avx2"},
       {"pe_qs8_vadd_16x__avx512", pe_qs8_vadd_16x__avx512, PE_FEAT_AVX512, "avx512"},
 #endif
+#if PE_NEON_KERNELS
+      {"pe_qs8_vadd_16x__neon", pe_qs8_vadd_16x__neon, PE_FEAT_NEON, "neon"},
+#endif
   };
   const int nv = (int)(sizeof vs / sizeof vs[0]);
   char detail[160];

@@ -11,11 +11,16 @@
  * PE_MODEL_HEADER defaults to "model_data.h" and PE_MODEL_PREFIX to MODEL (pack's --name
  * upper-cased).
  *
- * Usage: pe_run_model [-n INVOKES] [-i INPUT] [-o OUTPUT] [-t TENSOR]... [-v]
+ * Built with -DPE_RUN_MODEL_FILE instead, it includes no model and loads a `.peb` at run time
+ * (`-m MODEL.peb`, required): one program for every model, as the cross builds for Arm use it
+ * (CMake target pe_run_model_file).
+ *
+ * Usage: pe_run_model [-m MODEL.peb] [-n INVOKES] [-i INPUT] [-o OUTPUT] [-t TENSOR]... [-v]
  *   INPUT holds the raw bytes of every model input in order (one input set), or INVOKES such
  *   sets back to back (one per invoke); "-" (the default) is stdin. After each invoke the raw
  *   bytes of every output, in order, are appended to OUTPUT ("-", the default, is stdout),
  *   then those of each tensor given with -t (e.g. variable tensors, whose state persists).
+ * -v also prints the detected CPU features and the kernel variant each op runs (stderr).
  * Exit status: 0 ok; 1 the core refused the model or an invoke failed (the pe_status name is
  * printed); 2 bad usage, input or I/O.
  */
@@ -26,9 +31,19 @@
 
 #include "pyedge.h"
 
-#include "pe_model_select.h" /* the generated model header; M(x) = <PREFIX>_x */
-
 #define MAX_EXTRA 64 /* -t tensors */
+
+#ifdef PE_RUN_MODEL_FILE
+/* The model comes from -m at run time: its inputs and outputs are read from subgraph 0. */
+#define MAX_IO 256
+static uint8_t *arena;
+static int32_t input_index[MAX_IO], output_index[MAX_IO];
+static uint32_t input_bytes[MAX_IO], output_bytes[MAX_IO];
+static uint32_t n_inputs, n_outputs;
+#define RM_NUM_INPUTS n_inputs
+#define RM_NUM_OUTPUTS n_outputs
+#else
+#include "pe_model_select.h" /* the generated model header; M(x) = <PREFIX>_x */
 
 /* A zero-length array is not C: keep at least one element. */
 #define AT_LEAST_1(n) ((n) > 0 ? (n) : 1)
@@ -41,6 +56,9 @@ static const int32_t input_dtype[AT_LEAST_1(M(NUM_INPUTS))] = M(INPUT_DTYPE_LIST
 static const int32_t output_index[AT_LEAST_1(M(NUM_OUTPUTS))] = M(OUTPUT_INDEX_LIST);
 static const uint32_t output_bytes[AT_LEAST_1(M(NUM_OUTPUTS))] = M(OUTPUT_BYTES_LIST);
 static const int32_t output_dtype[AT_LEAST_1(M(NUM_OUTPUTS))] = M(OUTPUT_DTYPE_LIST);
+#define RM_NUM_INPUTS M(NUM_INPUTS)
+#define RM_NUM_OUTPUTS M(NUM_OUTPUTS)
+#endif
 
 static const char *status_name(pe_status s) {
   switch (s) {
@@ -107,6 +125,57 @@ static uint8_t *read_all(FILE *f, const char *path, size_t *size) {
   return buf;
 }
 
+#ifdef PE_RUN_MODEL_FILE
+/* Read MODEL.peb into a 16-aligned buffer and take its inputs and outputs from subgraph 0. */
+static int load_model(const char *path, pe_model *m, uint8_t **storage) {
+  FILE *f = fopen(path, "rb");
+  size_t size = 0;
+  uint8_t *raw, *blob;
+  const pe_subgraph_rec *g;
+  pe_status st;
+  uint32_t i;
+  if (f == NULL) {
+    fprintf(stderr, "pe_run_model: cannot open %s: %s\n", path, strerror(errno));
+    return 2;
+  }
+  raw = read_all(f, path, &size);
+  fclose(f);
+  if (raw == NULL) return 2;
+  *storage = (uint8_t *)malloc(size + 16);
+  if (*storage == NULL) {
+    free(raw);
+    fprintf(stderr, "pe_run_model: out of memory for %s\n", path);
+    return 2;
+  }
+  blob = *storage + ((16u - (uintptr_t)*storage % 16u) % 16u);
+  memcpy(blob, raw, size);
+  free(raw);
+  st = pe_model_init(m, blob, size);
+  if (st != PE_OK) return fail_status("pe_model_init", st);
+  g = &m->subgraphs[0];
+  if (g->n_inputs > MAX_IO || g->n_outputs > MAX_IO) {
+    fprintf(stderr, "pe_run_model: %s has more than %d inputs or outputs\n", path, MAX_IO);
+    return 2;
+  }
+  n_inputs = g->n_inputs;
+  n_outputs = g->n_outputs;
+  for (i = 0; i < n_inputs; ++i) {
+    input_index[i] = m->indices[g->inputs + i];
+    input_bytes[i] = m->tensors[input_index[i]].bytes;
+  }
+  for (i = 0; i < n_outputs; ++i) {
+    output_index[i] = m->indices[g->outputs + i];
+    output_bytes[i] = m->tensors[output_index[i]].bytes;
+  }
+  arena = (uint8_t *)malloc((size_t)pe_model_arena_bytes(m) + 16);
+  if (arena == NULL) {
+    fprintf(stderr, "pe_run_model: out of memory for the arena (%lu bytes)\n",
+            (unsigned long)pe_model_arena_bytes(m));
+    return 2;
+  }
+  return 0;
+}
+#else
 /* The header's #defines must describe the blob it carries. */
 static int check_header(const pe_model *m) {
   const pe_subgraph_rec *g = &m->subgraphs[0];
@@ -135,9 +204,10 @@ static int check_header(const pe_model *m) {
   }
   return 1;
 }
+#endif
 
 int main(int argc, char **argv) {
-  const char *in_path = "-", *out_path = "-";
+  const char *in_path = "-", *out_path = "-", *model_path = NULL;
   long invokes = 1;
   int verbose = 0, a, rc = 0;
   size_t set_bytes = 0, in_size = 0, pos = 0, sets;
@@ -166,6 +236,8 @@ int main(int argc, char **argv) {
       if (*end != '\0' || t < 0 || t > 0x7FFFFFFFL) return usage("-t needs a tensor index >= 0");
       if (n_extra == MAX_EXTRA) return usage("too many -t tensors");
       extra[n_extra++] = (uint32_t)t;
+    } else if (a + 1 < argc && strcmp(argv[a], "-m") == 0) {
+      model_path = argv[++a];
     } else if (a + 1 < argc && strcmp(argv[a], "-i") == 0) {
       in_path = argv[++a];
     } else if (a + 1 < argc && strcmp(argv[a], "-o") == 0) {
@@ -176,14 +248,35 @@ int main(int argc, char **argv) {
     }
   }
 
+#ifdef PE_RUN_MODEL_FILE
+  {
+    uint8_t *storage = NULL;
+    if (model_path == NULL) return usage("-m MODEL.peb is required (this build includes no model)");
+    rc = load_model(model_path, &m, &storage);
+    if (rc != 0) return rc;
+    st = pe_interp_init(&it, &m, arena + ((16u - (uintptr_t)arena % 16u) % 16u), pe_model_arena_bytes(&m),
+                        pe_detect_features());
+  }
+#else
+  if (model_path != NULL) return usage("-m: this build runs the model compiled into it");
   st = pe_model_init(&m, M(BLOB), M(BLOB_SIZE));
   if (st != PE_OK) return fail_status("pe_model_init", st);
   if (!check_header(&m)) return 1;
   st = pe_interp_init(&it, &m, arena, sizeof arena, pe_detect_features());
+#endif
   if (st != PE_OK) return fail_status("pe_interp_init", st);
-  for (i = 0; i < M(NUM_INPUTS); ++i)
+  if (verbose) {
+    uint32_t bit;
+    fprintf(stderr, "pe_run_model: features:");
+    for (bit = 1; bit != 0; bit <<= 1)
+      if (it.features & bit) fprintf(stderr, " %s", pe_feature_name(bit) ? pe_feature_name(bit) : "?");
+    fprintf(stderr, "%s\n", it.features ? "" : " none (scalar only)");
+    for (i = 0; i < m.hdr->n_ops; ++i)
+      fprintf(stderr, "pe_run_model: op %u %s: %s\n", (unsigned)i, pe_op_name(m.ops[i].op), pe_op_variant(&it, i));
+  }
+  for (i = 0; i < RM_NUM_INPUTS; ++i)
     if (pe_tensor_data(&it, (uint32_t)input_index[i]) == NULL) return fail_status("input binding", PE_ERR_CORRUPT);
-  for (i = 0; i < M(NUM_OUTPUTS); ++i)
+  for (i = 0; i < RM_NUM_OUTPUTS; ++i)
     if (pe_tensor_data(&it, (uint32_t)output_index[i]) == NULL) return fail_status("output binding", PE_ERR_CORRUPT);
   for (i = 0; i < n_extra; ++i) {
     if (pe_tensor_data(&it, extra[i]) == NULL) {
@@ -193,7 +286,7 @@ int main(int argc, char **argv) {
     }
   }
 
-  for (i = 0; i < M(NUM_INPUTS); ++i) set_bytes += input_bytes[i];
+  for (i = 0; i < RM_NUM_INPUTS; ++i) set_bytes += input_bytes[i];
   in = strcmp(in_path, "-") == 0 ? stdin : fopen(in_path, "rb");
   if (in == NULL) {
     fprintf(stderr, "pe_run_model: cannot open %s: %s\n", in_path, strerror(errno));
@@ -214,8 +307,8 @@ int main(int argc, char **argv) {
   }
   if (verbose)
     fprintf(stderr, "pe_run_model: blob %lu bytes, arena %lu bytes, %u input(s), %u output(s), %ld invoke(s)\n",
-            (unsigned long)M(BLOB_SIZE), (unsigned long)M(ARENA_BYTES), (unsigned)M(NUM_INPUTS),
-            (unsigned)M(NUM_OUTPUTS), invokes);
+            (unsigned long)m.size, (unsigned long)pe_model_arena_bytes(&m), (unsigned)RM_NUM_INPUTS,
+            (unsigned)RM_NUM_OUTPUTS, invokes);
 
   out = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "wb");
   if (out == NULL) {
@@ -225,7 +318,7 @@ int main(int argc, char **argv) {
   }
   for (k = 0; k < invokes && rc == 0; ++k) {
     if (k == 0 || sets > 1) {
-      for (i = 0; i < M(NUM_INPUTS); ++i) {
+      for (i = 0; i < RM_NUM_INPUTS; ++i) {
         memcpy(pe_tensor_data(&it, (uint32_t)input_index[i]), input + pos, input_bytes[i]);
         pos += input_bytes[i];
       }
@@ -237,8 +330,8 @@ int main(int argc, char **argv) {
       rc = 1;
       break;
     }
-    for (i = 0; i < M(NUM_OUTPUTS) + n_extra && rc == 0; ++i) {
-      uint32_t t = i < M(NUM_OUTPUTS) ? (uint32_t)output_index[i] : extra[i - M(NUM_OUTPUTS)];
+    for (i = 0; i < RM_NUM_OUTPUTS + n_extra && rc == 0; ++i) {
+      uint32_t t = i < RM_NUM_OUTPUTS ? (uint32_t)output_index[i] : extra[i - RM_NUM_OUTPUTS];
       uint32_t n = m.tensors[t].bytes;
       if (fwrite(pe_tensor_data(&it, t), 1, n, out) != n) {
         fprintf(stderr, "pe_run_model: cannot write %s: %s\n", out_path, strerror(errno));

@@ -1,0 +1,67 @@
+/* int8 GEMM microkernel, AArch64 dot product (SDOT, ARMv8.2 +dotprod; Cortex-A76, the Pi 5):
+ * 4 rows x 16 channels over the packed N16K4 layout (qs8_gemm.h), whose weight vectors are
+ * exactly SDOT's operand: 4 channels x 4 k in each 16 bytes. The panel's uint8 a = x + 128 is
+ * flipped back to the int8 x (SDOT is signed x signed); sum_k w * a = sum_k w * x + 128 * sum_k w,
+ * the second term from SDOT of the same weights with -128 (once per tile, not per row: it is
+ * subtracted). Every sum is exact int32 with wrap-around, as TFLite's accumulator. */
+#include <string.h>
+
+#include "pe_requant_neon.h"
+#include "qs8_gemm.h"
+
+static inline uint32_t ld32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+void pe_qs8_gemm_4x16c4__neondot(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                                 const int8_t *w, const int32_t *init, const int32_t *mult,
+                                 const int32_t *shift, int32_t output_offset, int32_t act_min,
+                                 int32_t act_max, int8_t *c, size_t c_stride) {
+  const int32x4_t voff = vdupq_n_s32(output_offset), vmin = vdupq_n_s32(act_min), vmax = vdupq_n_s32(act_max);
+  const int8x16_t flip = vdupq_n_s8((int8_t)0x80);
+  const uint8_t *a0 = a, *a1 = mr > 1 ? a0 + a_stride : a0, *a2 = mr > 2 ? a1 + a_stride : a1;
+  const uint8_t *a3 = mr > 3 ? a2 + a_stride : a2;
+  /* accumulators named, not arrayed: an array of 16 vectors is spilled to the stack by GCC */
+  int32x4_t c00 = vdupq_n_s32(0), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+  int32x4_t c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+  int32x4_t n0 = c00, n1 = c00, n2 = c00, n3 = c00;
+  size_t k = 0;
+#define PE_STEP(x0, x1, x2, x3, g, wp) \
+  { \
+    const int8x16_t w0 = vld1q_s8(wp), w1 = vld1q_s8((wp) + 16), w2 = vld1q_s8((wp) + 32), w3 = vld1q_s8((wp) + 48); \
+    n0 = vdotq_s32(n0, w0, flip); n1 = vdotq_s32(n1, w1, flip); n2 = vdotq_s32(n2, w2, flip); n3 = vdotq_s32(n3, w3, flip); \
+    c00 = vdotq_laneq_s32(c00, w0, x0, g); c01 = vdotq_laneq_s32(c01, w1, x0, g); c02 = vdotq_laneq_s32(c02, w2, x0, g); c03 = vdotq_laneq_s32(c03, w3, x0, g); \
+    c10 = vdotq_laneq_s32(c10, w0, x1, g); c11 = vdotq_laneq_s32(c11, w1, x1, g); c12 = vdotq_laneq_s32(c12, w2, x1, g); c13 = vdotq_laneq_s32(c13, w3, x1, g); \
+    c20 = vdotq_laneq_s32(c20, w0, x2, g); c21 = vdotq_laneq_s32(c21, w1, x2, g); c22 = vdotq_laneq_s32(c22, w2, x2, g); c23 = vdotq_laneq_s32(c23, w3, x2, g); \
+    c30 = vdotq_laneq_s32(c30, w0, x3, g); c31 = vdotq_laneq_s32(c31, w1, x3, g); c32 = vdotq_laneq_s32(c32, w2, x3, g); c33 = vdotq_laneq_s32(c33, w3, x3, g); \
+  }
+  for (; k + 16 <= kp; k += 16, w += 256) {
+    const int8x16_t x0 = veorq_s8(vreinterpretq_s8_u8(vld1q_u8(a0 + k)), flip), x1 = veorq_s8(vreinterpretq_s8_u8(vld1q_u8(a1 + k)), flip);
+    const int8x16_t x2 = veorq_s8(vreinterpretq_s8_u8(vld1q_u8(a2 + k)), flip), x3 = veorq_s8(vreinterpretq_s8_u8(vld1q_u8(a3 + k)), flip);
+    PE_STEP(x0, x1, x2, x3, 0, w + 0)
+    PE_STEP(x0, x1, x2, x3, 1, w + 64)
+    PE_STEP(x0, x1, x2, x3, 2, w + 128)
+    PE_STEP(x0, x1, x2, x3, 3, w + 192)
+  }
+  for (; k < kp; k += 4, w += 64) {
+    const int8x16_t x0 = veorq_s8(vreinterpretq_s8_u32(vdupq_n_u32(ld32(a0 + k))), flip), x1 = veorq_s8(vreinterpretq_s8_u32(vdupq_n_u32(ld32(a1 + k))), flip);
+    const int8x16_t x2 = veorq_s8(vreinterpretq_s8_u32(vdupq_n_u32(ld32(a2 + k))), flip), x3 = veorq_s8(vreinterpretq_s8_u32(vdupq_n_u32(ld32(a3 + k))), flip);
+    PE_STEP(x0, x1, x2, x3, 0, w)
+  }
+#undef PE_STEP
+  {
+    /* init + 128 * wsum = init - sum(w * -128) */
+    const int32x4_t b0 = vsubq_s32(vld1q_s32(init), n0), b1 = vsubq_s32(vld1q_s32(init + 4), n1);
+    const int32x4_t b2 = vsubq_s32(vld1q_s32(init + 8), n2), b3 = vsubq_s32(vld1q_s32(init + 12), n3);
+    const int32x4_t s0[4] = {vaddq_s32(b0, c00), vaddq_s32(b1, c01), vaddq_s32(b2, c02), vaddq_s32(b3, c03)};
+    const int32x4_t s1[4] = {vaddq_s32(b0, c10), vaddq_s32(b1, c11), vaddq_s32(b2, c12), vaddq_s32(b3, c13)};
+    const int32x4_t s2[4] = {vaddq_s32(b0, c20), vaddq_s32(b1, c21), vaddq_s32(b2, c22), vaddq_s32(b3, c23)};
+    const int32x4_t s3[4] = {vaddq_s32(b0, c30), vaddq_s32(b1, c31), vaddq_s32(b2, c32), vaddq_s32(b3, c33)};
+    pe_requant16_store_neon(c, nc, s0, mult, shift, voff, vmin, vmax);
+    if (mr > 1) pe_requant16_store_neon(c + c_stride, nc, s1, mult, shift, voff, vmin, vmax);
+    if (mr > 2) pe_requant16_store_neon(c + 2 * c_stride, nc, s2, mult, shift, voff, vmin, vmax);
+    if (mr > 3) pe_requant16_store_neon(c + 3 * c_stride, nc, s3, mult, shift, voff, vmin, vmax);
+  }
+}
