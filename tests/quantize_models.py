@@ -44,11 +44,12 @@ def _conv(mb: ModelBuilder, x: int, cin: int, cout: int, hw: int, rng, name: str
     return y
 
 
-def op_zoo_model(seed: int = 0) -> bytes:
+def op_zoo_model(seed: int = 0, int16: bool = False) -> bytes:
     """A float graph touching every rule: weighted ops (conv, depthwise, fully connected), own
     ranges (ADD with a constant, MUL, LEAKY_RELU, PRELU, HARD_SWISH, RELU6, MEAN), shared scales
     (CONCATENATION, MAX/AVERAGE_POOL_2D, PAD, RESHAPE, STRIDED_SLICE, MAXIMUM) and fixed outputs
-    (LOGISTIC, TANH, SOFTMAX). Two inputs, two outputs."""
+    (LOGISTIC, TANH, SOFTMAX). Two inputs, two outputs. `int16`: PRELU and HARD_SWISH, which
+    have no int16 kernels, become LEAKY_RELU and RELU."""
     rng = np.random.default_rng(seed)
     mb = ModelBuilder("quantizer op zoo (float32)")
     x = mb.add_tensor([1, 8, 8, 3], "float32", name="image")
@@ -60,7 +61,10 @@ def op_zoo_model(seed: int = 0) -> bytes:
                           data=(0.25 * rng.random((1, 1, 8))).astype(np.float32))
     c2 = _conv(mb, lr, 8, 8, 8, rng, "conv2")
     pr = mb.add_tensor([1, 8, 8, 8], "float32", name="prelu")
-    mb.add_operator("PRELU", [c2, alpha], [pr])
+    if int16:
+        mb.add_operator("LEAKY_RELU", [c2], [pr], ("LeakyReluOptions", {"Alpha": 0.2}))
+    else:
+        mb.add_operator("PRELU", [c2, alpha], [pr])
     wd = mb.add_tensor(None, "float32", name="dw/w", data=(rng.standard_normal((1, 3, 3, 8)) / 3).astype(np.float32))
     bd = mb.add_tensor(None, "float32", name="dw/b", data=(0.1 * rng.standard_normal(8)).astype(np.float32))
     dw = mb.add_tensor([1, 8, 8, 8], "float32", name="dw")
@@ -68,7 +72,7 @@ def op_zoo_model(seed: int = 0) -> bytes:
         "Padding": 0, "StrideW": 1, "StrideH": 1, "DepthMultiplier": 1, "FusedActivationFunction": 3}),
         version=1)
     hs = mb.add_tensor([1, 8, 8, 8], "float32", name="hswish")
-    mb.add_operator("HARD_SWISH", [c1], [hs])
+    mb.add_operator("RELU" if int16 else "HARD_SWISH", [c1], [hs], **({"version": 1} if int16 else {}))
     cat = mb.add_tensor([1, 8, 8, 16], "float32", name="concat")
     mb.add_operator("CONCATENATION", [dw, hs], [cat], ("ConcatenationOptions", {"Axis": 3}), version=1)
     mp = mb.add_tensor([1, 4, 4, 16], "float32", name="maxpool")

@@ -23,12 +23,14 @@ from quantize_models import (SHIPPED, digits_calibration, digits_held_out, float
 def _calibration(name: str):
     if name == "op_zoo":
         return calibrate(op_zoo_model(), op_zoo_data(64), show_progress=False)
+    if name == "op_zoo_int16":
+        return calibrate(op_zoo_model(int16=True), op_zoo_data(64), show_progress=False)
     return calibrate(float_model(name), digits_calibration(), show_progress=False)
 
 
 @functools.cache
-def _quantized(name: str, method: str = DEFAULT_METHOD, io: str = "int8") -> bytes:
-    return _calibration(name).quantize(method, io)
+def _quantized(name: str, method: str = DEFAULT_METHOD, io: str | None = None, activations: str = "int8") -> bytes:
+    return _calibration(name).quantize(method, io, activations)
 
 
 def _float_outputs(model: bytes, xs: np.ndarray) -> np.ndarray:
@@ -346,3 +348,48 @@ def test_reference_keeps_values_ops_wrote_although_tflite_adds_in_place():
         return [float(np.abs(v[op.inputs[0]] + v[op.inputs[1]] - v[op.outputs[0]]).max()) for op in adds]
     assert max(add_errors(ReferenceRunner(raw))) > 0.1  # plain preserve_all_tensors: inputs overwritten
     assert max(add_errors(ReferenceRunner(raw, observe=activation_tensors(g)))) == 0.0
+
+
+# -- int16 activations (16x8) ---------------------------------------------------------------------------
+
+def test_int16_op_zoo_runs_bit_exact_on_every_kernel_path():
+    for io in ("int16", "float"):
+        check_model(_quantized("op_zoo_int16", "minmax", io, "int16"), seeds=(0, 1), context=f"16x8 io {io}")
+
+
+def test_int16_follows_the_16x8_spec():
+    g = read_tflite(_quantized("op_zoo_int16", "minmax", None, "int16")).subgraphs[0]
+    T = g.tensors
+    fixed = {"LOGISTIC", "TANH", "SOFTMAX"}
+    for op in g.operators:
+        y = T[op.outputs[0]]
+        assert y.type_name == "INT16" and y.zero_point == 0
+        if op.opcode in fixed:
+            assert y.scale == pytest.approx(1 / 32768)
+        if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            x, w, b = (T[i] for i in op.inputs)
+            assert w.type_name == "INT8" and b.type_name == "INT64"
+            np.testing.assert_allclose(b.scales, x.scale * w.scales.astype(np.float64), rtol=1e-6)
+        if op.opcode in ("ADD", "SUB"):
+            assert op.options["PotScaleInt16"] is False
+
+
+def test_int16_is_closer_to_float_than_int8():
+    xs, _ = digits_held_out()
+    fl = _float_outputs(float_model("digits_dwcnn_float"), xs[:60])
+    sq = {}
+    for act in ("int8", "int16"):
+        q = _quantized("digits_dwcnn_float", "minmax", "float", act)
+        got = np.concatenate([run_model(pyedge.Interpreter, q, [x[None]])[0][0] for x in xs[:60]])
+        want = np.concatenate([run_model(reference_interpreter, q, [x[None]])[0][0] for x in xs[:60]])
+        assert_bit_exact([got], [want], context=act)
+        sq[act] = _sqnr(fl, got)
+    # the int8 weights dominate what is left: 16-bit activations gain a little, never lose
+    assert sq["int16"] > sq["int8"] + 0.5, sq
+
+
+def test_int16_refuses_int8_only_ops_and_bad_io():
+    with pytest.raises(QuantizationError, match=r"operator 3 \(PRELU\): no int16 kernel.*\(HARD_SWISH\)"):
+        _calibration("op_zoo").quantize("minmax", None, "int16")
+    with pytest.raises(QuantizationError, match="io 'uint8' with int16 activations"):
+        _calibration("digits_cnn_float").quantize("minmax", "uint8", "int16")

@@ -18,11 +18,11 @@ from ..tflite_reader import read_tflite
 from ..tflite_writer import write_file_atomic, write_tflite
 from .data import CalibrationDataError, load_samples
 from .observers import DEFAULT_METHOD, METHODS, TensorObserver
-from .quantizer import IO_TYPES, QuantizationError, activation_tensors, check_quantizable, prepare_float_graph, \
+from .quantizer import ACTIVATION_TYPES, IO_TYPES, QuantizationError, activation_tensors, check_quantizable, prepare_float_graph, \
     quantize_graph
 from .reference import ReferenceRunner, progress
 
-__all__ = ["quantize", "calibrate", "Calibration", "METHODS", "DEFAULT_METHOD", "IO_TYPES",
+__all__ = ["quantize", "calibrate", "Calibration", "METHODS", "DEFAULT_METHOD", "IO_TYPES", "ACTIVATION_TYPES",
            "CalibrationDataError", "QuantizationError"]
 
 
@@ -46,12 +46,16 @@ class Calibration:
         T = self.graph.subgraphs[0].tensors
         return {T[i].name: o.range(method) for i, o in self.observers.items()}
 
-    def quantize(self, method: str = DEFAULT_METHOD, io: str = "int8") -> bytes:
-        """The fully integer .tflite model for calibration `method` and model I/O type `io`."""
+    def quantize(self, method: str = DEFAULT_METHOD, io: str | None = None, activations: str = "int8") -> bytes:
+        """The fully integer .tflite model for calibration `method`, activation type `activations`
+        (int8, or int16 with int8 weights) and model I/O type `io` (default: the activations')."""
         if method not in METHODS:
             raise ValueError(f"unknown calibration method {method!r}; methods: {', '.join(METHODS)}")
-        g = quantize_graph(self.graph, lambda i: self.observers[i].range(method), io=io)
-        g.description = f"pyedge int8 post-training quantization ({method}, {self.samples} samples)"
+        qmin, qmax = (-32768, 32767) if activations == "int16" else (-128, 127)
+        g = quantize_graph(self.graph, lambda i: self.observers[i].range(method, qmin, qmax), io=io,
+                           activations=activations)
+        kind = "16x8" if activations == "int16" else "int8"
+        g.description = f"pyedge {kind} post-training quantization ({method}, {self.samples} samples)"
         return write_tflite(g)
 
 
@@ -76,16 +80,19 @@ def calibrate(model: str | os.PathLike | bytes, data: Any, show_progress: bool |
 
 
 def quantize(model: str | os.PathLike | bytes, calibration: Any, *, method: str = DEFAULT_METHOD,
-             io: str = "int8", output: str | os.PathLike | None = None,
+             io: str | None = None, activations: str = "int8", output: str | os.PathLike | None = None,
              show_progress: bool | None = None) -> bytes:
     """Quantize a float .tflite model into a fully integer one, calibrated on `calibration` with
-    `method` (minmax, ema, percentile, mse, kl); `io` chooses int8, uint8 or float model inputs
-    and outputs. Returns the model's bytes and, with `output`, writes them (atomically)."""
+    `method` (minmax, ema, percentile, mse, kl). `activations` int8, or int16 (TFLite's 16x8,
+    int8 weights); `io` the model's input/output type: the activations' (default), uint8 (int8
+    models) or float. Returns the model's bytes and, with `output`, writes them (atomically)."""
     if method not in METHODS:
         raise ValueError(f"unknown calibration method {method!r}; methods: {', '.join(METHODS)}")
-    if io not in IO_TYPES:
+    if io is not None and io not in IO_TYPES:
         raise ValueError(f"io must be one of {', '.join(IO_TYPES)}, not {io!r}")
-    out = calibrate(model, calibration, show_progress).quantize(method, io)
+    if activations not in ACTIVATION_TYPES:
+        raise ValueError(f"activations must be one of {', '.join(ACTIVATION_TYPES)}, not {activations!r}")
+    out = calibrate(model, calibration, show_progress).quantize(method, io, activations)
     if output is not None:
         write_file_atomic(output, out)
     return out

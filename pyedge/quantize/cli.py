@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from .observers import DEFAULT_METHOD, METHODS
-from .quantizer import IO_TYPES
+from .quantizer import ACTIVATION_TYPES, IO_TYPES
 
 
 def cmd_quantize(args: argparse.Namespace) -> int:
@@ -13,12 +13,13 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     from ..tflite_writer import write_file_atomic
 
     cal = calibrate(args.model, args.calibration, show_progress=not args.quiet)
-    out = cal.quantize(args.calibrate, args.io)
+    out = cal.quantize(args.calibrate, args.io, args.activations)
     path = Path(args.output)
     write_file_atomic(path, out)
     before = Path(args.model).stat().st_size
     print(f"wrote {path} ({len(out)} bytes; float model {before} bytes, {len(out) / before:.2f}x), "
-          f"calibrated on {cal.samples} samples with {args.calibrate}, io {args.io}")
+          f"calibrated on {cal.samples} samples with {args.calibrate}, {args.activations} activations, "
+          f"io {args.io or args.activations}")
     try:
         from ..pack import pack_tflite
 
@@ -57,9 +58,12 @@ def add_commands(sub) -> None:
     q.add_argument("--calibrate", choices=METHODS, default=DEFAULT_METHOD,
                    help=f"how each activation's range is chosen (default {DEFAULT_METHOD}, measured best on "
                         f"the test models: docs/quantize.md)")
-    q.add_argument("--io", choices=IO_TYPES, default="int8",
-                   help="type of the model's inputs and outputs: int8 (default), uint8, or float "
-                        "(QUANTIZE/DEQUANTIZE at the edges)")
+    q.add_argument("--activations", choices=ACTIVATION_TYPES, default="int8",
+                   help="int8 (default), or int16: TFLite's 16x8 (int16 symmetric activations, int8 weights, "
+                        "int64 biases)")
+    q.add_argument("--io", choices=IO_TYPES,
+                   help="type of the model's inputs and outputs: the activations' (default), uint8 (int8 models), "
+                        "or float (QUANTIZE/DEQUANTIZE at the edges)")
     q.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     q.set_defaults(fn=cmd_quantize)
     c = sub.add_parser("compare", help="per-layer SQNR and cosine similarity, output SQNR, top-1 agreement, "

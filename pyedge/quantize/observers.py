@@ -129,6 +129,8 @@ class TensorObserver:
         lo0, hi0 = min(self.min, 0.0), max(self.max, 0.0)
         grid = np.linspace(0.05, 1.0, 96)
         best = min(((cost(a * lo0, a * hi0), a) for a in grid))
+        if not math.isfinite(best[0]):  # e.g. KL with more levels than histogram bins (int16)
+            return self.min, self.max
         lo, hi = best[1] * lo0, best[1] * hi0
         for _ in range(2):
             if hi0 > 0:

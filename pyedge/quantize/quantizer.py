@@ -15,8 +15,9 @@ from ..graph import Graph, Operator, Subgraph, Tensor
 from ..quant import tflite_round
 from . import rules
 
-FLOAT32, FLOAT16, INT32, UINT8, INT8 = 0, 1, 2, 3, 9
-IO_TYPES = ("int8", "uint8", "float")
+FLOAT32, FLOAT16, INT32, UINT8, INT64, INT16, INT8 = 0, 1, 2, 3, 4, 7, 9
+IO_TYPES = ("int8", "uint8", "int16", "float")
+ACTIVATION_TYPES = ("int8", "int16")
 
 
 class QuantizationError(PyedgeError):
@@ -58,7 +59,7 @@ def prepare_float_graph(g: Graph) -> Graph:
     acts = [t for t in sg.tensors if t.type_code == FLOAT32 and not t.is_const]
     if not acts:
         raise QuantizationError("the model has no float32 activations: it is not a float model")
-    quantized = [t for t in sg.tensors if not t.is_const and t.type_code in (INT8, UINT8) and t.quantized]
+    quantized = [t for t in sg.tensors if not t.is_const and t.type_code in (INT8, UINT8, INT16) and t.quantized]
     if quantized:
         raise QuantizationError(f"the model is already quantized (tensor {quantized[0].name!r} is "
                                 f"{quantized[0].type_name})")
@@ -81,6 +82,12 @@ def choose_qparams(lo: float, hi: float, qmin: int = -128, qmax: int = 127) -> t
     zp_from_min = qmin - lo / scale
     zp = qmin if zp_from_min < qmin else qmax if zp_from_min > qmax else int(tflite_round(zp_from_min))
     return scale, int(zp)
+
+
+def choose_qparams_symmetric(lo: float, hi: float, qmax: int = 32767) -> tuple[float, int]:
+    """int16 activations: symmetric, zero point 0, scale max(|min|, |max|) / 32767."""
+    amax = max(abs(float(lo)), abs(float(hi)), 1e-8)
+    return float(np.float32(amax / qmax)), 0
 
 
 def _quantize_values(x: np.ndarray, scale, zp, qmin: int, qmax: int, dtype) -> np.ndarray:
@@ -122,7 +129,7 @@ def _data_inputs(op: Operator) -> list[int]:
     return [op.inputs[k] for k in idx if op.inputs[k] >= 0]
 
 
-def check_quantizable(g: Graph) -> None:
+def check_quantizable(g: Graph, activations: str = "int8") -> None:
     """Raise QuantizationError naming every op the quantizer cannot handle, with the reason."""
     sg = g.subgraphs[0]
     bad = []
@@ -133,6 +140,8 @@ def check_quantizable(g: Graph) -> None:
         if op.opcode not in rules.QUANTIZABLE:
             name = op.custom_code if op.opcode == "CUSTOM" else op.opcode
             bad.append(f"operator {op.index} ({name}): {rules.why_not(op.opcode)}")
+        elif activations == "int16" and op.opcode in rules.NOT_INT16:
+            bad.append(f"operator {op.index} ({op.opcode}): no int16 kernel (int8 only)")
         elif op.opcode in rules.WEIGHTED:
             w = sg.tensors[op.inputs[1]]
             if not w.is_const:
@@ -142,12 +151,24 @@ def check_quantizable(g: Graph) -> None:
                                 + ", ".join(sorted(rules.QUANTIZABLE)))
 
 
-def quantize_graph(g: Graph, act_range: Callable[[int], tuple[float, float]], io: str = "int8") -> Graph:
+def quantize_graph(g: Graph, act_range: Callable[[int], tuple[float, float]], io: str | None = None,
+                   activations: str = "int8") -> Graph:
     """The fully integer version of the prepared float graph `g`. `act_range(tensor_index)`
-    gives the calibrated (min, max) of each float activation."""
-    if io not in IO_TYPES:
-        raise ValueError(f"io must be one of {IO_TYPES}, not {io!r}")
-    check_quantizable(g)
+    gives the calibrated (min, max) of each float activation. `activations` int8, or int16
+    (TFLite's 16x8: int16 symmetric activations, int8 weights, int64 biases); `io` the model
+    inputs' and outputs' type: the activations' own (default), uint8 (int8 models), or float."""
+    if activations not in ACTIVATION_TYPES:
+        raise QuantizationError(f"activations must be one of {ACTIVATION_TYPES}, not {activations!r}")
+    io = io or activations
+    allowed = ("int8", "uint8", "float") if activations == "int8" else ("int16", "float")
+    if io not in allowed:
+        raise QuantizationError(f"io {io!r} with {activations} activations: choose one of {', '.join(allowed)}")
+    check_quantizable(g, activations)
+    wide = activations == "int16"
+    act_type, (qmin, qmax) = (INT16, (-32768, 32767)) if wide else (INT8, (-128, 127))
+    fixed_rule = rules.FIXED_OUTPUT_INT16 if wide else rules.FIXED_OUTPUT
+    versions = rules.INT16_VERSIONS if wide else rules.INT8_VERSIONS
+    qparams = choose_qparams_symmetric if wide else choose_qparams
     g = copy.deepcopy(g)
     sg = g.subgraphs[0]
     T = sg.tensors
@@ -161,8 +182,8 @@ def quantize_graph(g: Graph, act_range: Callable[[int], tuple[float, float]], io
             members = [i for i in _data_inputs(op) + op.outputs if T[i].type_code == FLOAT32]
             for m in members[1:]:
                 groups.union(members[0], m)
-        if op.opcode in rules.FIXED_OUTPUT:
-            fixed[op.outputs[0]] = rules.FIXED_OUTPUT[op.opcode]
+        if op.opcode in fixed_rule:
+            fixed[op.outputs[0]] = fixed_rule[op.opcode]
     ranges: dict[int, list[float]] = {}
     for i in sorted(acts | set(groups.parent)):
         t = T[i]
@@ -176,12 +197,12 @@ def quantize_graph(g: Graph, act_range: Callable[[int], tuple[float, float]], io
             raise QuantizationError(f"tensor {T[i].name!r} must have two different fixed quantizations")
         params[root] = q
     for root, (lo, hi) in ranges.items():
-        params.setdefault(root, choose_qparams(lo, hi))
+        params.setdefault(root, qparams(lo, hi))
 
     def set_int8(t: Tensor, scale: float, zp: int) -> None:
         if t.is_const:
-            t.data = _quantize_values(t.data, scale, zp, -128, 127, np.int8)
-        t.type_code = INT8
+            t.data = _quantize_values(t.data, scale, zp, qmin, qmax, np.int16 if wide else np.int8)
+        t.type_code = act_type
         t.scales = np.array([scale], np.float32)
         t.zero_points = np.array([zp], np.int64)
         t.quantized_dimension = 0
@@ -197,7 +218,8 @@ def quantize_graph(g: Graph, act_range: Callable[[int], tuple[float, float]], io
 
     for op in sg.operators:
         if op.opcode in rules.WEIGHTED:
-            _quantize_weighted(op, T, new_tensor)
+            _quantize_weighted(op, T, new_tensor, wide)
+            op.version = max(op.version, versions[op.opcode])
             continue
         for k, i in enumerate(op.inputs):
             if i < 0 or not T[i].is_const or T[i].type_code != FLOAT32:
@@ -208,17 +230,21 @@ def quantize_graph(g: Graph, act_range: Callable[[int], tuple[float, float]], io
             if i in groups.parent:
                 scale, zp = params[groups.find(i)]
             else:
-                scale, zp = choose_qparams(float(src.data.min()), float(src.data.max()))
+                scale, zp = qparams(float(src.data.min()), float(src.data.max()))
             set_int8(c, scale, zp)
             op.inputs[k] = c.index
-        op.version = max(op.version, rules.INT8_VERSIONS.get(op.opcode, op.version))
+        op.version = max(op.version, versions.get(op.opcode, op.version))
+        if wide and op.opcode in ("ADD", "SUB"):
+            # general int16 scales: TFLite's power-of-two-only path is the flatbuffer default
+            op.options_type = op.options_type or f"{op.opcode.title()}Options"
+            op.options = {**op.options, "PotScaleInt16": False}
 
-    if io != "int8":
-        _convert_io(sg, io)
+    if io != activations:
+        _convert_io(sg, io, act_type, versions)
     return _compact(g)
 
 
-def _quantize_weighted(op: Operator, T: list[Tensor], new_tensor) -> None:
+def _quantize_weighted(op: Operator, T: list[Tensor], new_tensor, wide: bool = False) -> None:
     x, w = T[op.inputs[0]], T[op.inputs[1]]
     axis = rules.WEIGHTED[op.opcode]
     q, w_scales = _per_channel_weights(w.data, axis)
@@ -232,8 +258,10 @@ def _quantize_weighted(op: Operator, T: list[Tensor], new_tensor) -> None:
         if b.data.size != len(w_scales):
             raise QuantizationError(f"operator {op.index} ({op.opcode}): bias has {b.data.size} values "
                                     f"for {len(w_scales)} output channels")
-        qb = _quantize_values(b.data, b_scales.astype(np.float64), 0, -(2**31), 2**31 - 1, np.int32)
-        bq = new_tensor(b, b.name, INT32, qb)
+        bits = 64 if wide else 32
+        qb = _quantize_values(b.data, b_scales.astype(np.float64), 0, -(2 ** (bits - 1)), 2 ** (bits - 1) - 1,
+                              np.int64 if wide else np.int32)
+        bq = new_tensor(b, b.name, INT64 if wide else INT32, qb)
         bq.scales, bq.zero_points = b_scales, np.zeros(len(b_scales), np.int64)
         bq.quantized_dimension = 0
         op.inputs[2] = bq.index
@@ -243,17 +271,17 @@ def _builtin(name: str) -> int:
     return getattr(tflite.BuiltinOperator, name)
 
 
-def _convert_io(sg: Subgraph, io: str) -> None:
+def _convert_io(sg: Subgraph, io: str, act_type: int = INT8, versions: dict[str, int] = rules.INT8_VERSIONS) -> None:
     """Graph inputs and outputs of type uint8 (zero point + 128) or float32, converted at the
     edges by QUANTIZE / DEQUANTIZE as TFLite's converter does."""
     T = sg.tensors
     first, last = [], []
     for pos, i in enumerate(sg.inputs):
         t = T[i]
-        if t.type_code != INT8:
+        if t.type_code != act_type:
             continue
         inner = copy.deepcopy(t)
-        inner.index, inner.name = len(T), t.name + "_int8"
+        inner.index, inner.name = len(T), t.name + ("_int16" if act_type == INT16 else "_int8")
         T.append(inner)
         for op in sg.operators:
             op.inputs = [inner.index if j == i else j for j in op.inputs]
@@ -265,13 +293,13 @@ def _convert_io(sg: Subgraph, io: str) -> None:
         else:
             t.type_code, t.scales, t.zero_points = FLOAT32, np.zeros(0, np.float32), np.zeros(0, np.int64)
             first.append(Operator(index=-1, opcode="QUANTIZE", builtin_code=_builtin("QUANTIZE"),
-                                  version=1, inputs=[i], outputs=[inner.index]))
+                                  version=versions["QUANTIZE"], inputs=[i], outputs=[inner.index]))
     for pos, i in enumerate(sg.outputs):
         t = T[i]
-        if t.type_code != INT8:
+        if t.type_code != act_type:
             continue
         inner = copy.deepcopy(t)
-        inner.index, inner.name = len(T), t.name + "_int8"
+        inner.index, inner.name = len(T), t.name + ("_int16" if act_type == INT16 else "_int8")
         T.append(inner)
         for op in sg.operators:
             op.outputs = [inner.index if j == i else j for j in op.outputs]
@@ -283,7 +311,7 @@ def _convert_io(sg: Subgraph, io: str) -> None:
         else:
             t.type_code, t.scales, t.zero_points = FLOAT32, np.zeros(0, np.float32), np.zeros(0, np.int64)
             last.append(Operator(index=-1, opcode="DEQUANTIZE", builtin_code=_builtin("DEQUANTIZE"),
-                                 version=rules.INT8_VERSIONS["DEQUANTIZE"], inputs=[inner.index],
+                                 version=versions["DEQUANTIZE"], inputs=[inner.index],
                                  outputs=[i]))
     sg.operators = first + sg.operators + last
     for k, op in enumerate(sg.operators):

@@ -44,6 +44,24 @@ INT8_VERSIONS: dict[str, int] = {
     "QUANTIZE": 1, "DEQUANTIZE": 2,
 }
 
+# int16 activations (TFLite's 16x8: int16 symmetric activations, int8 weights, int64 biases)
+FIXED_OUTPUT_INT16: dict[str, tuple[float, int]] = {
+    "LOGISTIC": (1.0 / 32768, 0),
+    "TANH": (1.0 / 32768, 0),
+    "SOFTMAX": (1.0 / 32768, 0),
+}
+# ops pyedge or TFLite run on int8 only
+NOT_INT16 = {"HARD_SWISH", "PRELU", "RELU_N1_TO_1", "RELU_0_TO_1", "ARG_MAX", "ARG_MIN"}
+INT16_VERSIONS: dict[str, int] = {
+    "CONV_2D": 4, "DEPTHWISE_CONV_2D": 5, "FULLY_CONNECTED": 7, "ADD": 3, "SUB": 5, "MUL": 4,
+    "MEAN": 3, "SUM": 2, "RELU": 3, "RELU6": 3, "LEAKY_RELU": 2, "LOGISTIC": 3, "TANH": 3,
+    "SOFTMAX": 3, "RESHAPE": 1, "SQUEEZE": 1, "EXPAND_DIMS": 1, "MAX_POOL_2D": 3,
+    "AVERAGE_POOL_2D": 3, "TRANSPOSE": 5, "PAD": 3, "PADV2": 3, "SLICE": 4, "STRIDED_SLICE": 2,
+    "GATHER": 4, "SPLIT": 4, "SPLIT_V": 2, "PACK": 3, "UNPACK": 4, "CONCATENATION": 3,
+    "MAXIMUM": 4, "MINIMUM": 4, "RESIZE_BILINEAR": 4, "RESIZE_NEAREST_NEIGHBOR": 4,
+    "QUANTIZE": 2, "DEQUANTIZE": 3,
+}
+
 QUANTIZABLE = set(SAME_SCALE) | set(FIXED_OUTPUT) | OWN_RANGE | set(WEIGHTED) | NO_FLOAT_OUTPUT
 
 
