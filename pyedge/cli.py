@@ -82,6 +82,11 @@ def run_model(model: str, inputs: list[str] | None = None, seed: int = 0, repeat
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.board or args.port:
+        if not args.board:
+            raise PyedgeError("--port needs --board (the board the device is)")
+        from .host.commands import cmd_run_board
+        return cmd_run_board(args)
     r = run_model(args.model, args.input, args.seed, args.repeat, args.compare)
     src = "from " + ", ".join(args.input) if args.input else f"random, seed {args.seed}"
     print(f"model: {args.model}")
@@ -183,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--repeat", type=int, default=10, help="timed invokes")
     r.add_argument("--compare", action="store_true",
                    help="also run TFLite's reference kernels (tflite-runtime) and check bit-exactness")
+    from .host.commands import add_commands, add_run_args
+    add_run_args(r)
     r.set_defaults(fn=cmd_run)
     k = sub.add_parser("pack", help="pack a .tflite model into a pyedge blob (.peb) or C source for firmware")
     k.add_argument("model")
@@ -233,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     o.set_defaults(fn=cmd_ops)
     from .quantize.cli import add_commands as add_quantize_commands
     add_quantize_commands(sub)
+    add_commands(sub)
     args = p.parse_args(argv)
     warnings.formatwarning = lambda message, *_a, **_k: f"pyedge: warning: {message}\n"
     try:
