@@ -275,44 +275,44 @@ def _convert_io(sg: Subgraph, io: str, act_type: int = INT8, versions: dict[str,
     """Graph inputs and outputs of type uint8 (zero point + 128) or float32, converted at the
     edges by QUANTIZE / DEQUANTIZE as TFLite's converter does."""
     T = sg.tensors
+
+    def split(i: int) -> int:
+        """A copy of edge tensor i for the graph's inside (the original becomes the uint8 or float
+        edge); returns the copy's index."""
+        t = T[i]
+        inner = copy.deepcopy(t)
+        inner.index, inner.name = len(T), t.name + ("_int16" if act_type == INT16 else "_int8")
+        T.append(inner)
+        if io == "uint8":
+            t.type_code, t.zero_points = UINT8, t.zero_points + 128
+        else:
+            t.type_code, t.scales, t.zero_points = FLOAT32, np.zeros(0, np.float32), np.zeros(0, np.int64)
+        return inner.index
+
+    def edge_op(name: str, src: int, dst: int) -> Operator:
+        # uint8 <-> int8 is a version 1 QUANTIZE (a requantization) either way
+        opcode = "QUANTIZE" if io == "uint8" else name
+        version = 1 if io == "uint8" else versions[opcode]
+        return Operator(index=-1, opcode=opcode, builtin_code=_builtin(opcode), version=version,
+                        inputs=[src], outputs=[dst])
+
     first, last = [], []
-    for pos, i in enumerate(sg.inputs):
-        t = T[i]
-        if t.type_code != act_type:
+    for i in sg.inputs:
+        if T[i].type_code != act_type:
             continue
-        inner = copy.deepcopy(t)
-        inner.index, inner.name = len(T), t.name + ("_int16" if act_type == INT16 else "_int8")
-        T.append(inner)
+        inner = split(i)
         for op in sg.operators:
-            op.inputs = [inner.index if j == i else j for j in op.inputs]
-        sg.outputs = [inner.index if j == i else j for j in sg.outputs]
-        if io == "uint8":
-            t.type_code, t.zero_points = UINT8, t.zero_points + 128
-            first.append(Operator(index=-1, opcode="QUANTIZE", builtin_code=_builtin("QUANTIZE"),
-                                  version=1, inputs=[i], outputs=[inner.index]))
-        else:
-            t.type_code, t.scales, t.zero_points = FLOAT32, np.zeros(0, np.float32), np.zeros(0, np.int64)
-            first.append(Operator(index=-1, opcode="QUANTIZE", builtin_code=_builtin("QUANTIZE"),
-                                  version=versions["QUANTIZE"], inputs=[i], outputs=[inner.index]))
-    for pos, i in enumerate(sg.outputs):
-        t = T[i]
-        if t.type_code != act_type:
+            op.inputs = [inner if j == i else j for j in op.inputs]
+        sg.outputs = [inner if j == i else j for j in sg.outputs]
+        first.append(edge_op("QUANTIZE", i, inner))
+    for i in sg.outputs:
+        if T[i].type_code != act_type:
             continue
-        inner = copy.deepcopy(t)
-        inner.index, inner.name = len(T), t.name + ("_int16" if act_type == INT16 else "_int8")
-        T.append(inner)
+        inner = split(i)
         for op in sg.operators:
-            op.outputs = [inner.index if j == i else j for j in op.outputs]
-            op.inputs = [inner.index if j == i else j for j in op.inputs]
-        if io == "uint8":
-            t.type_code, t.zero_points = UINT8, t.zero_points + 128
-            last.append(Operator(index=-1, opcode="QUANTIZE", builtin_code=_builtin("QUANTIZE"),
-                                 version=1, inputs=[inner.index], outputs=[i]))
-        else:
-            t.type_code, t.scales, t.zero_points = FLOAT32, np.zeros(0, np.float32), np.zeros(0, np.int64)
-            last.append(Operator(index=-1, opcode="DEQUANTIZE", builtin_code=_builtin("DEQUANTIZE"),
-                                 version=versions["DEQUANTIZE"], inputs=[inner.index],
-                                 outputs=[i]))
+            op.outputs = [inner if j == i else j for j in op.outputs]
+            op.inputs = [inner if j == i else j for j in op.inputs]
+        last.append(edge_op("DEQUANTIZE", inner, i))
     sg.operators = first + sg.operators + last
     for k, op in enumerate(sg.operators):
         op.index = k
