@@ -85,3 +85,27 @@ def test_onnx_anchor_names_what_it_cannot_convert(capsys):
     assert "no ONNX Runtime column" in capsys.readouterr().err
     assert main(["bench", str(model_path("tflm_person_detect")), str(model_path("tflm_micro_speech_quantized")),
                  "--onnx", "a.onnx"]) == 2
+
+
+def test_bench_suite_models_run_bit_exact():
+    """The generated benchmark models (tools/bench_suite.py) load and match the reference kernels on
+    every path; MobileNetV1 0.25's tf.keras head (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) folds
+    at pack time, and its softmax is not degenerate."""
+    import sys
+
+    import numpy as np
+
+    from optest import check_model
+    sys.path.insert(0, str(model_path("tflm_person_detect").parents[2] / "tools"))
+    import bench_suite
+
+    for name, data in bench_suite.models(sweep=False).items():
+        if name == "ffn_64x512":
+            continue  # 134 M MACs on the scalar path: its kernels are covered by the FC sweeps
+        out = check_model(data, seeds=(0,), context=name)
+        if name == "mobilenet_v1_025_96":
+            from pyedge.inspector import inspect_model
+
+            ops = {o["tflite_op"] for o in inspect_model(pyedge.pack_tflite(data))["ops"]}
+            assert not ops & {"SHAPE", "STRIDED_SLICE", "PACK"}, ops
+            assert len(np.unique(out[0])) > 3
