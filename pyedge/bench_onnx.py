@@ -256,7 +256,10 @@ class _Converter:
                  "FULLY_CONNECTED": self.fully_connected, "ADD": self.add, "AVERAGE_POOL_2D": self.average_pool,
                  "MEAN": self.mean, "PAD": self.pad, "RESHAPE": self.reshape, "TRANSPOSE": self.transpose,
                  "SOFTMAX": self.softmax}
+        shape_math = {"SHAPE", "STRIDED_SLICE", "PACK", "GATHER", "CONCATENATION"}
         for op in self.sg.operators:
+            if op.opcode in shape_math and all(self.t(o).type_code == INT32 for o in op.outputs):
+                continue  # a new shape computed from static shapes: RESHAPE takes its output's shape
             if op.opcode not in table:
                 raise ValueError(f"{op.opcode} has no ONNX equivalent in pyedge.bench_onnx")
             table[op.opcode](op)
