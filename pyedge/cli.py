@@ -133,7 +133,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
         raise PyedgeError("--target applies when packing a .tflite: a .peb keeps the target it was packed for")
     # a .peb re-emits as C unchanged
     blob = raw if is_blob(raw) else pack_tflite(raw, target=args.target, threads=max(1, args.threads),
-                                                preserve_inputs=not args.reuse_inputs, layouts=args.layouts)
+                                                preserve_inputs=not args.reuse_inputs, layouts=args.layouts,
+                                                strip=not args.keep_constants)
     if fmt == "c":
         for p in write_c(blob, out, args.name, source=Path(args.model).name):
             print(f"wrote {p} ({p.stat().st_size} bytes)")
@@ -212,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("--threads", type=int, default=1, metavar="N",
                    help="plan per-thread scratch for N threads (default 1; an Interpreter with more threads "
                         "is capped at N for the ops that need scratch)")
+    k.add_argument("--keep-constants", action="store_true",
+                   help="keep the model's weights in the blob where the packer repacked them into a layout "
+                        "(default: left out, a smaller blob; kept, get_tensor reads them)")
     k.add_argument("--reuse-inputs", action="store_true",
                    help="let the planner reuse the inputs' memory after their last read (smaller arena, as "
                         "TFLM; the inputs no longer hold their values after invoke)")

@@ -37,6 +37,18 @@ def variants() -> list[Variant]:
     return out
 
 
+def catalog() -> list[Variant]:
+    """The variant table's rows of every architecture, this build's or not (the kernels of
+    another target: what `pack --target` chooses layouts from)."""
+    names = _native.op_names()
+    out = []
+    op, feat, lay = ffi.new("uint32_t *"), ffi.new("uint32_t *"), ffi.new("uint32_t *")
+    for i in range(lib.pe_variant_catalog_count()):
+        name = ffi.string(lib.pe_variant_catalog_info(i, op, feat, lay)).decode()
+        out.append(Variant(name, names.get(op[0], str(op[0])), int(feat[0]), int(lay[0])))
+    return out
+
+
 def feature_names(mask: int) -> list[str]:
     out = []
     bit = 1
@@ -57,8 +69,9 @@ def features_for_tier(tier: str) -> int:
 
 
 def simd_layout_for(op: str, features: int) -> int:
-    """The packed layout a SIMD variant of `op` reads on `features`, or generic (0)."""
-    for v in variants():
+    """The packed layout the best SIMD variant of `op` reads on a CPU with `features` (of any
+    architecture: the catalog, not only this build's kernels), or generic (0)."""
+    for v in catalog():
         if v.op == op and v.features and (v.features & ~features) == 0 and v.layout != LAYOUT_GENERIC:
             return v.layout
     return LAYOUT_GENERIC
