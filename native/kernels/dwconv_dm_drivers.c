@@ -12,6 +12,9 @@ const pe_qs8_dwdm_ukernel pe_uk_qs8_dwdm_row__avx2 = {pe_qs8_dwdm_row__avx2};
 const pe_qs8_dwdm_ukernel pe_uk_qs8_dwdm_row__avx512 = {pe_qs8_dwdm_row__avx512};
 const pe_qs8_dwdm_ukernel pe_uk_qs8_dwdm_row__avx512vnni = {pe_qs8_dwdm_row__avx512vnni};
 #endif
+#if PE_NEON_KERNELS
+const pe_qs8_dwdm_ukernel pe_uk_qs8_dwdm_row__neon = {pe_qs8_dwdm_row__neon};
+#endif
 
 typedef struct {
   pe_qs8_dwdm_fn fn;

@@ -47,6 +47,7 @@ typedef void (*pe_qs8_dwdm_fn)(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *ou
 void pe_qs8_dwdm_row__scalar(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out, void *scratch);
 void pe_qs8_dwdm_row__avx2(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out, void *scratch);
 void pe_qs8_dwdm_row__avx512(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out, void *scratch);
+void pe_qs8_dwdm_row__neon(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out, void *scratch);
 void pe_qs8_dwdm_row__avx512vnni(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out, void *scratch);
 
 /* Channels per block of the layout and of the SIMD kernels' accumulators. */

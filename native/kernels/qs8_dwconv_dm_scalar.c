@@ -45,22 +45,27 @@ uint32_t pe_qs8_dwdm_scratch_bytes(int32_t out_w, int32_t kh, int32_t kw, int32_
 void pe_qs8_dwdm_row__scalar(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out, void *scratch) {
   const int32_t m = a->channels, mp = (int32_t)round_up64(m, PE_DWDM_CB);
   const int32_t y0 = oy * a->stride_h - a->pad_h;
-  const int32_t *init = a->packed, *pairs = a->packed + mp;
-  int32_t ox, c, fy, fx;
+  const int32_t *init = a->packed;
+  /* the weight of tap t, channel c: the low or high int16 of pair t / 2's word for c (the
+     little-endian targets pyedge builds for: x86-64, Arm) */
+  const int16_t *w16 = (const int16_t *)(a->packed + mp);
+  int32_t ox, c, fy, fx, fy0 = 0, fy1 = a->kh;
   (void)scratch;
+  while (fy0 < fy1 && y0 + fy0 * a->dilation_h < 0) ++fy0;
+  while (fy1 > fy0 && y0 + (fy1 - 1) * a->dilation_h >= a->in_h) --fy1;
   for (ox = 0; ox < a->out_w; ++ox) {
     const int32_t x0 = ox * a->stride_w - a->pad_w;
+    int32_t fx0 = 0, fx1 = a->kw;
+    while (fx0 < fx1 && x0 + fx0 * a->dilation_w < 0) ++fx0;
+    while (fx1 > fx0 && x0 + (fx1 - 1) * a->dilation_w >= a->in_w) --fx1;
     for (c = 0; c < m; ++c) {
       uint32_t acc = (uint32_t)init[c];
-      for (fy = 0; fy < a->kh; ++fy) {
-        const int32_t iy = y0 + fy * a->dilation_h;
-        if (iy < 0 || iy >= a->in_h) continue;
-        for (fx = 0; fx < a->kw; ++fx) {
-          const int32_t ix = x0 + fx * a->dilation_w, t = fy * a->kw + fx;
-          const uint32_t pair = (uint32_t)pairs[(size_t)(t / 2) * mp + c];
-          const int32_t wv = (int16_t)(uint16_t)(t & 1 ? pair >> 16 : pair & 0xFFFFu);
-          if (ix < 0 || ix >= a->in_w) continue;
-          acc += (uint32_t)(((int32_t)a->input[(size_t)iy * a->in_w + ix] + a->input_offset) * wv);
+      for (fy = fy0; fy < fy1; ++fy) {
+        const int8_t *xrow = a->input + (size_t)(y0 + fy * a->dilation_h) * a->in_w;
+        for (fx = fx0; fx < fx1; ++fx) {
+          const int32_t t = fy * a->kw + fx;
+          const int32_t wv = w16[((size_t)(t >> 1) * mp + c) * 2 + (t & 1)];
+          acc += (uint32_t)(((int32_t)xrow[x0 + fx * a->dilation_w] + a->input_offset) * wv);
         }
       }
       out[(size_t)ox * m + c] = (int8_t)pe_conv_requant32((int64_t)(int32_t)acc, 0, a->mult[c], a->shift[c],

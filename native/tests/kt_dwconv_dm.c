@@ -32,6 +32,9 @@ static const kt_dwdm_variant simd_[] = {
     {"pe_qs8_dwdm_row__avx512", pe_qs8_dwdm_row__avx512, PE_FEAT_AVX512, "avx512"},
     {"pe_qs8_dwdm_row__avx512vnni", pe_qs8_dwdm_row__avx512vnni, PE_FEAT_AVX512VNNI, "avx512vnni"},
 #endif
+#if PE_NEON_KERNELS
+    {"pe_qs8_dwdm_row__neon", pe_qs8_dwdm_row__neon, PE_FEAT_NEON, "neon"},
+#endif
     {NULL, NULL, 0, NULL}};
 
 static int32_t out_dim(int32_t in, int32_t k, int32_t stride, int32_t dil, int32_t pad) {
