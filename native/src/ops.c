@@ -6,6 +6,7 @@
 #include "elementwise.h"
 #include "elementwise_drivers.h"
 #include "gemm_drivers.h"
+#include "hybrid.h"
 #include "lstm.h"
 #include "pool.h"
 #include "sequence.h"

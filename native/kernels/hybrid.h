@@ -1,0 +1,69 @@
+/* Dynamic-range ("hybrid") kernels: float activations, int8 weights. Each input row is
+ * quantized to int8 when the op runs (symmetric, or asymmetric with a zero point), the dot
+ * products are integer, and the int32 sums are rescaled in float by the row's scale times the
+ * weights' scale: TFLite 2.14's EvalHybrid arithmetic (tensor_utils' SymmetricQuantizeFloats,
+ * AsymmetricQuantizeFloats and MatrixBatchVectorMultiplyAccumulate), step for step.
+ *
+ * These are the only kernels of the core whose arithmetic is float. A build defining
+ * PE_NO_FLOAT_KERNELS leaves them out (the op table then has no hybrid rows, and a blob that
+ * uses one is refused as an unknown op), so integer-only firmware links none of it. */
+#ifndef PE_HYBRID_H
+#define PE_HYBRID_H
+
+#include "pe_kernel.h"
+
+/* BEGIN CDEF */
+/* FULLY_CONNECTED_HYBRID. inputs: input float32 [..., D] (read as [B, D] rows), weights int8
+   [U, D] (zero point 0), bias float32 [U] or absent, weight scales float32 [U] (a per-tensor
+   scale repeated), weight row sums int32 [U] (present iff asymmetric); output float32 with
+   B*U elements, last dim U. Scratch: D bytes (one quantized row). */
+typedef struct {
+  int32_t depth;       /* D: inputs per output unit */
+  int32_t asymmetric;  /* 1: asymmetric_quantize_inputs (a zero point per row), 0: symmetric */
+  int32_t activation;  /* TFLite fused activation: 0 none, 1 relu, 2 relu_n1_to_1, 3 relu6 */
+} pe_fc_hybrid_params;
+
+/* CONV_2D_HYBRID and DEPTHWISE_CONV_2D_HYBRID. inputs: input float32 [N,H,W,C], filter int8
+   (CONV_2D_HYBRID [OC,KH,KW,C], DEPTHWISE_CONV_2D_HYBRID [1,KH,KW,OC]), bias float32 [OC] or
+   absent, filter scales float32 [OC]; output float32 [N,OH,OW,OC]. Each batch image is
+   quantized as one row. Scratch: H*W*C bytes. */
+typedef struct {
+  int32_t stride_h;
+  int32_t stride_w;
+  int32_t dilation_h;
+  int32_t dilation_w;
+  int32_t pad_h;
+  int32_t pad_w;
+  int32_t depth_multiplier; /* DEPTHWISE: OC / C; CONV_2D: 0 */
+  int32_t asymmetric;       /* 1: a zero point per image (TFLite's asymmetric_quantize_inputs) */
+  int32_t activation;       /* as pe_fc_hybrid_params */
+  int32_t per_channel;      /* 1: per-channel filter scales */
+} pe_conv_hybrid_params;
+/* END CDEF */
+
+/* TFLite's fused activation functions on floats (activation_functor.h), with std::max and
+   std::min's comparisons: max(a, b) is (a < b) ? b : a, min(a, b) is (b < a) ? b : a. */
+static inline float pe_hybrid_activate(float v, int32_t act) {
+  switch (act) {
+    case 1: return 0.0f < v ? v : 0.0f;
+    case 2: v = 1.0f < v ? 1.0f : v; return -1.0f < v ? v : -1.0f;
+    case 3: v = 6.0f < v ? 6.0f : v; return 0.0f < v ? v : 0.0f;
+    default: return v;
+  }
+}
+
+/* TensorFlow Lite's activation codes the hybrid kernels implement (NONE, RELU, RELU_N1_TO_1,
+   RELU6). */
+static inline int pe_hybrid_act_ok(int32_t act) { return act >= 0 && act <= 3; }
+
+/* tensor_utils::IsZeroVector: every element compares equal to 0.0f. */
+int pe_hybrid_is_zero(const float *x, int32_t n);
+
+/* One row of n floats to int8, as tensor_utils::SymmetricQuantizeFloats (asymmetric == 0:
+   q = round(x * 127 / max|x|), *zero_point 0) or AsymmetricQuantizeFloats (q = zp + round-ish
+   over [min(x, 0), max(x, 0)] in 255 steps). *scale receives the row's scale (1 for a row of
+   zeros). */
+void pe_hybrid_quantize_row(const float *x, int32_t n, int asymmetric, int8_t *q, float *scale,
+                            int32_t *zero_point);
+
+#endif

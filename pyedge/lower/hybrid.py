@@ -1,0 +1,113 @@
+"""Lowering of dynamic-range ("hybrid") ops: float32 activations with int8 weights, what
+TensorFlow's converter writes with `optimizations=[DEFAULT]` and no representative dataset.
+
+The input rows are quantized when the op runs (native/kernels/hybrid.h); the lowering hands the
+kernel the weights, the float bias, one float weight scale per output unit and, for
+`asymmetric_quantize_inputs`, the weights' int32 row sums (TFLite computes those once, at its
+first invoke; here they are constants of the blob).
+
+The integer lowerings of the same TFLite ops (pyedge/lower/conv.py) stay as they are: this
+module wraps their registry entries and takes the ops whose input is float32 and whose weights
+are int8.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..graph import Tensor
+from . import REGISTRY, Lowered, LowerCtx
+from . import conv as _conv  # noqa: F401  (registers the integer lowerings this module wraps)
+
+INT8, INT32, FLOAT32 = 9, 2, 0
+ACT_NAMES = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
+HYBRID_ACTS = (0, 1, 2, 3)
+
+
+def is_hybrid(ctx: LowerCtx, weights_input: int = 1) -> bool:
+    x, w = ctx.input(0), ctx.input(weights_input)
+    return x is not None and w is not None and x.type_code == FLOAT32 and w.type_code == INT8
+
+
+def _activation(ctx: LowerCtx) -> int:
+    act = int(ctx.opt("FusedActivationFunction", 0))
+    ctx.require(act in HYBRID_ACTS,
+                f"fused activation {ACT_NAMES.get(act, act)} on a hybrid op (supported: NONE, RELU, "
+                "RELU_N1_TO_1, RELU6)")
+    return act
+
+
+def _weight_scales(ctx: LowerCtx, w: Tensor, n: int, channel_axis: int) -> np.ndarray:
+    """One float32 scale per output unit: the per-tensor scale repeated, or the per-channel ones
+    (quantized along `channel_axis`). Symmetric weights only: TFLite's hybrid kernels ignore the
+    weights' zero point."""
+    ctx.require(w.is_const, "weights must be constant")
+    ctx.require(w.quantized, "int8 weights without quantization parameters")
+    ctx.require(not np.any(w.zero_points), f"weights zero points must be 0 (got {w.zero_points[:4].tolist()})")
+    scales = np.asarray(w.scales, np.float32)
+    if len(scales) == 1:
+        out = np.repeat(scales, n)
+    else:
+        ctx.require(len(scales) == n and w.quantized_dimension == channel_axis,
+                    f"weights have {len(scales)} scales along dimension {w.quantized_dimension}; "
+                    f"expected 1, or {n} along dimension {channel_axis}")
+        out = scales
+    ctx.require(bool(np.all(np.isfinite(out))) and bool(np.all(out > 0)), "weight scales must be finite and > 0")
+    return np.ascontiguousarray(out, np.float32)
+
+
+def _float_bias(ctx: LowerCtx, b: Tensor | None, n: int) -> None:
+    if b is None:
+        return
+    ctx.require(b.type_code == FLOAT32, f"bias type {b.type_name} (a hybrid op's bias is FLOAT32)")
+    ctx.require(b.size == n, f"bias has {b.size} elements, expected {n}")
+
+
+def fully_connected_hybrid(ctx: LowerCtx) -> Lowered:
+    """fully_connected.cc EvalHybridDense: float input rows quantized per row, int8 weights
+    (per-tensor, or per-channel along dimension 0), float bias, fused activation."""
+    x, w, b, y = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
+    ctx.require(len(ctx.op.inputs) in (2, 3), f"{len(ctx.op.inputs)} inputs (expected 2 or 3)")
+    ctx.require(len(ctx.op.outputs) == 1, f"{len(ctx.op.outputs)} outputs (expected 1)")
+    ctx.require(int(ctx.opt("WeightsFormat", 0)) == 0, "shuffled (SHUFFLED4x16INT8) weights format is not supported")
+    ctx.require(y.type_code == FLOAT32, f"output type {y.type_name} (a hybrid op's output is FLOAT32)")
+    ctx.require(len(x.shape) >= 1, "scalar input")
+    ctx.require(len(w.shape) == 2, f"weights shape {w.shape} must be 2-D [units, depth]")
+    units, depth = w.shape
+    ctx.require(units > 0 and depth > 0 and x.size % depth == 0,
+                f"input shape {x.shape} does not split into rows of the weights depth {depth}")
+    batches = x.size // depth
+    if ctx.opt("KeepNumDims", False):
+        ctx.require(x.shape[-1] == depth, f"keep_num_dims needs the input's last dim {x.shape} to equal depth {depth}")
+        want = tuple(x.shape[:-1]) + (units,)
+    else:
+        want = (batches, units)
+    ctx.require(tuple(y.shape) == want, f"output shape {tuple(y.shape)} differs from the shape TFLite computes, {want}")
+    _float_bias(ctx, b, units)
+    scales = _weight_scales(ctx, w, units, 0)
+    asym = bool(ctx.opt("AsymmetricQuantizeInputs", False))
+    row_sums = ctx.const(w.data.astype(np.int32).reshape(units, depth).sum(axis=1).astype(np.int32),
+                         "row_sums") if asym else None
+    params = ctx.params("pe_fc_hybrid_params", depth=depth, asymmetric=int(asym), activation=_activation(ctx))
+    return Lowered("FULLY_CONNECTED_HYBRID", [x, w, b, ctx.const(scales, "weight_scales"), row_sums], [y],
+                   params, scratch=(depth + 3) // 4 * 4)
+
+
+def _wrap(name: str, hybrid: Callable[[LowerCtx], Lowered], weights_input: int = 1,
+          types: str = "hybrid") -> None:
+    """Route the hybrid form of TFLite op `name` to `hybrid`, every other form to the integer
+    lowering registered for it."""
+    support = REGISTRY[name]
+    integer = support.fn
+
+    def lower(ctx: LowerCtx):
+        return hybrid(ctx) if is_hybrid(ctx, weights_input) else integer(ctx)
+
+    lower.__doc__ = integer.__doc__
+    support.fn = lower
+    if types not in support.types:
+        support.types = f"{support.types}, {types}" if support.types else types
+
+
+_wrap("FULLY_CONNECTED", fully_connected_hybrid)
