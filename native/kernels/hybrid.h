@@ -25,8 +25,14 @@ typedef struct {
 
 /* CONV_2D_HYBRID and DEPTHWISE_CONV_2D_HYBRID. inputs: input float32 [N,H,W,C], filter int8
    (CONV_2D_HYBRID [OC,KH,KW,C], DEPTHWISE_CONV_2D_HYBRID [1,KH,KW,OC]), bias float32 [OC] or
-   absent, filter scales float32 [OC]; output float32 [N,OH,OW,OC]. Each batch image is
-   quantized as one row. Scratch: H*W*C bytes. */
+   absent, filter scales float32 [OC] (a per-tensor scale repeated); output float32
+   [N,OH,OW,OC]. Each batch image is quantized as one row; taps outside the input are skipped.
+   Scratch: H*W*C bytes.
+   CONV_2D_HYBRID with per_channel 0 is TFLite's EvalHybrid (symmetric image quantization,
+   out = acc * (image scale * filter scale) + bias); with per_channel 1 its EvalHybridPerChannel
+   (asymmetric quantization with a zero point per image, out = acc * channel scale * image
+   scale + bias). DEPTHWISE_CONV_2D_HYBRID is always the latter (per_channel 1), with
+   out = acc * (channel scale * image scale) + bias. Then the fused activation's clamp. */
 typedef struct {
   int32_t stride_h;
   int32_t stride_w;
@@ -34,10 +40,11 @@ typedef struct {
   int32_t dilation_w;
   int32_t pad_h;
   int32_t pad_w;
+  int32_t kernel_h;
+  int32_t kernel_w;
   int32_t depth_multiplier; /* DEPTHWISE: OC / C; CONV_2D: 0 */
-  int32_t asymmetric;       /* 1: a zero point per image (TFLite's asymmetric_quantize_inputs) */
+  int32_t per_channel;      /* see above */
   int32_t activation;       /* as pe_fc_hybrid_params */
-  int32_t per_channel;      /* 1: per-channel filter scales */
 } pe_conv_hybrid_params;
 /* END CDEF */
 
@@ -50,6 +57,17 @@ static inline float pe_hybrid_activate(float v, int32_t act) {
     case 3: v = 6.0f < v ? 6.0f : v; return 0.0f < v ? v : 0.0f;
     default: return v;
   }
+}
+
+/* ActivationFunctionWithMinMax over CalculateActivationRange's float bounds (the conv kernels'
+   form: NONE clamps to [-FLT_MAX, FLT_MAX]): min(max(v, lo), hi) with std::max / std::min. */
+static inline float pe_hybrid_clamp(float v, int32_t act) {
+  float lo = -3.402823466e+38f, hi = 3.402823466e+38f;
+  if (act == 1) lo = 0.0f;
+  if (act == 2) lo = -1.0f, hi = 1.0f;
+  if (act == 3) lo = 0.0f, hi = 6.0f;
+  v = v < lo ? lo : v;
+  return hi < v ? hi : v;
 }
 
 /* TensorFlow Lite's activation codes the hybrid kernels implement (NONE, RELU, RELU_N1_TO_1,

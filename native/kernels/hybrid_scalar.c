@@ -174,4 +174,118 @@ pe_status pe_fully_connected_hybrid__scalar(const pe_op_ctx *ctx) {
   return PE_OK;
 }
 
+/* ---------------------------------------------------------------- CONV_2D_HYBRID, DEPTHWISE_CONV_2D_HYBRID */
+
+enum { CH_INPUT = 0, CH_FILTER = 1, CH_BIAS = 2, CH_SCALES = 3 };
+
+static pe_status conv_hybrid_check(const pe_op_ctx *ctx, int depthwise) {
+  const pe_conv_hybrid_params *p = (const pe_conv_hybrid_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, CH_INPUT), f = pe_input(ctx, CH_FILTER);
+  const pe_tensor bias = pe_input(ctx, CH_BIAS), sc = pe_input(ctx, CH_SCALES), out = pe_output(ctx, 0);
+  int32_t oc, image;
+
+  PE_CHECK(ctx->n_inputs == 4 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(in.index >= 0 && f.index >= 0 && sc.index >= 0 && out.index >= 0, PE_ERR_SHAPE);
+  PE_CHECK(in.dtype == PE_FLOAT32 && out.dtype == PE_FLOAT32 && f.dtype == PE_INT8 && sc.dtype == PE_FLOAT32,
+           PE_ERR_SHAPE);
+  PE_CHECK(in.rank == 4 && f.rank == 4 && out.rank == 4, PE_ERR_SHAPE);
+  PE_CHECK(f.data != NULL && sc.data != NULL, PE_ERR_SHAPE); /* constants */
+  PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &out), PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_elems(&in) >= 0 && pe_conv_elems(&f) >= 0 && pe_conv_elems(&out) >= 0, PE_ERR_SHAPE);
+  PE_CHECK(in.dims[0] == out.dims[0] && in.dims[0] >= 1, PE_ERR_SHAPE);
+  oc = out.dims[3];
+  PE_CHECK(p->kernel_h == f.dims[1] && p->kernel_w == f.dims[2] && p->kernel_h >= 1 && p->kernel_w >= 1,
+           PE_ERR_BAD_PARAMS);
+  if (depthwise) {
+    PE_CHECK(f.dims[0] == 1 && f.dims[3] == oc && p->depth_multiplier >= 1, PE_ERR_SHAPE);
+    PE_CHECK((int64_t)in.dims[3] * p->depth_multiplier == oc, PE_ERR_SHAPE);
+    PE_CHECK(p->per_channel == 1, PE_ERR_BAD_PARAMS);
+  } else {
+    PE_CHECK(f.dims[0] == oc && f.dims[3] == in.dims[3], PE_ERR_SHAPE); /* one group */
+    PE_CHECK(p->per_channel == 0 || p->per_channel == 1, PE_ERR_BAD_PARAMS);
+  }
+  PE_CHECK(pe_conv_elems(&sc) == oc, PE_ERR_SHAPE);
+  if (bias.index >= 0)
+    PE_CHECK(bias.dtype == PE_FLOAT32 && pe_conv_elems(&bias) == oc && pe_conv_has_data(ctx, &bias),
+             PE_ERR_SHAPE);
+  PE_CHECK(pe_hybrid_act_ok(p->activation), PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->stride_h >= 1 && p->stride_w >= 1 && p->dilation_h >= 1 && p->dilation_w >= 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->pad_h >= 0 && p->pad_h <= (1 << 30) && p->pad_w >= 0 && p->pad_w <= (1 << 30), PE_ERR_BAD_PARAMS);
+  PE_CHECK((int64_t)(out.dims[1] > 0 ? out.dims[1] - 1 : 0) * p->stride_h +
+                   (int64_t)(p->kernel_h - 1) * p->dilation_h <= INT32_MAX,
+           PE_ERR_BAD_PARAMS);
+  PE_CHECK((int64_t)(out.dims[2] > 0 ? out.dims[2] - 1 : 0) * p->stride_w +
+                   (int64_t)(p->kernel_w - 1) * p->dilation_w <= INT32_MAX,
+           PE_ERR_BAD_PARAMS);
+  image = pe_conv_elems(&in) / in.dims[0];
+  PE_CHECK(ctx->scratch_size >= (uint32_t)image, PE_ERR_BAD_PARAMS);
+  return PE_OK;
+}
+
+pe_status pe_conv_2d_hybrid_check(const pe_op_ctx *ctx) { return conv_hybrid_check(ctx, 0); }
+pe_status pe_depthwise_conv_2d_hybrid_check(const pe_op_ctx *ctx) { return conv_hybrid_check(ctx, 1); }
+
+static void conv_hybrid_run(const pe_op_ctx *ctx, int depthwise) {
+  const pe_conv_hybrid_params *p = (const pe_conv_hybrid_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, CH_INPUT), f = pe_input(ctx, CH_FILTER);
+  const pe_tensor bias = pe_input(ctx, CH_BIAS), out = pe_output(ctx, 0);
+  const float *b = (const float *)bias.data, *ws = (const float *)pe_input(ctx, CH_SCALES).data;
+  const int8_t *fd = (const int8_t *)f.data;
+  const int32_t n = in.dims[0], ih = in.dims[1], iw = in.dims[2], ic = in.dims[3];
+  const int32_t oh = out.dims[1], ow = out.dims[2], oc = out.dims[3];
+  const int32_t kh = p->kernel_h, kw = p->kernel_w, image = ih * iw * ic;
+  const int32_t fc = depthwise ? 1 : ic, dm = depthwise ? p->depth_multiplier : 1;
+  int8_t *q = (int8_t *)ctx->scratch;
+  float *y = (float *)out.data;
+  int32_t bt, oy, ox, c, fy, fx, k;
+  for (bt = 0; bt < n; ++bt) {
+    float sf;
+    int32_t zp;
+    pe_hybrid_quantize_row((const float *)in.data + (size_t)bt * (size_t)image, image, p->per_channel, q, &sf, &zp);
+    for (oy = 0; oy < oh; ++oy)
+      for (ox = 0; ox < ow; ++ox)
+        for (c = 0; c < oc; ++c, ++y) {
+          const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+          const int32_t in_c0 = depthwise ? c / dm : 0;
+          int32_t acc = 0;
+          float v;
+          for (fy = 0; fy < kh; ++fy) {
+            const int32_t yy = y0 + fy * p->dilation_h;
+            if (yy < 0 || yy >= ih) continue;
+            for (fx = 0; fx < kw; ++fx) {
+              const int32_t xx = x0 + fx * p->dilation_w;
+              const int8_t *xq;
+              if (xx < 0 || xx >= iw) continue;
+              xq = q + ((size_t)yy * (size_t)iw + (size_t)xx) * (size_t)ic + (size_t)in_c0;
+              if (depthwise) {
+                acc += (int32_t)fd[((size_t)fy * (size_t)kw + (size_t)fx) * (size_t)oc + (size_t)c] *
+                       ((int32_t)xq[0] - zp);
+              } else {
+                const int8_t *fr = fd + (((size_t)c * (size_t)kh + (size_t)fy) * (size_t)kw + (size_t)fx) * (size_t)fc;
+                for (k = 0; k < fc; ++k) acc += (int32_t)fr[k] * ((int32_t)xq[k] - zp);
+              }
+            }
+          }
+          if (depthwise)
+            v = (float)acc * (ws[c] * sf);
+          else if (p->per_channel)
+            v = (float)acc * ws[c] * sf;
+          else
+            v = (float)acc * (sf * ws[c]);
+          if (b != NULL) v += b[c];
+          *y = pe_hybrid_clamp(v, p->activation);
+        }
+  }
+}
+
+pe_status pe_conv_2d_hybrid__scalar(const pe_op_ctx *ctx) {
+  conv_hybrid_run(ctx, 0);
+  return PE_OK;
+}
+
+pe_status pe_depthwise_conv_2d_hybrid__scalar(const pe_op_ctx *ctx) {
+  conv_hybrid_run(ctx, 1);
+  return PE_OK;
+}
+
 #endif /* !PE_NO_FLOAT_KERNELS */

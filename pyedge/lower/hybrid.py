@@ -94,6 +94,54 @@ def fully_connected_hybrid(ctx: LowerCtx) -> Lowered:
                    params, scratch=(depth + 3) // 4 * 4)
 
 
+def _conv_hybrid(ctx: LowerCtx, depthwise: bool) -> Lowered:
+    """conv.cc EvalHybrid / EvalHybridPerChannel and depthwise_conv.cc EvalHybridPerChannel."""
+    x, w, b, y = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
+    ctx.require(len(ctx.op.inputs) in (2, 3), f"{len(ctx.op.inputs)} inputs (expected 2 or 3)")
+    ctx.require(y.type_code == FLOAT32, f"output type {y.type_name} (a hybrid op's output is FLOAT32)")
+    ctx.require(len(x.shape) == 4 and len(w.shape) == 4, f"input {x.shape} and filter {w.shape} must be 4-D")
+    batches, _, _, in_c = x.shape
+    ctx.require(batches >= 1, "empty batch")
+    if depthwise:
+        ctx.require(w.shape[0] == 1, f"depthwise filter shape {w.shape} must be [1, KH, KW, OC]")
+        _, kh, kw, out_c = w.shape
+        ctx.require(in_c > 0 and out_c % in_c == 0, f"filter channels {out_c} are not a multiple of input channels {in_c}")
+        # TFLite's hybrid depthwise kernel reads one scale per channel and refuses a per-tensor one
+        ctx.require(len(w.scales) == out_c, f"hybrid depthwise filter has {len(w.scales)} scales; TFLite needs one "
+                    f"per output channel ({out_c})")
+        scales = _weight_scales(ctx, w, out_c, 3)
+        per_channel, dm = 1, out_c // in_c
+    else:
+        out_c, kh, kw, filter_c = w.shape
+        ctx.require(filter_c == in_c, f"grouped hybrid conv (filter channels {filter_c}, input channels {in_c}) "
+                    "is not supported")
+        scales = _weight_scales(ctx, w, out_c, 0)
+        # TFLite takes the per-channel path only when the channel scales differ
+        per_channel, dm = int(len(w.scales) > 1 and bool(np.any(w.scales != w.scales[0]))), 0
+        if len(w.scales) > 1 and not per_channel:
+            ctx.fail("per-channel filter scales that are all equal (TFLite 2.14 then runs the per-tensor "
+                     "path with a zero filter scale)")
+    _float_bias(ctx, b, out_c)
+    win = _conv._window(ctx, x, kh, kw)
+    want = (batches, win["out_h"], win["out_w"], out_c)
+    ctx.require(tuple(y.shape) == want, f"output shape {tuple(y.shape)} differs from the shape TFLite computes, {want}")
+    params = ctx.params("pe_conv_hybrid_params", stride_h=win["stride_h"], stride_w=win["stride_w"],
+                        dilation_h=win["dilation_h"], dilation_w=win["dilation_w"], pad_h=win["pad_h"],
+                        pad_w=win["pad_w"], kernel_h=kh, kernel_w=kw, depth_multiplier=dm,
+                        per_channel=per_channel, activation=_activation(ctx))
+    image = x.size // batches
+    op = "DEPTHWISE_CONV_2D_HYBRID" if depthwise else "CONV_2D_HYBRID"
+    return Lowered(op, [x, w, b, ctx.const(scales, "filter_scales")], [y], params, scratch=(image + 3) // 4 * 4)
+
+
+def conv_2d_hybrid(ctx: LowerCtx) -> Lowered:
+    return _conv_hybrid(ctx, depthwise=False)
+
+
+def depthwise_conv_2d_hybrid(ctx: LowerCtx) -> Lowered:
+    return _conv_hybrid(ctx, depthwise=True)
+
+
 def _wrap(name: str, hybrid: Callable[[LowerCtx], Lowered], weights_input: int = 1,
           types: str = "hybrid") -> None:
     """Route the hybrid form of TFLite op `name` to `hybrid`, every other form to the integer
@@ -111,3 +159,5 @@ def _wrap(name: str, hybrid: Callable[[LowerCtx], Lowered], weights_input: int =
 
 
 _wrap("FULLY_CONNECTED", fully_connected_hybrid)
+_wrap("CONV_2D", conv_2d_hybrid)
+_wrap("DEPTHWISE_CONV_2D", depthwise_conv_2d_hybrid)
