@@ -46,6 +46,34 @@ typedef struct {
   int32_t per_channel;      /* see above */
   int32_t activation;       /* as pe_fc_hybrid_params */
 } pe_conv_hybrid_params;
+
+/* The float32 ops that dynamic-range models carry beside the hybrid ones (the converter leaves
+   weights below 1024 elements float, and the activations between weighted ops are float):
+   TFLite's reference_ops float kernels, sums in their order.
+   FULLY_CONNECTED_FLOAT: input [..., D], weights float32 [U, D], bias [U] or absent.
+   CONV_2D_FLOAT / DEPTHWISE_CONV_2D_FLOAT: as the hybrid convs with a float32 filter and no
+   scales input (pe_conv_hybrid_params, per_channel 0). */
+typedef struct {
+  int32_t depth;
+  int32_t activation; /* TFLite fused activation 0..3, as ActivationFunctionWithMinMax */
+} pe_fc_float_params;
+
+/* MAX_POOL_2D_FLOAT, AVERAGE_POOL_2D_FLOAT: NHWC float32, output [N, OH, OW, C]. */
+typedef struct {
+  int32_t stride_h;
+  int32_t stride_w;
+  int32_t filter_h;
+  int32_t filter_w;
+  int32_t pad_h;
+  int32_t pad_w;
+  int32_t activation;
+} pe_pool_float_params;
+
+/* SOFTMAX_FLOAT over the last dimension. */
+typedef struct {
+  int32_t beta_bits; /* the float32 beta's bit pattern */
+  int32_t depth;     /* the last dimension */
+} pe_softmax_float_params;
 /* END CDEF */
 
 /* TFLite's fused activation functions on floats (activation_functor.h), with std::max and

@@ -288,4 +288,224 @@ pe_status pe_depthwise_conv_2d_hybrid__scalar(const pe_op_ctx *ctx) {
   return PE_OK;
 }
 
+/* ---------------------------------------------------------------- float32 companions */
+
+static int is_f32(const pe_tensor *t) { return t->index >= 0 && t->dtype == PE_FLOAT32; }
+
+pe_status pe_fully_connected_float_check(const pe_op_ctx *ctx) {
+  const pe_fc_float_params *p = (const pe_fc_float_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), w = pe_input(ctx, 1), bias = pe_input(ctx, 2), out = pe_output(ctx, 0);
+  int32_t n_in, n_out;
+  PE_CHECK(ctx->n_inputs == 3 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(is_f32(&in) && is_f32(&w) && is_f32(&out) && in.rank >= 1 && w.rank == 2 && out.rank >= 1,
+           PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &w) && pe_conv_has_data(ctx, &out), PE_ERR_SHAPE);
+  PE_CHECK(p->depth == w.dims[1] && p->depth >= 1 && w.dims[0] >= 1 && pe_hybrid_act_ok(p->activation),
+           PE_ERR_BAD_PARAMS);
+  n_in = pe_conv_elems(&in);
+  n_out = pe_conv_elems(&out);
+  PE_CHECK(n_in >= 0 && n_out >= 0 && pe_conv_elems(&w) >= 0 && n_in % p->depth == 0, PE_ERR_SHAPE);
+  PE_CHECK(out.dims[out.rank - 1] == w.dims[0] && (int64_t)(n_in / p->depth) * w.dims[0] == n_out, PE_ERR_SHAPE);
+  if (bias.index >= 0)
+    PE_CHECK(is_f32(&bias) && pe_conv_elems(&bias) == w.dims[0] && pe_conv_has_data(ctx, &bias), PE_ERR_SHAPE);
+  return PE_OK;
+}
+
+pe_status pe_fully_connected_float__scalar(const pe_op_ctx *ctx) {
+  const pe_fc_float_params *p = (const pe_fc_float_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), w = pe_input(ctx, 1), bias = pe_input(ctx, 2), out = pe_output(ctx, 0);
+  const float *x = (const float *)in.data, *wd = (const float *)w.data, *b = (const float *)bias.data;
+  const int32_t units = w.dims[0], depth = p->depth, batches = pe_conv_elems(&in) / depth;
+  float *y = (float *)out.data;
+  int32_t bt, u, d;
+  for (bt = 0; bt < batches; ++bt, x += depth)
+    for (u = 0; u < units; ++u) {
+      const float *row = wd + (size_t)u * (size_t)depth;
+      float total = 0.0f;
+      for (d = 0; d < depth; ++d) total += x[d] * row[d];
+      *y++ = pe_hybrid_clamp(total + (b != NULL ? b[u] : 0.0f), p->activation);
+    }
+  return PE_OK;
+}
+
+static pe_status conv_float_check(const pe_op_ctx *ctx, int depthwise) {
+  const pe_conv_hybrid_params *p = (const pe_conv_hybrid_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), f = pe_input(ctx, 1), bias = pe_input(ctx, 2), out = pe_output(ctx, 0);
+  int32_t oc;
+  PE_CHECK(ctx->n_inputs == 3 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(is_f32(&in) && is_f32(&f) && is_f32(&out) && in.rank == 4 && f.rank == 4 && out.rank == 4,
+           PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &f) && pe_conv_has_data(ctx, &out), PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_elems(&in) >= 0 && pe_conv_elems(&f) >= 0 && pe_conv_elems(&out) >= 0, PE_ERR_SHAPE);
+  PE_CHECK(in.dims[0] == out.dims[0], PE_ERR_SHAPE);
+  oc = out.dims[3];
+  PE_CHECK(p->kernel_h == f.dims[1] && p->kernel_w == f.dims[2] && p->kernel_h >= 1 && p->kernel_w >= 1 &&
+               p->per_channel == 0,
+           PE_ERR_BAD_PARAMS);
+  if (depthwise) {
+    PE_CHECK(f.dims[0] == 1 && f.dims[3] == oc && p->depth_multiplier >= 1, PE_ERR_SHAPE);
+    PE_CHECK((int64_t)in.dims[3] * p->depth_multiplier == oc, PE_ERR_SHAPE);
+  } else {
+    PE_CHECK(f.dims[0] == oc && f.dims[3] == in.dims[3], PE_ERR_SHAPE);
+  }
+  if (bias.index >= 0)
+    PE_CHECK(is_f32(&bias) && pe_conv_elems(&bias) == oc && pe_conv_has_data(ctx, &bias), PE_ERR_SHAPE);
+  PE_CHECK(pe_hybrid_act_ok(p->activation), PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->stride_h >= 1 && p->stride_w >= 1 && p->dilation_h >= 1 && p->dilation_w >= 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->pad_h >= 0 && p->pad_h <= (1 << 30) && p->pad_w >= 0 && p->pad_w <= (1 << 30), PE_ERR_BAD_PARAMS);
+  PE_CHECK((int64_t)(out.dims[1] > 0 ? out.dims[1] - 1 : 0) * p->stride_h +
+                   (int64_t)(p->kernel_h - 1) * p->dilation_h <= INT32_MAX,
+           PE_ERR_BAD_PARAMS);
+  PE_CHECK((int64_t)(out.dims[2] > 0 ? out.dims[2] - 1 : 0) * p->stride_w +
+                   (int64_t)(p->kernel_w - 1) * p->dilation_w <= INT32_MAX,
+           PE_ERR_BAD_PARAMS);
+  return PE_OK;
+}
+
+pe_status pe_conv_2d_float_check(const pe_op_ctx *ctx) { return conv_float_check(ctx, 0); }
+pe_status pe_depthwise_conv_2d_float_check(const pe_op_ctx *ctx) { return conv_float_check(ctx, 1); }
+
+static void conv_float_run(const pe_op_ctx *ctx, int depthwise) {
+  const pe_conv_hybrid_params *p = (const pe_conv_hybrid_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), f = pe_input(ctx, 1), bias = pe_input(ctx, 2), out = pe_output(ctx, 0);
+  const float *x = (const float *)in.data, *fd = (const float *)f.data, *b = (const float *)bias.data;
+  const int32_t n = in.dims[0], ih = in.dims[1], iw = in.dims[2], ic = in.dims[3];
+  const int32_t oh = out.dims[1], ow = out.dims[2], oc = out.dims[3];
+  const int32_t kh = p->kernel_h, kw = p->kernel_w, dm = depthwise ? p->depth_multiplier : 1;
+  float *y = (float *)out.data;
+  int32_t bt, oy, ox, c, fy, fx, k;
+  for (bt = 0; bt < n; ++bt)
+    for (oy = 0; oy < oh; ++oy)
+      for (ox = 0; ox < ow; ++ox)
+        for (c = 0; c < oc; ++c, ++y) {
+          const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+          float total = 0.0f;
+          for (fy = 0; fy < kh; ++fy) {
+            const int32_t yy = y0 + fy * p->dilation_h;
+            if (yy < 0 || yy >= ih) continue;
+            for (fx = 0; fx < kw; ++fx) {
+              const int32_t xx = x0 + fx * p->dilation_w;
+              const float *xp;
+              if (xx < 0 || xx >= iw) continue;
+              xp = x + (((size_t)bt * (size_t)ih + (size_t)yy) * (size_t)iw + (size_t)xx) * (size_t)ic;
+              if (depthwise) {
+                total += xp[c / dm] * fd[((size_t)fy * (size_t)kw + (size_t)fx) * (size_t)oc + (size_t)c];
+              } else {
+                const float *fr = fd + (((size_t)c * (size_t)kh + (size_t)fy) * (size_t)kw + (size_t)fx) * (size_t)ic;
+                for (k = 0; k < ic; ++k) total += xp[k] * fr[k];
+              }
+            }
+          }
+          *y = pe_hybrid_clamp(total + (b != NULL ? b[c] : 0.0f), p->activation);
+        }
+}
+
+pe_status pe_conv_2d_float__scalar(const pe_op_ctx *ctx) {
+  conv_float_run(ctx, 0);
+  return PE_OK;
+}
+
+pe_status pe_depthwise_conv_2d_float__scalar(const pe_op_ctx *ctx) {
+  conv_float_run(ctx, 1);
+  return PE_OK;
+}
+
+static pe_status pool_float_check(const pe_op_ctx *ctx) {
+  const pe_pool_float_params *p = (const pe_pool_float_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  PE_CHECK(ctx->n_inputs == 1 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(is_f32(&in) && is_f32(&out) && in.rank == 4 && out.rank == 4, PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &out), PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_elems(&in) >= 0 && pe_conv_elems(&out) >= 0, PE_ERR_SHAPE);
+  PE_CHECK(in.dims[0] == out.dims[0] && in.dims[3] == out.dims[3], PE_ERR_SHAPE);
+  PE_CHECK(p->stride_h >= 1 && p->stride_w >= 1 && p->filter_h >= 1 && p->filter_w >= 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->pad_h >= 0 && p->pad_w >= 0 && p->pad_h <= (1 << 30) && p->pad_w <= (1 << 30), PE_ERR_BAD_PARAMS);
+  PE_CHECK((int64_t)out.dims[1] * p->stride_h + p->filter_h <= INT32_MAX &&
+               (int64_t)out.dims[2] * p->stride_w + p->filter_w <= INT32_MAX,
+           PE_ERR_BAD_PARAMS);
+  PE_CHECK(pe_hybrid_act_ok(p->activation), PE_ERR_BAD_PARAMS);
+  return PE_OK;
+}
+
+pe_status pe_max_pool_2d_float_check(const pe_op_ctx *ctx) { return pool_float_check(ctx); }
+pe_status pe_average_pool_2d_float_check(const pe_op_ctx *ctx) { return pool_float_check(ctx); }
+
+/* reference_ops::MaxPool / AveragePool (float): the window clipped to the input. */
+static void pool_float_run(const pe_op_ctx *ctx, int is_max) {
+  const pe_pool_float_params *p = (const pe_pool_float_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  const float *x = (const float *)in.data;
+  const int32_t n = in.dims[0], ih = in.dims[1], iw = in.dims[2], ch = in.dims[3];
+  const int32_t oh = out.dims[1], ow = out.dims[2];
+  float *y = (float *)out.data;
+  int32_t bt, oy, ox, c, fy, fx;
+  for (bt = 0; bt < n; ++bt)
+    for (oy = 0; oy < oh; ++oy)
+      for (ox = 0; ox < ow; ++ox)
+        for (c = 0; c < ch; ++c) {
+          const int32_t y0 = oy * p->stride_h - p->pad_h, x0 = ox * p->stride_w - p->pad_w;
+          const int32_t fy0 = y0 < 0 ? -y0 : 0, fx0 = x0 < 0 ? -x0 : 0;
+          const int32_t fy1 = ih - y0 < p->filter_h ? ih - y0 : p->filter_h;
+          const int32_t fx1 = iw - x0 < p->filter_w ? iw - x0 : p->filter_w;
+          float acc = is_max ? -3.402823466e+38f : 0.0f;
+          float count = 0.0f;
+          for (fy = fy0; fy < fy1; ++fy)
+            for (fx = fx0; fx < fx1; ++fx) {
+              const float v = x[(((size_t)bt * (size_t)ih + (size_t)(y0 + fy)) * (size_t)iw + (size_t)(x0 + fx)) *
+                                    (size_t)ch + (size_t)c];
+              if (is_max)
+                acc = acc < v ? v : acc;
+              else
+                acc += v, count += 1.0f;
+            }
+          if (!is_max) acc = acc / count;
+          *y++ = pe_hybrid_clamp(acc, p->activation);
+        }
+}
+
+pe_status pe_max_pool_2d_float__scalar(const pe_op_ctx *ctx) {
+  pool_float_run(ctx, 1);
+  return PE_OK;
+}
+
+pe_status pe_average_pool_2d_float__scalar(const pe_op_ctx *ctx) {
+  pool_float_run(ctx, 0);
+  return PE_OK;
+}
+
+pe_status pe_softmax_float_check(const pe_op_ctx *ctx) {
+  const pe_softmax_float_params *p = (const pe_softmax_float_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  int32_t i, n;
+  PE_CHECK(ctx->n_inputs == 1 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(is_f32(&in) && is_f32(&out) && in.rank >= 1 && in.rank == out.rank, PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &out), PE_ERR_SHAPE);
+  for (i = 0; i < in.rank; ++i) PE_CHECK(in.dims[i] == out.dims[i], PE_ERR_SHAPE);
+  n = pe_conv_elems(&in);
+  PE_CHECK(n >= 0 && p->depth == in.dims[in.rank - 1] && p->depth >= 1, PE_ERR_SHAPE);
+  return PE_OK;
+}
+
+/* reference_ops::Softmax (float): max, exp((x - max) * beta) summed in order, then x / sum. */
+pe_status pe_softmax_float__scalar(const pe_op_ctx *ctx) {
+  const pe_softmax_float_params *p = (const pe_softmax_float_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  const float *x = (const float *)in.data;
+  float *y = (float *)out.data, beta;
+  const int32_t depth = p->depth, rows = pe_conv_elems(&in) / depth;
+  int32_t r, c;
+  memcpy(&beta, &p->beta_bits, sizeof(beta));
+  for (r = 0; r < rows; ++r, x += depth, y += depth) {
+    float mx = -3.402823466e+38f, sum = 0.0f;
+    for (c = 0; c < depth; ++c) mx = mx < x[c] ? x[c] : mx;
+    for (c = 0; c < depth; ++c) {
+      const float e = expf((x[c] - mx) * beta);
+      y[c] = e;
+      sum += e;
+    }
+    for (c = 0; c < depth; ++c) y[c] = y[c] / sum;
+  }
+  return PE_OK;
+}
+
 #endif /* !PE_NO_FLOAT_KERNELS */

@@ -6,9 +6,13 @@ kernel the weights, the float bias, one float weight scale per output unit and, 
 `asymmetric_quantize_inputs`, the weights' int32 row sums (TFLite computes those once, at its
 first invoke; here they are constants of the blob).
 
-The integer lowerings of the same TFLite ops (pyedge/lower/conv.py) stay as they are: this
-module wraps their registry entries and takes the ops whose input is float32 and whose weights
-are int8.
+The float32 ops such models carry beside them (weights below the converter's 1024-element
+threshold stay float; so do the activations between weighted ops) lower here too:
+FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D, AVERAGE_POOL_2D and SOFTMAX in
+float32, as TFLite's reference_ops float kernels.
+
+The integer lowerings of the same TFLite ops (pyedge/lower/conv.py, pool.py, activation.py) stay
+as they are: this module wraps their registry entries and takes the hybrid and float forms.
 """
 from __future__ import annotations
 
@@ -142,22 +146,119 @@ def depthwise_conv_2d_hybrid(ctx: LowerCtx) -> Lowered:
     return _conv_hybrid(ctx, depthwise=True)
 
 
-def _wrap(name: str, hybrid: Callable[[LowerCtx], Lowered], weights_input: int = 1,
-          types: str = "hybrid") -> None:
-    """Route the hybrid form of TFLite op `name` to `hybrid`, every other form to the integer
+def is_float(ctx: LowerCtx) -> bool:
+    """The op's data input, weights (if any) and output are all float32."""
+    x, y = ctx.input(0), ctx.output(0)
+    w = ctx.input(1) if ctx.op.opcode in ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D") else None
+    return (x is not None and x.type_code == FLOAT32 and y.type_code == FLOAT32
+            and (w is None or w.type_code == FLOAT32))
+
+
+def _float_activation(ctx: LowerCtx) -> int:
+    act = int(ctx.opt("FusedActivationFunction", 0))
+    ctx.require(act in HYBRID_ACTS, f"fused activation {ACT_NAMES.get(act, act)} on a float op (supported: NONE, "
+                "RELU, RELU_N1_TO_1, RELU6)")
+    return act
+
+
+def fully_connected_float(ctx: LowerCtx) -> Lowered:
+    """reference_ops::FullyConnected (float): the weights a dynamic-range model leaves float."""
+    x, w, b, y = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
+    ctx.require(len(ctx.op.inputs) in (2, 3) and len(ctx.op.outputs) == 1, "expected 2 or 3 inputs and 1 output")
+    ctx.require(w.is_const and len(w.shape) == 2, f"weights must be constant and 2-D (shape {w.shape})")
+    units, depth = w.shape
+    ctx.require(units > 0 and depth > 0 and x.size % depth == 0,
+                f"input shape {x.shape} does not split into rows of the weights depth {depth}")
+    want = tuple(x.shape[:-1]) + (units,) if ctx.opt("KeepNumDims", False) else (x.size // depth, units)
+    ctx.require(tuple(y.shape) == want, f"output shape {tuple(y.shape)} differs from the shape TFLite computes, {want}")
+    _float_bias(ctx, b, units)
+    params = ctx.params("pe_fc_float_params", depth=depth, activation=_float_activation(ctx))
+    return Lowered("FULLY_CONNECTED_FLOAT", [x, w, b], [y], params)
+
+
+def _conv_float(ctx: LowerCtx, depthwise: bool) -> Lowered:
+    x, w, b, y = ctx.input(0), ctx.input(1), ctx.input(2), ctx.output(0)
+    ctx.require(len(ctx.op.inputs) in (2, 3), f"{len(ctx.op.inputs)} inputs (expected 2 or 3)")
+    ctx.require(w.is_const, "the filter must be constant")
+    ctx.require(len(x.shape) == 4 and len(w.shape) == 4, f"input {x.shape} and filter {w.shape} must be 4-D")
+    batches, _, _, in_c = x.shape
+    if depthwise:
+        ctx.require(w.shape[0] == 1, f"depthwise filter shape {w.shape} must be [1, KH, KW, OC]")
+        _, kh, kw, out_c = w.shape
+        ctx.require(in_c > 0 and out_c % in_c == 0, f"filter channels {out_c} are not a multiple of input channels {in_c}")
+        dm = out_c // in_c
+    else:
+        out_c, kh, kw, filter_c = w.shape
+        ctx.require(filter_c == in_c, f"grouped float conv (filter channels {filter_c}, input channels {in_c})")
+        dm = 0
+    _float_bias(ctx, b, out_c)
+    win = _conv._window(ctx, x, kh, kw)
+    want = (batches, win["out_h"], win["out_w"], out_c)
+    ctx.require(tuple(y.shape) == want, f"output shape {tuple(y.shape)} differs from the shape TFLite computes, {want}")
+    params = ctx.params("pe_conv_hybrid_params", stride_h=win["stride_h"], stride_w=win["stride_w"],
+                        dilation_h=win["dilation_h"], dilation_w=win["dilation_w"], pad_h=win["pad_h"],
+                        pad_w=win["pad_w"], kernel_h=kh, kernel_w=kw, depth_multiplier=dm, per_channel=0,
+                        activation=_float_activation(ctx))
+    return Lowered("DEPTHWISE_CONV_2D_FLOAT" if depthwise else "CONV_2D_FLOAT", [x, w, b], [y], params)
+
+
+def _pool_float(ctx: LowerCtx, op: str) -> Lowered:
+    from .pool import _out_size_and_padding
+
+    x, y = ctx.input(0), ctx.output(0)
+    ctx.require(len(x.shape) == 4, f"input rank {len(x.shape)} (TFLite requires 4)")
+    sh, sw = ctx.opt("StrideH", 0), ctx.opt("StrideW", 0)
+    fh, fw = ctx.opt("FilterHeight", 0), ctx.opt("FilterWidth", 0)
+    ctx.require(min(sh, sw, fh, fw) > 0, f"strides {sh}x{sw} and filter {fh}x{fw} must be positive")
+    padding = ctx.opt("Padding", 0)
+    ctx.require(padding in (0, 1), f"padding {padding}")
+    n, h, w, c = x.shape
+    out_h, pad_h = _out_size_and_padding(padding, h, fh, sh)
+    out_w, pad_w = _out_size_and_padding(padding, w, fw, sw)
+    ctx.require(out_h > 0 and out_w > 0, f"empty output ({out_h}x{out_w}) for input {h}x{w}, filter {fh}x{fw}")
+    ctx.require(tuple(y.shape) == (n, out_h, out_w, c), f"output shape {y.shape}, TFLite computes {(n, out_h, out_w, c)}")
+    params = ctx.params("pe_pool_float_params", stride_h=sh, stride_w=sw, filter_h=fh, filter_w=fw, pad_h=pad_h,
+                        pad_w=pad_w, activation=_float_activation(ctx))
+    return Lowered(op, [x], [y], params)
+
+
+def softmax_float(ctx: LowerCtx) -> Lowered:
+    x, y = ctx.input(0), ctx.output(0)
+    ctx.require(len(x.shape) >= 1 and x.shape[-1] > 0, f"input shape {x.shape}")
+    ctx.require(tuple(y.shape) == tuple(x.shape), f"output shape {y.shape} differs from input {x.shape}")
+    beta = np.array([ctx.opt("Beta", 1.0)], np.float32).view(np.int32)[0]
+    return Lowered("SOFTMAX_FLOAT", [x], [y],
+                   ctx.params("pe_softmax_float_params", beta_bits=int(beta), depth=int(x.shape[-1])))
+
+
+def _wrap(name: str, variant: Callable[[LowerCtx], Lowered], applies: Callable[[LowerCtx], bool],
+          types: str) -> None:
+    """Route the form of TFLite op `name` that `applies` to `variant`, every other form to the
     lowering registered for it."""
     support = REGISTRY[name]
-    integer = support.fn
+    other = support.fn
 
     def lower(ctx: LowerCtx):
-        return hybrid(ctx) if is_hybrid(ctx, weights_input) else integer(ctx)
+        return variant(ctx) if applies(ctx) else other(ctx)
 
-    lower.__doc__ = integer.__doc__
+    lower.__doc__ = other.__doc__
     support.fn = lower
     if types not in support.types:
         support.types = f"{support.types}, {types}" if support.types else types
 
 
-_wrap("FULLY_CONNECTED", fully_connected_hybrid)
-_wrap("CONV_2D", conv_2d_hybrid)
-_wrap("DEPTHWISE_CONV_2D", depthwise_conv_2d_hybrid)
+def _load() -> None:
+    from . import activation as _activation_module, pool as _pool_module  # noqa: F401  (register first)
+
+    _wrap("FULLY_CONNECTED", fully_connected_hybrid, is_hybrid, "hybrid")
+    _wrap("CONV_2D", conv_2d_hybrid, is_hybrid, "hybrid")
+    _wrap("DEPTHWISE_CONV_2D", depthwise_conv_2d_hybrid, is_hybrid, "hybrid")
+    _wrap("FULLY_CONNECTED", fully_connected_float, is_float, "float32")
+    _wrap("CONV_2D", lambda c: _conv_float(c, False), is_float, "float32")
+    _wrap("DEPTHWISE_CONV_2D", lambda c: _conv_float(c, True), is_float, "float32")
+    _wrap("MAX_POOL_2D", lambda c: _pool_float(c, "MAX_POOL_2D_FLOAT"), is_float, "float32")
+    _wrap("AVERAGE_POOL_2D", lambda c: _pool_float(c, "AVERAGE_POOL_2D_FLOAT"), is_float, "float32")
+    _wrap("SOFTMAX", softmax_float, is_float, "float32")
+
+
+_load()
