@@ -367,3 +367,56 @@ def test_dynamic_real_models_bit_exact(name):
         want = run_model(reference_interpreter, q, [x[None]])[0]
         for label, kw in paths if k < 3 else paths[:1]:
             assert_bit_exact(run_model(interpreter_factory(**kw), q, [x[None]])[0], want, f"{name} #{k} [{label}]")
+
+
+# ------------------------------------------------------------------ float32 companions
+
+
+@pytest.mark.parametrize("depthwise", [False, True], ids=["conv", "depthwise"])
+@pytest.mark.parametrize("case", ["same", "stride2_relu", "valid_dilated_relu6"])
+def test_float_conv(depthwise, case):
+    rng = np.random.default_rng(len(case))
+    shape, oc, opts = {"same": ((1, 6, 7, 2), 4, dict(Padding=SAME, StrideH=1, StrideW=1)),
+                       "stride2_relu": ((2, 9, 8, 3), 6, dict(Padding=SAME, StrideH=2, StrideW=2,
+                                                               FusedActivationFunction=1)),
+                       "valid_dilated_relu6": ((1, 11, 10, 2), 4, dict(Padding=VALID, StrideH=1, StrideW=1,
+                                                                       DilationHFactor=2, DilationWFactor=2,
+                                                                       FusedActivationFunction=3))}[case]
+    n, h, w_, c = shape
+    wshape = (1, 3, 3, oc) if depthwise else (oc, 3, 3, c)
+    d = opts.get("DilationHFactor", 1)
+    s = opts["StrideH"]
+    oh, ow = ((-(-h // s), -(-w_ // s)) if opts["Padding"] == SAME else ((h - 2 * d - 1) // s + 1, (w_ - 2 * d - 1) // s + 1))
+    if depthwise:
+        opts = {**opts, "DepthMultiplier": oc // c}
+    m = single_op_model("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D",
+                        [dict(shape=list(shape), dtype="float32"),
+                         dict(shape=None, data=rng.standard_normal(wshape).astype(F32), dtype="float32"),
+                         dict(shape=None, data=rng.standard_normal(oc).astype(F32), dtype="float32")],
+                        [dict(shape=[n, oh, ow, oc], dtype="float32")],
+                        ("DepthwiseConv2DOptions" if depthwise else "Conv2DOptions", opts))
+    check_model(m, context=case)
+
+
+@pytest.mark.parametrize("op", ["MAX_POOL_2D", "AVERAGE_POOL_2D"])
+@pytest.mark.parametrize("padding", [SAME, VALID], ids=["same", "valid"])
+def test_float_pool(op, padding):
+    n, h, w, c, f, s = 2, 9, 7, 3, 3, 2
+    oh, ow = ((-(-h // s), -(-w // s)) if padding == SAME else ((h - f) // s + 1, (w - f) // s + 1))
+    m = single_op_model(op, [dict(shape=[n, h, w, c], dtype="float32")], [dict(shape=[n, oh, ow, c], dtype="float32")],
+                        ("Pool2DOptions", dict(Padding=padding, StrideH=s, StrideW=s, FilterHeight=f, FilterWidth=f,
+                                               FusedActivationFunction=1)))
+    check_model(m)
+
+
+@pytest.mark.parametrize("beta", [1.0, 0.37])
+def test_float_softmax_and_fc(beta):
+    m = single_op_model("SOFTMAX", [dict(shape=[3, 2, 11], dtype="float32")], [dict(shape=[3, 2, 11], dtype="float32")],
+                        ("SoftmaxOptions", {"Beta": beta}))
+    check_model(m)
+    check_model(m, inputs=[np.random.default_rng(1).standard_normal((3, 2, 11)).astype(F32) * 40])
+    rng = np.random.default_rng(2)
+    fc = single_op_model("FULLY_CONNECTED", [dict(shape=[4, 37], dtype="float32"),
+                                             dict(shape=None, data=rng.standard_normal((9, 37)).astype(F32), dtype="float32")],
+                         [dict(shape=[4, 9], dtype="float32")], ("FullyConnectedOptions", {"FusedActivationFunction": 2}))
+    check_model(fc)
