@@ -420,3 +420,45 @@ def test_float_softmax_and_fc(beta):
                                              dict(shape=None, data=rng.standard_normal((9, 37)).astype(F32), dtype="float32")],
                          [dict(shape=[4, 9], dtype="float32")], ("FullyConnectedOptions", {"FusedActivationFunction": 2}))
     check_model(fc)
+
+
+def bmm_model(lhs_shape, k_n, *, asym=False, adj_y=False, seed=0, rhs_rank=2) -> bytes:
+    rng = np.random.default_rng(seed)
+    k, n = k_n
+    rshape = (n, k) if adj_y else (k, n)
+    rhs = rng.integers(-127, 128, size=rshape, dtype=np.int8).reshape((1,) * (rhs_rank - 2) + rshape)
+    out = list(lhs_shape[:-1]) + [n]
+    if rhs_rank > len(lhs_shape):
+        out = [1] * (rhs_rank - len(lhs_shape)) + out
+    return single_op_model("BATCH_MATMUL", [dict(shape=list(lhs_shape), dtype="float32"),
+                                            dict(shape=None, data=rhs, dtype="int8", scale=[0.03], zero_point=0)],
+                           [dict(shape=out, dtype="float32")],
+                           ("BatchMatMulOptions", {"AdjX": False, "AdjY": adj_y, "AsymmetricQuantizeInputs": asym}))
+
+
+@pytest.mark.parametrize("asym", [False, True], ids=["symmetric", "asymmetric"])
+@pytest.mark.parametrize("case", [((3, 5), (5, 4), {}), ((2, 3, 17), (17, 9), {}), ((1, 2, 3, 8), (8, 3), {"adj_y": True}),
+                                  ((1, 4, 33), (33, 16), {"rhs_rank": 3})], ids=["2d", "3d", "4d_adj_y", "rank3_rhs"])
+def test_batch_matmul(case, asym):
+    lhs, kn, kw = case
+    check_model(bmm_model(lhs, kn, asym=asym, seed=len(lhs), **kw), context=str(case))
+
+
+@pytest.mark.parametrize("asym", [False, True], ids=["symmetric", "asymmetric"])
+def test_batch_matmul_several_batch_dims_against_fixed_reference(asym):
+    """With two or more lhs batch dimensions above 1, TFLite 2.14's hybrid BATCH_MATMUL scales
+    the later batches' rows with other rows' scaling factors (errors of whole units against the
+    float product; pinned here). pyedge quantizes and scales each row as its own, as the
+    one-batch-dimension case, which TFLite gets right."""
+    for lhs in ((2, 2, 3, 8), (3, 2, 2, 3, 8)):
+        m = bmm_model(lhs, (8, 3), asym=asym, seed=4)
+        rhs = np.random.default_rng(4).integers(-127, 128, size=(8, 3), dtype=np.int8)
+        x = np.random.default_rng(0).standard_normal(lhs).astype(F32)
+        exact = x @ (rhs.astype(np.float64) * np.float64(F32(0.03)))
+        tfl = run_model(reference_interpreter, m, [x])[0][0]
+        assert np.abs(tfl - exact).max() > 0.5, "TFLite 2.14's hybrid BATCH_MATMUL changed: re-check docs/oracles.md"
+        want = _fc_reference(x, np.ascontiguousarray(rhs.T), np.full(3, F32(0.03)), np.zeros(3, F32), asym)
+        want = want.reshape(tfl.shape)
+        assert np.abs(want - exact).max() < 0.2
+        for label, kw in kernel_paths():
+            assert_bit_exact(run_model(interpreter_factory(**kw), m, [x])[0], [want], f"BATCH_MATMUL {lhs} [{label}]")

@@ -146,6 +146,37 @@ def depthwise_conv_2d_hybrid(ctx: LowerCtx) -> Lowered:
     return _conv_hybrid(ctx, depthwise=True)
 
 
+def batch_matmul_hybrid(ctx: LowerCtx) -> Lowered:
+    """batch_matmul.cc EvalHybrid with a constant int8 rhs shared by every batch: each lhs row
+    quantized, int32 sums, `0 + row scale * weight scale * sum` (row sums subtracted for
+    asymmetric inputs). That is FULLY_CONNECTED_HYBRID's arithmetic with the rhs transposed into
+    [N, K] weights and no bias, so it runs as that op."""
+    x, r, y = ctx.input(0), ctx.input(1), ctx.output(0)
+    ctx.require(len(ctx.op.inputs) == 2, "expected 2 inputs")
+    ctx.require(y.type_code == FLOAT32, f"output type {y.type_name} (a hybrid op's output is FLOAT32)")
+    ctx.require(not ctx.opt("AdjX", False), "adj_x on a hybrid BATCH_MATMUL is not supported")
+    ctx.require(r.is_const, "a hybrid BATCH_MATMUL needs a constant int8 rhs")
+    ctx.require(2 <= len(x.shape) <= 5 and 2 <= len(r.shape) <= 5, f"ranks {len(x.shape)}, {len(r.shape)} (2 to 5)")
+    ctx.require(all(d == 1 for d in r.shape[:-2]), f"rhs shape {r.shape}: only one rhs matrix for every batch "
+                "is supported")
+    ctx.require(len(r.scales) == 1, f"rhs has {len(r.scales)} scales (per-tensor only, as TFLite 2.14)")
+    mat = r.data.reshape(r.shape[-2:])
+    weights = mat if ctx.opt("AdjY", False) else mat.T  # [N, K]
+    units, depth = weights.shape
+    ctx.require(x.shape[-1] == depth, f"lhs shape {x.shape} and rhs shape {r.shape} do not multiply")
+    want = tuple(x.shape[:-1]) + (units,)
+    if len(r.shape) > len(x.shape):
+        want = (1,) * (len(r.shape) - len(x.shape)) + want
+    ctx.require(tuple(y.shape) == want, f"output shape {tuple(y.shape)}, TFLite computes {want}")
+    scales = _weight_scales(ctx, r, units, 0)
+    w = ctx.const(np.ascontiguousarray(weights, np.int8), "weights")
+    asym = bool(ctx.opt("AsymmetricQuantizeInputs", False))
+    row_sums = ctx.const(weights.astype(np.int32).sum(axis=1).astype(np.int32), "row_sums") if asym else None
+    params = ctx.params("pe_fc_hybrid_params", depth=depth, asymmetric=int(asym), activation=0)
+    return Lowered("FULLY_CONNECTED_HYBRID", [x, w, None, ctx.const(scales, "weight_scales"), row_sums], [y],
+                   params, scratch=(depth + 3) // 4 * 4)
+
+
 def is_float(ctx: LowerCtx) -> bool:
     """The op's data input, weights (if any) and output are all float32."""
     x, y = ctx.input(0), ctx.output(0)
@@ -253,6 +284,7 @@ def _load() -> None:
     _wrap("FULLY_CONNECTED", fully_connected_hybrid, is_hybrid, "hybrid")
     _wrap("CONV_2D", conv_2d_hybrid, is_hybrid, "hybrid")
     _wrap("DEPTHWISE_CONV_2D", depthwise_conv_2d_hybrid, is_hybrid, "hybrid")
+    _wrap("BATCH_MATMUL", batch_matmul_hybrid, is_hybrid, "hybrid")
     _wrap("FULLY_CONNECTED", fully_connected_float, is_float, "float32")
     _wrap("CONV_2D", lambda c: _conv_float(c, False), is_float, "float32")
     _wrap("DEPTHWISE_CONV_2D", lambda c: _conv_float(c, True), is_float, "float32")
