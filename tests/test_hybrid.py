@@ -268,8 +268,8 @@ def test_no_float_kernels_build_links_no_hybrid_code(cc, tmp_path):
 # ------------------------------------------------------------------ pyedge quantize --dynamic
 
 def float_mlp(depth=64, hidden=48, units=10, batches=3, seed=5) -> bytes:
-    """FC(relu) -> FC -> FC(relu6) in float32: weights of 3072 and 480 elements (the second stays
-    float: below the converter's 1024-element threshold) and one of 480x... quantized."""
+    """FC(relu) -> FC -> FC(relu6) -> FC -> BATCH_MATMUL in float32, weights of 3072, 480 (stays
+    float: below the converter's 1024-element threshold), 1280, 2048 and 1024 elements."""
     from tflite_builder import ModelBuilder
 
     rng = np.random.default_rng(seed)
@@ -286,8 +286,11 @@ def float_mlp(depth=64, hidden=48, units=10, batches=3, seed=5) -> bytes:
     h3 = mb.add_tensor([batches, 128], "float32", name="h3")
     mb.add_operator("FULLY_CONNECTED", [h2, w3, -1], [h3], ("FullyConnectedOptions", {"FusedActivationFunction": 3}))
     w4 = mb.add_tensor(None, "float32", data=(rng.standard_normal((16, 128)) * 0.1).astype(F32), name="w4")
-    y = mb.add_tensor([batches, 16], "float32", name="y")
-    mb.add_operator("FULLY_CONNECTED", [h3, w4, -1], [y], ("FullyConnectedOptions", {}))
+    h4 = mb.add_tensor([batches, 16], "float32", name="h4")
+    mb.add_operator("FULLY_CONNECTED", [h3, w4, -1], [h4], ("FullyConnectedOptions", {}))
+    w5 = mb.add_tensor(None, "float32", data=(rng.standard_normal((16, 64)) * 0.2).astype(F32), name="w5")
+    y = mb.add_tensor([batches, 64], "float32", name="y")
+    mb.add_operator("BATCH_MATMUL", [h4, w5], [y], ("BatchMatMulOptions", {"AdjX": False, "AdjY": False}))
     mb.set_io([x], [y])
     return mb.build()
 
@@ -302,10 +305,10 @@ def test_quantize_dynamic_runs_in_tflite_and_pyedge_identically(asym):
     g = read_tflite(q)
     T = g.subgraphs[0].tensors
     ws = {T[op.inputs[1]].name: T[op.inputs[1]] for op in g.subgraphs[0].operators}
-    # >= 1024 elements: int8 per tensor; fewer (480, 1280 is kept? no: 10x128 = 1280) stay float
+    # >= 1024 elements: int8 per tensor; fewer stay float
     assert ws["w1"].type_code == 9 and len(ws["w1"].scales) == 1
     assert ws["w2"].type_code == 0, "480 weights stay float"
-    assert ws["w3"].type_code == 9 and ws["w4"].type_code == 9
+    assert ws["w3"].type_code == 9 and ws["w4"].type_code == 9 and ws["w5"].type_code == 9
     assert all(op.options.get("AsymmetricQuantizeInputs", False) == asym
                for op in g.subgraphs[0].operators if T[op.inputs[1]].type_code == 9)
     xs = [np.random.default_rng(s).standard_normal((3, 64)).astype(F32) for s in range(3)]

@@ -2,12 +2,12 @@
 time), as TensorFlow's converter writes with `optimizations=[DEFAULT]` and no representative
 dataset. Needs no calibration data.
 
-Which weights: the constant weights of FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D with at
-least 1024 elements (the converter's `weights_min_num_elements`; smaller ones stay float, as do
+Which weights: the constant weights of FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D, and the
+constant rhs of BATCH_MATMUL (one matrix for every batch, no adj_x), with at least 1024 elements (the converter's `weights_min_num_elements`; smaller ones stay float, as do
 biases and every other constant). How: symmetric int8 in [-127, 127]; per output channel for
-CONV_2D (dimension 0) and DEPTHWISE_CONV_2D (dimension 3); per tensor for FULLY_CONNECTED,
+CONV_2D (dimension 0) and DEPTHWISE_CONV_2D (dimension 3); per tensor for FULLY_CONNECTED and BATCH_MATMUL,
 because TFLite 2.14's hybrid FULLY_CONNECTED multiplies by the per-tensor scale and gives a
-per-channel weight tensor a zero one (docs/oracles.md). FULLY_CONNECTED's
+per-channel weight tensor a zero one (docs/oracles.md). FULLY_CONNECTED's and BATCH_MATMUL's
 `asymmetric_quantize_inputs` is set (the converter's default), or cleared with
 `asymmetric_inputs=False`.
 """
@@ -25,10 +25,14 @@ from ..tflite_writer import write_file_atomic, write_tflite
 from .quantizer import FLOAT32, INT8, _compact, _per_channel_weights, prepare_float_graph
 
 # op -> (weights input, quantized dimension, or None for per tensor)
-DYNAMIC_WEIGHTS = {"FULLY_CONNECTED": (1, None), "CONV_2D": (1, 0), "DEPTHWISE_CONV_2D": (1, 3)}
+DYNAMIC_WEIGHTS = {"FULLY_CONNECTED": (1, None), "CONV_2D": (1, 0), "DEPTHWISE_CONV_2D": (1, 3),
+                   "BATCH_MATMUL": (1, None)}
 MIN_ELEMENTS = 1024
 # op versions TFLite's op_version.cc gives the hybrid forms
-_VERSIONS = {"FULLY_CONNECTED": 3, "CONV_2D": 2, "DEPTHWISE_CONV_2D": 4}
+_VERSIONS = {"FULLY_CONNECTED": 3, "CONV_2D": 2, "DEPTHWISE_CONV_2D": 4, "BATCH_MATMUL": 1}
+# with asymmetric_quantize_inputs (TFLite 2.14 registers BATCH_MATMUL up to version 3: it reads the
+# option at version 1 too)
+_VERSIONS_ASYM = {"FULLY_CONNECTED": 9, "BATCH_MATMUL": 1}
 
 
 def _per_tensor_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,6 +60,8 @@ def quantize_dynamic_graph(g: Graph, asymmetric_inputs: bool = True,
             continue
         if axis is not None and w.data.ndim != 4:
             continue
+        if op.opcode == "BATCH_MATMUL" and (op.options.get("AdjX", False) or any(d != 1 for d in w.shape[:-2])):
+            continue  # hybrid BATCH_MATMUL takes one rhs matrix for every batch, and no adj_x
         q, scales = _per_tensor_weights(w.data) if axis is None else _per_channel_weights(w.data, axis)
         if axis is not None and len(scales) > 1 and np.all(scales == scales[0]) and op.opcode == "CONV_2D":
             # equal channel scales would send TFLite 2.14 down its per-tensor path with a zero scale
@@ -67,11 +73,12 @@ def quantize_dynamic_graph(g: Graph, asymmetric_inputs: bool = True,
         T.append(wq)
         op.inputs[k] = wq.index
         op.version = max(op.version, _VERSIONS[op.opcode])
-        if op.opcode == "FULLY_CONNECTED":
-            op.options_type = op.options_type or "FullyConnectedOptions"
+        if op.opcode in _VERSIONS_ASYM:
+            op.options_type = op.options_type or ("FullyConnectedOptions" if op.opcode == "FULLY_CONNECTED"
+                                                  else "BatchMatMulOptions")
             op.options = {**op.options, "AsymmetricQuantizeInputs": bool(asymmetric_inputs)}
             if asymmetric_inputs:
-                op.version = max(op.version, 9)
+                op.version = max(op.version, _VERSIONS_ASYM[op.opcode])
         done.append(w.name)
     return _compact(g), done
 
