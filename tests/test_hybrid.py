@@ -352,17 +352,22 @@ def test_quantize_dynamic_conv_models_and_cli(tmp_path, capsys):
         main(["quantize", str(src), "--dynamic", "--calibration", "x.npz", "-o", str(out)])
 
 
-@pytest.mark.parametrize("name", ["digits_cnn_float", "tflm_sine_float"])
+@pytest.mark.parametrize("name", ["digits_cnn_float", "digits_dwcnn_float", "tflm_sine_float",
+                                  "mediapipe_face_detection_short_range", "mediapipe_face_landmark"])
 def test_dynamic_real_models_bit_exact(name):
-    """The trained digits CNN (float first conv: 72 weights stay float; int8 per-channel second
-    conv and per-tensor FC; float max pool, reshape and softmax) and TFLM's sine model (all its
-    weights are below the threshold, so it stays float) after --dynamic, on real inputs."""
+    """The float test models after --dynamic, on every kernel path, against BUILTIN_REF: the
+    trained digits CNNs (held-out digits), TFLM's sine model (every weight is below the
+    threshold, so it stays float) and the two MediaPipe models (image-like inputs; int8
+    per-channel convs among float ADD, RELU / PRELU, PAD, MAX_POOL_2D, RESHAPE, CONCATENATION)."""
     from pyedge.quantize.dynamic import quantize_dynamic
-    from quantize_models import digits_held_out, float_model
+    from quantize_models import SHIPPED, digits_held_out, float_model, smooth_images
 
     q = quantize_dynamic(float_model(name))
     if name.startswith("digits"):
         xs = digits_held_out()[0][:12]
+    elif name in SHIPPED:
+        size, lo, hi = SHIPPED[name]
+        xs = smooth_images(3, size, lo, hi, seed=1)
     else:
         xs = np.linspace(0, 2 * np.pi, 12, dtype=F32).reshape(12, 1)
     paths = kernel_paths()
@@ -465,3 +470,39 @@ def test_batch_matmul_several_batch_dims_against_fixed_reference(asym):
         assert np.abs(want - exact).max() < 0.2
         for label, kw in kernel_paths():
             assert_bit_exact(run_model(interpreter_factory(**kw), m, [x])[0], [want], f"BATCH_MATMUL {lhs} [{label}]")
+
+
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL", "PRELU"])
+@pytest.mark.parametrize("shapes", [((2, 3, 4), (2, 3, 4)), ((2, 1, 4), (1, 3, 1)), ((1, 5, 5, 3), (3,))],
+                         ids=["same", "both_broadcast", "channel"])
+def test_float_binary(op, shapes):
+    a, b = shapes
+    if op == "PRELU" and np.broadcast_shapes(a, b) != a:
+        b = (1, 1, a[-1])  # TFLite's PRELU broadcasts alpha into the input only
+    out = list(np.broadcast_shapes(a, b))
+    if op == "PRELU":
+        rng = np.random.default_rng(3)
+        inputs = [dict(shape=list(a), dtype="float32"),
+                  dict(shape=None, data=rng.uniform(0, 0.5, b).astype(F32), dtype="float32")]
+        opts = None
+    else:
+        inputs = [dict(shape=list(a), dtype="float32"), dict(shape=list(b), dtype="float32")]
+        opts = (f"{op.title()}Options", {"FusedActivationFunction": 1 if op == "ADD" else 0})
+    check_model(single_op_model(op, inputs, [dict(shape=out, dtype="float32")], opts))
+
+
+@pytest.mark.parametrize("op", ["RELU", "RELU6", "RELU_N1_TO_1"])
+def test_float_relu(op):
+    m = single_op_model(op, [dict(shape=[3, 7], dtype="float32")], [dict(shape=[3, 7], dtype="float32")])
+    check_model(m, inputs=[(np.random.default_rng(0).standard_normal((3, 7)) * 5).astype(F32)])
+
+
+@pytest.mark.parametrize("axes,keep", [([1, 2], True), ([1, 2], False), ([0], False), ([-1, 1], True)])
+def test_float_mean(axes, keep):
+    shape = [2, 5, 6, 3]
+    kept = [d for d in range(4) if d not in [a % 4 for a in axes]]
+    out = [1 if d not in kept else shape[d] for d in range(4)] if keep else [shape[d] for d in kept]
+    m = single_op_model("MEAN", [dict(shape=shape, dtype="float32"),
+                                 dict(shape=None, data=np.array(axes, np.int32), dtype="int32")],
+                        [dict(shape=out, dtype="float32")], ("ReducerOptions", {"KeepDims": keep}))
+    check_model(m)

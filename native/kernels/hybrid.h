@@ -74,6 +74,28 @@ typedef struct {
   int32_t beta_bits; /* the float32 beta's bit pattern */
   int32_t depth;     /* the last dimension */
 } pe_softmax_float_params;
+
+/* ADD_FLOAT, SUB_FLOAT, MUL_FLOAT, PRELU_FLOAT: out = f(a, b) over the output's 6-D index, a and
+   b read through strides (0 along a broadcast dimension); then the fused activation (PRELU:
+   a >= 0 ? a : a * b, no activation). */
+typedef struct {
+  int32_t activation;
+  int32_t out_dims[6];
+  int32_t a_strides[6];
+  int32_t b_strides[6];
+} pe_binary_float_params;
+
+/* RELU_FLOAT: clamp to [lo, hi] of TFLite's RELU (0), RELU6 (1), RELU_N1_TO_1 (2). */
+typedef struct {
+  int32_t kind;
+} pe_relu_float_params;
+
+/* MEAN_FLOAT: the input as 6-D dims; the dims in axis_mask are averaged (sums in the input's
+   row-major order, divided by their element count), the output holds the others in order. */
+typedef struct {
+  int32_t in_dims[6];
+  int32_t axis_mask;
+} pe_mean_float_params;
 /* END CDEF */
 
 /* TFLite's fused activation functions on floats (activation_functor.h), with std::max and

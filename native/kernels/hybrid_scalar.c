@@ -508,4 +508,153 @@ pe_status pe_softmax_float__scalar(const pe_op_ctx *ctx) {
   return PE_OK;
 }
 
+/* ---------------------------------------------------------------- float32 elementwise, MEAN */
+
+static pe_status binary_float_check(const pe_op_ctx *ctx) {
+  const pe_binary_float_params *p = (const pe_binary_float_params *)ctx->params;
+  const pe_tensor a = pe_input(ctx, 0), b = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  int64_t n = 1, amax = 0, bmax = 0;
+  int32_t d;
+  PE_CHECK(ctx->n_inputs == 2 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(is_f32(&a) && is_f32(&b) && is_f32(&out), PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_has_data(ctx, &a) && pe_conv_has_data(ctx, &b) && pe_conv_has_data(ctx, &out), PE_ERR_SHAPE);
+  PE_CHECK(pe_hybrid_act_ok(p->activation), PE_ERR_BAD_PARAMS);
+  for (d = 0; d < 6; ++d) {
+    PE_CHECK(p->out_dims[d] >= 1 && p->a_strides[d] >= 0 && p->b_strides[d] >= 0, PE_ERR_BAD_PARAMS);
+    n *= p->out_dims[d];
+    PE_CHECK(n <= INT32_MAX, PE_ERR_SHAPE);
+    amax += (int64_t)(p->out_dims[d] - 1) * p->a_strides[d];
+    bmax += (int64_t)(p->out_dims[d] - 1) * p->b_strides[d];
+  }
+  PE_CHECK(pe_conv_elems(&out) == n && n >= 1, PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_elems(&a) > amax && pe_conv_elems(&b) > bmax, PE_ERR_SHAPE);
+  return PE_OK;
+}
+
+static void binary_float_run(const pe_op_ctx *ctx, int op) {
+  const pe_binary_float_params *p = (const pe_binary_float_params *)ctx->params;
+  const float *a = (const float *)pe_input(ctx, 0).data, *b = (const float *)pe_input(ctx, 1).data;
+  float *y = (float *)pe_output(ctx, 0).data;
+  int32_t i[6];
+  for (i[0] = 0; i[0] < p->out_dims[0]; ++i[0])
+    for (i[1] = 0; i[1] < p->out_dims[1]; ++i[1])
+      for (i[2] = 0; i[2] < p->out_dims[2]; ++i[2])
+        for (i[3] = 0; i[3] < p->out_dims[3]; ++i[3])
+          for (i[4] = 0; i[4] < p->out_dims[4]; ++i[4])
+            for (i[5] = 0; i[5] < p->out_dims[5]; ++i[5]) {
+              size_t ia = 0, ib = 0;
+              int32_t d;
+              float u, v, r;
+              for (d = 0; d < 6; ++d) {
+                ia += (size_t)i[d] * (size_t)p->a_strides[d];
+                ib += (size_t)i[d] * (size_t)p->b_strides[d];
+              }
+              u = a[ia];
+              v = b[ib];
+              switch (op) {
+                case 0: r = pe_hybrid_clamp(u + v, p->activation); break;
+                case 1: r = pe_hybrid_clamp(u - v, p->activation); break;
+                case 2: r = pe_hybrid_clamp(u * v, p->activation); break;
+                default: r = u >= 0.0f ? u : u * v; break;
+              }
+              *y++ = r;
+            }
+}
+
+pe_status pe_add_float_check(const pe_op_ctx *ctx) { return binary_float_check(ctx); }
+pe_status pe_sub_float_check(const pe_op_ctx *ctx) { return binary_float_check(ctx); }
+pe_status pe_mul_float_check(const pe_op_ctx *ctx) { return binary_float_check(ctx); }
+pe_status pe_prelu_float_check(const pe_op_ctx *ctx) { return binary_float_check(ctx); }
+pe_status pe_add_float__scalar(const pe_op_ctx *ctx) {
+  binary_float_run(ctx, 0);
+  return PE_OK;
+}
+pe_status pe_sub_float__scalar(const pe_op_ctx *ctx) {
+  binary_float_run(ctx, 1);
+  return PE_OK;
+}
+pe_status pe_mul_float__scalar(const pe_op_ctx *ctx) {
+  binary_float_run(ctx, 2);
+  return PE_OK;
+}
+pe_status pe_prelu_float__scalar(const pe_op_ctx *ctx) {
+  binary_float_run(ctx, 3);
+  return PE_OK;
+}
+
+pe_status pe_relu_float_check(const pe_op_ctx *ctx) {
+  const pe_relu_float_params *p = (const pe_relu_float_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  PE_CHECK(ctx->n_inputs == 1 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(is_f32(&in) && is_f32(&out) && pe_conv_elems(&in) >= 0 && pe_conv_elems(&in) == pe_conv_elems(&out),
+           PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &out), PE_ERR_SHAPE);
+  PE_CHECK(p->kind >= 0 && p->kind <= 2, PE_ERR_BAD_PARAMS);
+  return PE_OK;
+}
+
+/* reads element i before writing element i: may run in place */
+pe_status pe_relu_float__scalar(const pe_op_ctx *ctx) {
+  const pe_relu_float_params *p = (const pe_relu_float_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  const float *x = (const float *)in.data;
+  float *y = (float *)out.data;
+  const float lo = p->kind == 2 ? -1.0f : 0.0f, hi = p->kind == 1 ? 6.0f : 1.0f;
+  const int32_t n = pe_conv_elems(&in);
+  int32_t i;
+  for (i = 0; i < n; ++i) {
+    float v = x[i];
+    v = v < lo ? lo : v;
+    if (p->kind != 0) v = hi < v ? hi : v;
+    y[i] = v;
+  }
+  return PE_OK;
+}
+
+pe_status pe_mean_float_check(const pe_op_ctx *ctx) {
+  const pe_mean_float_params *p = (const pe_mean_float_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  int64_t n = 1, kept = 1;
+  int32_t d;
+  PE_CHECK(ctx->n_inputs == 1 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(is_f32(&in) && is_f32(&out), PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &out), PE_ERR_SHAPE);
+  PE_CHECK(p->axis_mask > 0 && p->axis_mask < 64, PE_ERR_BAD_PARAMS);
+  for (d = 0; d < 6; ++d) {
+    PE_CHECK(p->in_dims[d] >= 1, PE_ERR_BAD_PARAMS);
+    n *= p->in_dims[d];
+    PE_CHECK(n <= INT32_MAX, PE_ERR_SHAPE);
+    if (!(p->axis_mask >> d & 1)) kept *= p->in_dims[d];
+  }
+  PE_CHECK(pe_conv_elems(&in) == n && pe_conv_elems(&out) == kept, PE_ERR_SHAPE);
+  return PE_OK;
+}
+
+/* reference_ops::Mean (float): sums into the output in the input's order, then / count */
+pe_status pe_mean_float__scalar(const pe_op_ctx *ctx) {
+  const pe_mean_float_params *p = (const pe_mean_float_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  const float *x = (const float *)in.data;
+  float *y = (float *)out.data;
+  const int32_t n_out = pe_conv_elems(&out);
+  int32_t i[6], d, k;
+  size_t count = 1;
+  for (d = 0; d < 6; ++d)
+    if (p->axis_mask >> d & 1) count *= (size_t)p->in_dims[d];
+  for (k = 0; k < n_out; ++k) y[k] = 0.0f;
+  for (i[0] = 0; i[0] < p->in_dims[0]; ++i[0])
+    for (i[1] = 0; i[1] < p->in_dims[1]; ++i[1])
+      for (i[2] = 0; i[2] < p->in_dims[2]; ++i[2])
+        for (i[3] = 0; i[3] < p->in_dims[3]; ++i[3])
+          for (i[4] = 0; i[4] < p->in_dims[4]; ++i[4])
+            for (i[5] = 0; i[5] < p->in_dims[5]; ++i[5]) {
+              size_t o = 0;
+              for (d = 0; d < 6; ++d)
+                if (!(p->axis_mask >> d & 1)) o = o * (size_t)p->in_dims[d] + (size_t)i[d];
+              y[o] += *x++;
+            }
+  for (k = 0; k < n_out; ++k) y[k] = y[k] / (float)count;
+  return PE_OK;
+}
+
 #endif /* !PE_NO_FLOAT_KERNELS */

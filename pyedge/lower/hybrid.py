@@ -8,8 +8,9 @@ first invoke; here they are constants of the blob).
 
 The float32 ops such models carry beside them (weights below the converter's 1024-element
 threshold stay float; so do the activations between weighted ops) lower here too:
-FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D, AVERAGE_POOL_2D and SOFTMAX in
-float32, as TFLite's reference_ops float kernels.
+FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D, AVERAGE_POOL_2D, SOFTMAX, ADD, SUB,
+MUL, PRELU, RELU, RELU6, RELU_N1_TO_1 and MEAN in float32, as TFLite's reference_ops float
+kernels.
 
 The integer lowerings of the same TFLite ops (pyedge/lower/conv.py, pool.py, activation.py) stay
 as they are: this module wraps their registry entries and takes the hybrid and float forms.
@@ -20,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from .. import _native
 from ..graph import Tensor
 from . import REGISTRY, Lowered, LowerCtx
 from . import conv as _conv  # noqa: F401  (registers the integer lowerings this module wraps)
@@ -262,6 +264,73 @@ def softmax_float(ctx: LowerCtx) -> Lowered:
                    ctx.params("pe_softmax_float_params", beta_bits=int(beta), depth=int(x.shape[-1])))
 
 
+def _broadcast_params(ctx: LowerCtx, a: Tensor, b: Tensor, y: Tensor) -> dict:
+    """Output dims and element strides of a and b over the output's 6-D index (0 where an input
+    of size 1 broadcasts), as TFLite's BroadcastBinaryFunction6DSlow reads them."""
+    ra, rb, ry = len(a.shape), len(b.shape), len(y.shape)
+    ctx.require(max(ra, rb, ry) <= 6, f"ranks {ra}, {rb} above 6")
+    ea, eb = (1,) * (6 - ra) + tuple(a.shape), (1,) * (6 - rb) + tuple(b.shape)
+    out = tuple(max(p, q) for p, q in zip(ea, eb))
+    for p, q in zip(ea, eb):
+        ctx.require(p == q or p == 1 or q == 1, f"shapes {a.shape} and {b.shape} do not broadcast")
+    want = out[6 - max(ra, rb):]
+    ctx.require(tuple(y.shape) == want, f"output shape {tuple(y.shape)}, TFLite computes {want}")
+
+    def strides(e):
+        st, acc = [0] * 6, 1
+        for d in range(5, -1, -1):
+            st[d] = 0 if e[d] == 1 else acc
+            acc *= e[d]
+        return st
+    return dict(out_dims=list(out), a_strides=strides(ea), b_strides=strides(eb))
+
+
+def _params(ctype: str, **fields) -> bytes:
+    """A params struct whose fields may be int32 arrays (lists)."""
+    p = _native.params_struct(ctype)
+    for k, v in fields.items():
+        if isinstance(v, (list, tuple)):
+            arr = getattr(p, k)
+            for i, x in enumerate(v):
+                arr[i] = int(x)
+        else:
+            setattr(p, k, int(v))
+    return _native.struct_bytes(p)
+
+
+def _binary_float(ctx: LowerCtx, op: str) -> Lowered:
+    a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
+    ctx.require(len(ctx.op.inputs) == 2 and a is not None and b is not None, "expected 2 inputs")
+    ctx.require(b.type_code == FLOAT32, f"second input type {b.type_name} with a FLOAT32 first input")
+    act = 0 if op == "PRELU_FLOAT" else _float_activation(ctx)
+    return Lowered(op, [a, b], [y], _params("pe_binary_float_params", activation=act,
+                                            **_broadcast_params(ctx, a, b, y)))
+
+
+def _relu_float(ctx: LowerCtx) -> Lowered:
+    x, y = ctx.input(0), ctx.output(0)
+    ctx.require(tuple(x.shape) == tuple(y.shape), f"output shape {y.shape} differs from input {x.shape}")
+    kind = {"RELU": 0, "RELU6": 1, "RELU_N1_TO_1": 2}[ctx.op.opcode]
+    return Lowered("RELU_FLOAT", [x], [y], ctx.params("pe_relu_float_params", kind=kind))
+
+
+def _mean_float(ctx: LowerCtx) -> Lowered:
+    from .pool import _reduce_axes
+
+    x, y = ctx.input(0), ctx.output(0)
+    ctx.require(1 <= len(x.shape) <= 6 and x.size > 0, f"input shape {x.shape}")
+    raw, axes = _reduce_axes(ctx, x)
+    ctx.require(len(raw) > 0, "empty axis list")
+    rank = len(x.shape)
+    keep = bool(ctx.opt("KeepDims", False))
+    want = tuple(1 if d in axes else n for d, n in enumerate(x.shape)) if keep else \
+        tuple(n for d, n in enumerate(x.shape) if d not in axes)
+    ctx.require(tuple(y.shape) == want, f"output shape {tuple(y.shape)}, TFLite computes {want}")
+    dims = [1] * (6 - rank) + list(x.shape)
+    mask = sum(1 << (d + 6 - rank) for d in axes)
+    return Lowered("MEAN_FLOAT", [x], [y], _params("pe_mean_float_params", in_dims=dims, axis_mask=mask))
+
+
 def _wrap(name: str, variant: Callable[[LowerCtx], Lowered], applies: Callable[[LowerCtx], bool],
           types: str) -> None:
     """Route the form of TFLite op `name` that `applies` to `variant`, every other form to the
@@ -291,6 +360,13 @@ def _load() -> None:
     _wrap("MAX_POOL_2D", lambda c: _pool_float(c, "MAX_POOL_2D_FLOAT"), is_float, "float32")
     _wrap("AVERAGE_POOL_2D", lambda c: _pool_float(c, "AVERAGE_POOL_2D_FLOAT"), is_float, "float32")
     _wrap("SOFTMAX", softmax_float, is_float, "float32")
+    from . import elementwise as _elementwise_module  # noqa: F401
+
+    for name in ("ADD", "SUB", "MUL", "PRELU"):
+        _wrap(name, lambda c, op=f"{name}_FLOAT": _binary_float(c, op), is_float, "float32")
+    for name in ("RELU", "RELU6", "RELU_N1_TO_1"):
+        _wrap(name, _relu_float, is_float, "float32")
+    _wrap("MEAN", _mean_float, is_float, "float32")
 
 
 _load()
