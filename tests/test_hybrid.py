@@ -506,3 +506,34 @@ def test_float_mean(axes, keep):
                                  dict(shape=None, data=np.array(axes, np.int32), dtype="int32")],
                         [dict(shape=out, dtype="float32")], ("ReducerOptions", {"KeepDims": keep}))
     check_model(m)
+
+
+def test_integer_only_firmware_links_no_float_kernels(tmp_path):
+    """tools/firmware_size.py --no-float: a Cortex-M4 image of an int8 model with the integer-only
+    core holds none of hybrid.h's kernels; the default core holds them all."""
+    import importlib.util
+
+    from pyedge._manifest import ROOT
+
+    spec = importlib.util.spec_from_file_location("firmware_size", ROOT / "tools" / "firmware_size.py")
+    fw = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fw)
+    try:
+        fw.find_toolchain()
+    except fw.ToolchainMissing as exc:
+        pytest.skip(f"integer-only firmware link not checked: {exc}")
+    nm = shutil.which("arm-none-eabi-nm")
+    model = [ROOT / "tests/models/tflm_micro_speech_quantized.tflite"]
+    sizes = {}
+    for no_float in (False, True):
+        work = tmp_path / ("int" if no_float else "all")
+        r = fw.measure(model, "Os", workdir=work, no_float=no_float)
+        syms = _defined(nm, work / "model0.elf")
+        hybrid = {s for s in syms if s.startswith("pe_") and ("_hybrid" in s or "_float_" in s or s.endswith("_float__scalar"))}
+        if no_float:
+            assert not hybrid, f"integer-only firmware links {sorted(hybrid)[:5]}"
+        else:
+            assert {"pe_fully_connected_hybrid__scalar", "pe_softmax_float__scalar"} <= hybrid
+        sizes[no_float] = r["models"][0]["flash_bytes"]
+    assert sizes[True] < sizes[False]
+    print(f"\nCortex-M4 -Os flash, micro_speech: {sizes[False]} B with the float kernels, {sizes[True]} B without")

@@ -46,6 +46,34 @@ def _const(values: Any, dtype: str = "int32") -> dict[str, Any]:
     return _q(list(a.shape), dtype, data=a)
 
 
+def _float_op_models(som, rng, conv_opts) -> dict[str, Callable[[], bytes]]:
+    """The float32 ops of dynamic-range models (native/kernels/hybrid.h)."""
+    def f(shape: list[int]) -> dict[str, Any]:
+        return _q(shape, "float32")
+
+    def fc(shape: list[int]) -> dict[str, Any]:
+        return _q(shape, "float32", data=rng.standard_normal(shape).astype(np.float32))
+
+    pool = {"Padding": 0, "StrideH": 2, "StrideW": 2, "FilterHeight": 2, "FilterWidth": 2}
+    return {
+        "fc_float": lambda: som("FULLY_CONNECTED", [f([2, 6]), fc([4, 6]), fc([4])], [f([2, 4])]),
+        "conv_float": lambda: som("CONV_2D", [f([1, 5, 5, 2]), fc([3, 3, 3, 2]), fc([3])], [f([1, 3, 3, 3])],
+                                  ("Conv2DOptions", conv_opts)),
+        "depthwise_float": lambda: som("DEPTHWISE_CONV_2D", [f([1, 5, 5, 2]), fc([1, 3, 3, 4])], [f([1, 3, 3, 4])],
+                                       ("DepthwiseConv2DOptions", {**conv_opts, "DepthMultiplier": 2})),
+        "add_float": lambda: som("ADD", [f([2, 1, 3]), f([1, 4, 1])], [f([2, 4, 3])],
+                                 ("AddOptions", {"FusedActivationFunction": 1})),
+        "sub_float": lambda: som("SUB", [f([2, 3]), f([2, 3])], [f([2, 3])]),
+        "mul_float": lambda: som("MUL", [f([2, 3]), f([1, 3])], [f([2, 3])]),
+        "prelu_float": lambda: som("PRELU", [f([1, 2, 2, 3]), fc([3])], [f([1, 2, 2, 3])]),
+        "softmax_float": lambda: som("SOFTMAX", [f([2, 5])], [f([2, 5])], ("SoftmaxOptions", {"Beta": 1.0})),
+        "relu_float": lambda: som("RELU", [f([2, 5])], [f([2, 5])]),
+        "max_pool_float": lambda: som("MAX_POOL_2D", [f([1, 4, 4, 2])], [f([1, 2, 2, 2])], ("Pool2DOptions", pool)),
+        "avg_pool_float": lambda: som("AVERAGE_POOL_2D", [f([1, 4, 4, 2])], [f([1, 2, 2, 2])], ("Pool2DOptions", pool)),
+        "mean_float": lambda: som("MEAN", [f([1, 3, 3, 2]), _const([1, 2])], [f([1, 2])]),
+    }
+
+
 def _single_op_models() -> dict[str, Callable[[], bytes]]:
     """name -> builder of a small .tflite model with one op (a few with more)."""
     tb = _builder()
@@ -99,6 +127,7 @@ def _single_op_models() -> dict[str, Callable[[], bytes]]:
                                                                  quantized_dimension=3)],
                                         [_q([1, 3, 3, 4], "float32")],
                                         ("DepthwiseConv2DOptions", {**conv_opts, "DepthMultiplier": 2})),
+        **_float_op_models(som, rng, conv_opts),
         "batch_matmul": lambda: som("BATCH_MATMUL", [i8([2, 3, 4], 0.05, 0), i8([2, 4, 5], 0.04, 0)],
                                     [i8([2, 3, 5], 0.3, 1)], ("BatchMatMulOptions", {"AdjX": False, "AdjY": False})),
         "add_broadcast": lambda: som("ADD", [i8([2, 1, 3]), i8([1, 4, 1], 0.03, 5)], [i8([2, 4, 3], 0.1, -1)],
