@@ -537,3 +537,31 @@ def test_integer_only_firmware_links_no_float_kernels(tmp_path):
         sizes[no_float] = r["models"][0]["flash_bytes"]
     assert sizes[True] < sizes[False]
     print(f"\nCortex-M4 -Os flash, micro_speech: {sizes[False]} B with the float kernels, {sizes[True]} B without")
+
+
+@pytest.mark.parametrize("arch,cpu", [("aarch64", "cortex-a72"), ("armhf", "cortex-a7")])
+def test_dynamic_models_bit_identical_under_qemu(arch, cpu, tmp_path):
+    """The hybrid and float kernels give the host's bytes on Arm (no fused multiply-adds: the
+    file is compiled with contraction off), through the cross-built model runner under QEMU."""
+    from test_cross_arm import cross_build, qemu
+
+    from pyedge.quantize.dynamic import quantize_dynamic
+    from quantize_models import SHIPPED, digits_held_out, float_model, smooth_images
+
+    out = cross_build(arch)
+    for name in ("digits_cnn_float", "mediapipe_face_landmark"):
+        blob = pyedge.pack_tflite(quantize_dynamic(float_model(name)))
+        it = pyedge.Interpreter(model_content=blob)
+        it.allocate_tensors()
+        d = it.get_input_details()[0]
+        x = (digits_held_out()[0][:1] if name.startswith("digits") else smooth_images(1, *SHIPPED[name]))
+        x = x.astype(np.float32).reshape(d["shape"])
+        it.set_tensor(d["index"], x)
+        it.invoke()
+        want = b"".join(it.get_tensor(o["index"]).tobytes() for o in it.get_output_details())
+        (tmp_path / "m.peb").write_bytes(blob)
+        (tmp_path / "in.bin").write_bytes(x.tobytes())
+        r = qemu(arch, cpu, [out / "pe_run_model_file", "-m", tmp_path / "m.peb", "-n", 1, "-i",
+                             tmp_path / "in.bin", "-o", tmp_path / "out.bin"], text=True, timeout=600)
+        assert r.returncode == 0, f"{name} on {arch}: exit {r.returncode}\n{r.stderr[-2000:]}"
+        assert (tmp_path / "out.bin").read_bytes() == want, f"{name} on {arch} -cpu {cpu} differs from the host"
