@@ -134,4 +134,7 @@ int pe_hybrid_is_zero(const float *x, int32_t n);
 void pe_hybrid_quantize_row(const float *x, int32_t n, int asymmetric, int8_t *q, float *scale,
                             int32_t *zero_point);
 
+/* FULLY_CONNECTED_HYBRID with the variant's row dot-product microkernel (native/kernels.def). */
+pe_status pe_fully_connected_hybrid__dot(const pe_op_ctx *ctx);
+
 #endif

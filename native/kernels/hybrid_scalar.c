@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "conv.h"
+#include "qs8_dot.h"
 
 #if defined(__clang__)
 #pragma clang fp contract(off)
@@ -168,6 +169,49 @@ pe_status pe_fully_connected_hybrid__scalar(const pe_op_ctx *ctx) {
     if (!zero) {
       pe_hybrid_quantize_row(x, depth, p->asymmetric, q, &row_scale, &zp);
       hybrid_rows(q, (const int8_t *)w.data, units, depth, row_scale, zp, w_scale, row_sums, y);
+    }
+    for (u = 0; u < units; ++u) y[u] = pe_hybrid_activate(y[u], p->activation);
+  }
+  return PE_OK;
+}
+
+/* The same op with the int32 dot products from a row dot-product microkernel (qs8_dot.h; the
+   variant's ukernel, SIMD on x86): each quantized row against a block of weight rows, then the
+   float steps of hybrid_rows in the same order. */
+#define HYBRID_DOT_BLOCK 64
+
+pe_status pe_fully_connected_hybrid__dot(const pe_op_ctx *ctx) {
+  const pe_fc_hybrid_params *p = (const pe_fc_hybrid_params *)ctx->params;
+  const pe_qs8_dot_ukernel *uk = (const pe_qs8_dot_ukernel *)ctx->variant->ukernel;
+  const pe_tensor in = pe_input(ctx, FH_INPUT), w = pe_input(ctx, FH_WEIGHTS);
+  const pe_tensor bias = pe_input(ctx, FH_BIAS), out = pe_output(ctx, 0);
+  const float *x = (const float *)in.data, *b = (const float *)bias.data;
+  const float *w_scale = (const float *)pe_input(ctx, FH_SCALES).data;
+  const int32_t *row_sums = p->asymmetric ? (const int32_t *)pe_input(ctx, FH_ROW_SUMS).data : NULL;
+  const int8_t *wd = (const int8_t *)w.data;
+  const int32_t units = w.dims[0], depth = w.dims[1];
+  const int32_t n_in = pe_conv_elems(&in), batches = n_in / depth;
+  const int zero = pe_hybrid_is_zero(x, n_in);
+  float *y = (float *)out.data;
+  int8_t *q = (int8_t *)ctx->scratch;
+  int32_t acc[HYBRID_DOT_BLOCK];
+  int32_t bt, u, u0, i;
+  for (bt = 0; bt < batches; ++bt, x += depth, y += units) {
+    float row_scale;
+    int32_t zp;
+    for (u = 0; u < units; ++u) y[u] = b != NULL ? b[u] : 0.0f;
+    if (!zero) {
+      pe_hybrid_quantize_row(x, depth, p->asymmetric, q, &row_scale, &zp);
+      for (u0 = 0; u0 < units; u0 += HYBRID_DOT_BLOCK) {
+        const int32_t cnt = units - u0 < HYBRID_DOT_BLOCK ? units - u0 : HYBRID_DOT_BLOCK;
+        uk->s8_rows((size_t)cnt, (size_t)depth, wd + (size_t)u0 * (size_t)depth, (size_t)depth, q, 0, acc);
+        for (i = 0; i < cnt; ++i) {
+          int32_t dot = acc[i];
+          const float scale = row_scale * w_scale[u0 + i];
+          if (row_sums != NULL) dot = (int32_t)((float)dot - (float)row_sums[u0 + i] * (float)zp);
+          y[u0 + i] += (float)dot * scale;
+        }
+      }
     }
     for (u = 0; u < units; ++u) y[u] = pe_hybrid_activate(y[u], p->activation);
   }
