@@ -565,3 +565,30 @@ def test_dynamic_models_bit_identical_under_qemu(arch, cpu, tmp_path):
                              tmp_path / "in.bin", "-o", tmp_path / "out.bin"], text=True, timeout=600)
         assert r.returncode == 0, f"{name} on {arch}: exit {r.returncode}\n{r.stderr[-2000:]}"
         assert (tmp_path / "out.bin").read_bytes() == want, f"{name} on {arch} -cpu {cpu} differs from the host"
+
+
+def svdf_model(batch, n_input, n_filter, n_memory, rank, *, asym=False, act=0, bias=True, seed=0) -> bytes:
+    from tflite_builder import ModelBuilder
+
+    rng = np.random.default_rng(seed)
+    mb = ModelBuilder("hybrid svdf")
+    x = mb.add_tensor([batch, n_input], "float32", name="x")
+    wf = mb.add_tensor(None, "int8", data=rng.integers(-127, 128, (n_filter, n_input), dtype=np.int8),
+                       scale=[0.02], zero_point=0, name="wf")
+    wt = mb.add_tensor(None, "int8", data=rng.integers(-127, 128, (n_filter, n_memory), dtype=np.int8),
+                       scale=[0.01], zero_point=0, name="wt")
+    b = mb.add_tensor(None, "float32", data=rng.standard_normal(n_filter // rank).astype(F32), name="b") if bias else -1
+    st = mb.add_tensor([batch, n_memory * n_filter], "float32", is_variable=True, name="state")
+    y = mb.add_tensor([batch, n_filter // rank], "float32", name="y")
+    mb.add_operator("SVDF", [x, wf, wt, b, st], [y],
+                    ("SVDFOptions", {"Rank": rank, "FusedActivationFunction": act, "AsymmetricQuantizeInputs": asym}))
+    mb.set_io([x], [y])
+    return mb.build()
+
+
+@pytest.mark.parametrize("asym", [False, True], ids=["symmetric", "asymmetric"])
+@pytest.mark.parametrize("shape", [(1, 7, 4, 3, 1), (2, 16, 12, 10, 3), (3, 33, 8, 5, 2)])
+def test_svdf_hybrid(shape, asym):
+    """Several invokes: the float state carries over."""
+    check_model(svdf_model(*shape, asym=asym, act=1 if shape[0] == 2 else 0, seed=shape[1]), invokes=4,
+                seeds=(0, 1))

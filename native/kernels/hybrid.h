@@ -96,6 +96,18 @@ typedef struct {
   int32_t in_dims[6];
   int32_t axis_mask;
 } pe_mean_float_params;
+
+/* SVDF_HYBRID (svdf.cc EvalHybrid, reference_ops::EvalHybridSVDF). inputs: input float32
+   [B, I], weights_feature int8 [F, I], weights_time float32 [F, M] (the int8 weights times their
+   scale, as TFLite dequantizes them), bias float32 [F / rank] or absent, state float32 [B, M*F]
+   (persistent), weights_feature row sums int32 [F]; output float32 [B, F / rank].
+   Scratch: I bytes (one quantized row), then F floats. */
+typedef struct {
+  int32_t rank;
+  int32_t asymmetric;
+  int32_t activation;        /* as pe_fc_hybrid_params */
+  int32_t feature_scale_bits; /* weights_feature's float32 scale, bit pattern */
+} pe_svdf_hybrid_params;
 /* END CDEF */
 
 /* TFLite's fused activation functions on floats (activation_functor.h), with std::max and

@@ -701,4 +701,95 @@ pe_status pe_mean_float__scalar(const pe_op_ctx *ctx) {
   return PE_OK;
 }
 
+/* ---------------------------------------------------------------- SVDF_HYBRID */
+
+pe_status pe_svdf_hybrid_check(const pe_op_ctx *ctx) {
+  const pe_svdf_hybrid_params *p = (const pe_svdf_hybrid_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), wf = pe_input(ctx, 1), wt = pe_input(ctx, 2), bias = pe_input(ctx, 3);
+  const pe_tensor st = pe_input(ctx, 4), rs = pe_input(ctx, 5), out = pe_output(ctx, 0);
+  int32_t nb, ni, nf, nm, i, d;
+  PE_CHECK(ctx->n_inputs == 6 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(is_f32(&in) && wf.index >= 0 && wf.dtype == PE_INT8 && is_f32(&wt) && is_f32(&st) && is_f32(&out),
+           PE_ERR_SHAPE);
+  PE_CHECK(rs.index >= 0 && rs.dtype == PE_INT32 && rs.data != NULL && wf.data != NULL && wt.data != NULL,
+           PE_ERR_SHAPE);
+  PE_CHECK(in.rank == 2 && wf.rank == 2 && wt.rank == 2 && st.rank == 2 && out.rank == 2, PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &st) && pe_conv_has_data(ctx, &out), PE_ERR_SHAPE);
+  nb = in.dims[0];
+  ni = in.dims[1];
+  nf = wf.dims[0];
+  nm = wt.dims[1];
+  PE_CHECK(nb >= 1 && ni >= 1 && nf >= 1 && nm >= 1 && wf.dims[1] == ni && wt.dims[0] == nf, PE_ERR_SHAPE);
+  PE_CHECK(p->rank >= 1 && nf % p->rank == 0, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->asymmetric == 0 || p->asymmetric == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(pe_hybrid_act_ok(p->activation), PE_ERR_BAD_PARAMS);
+  PE_CHECK(pe_conv_elems(&in) >= 0 && pe_conv_elems(&wf) >= 0 && pe_conv_elems(&wt) >= 0, PE_ERR_SHAPE);
+  PE_CHECK(st.dims[0] == nb && (int64_t)st.dims[1] == (int64_t)nm * nf && pe_conv_elems(&st) >= 0, PE_ERR_SHAPE);
+  PE_CHECK(out.dims[0] == nb && out.dims[1] == nf / p->rank, PE_ERR_SHAPE);
+  if (bias.index >= 0)
+    PE_CHECK(is_f32(&bias) && pe_conv_elems(&bias) == nf / p->rank && pe_conv_has_data(ctx, &bias), PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_elems(&rs) == nf, PE_ERR_SHAPE);
+  for (i = 0; i < nf; ++i) {
+    int32_t sum = 0;
+    for (d = 0; d < ni; ++d) sum += ((const int8_t *)wf.data)[(size_t)i * (size_t)ni + (size_t)d];
+    PE_CHECK(((const int32_t *)rs.data)[i] == sum, PE_ERR_BAD_PARAMS);
+  }
+  PE_CHECK((uint64_t)ctx->scratch_size >= (uint64_t)((ni + 3) / 4 * 4) + 4u * (uint64_t)nf, PE_ERR_BAD_PARAMS);
+  return PE_OK;
+}
+
+pe_status pe_svdf_hybrid__scalar(const pe_op_ctx *ctx) {
+  const pe_svdf_hybrid_params *p = (const pe_svdf_hybrid_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), wf = pe_input(ctx, 1), wt = pe_input(ctx, 2), bias = pe_input(ctx, 3);
+  const pe_tensor st = pe_input(ctx, 4), rs = pe_input(ctx, 5), out = pe_output(ctx, 0);
+  const float *x = (const float *)in.data, *wtime = (const float *)wt.data, *b = (const float *)bias.data;
+  const int8_t *wfeat = (const int8_t *)wf.data;
+  const int32_t *row_sums = (const int32_t *)rs.data;
+  float *state = (float *)st.data, *y = (float *)out.data;
+  const int32_t nb = in.dims[0], ni = in.dims[1], nf = wf.dims[0], nm = wt.dims[1];
+  const int32_t rank = p->rank, nu = nf / rank;
+  int8_t *q = (int8_t *)ctx->scratch;
+  float *scratch = (float *)(void *)(ctx->scratch + (size_t)((ni + 3) / 4 * 4));
+  float feature_scale;
+  int32_t bt, f, m, u, r;
+  memcpy(&feature_scale, &p->feature_scale_bits, sizeof(feature_scale));
+  /* the state moves left by one element over the whole buffer */
+  memmove(state, state + 1, ((size_t)nb * (size_t)nm * (size_t)nf - 1) * sizeof(float));
+  {
+    const int zero = pe_hybrid_is_zero(x, nb * ni);
+    for (bt = 0; bt < nb; ++bt) {
+      const float *xr = x + (size_t)bt * (size_t)ni;
+      float *srow = state + (size_t)bt * (size_t)nm * (size_t)nf;
+      for (f = 0; f < nf; ++f) scratch[f] = 0.0f;
+      if (!zero) {
+        float sf;
+        int32_t zp;
+        pe_hybrid_quantize_row(xr, ni, p->asymmetric, q, &sf, &zp);
+        sf = sf * feature_scale;
+        for (f = 0; f < nf; ++f) {
+          int32_t dot = (int32_t)pe_dot_s8(q, wfeat + (size_t)f * (size_t)ni, ni, 0);
+          dot = (int32_t)((float)dot - (float)row_sums[f] * (float)zp);
+          scratch[f] += (float)dot * sf;
+        }
+      }
+      for (f = 0; f < nf; ++f) srow[(size_t)f * (size_t)nm + (size_t)(nm - 1)] = scratch[f];
+      /* time weights: one float dot product per filter over its memory */
+      for (f = 0; f < nf; ++f) {
+        const float *a = wtime + (size_t)f * (size_t)nm, *s = srow + (size_t)f * (size_t)nm;
+        float acc = 0.0f;
+        for (m = 0; m < nm; ++m) acc += a[m] * s[m];
+        scratch[f] = acc;
+      }
+      /* the rank's filters of each unit summed, then bias and activation */
+      for (u = 0; u < nu; ++u) {
+        float acc = 0.0f;
+        for (r = 0; r < rank; ++r) acc += scratch[u * rank + r];
+        if (b != NULL) acc += b[u];
+        y[(size_t)bt * (size_t)nu + (size_t)u] = pe_hybrid_activate(acc, p->activation);
+      }
+    }
+  }
+  return PE_OK;
+}
+
 #endif /* !PE_NO_FLOAT_KERNELS */

@@ -179,6 +179,42 @@ def batch_matmul_hybrid(ctx: LowerCtx) -> Lowered:
                    params, scratch=(depth + 3) // 4 * 4)
 
 
+def svdf_hybrid(ctx: LowerCtx) -> Lowered:
+    """svdf.cc EvalHybrid (reference_ops::EvalHybridSVDF): float input rows quantized, int8
+    weights_feature, weights_time dequantized (int8 x scale in float, as TFLite does once), float
+    state, bias and activation."""
+    ctx.require(len(ctx.op.inputs) == 5 and len(ctx.op.outputs) == 1, "SVDF needs 5 inputs and 1 output")
+    x, wf, wt, bias, state = (ctx.input(i) for i in range(5))
+    y = ctx.output(0)
+    ctx.require(all(t is not None for t in (x, wf, wt, state)), "input, weights and state are required")
+    ctx.require(wt.type_code == INT8 and wt.is_const and wt.quantized,
+                f"weights_time type {wt.type_name} (a hybrid SVDF's are int8 with a scale)")
+    ctx.require(state.type_code == FLOAT32 and state.is_variable and state.data is None,
+                "the state must be a float32 variable tensor without data")
+    ctx.require(y.type_code == FLOAT32, f"output type {y.type_name}")
+    ctx.require(len(x.shape) == 2 and len(wf.shape) == 2 and len(wt.shape) == 2 and len(state.shape) == 2,
+                "input, weights and state must be 2-D")
+    batch, n_input = x.shape
+    n_filter, n_memory = wf.shape[0], wt.shape[1]
+    ctx.require(wf.shape[1] == n_input and wt.shape[0] == n_filter, "weights do not fit the input")
+    rank = int(ctx.opt("Rank", 0))
+    ctx.require(rank > 0 and n_filter % rank == 0, f"rank {rank} does not divide {n_filter} filters")
+    n_unit = n_filter // rank
+    ctx.require(tuple(state.shape) == (batch, n_memory * n_filter), f"state shape {state.shape}")
+    ctx.require(tuple(y.shape) == (batch, n_unit), f"output shape {y.shape}, expected {(batch, n_unit)}")
+    _float_bias(ctx, bias, n_unit)
+    fs = _weight_scales(ctx, wf, n_filter, 0)
+    ctx.require(len(wf.scales) == 1, "per-channel weights_feature (TFLite's hybrid SVDF reads one scale)")
+    ctx.require(not np.any(wt.zero_points), "weights_time zero point must be 0")
+    wt_float = (wt.data.astype(np.float32).reshape(n_filter, n_memory) * np.float32(wt.scales[0])).astype(np.float32)
+    row_sums = wf.data.astype(np.int32).reshape(n_filter, n_input).sum(axis=1).astype(np.int32)
+    params = ctx.params("pe_svdf_hybrid_params", rank=rank, asymmetric=int(bool(ctx.opt("AsymmetricQuantizeInputs", False))),
+                        activation=_activation(ctx), feature_scale_bits=int(fs[:1].view(np.int32)[0]))
+    return Lowered("SVDF_HYBRID", [x, wf, ctx.const(wt_float, "weights_time_float"), bias, state,
+                                   ctx.const(row_sums, "row_sums")], [y], params,
+                   scratch=(n_input + 3) // 4 * 4 + 4 * n_filter)
+
+
 def is_float(ctx: LowerCtx) -> bool:
     """The op's data input, weights (if any) and output are all float32."""
     x, y = ctx.input(0), ctx.output(0)
@@ -354,6 +390,9 @@ def _load() -> None:
     _wrap("CONV_2D", conv_2d_hybrid, is_hybrid, "hybrid")
     _wrap("DEPTHWISE_CONV_2D", depthwise_conv_2d_hybrid, is_hybrid, "hybrid")
     _wrap("BATCH_MATMUL", batch_matmul_hybrid, is_hybrid, "hybrid")
+    from . import sequence as _sequence_module  # noqa: F401
+
+    _wrap("SVDF", svdf_hybrid, is_hybrid, "hybrid")
     _wrap("FULLY_CONNECTED", fully_connected_float, is_float, "float32")
     _wrap("CONV_2D", lambda c: _conv_float(c, False), is_float, "float32")
     _wrap("DEPTHWISE_CONV_2D", lambda c: _conv_float(c, True), is_float, "float32")

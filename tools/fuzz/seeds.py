@@ -71,6 +71,10 @@ def _float_op_models(som, rng, conv_opts) -> dict[str, Callable[[], bytes]]:
         "max_pool_float": lambda: som("MAX_POOL_2D", [f([1, 4, 4, 2])], [f([1, 2, 2, 2])], ("Pool2DOptions", pool)),
         "avg_pool_float": lambda: som("AVERAGE_POOL_2D", [f([1, 4, 4, 2])], [f([1, 2, 2, 2])], ("Pool2DOptions", pool)),
         "mean_float": lambda: som("MEAN", [f([1, 3, 3, 2]), _const([1, 2])], [f([1, 2])]),
+        "svdf_hybrid": lambda: som("SVDF", [f([1, 3]), _q([4, 3], "int8", 0.1, 0, data=rng.integers(-127, 128, (4, 3)).astype(np.int8)),
+                                           _q([4, 2], "int8", 0.05, 0, data=rng.integers(-127, 128, (4, 2)).astype(np.int8)),
+                                           None, _q([1, 8], "float32", is_variable=True)],
+                                   [f([1, 2])], ("SVDFOptions", {"Rank": 2, "AsymmetricQuantizeInputs": True})),
     }
 
 
