@@ -642,8 +642,6 @@ def _int4_conv() -> bytes:
 
 
 @pytest.mark.parametrize("make, reason", [
-    (_float_conv, "float32 input"),
-    (_hybrid_fc, "hybrid"),
     (_tanh_conv, "fused activation TANH"),
     (_bmm_int32_out, r"int32 \(unrequantized\) output"),
     (_shuffled_fc, "SHUFFLED4x16INT8"),
@@ -655,6 +653,13 @@ def _int4_conv() -> bytes:
 def test_unsupported_variants_raise_at_load(make, reason: str) -> None:
     with pytest.raises(pyedge.UnsupportedOpError, match=reason):
         pyedge.Interpreter(model_content=make())
+
+
+@pytest.mark.parametrize("make", [_float_conv, _hybrid_fc], ids=["float32", "hybrid"])
+def test_float_and_hybrid_variants_run(make) -> None:
+    """float32 and hybrid (float input, int8 weights) convs and FCs run as TFLite's
+    (native/kernels/hybrid.h; swept in tests/test_hybrid.py)."""
+    check_model(make())
 
 
 def test_batch_matmul_rejects_tflite_bug_case() -> None:

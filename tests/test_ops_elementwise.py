@@ -354,7 +354,6 @@ def test_prelu_int8(shapes, qi: int, const_alpha: bool) -> None:
 # ---- what pyedge refuses, and hostile params -----------------------------------------------------
 
 UNSUPPORTED = {
-    "float32 add": lambda: binary_model("ADD", ([2, 3], [2, 3]), "float32"),
     "int16 add with zero points": lambda: binary_model("ADD", ([2, 3], [3]), "int16",
                                                        [(0.1, 3), (0.2, 0), (0.3, 0)]),
     "mixed input types": lambda: single_op_model(

@@ -4,7 +4,9 @@ header written by `pyedge pack --format c` with arm-none-eabi-gcc, links a minim
 program (native/tests/pe_fw_main.c: one pe_model_init + pe_invoke) and reports, from
 arm-none-eabi-size, the core's code/const bytes and the linked firmware's flash and RAM.
 
-    .venv/bin/python tools/firmware_size.py [MODEL.tflite ...] [--opt O2|Os] [--json]
+    .venv/bin/python tools/firmware_size.py [MODEL.tflite ...] [--opt O2|Os] [--json] [--no-float]
+
+--no-float builds the integer-only core (PE_NO_FLOAT_KERNELS: no hybrid or float32 kernels).
 
 Any compiler warning fails the run (exit 1): the core and the generated header must compile
 warning-free with the flags below. Exit 3 if the cross compiler (or newlib) is missing.
@@ -95,9 +97,9 @@ def _group(sections: dict[str, int]) -> dict[str, int]:
 
 
 def measure(models: list[Path], opt: str = "O2", cc: str = "arm-none-eabi-gcc",
-            workdir: Path | None = None) -> dict:
+            workdir: Path | None = None, no_float: bool = False) -> dict:
     """Cross-compile the core and each model; return sizes and any compiler warnings (raises
-    CompileWarnings if there are any)."""
+    CompileWarnings if there are any). `no_float`: the integer-only core (PE_NO_FLOAT_KERNELS)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from pyedge.blob import is_blob
@@ -105,7 +107,7 @@ def measure(models: list[Path], opt: str = "O2", cc: str = "arm-none-eabi-gcc",
     from pyedge.pack import pack_tflite
 
     gcc, size_tool = find_toolchain(cc)
-    flags = cflags(opt) + INCLUDES
+    flags = cflags(opt) + INCLUDES + (["-DPE_NO_FLOAT_KERNELS"] if no_float else [])
     tmp = Path(workdir or tempfile.mkdtemp(prefix="pe_fw_"))
     tmp.mkdir(parents=True, exist_ok=True)
     srcs = core_sources()
@@ -120,7 +122,8 @@ def measure(models: list[Path], opt: str = "O2", cc: str = "arm-none-eabi-gcc",
         for k, v in _group(section_sizes(size_tool, o)).items():
             core[k] += v
     result = {"compiler": subprocess.run([gcc, "--version"], capture_output=True, text=True).stdout.splitlines()[0],
-              "flags": " ".join(cflags(opt)), "core": core, "models": []}
+              "flags": " ".join(cflags(opt) + (["-DPE_NO_FLOAT_KERNELS"] if no_float else [])), "core": core,
+              "models": []}
     for i, model in enumerate(models):
         raw = Path(model).read_bytes()
         blob = raw if is_blob(raw) else pack_tflite(raw)
@@ -177,9 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cc", default="arm-none-eabi-gcc")
     p.add_argument("--json", action="store_true")
     p.add_argument("--keep", type=Path, help="build in this directory and keep it")
+    p.add_argument("--no-float", action="store_true",
+                   help="the integer-only core: PE_NO_FLOAT_KERNELS leaves the hybrid and float32 kernels out")
     args = p.parse_args(argv)
     try:
-        r = measure(args.models or DEFAULT_MODELS, args.opt, args.cc, args.keep)
+        r = measure(args.models or DEFAULT_MODELS, args.opt, args.cc, args.keep, no_float=args.no_float)
     except ToolchainMissing as exc:
         print(f"firmware_size: {exc}", file=sys.stderr)
         return 3

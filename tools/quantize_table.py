@@ -10,6 +10,11 @@ of scikit-learn's two bundled sample photos (china.jpg, flower.jpg; no faces, so
 are not comparable with face data). Needs scikit-learn and Pillow for those crops.
 
   python tools/quantize_table.py [--write] [--methods minmax,ema,...] [--models a,b]
+  python tools/quantize_table.py --dynamic [--write] [--models a,b]
+
+`--dynamic` measures `pyedge quantize --dynamic` (int8 weights, float activations; no calibration)
+instead and writes its table between the dynamic-table markers. Its outputs come from TFLite's
+reference kernels where pyedge lacks a float op of the model (the table says which).
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ DOC = ROOT / "docs" / "quantize.md"
 sys.path.insert(0, str(ROOT))
 
 from pyedge.quantize import METHODS, calibrate  # noqa: E402
+from pyedge.quantize.dynamic import quantize_dynamic  # noqa: E402
 from pyedge.quantize.report import compare  # noqa: E402
 
 
@@ -93,6 +99,38 @@ def measure(models: list[str], methods: list[str]) -> list[dict]:
     return rows
 
 
+def measure_dynamic(models: list[str]) -> list[dict]:
+    rows = []
+    for name in models:
+        raw = (FLOAT / f"{name}.tflite").read_bytes()
+        _, ev_x, labels = MODELS[name]()
+        for asym in (True, False):
+            q = quantize_dynamic(raw, asymmetric_inputs=asym)
+            r = compare(raw, q, ev_x, labels=labels, show_progress=False)
+            rows.append({"model": name, "asym": asym, "eval": len(ev_x), "sqnr": [o["sqnr_db"] for o in r["outputs"]],
+                         "outputs": [o["name"] for o in r["outputs"]], "acc_f": r.get("float_accuracy"),
+                         "acc_q": r.get("quant_accuracy"), "bytes_f": r["float_model_bytes"],
+                         "bytes_q": r["quant_model_bytes"], "outputs_from": r["outputs_from"]})
+            print(f"{name:40s} dynamic asym={asym} SQNR {' / '.join(f'{v:.2f}' for v in rows[-1]['sqnr'])} dB",
+                  flush=True)
+    return rows
+
+
+def dynamic_table(rows: list[dict]) -> str:
+    lines = ["| float model (outputs) | eval samples | --dynamic | --dynamic --symmetric-inputs | "
+             "accuracy float -> dynamic | size float -> dynamic | outputs from |",
+             "|---|---|---|---|---|---|---|"]
+    for name in dict.fromkeys(r["model"] for r in rows):
+        a = next(r for r in rows if r["model"] == name and r["asym"])
+        s = next(r for r in rows if r["model"] == name and not r["asym"])
+        acc = f"{a['acc_f']:.4f} -> {a['acc_q']:.4f}" if a["acc_q"] is not None else "-"
+        src = "pyedge" if a["outputs_from"] == "pyedge" else "TFLite (pyedge lacks a float op)"
+        lines.append(f"| {name} ({', '.join(a['outputs'])}) | {a['eval']} | "
+                     f"{' / '.join(f'{v:.1f}' for v in a['sqnr'])} | {' / '.join(f'{v:.1f}' for v in s['sqnr'])} | "
+                     f"{acc} | {a['bytes_f']} -> {a['bytes_q']} | {src} |")
+    return "\n".join(lines)
+
+
 def mean_sqnr(rows: list[dict], methods: list[str]) -> dict[str, float | None]:
     """Mean output SQNR (dB) of each method over every output of every model: the measure the
     default method is chosen by."""
@@ -132,7 +170,17 @@ def main() -> int:
     ap.add_argument("--write", action="store_true", help="write the table into docs/quantize.md")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--dynamic", action="store_true", help="measure --dynamic (dynamic-range) models instead")
     args = ap.parse_args()
+    if args.dynamic:
+        text = dynamic_table(measure_dynamic(args.models.split(",")))
+        print(text)
+        if args.write:
+            doc = DOC.read_text()
+            DOC.write_text(re.sub(r"(<!-- dynamic-table:begin -->\n).*?(<!-- dynamic-table:end -->)",
+                                  lambda m: m.group(1) + text + "\n" + m.group(2), doc, flags=re.S))
+            print(f"wrote {DOC.relative_to(ROOT)}")
+        return 0
     methods = args.methods.split(",")
     rows = measure(args.models.split(","), methods)
     text = table(rows, methods)

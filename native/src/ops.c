@@ -7,6 +7,7 @@
 #include "elementwise_drivers.h"
 #include "dwconv_dm_drivers.h"
 #include "gemm_drivers.h"
+#include "hybrid.h"
 #include "lstm.h"
 #include "pool.h"
 #include "sequence.h"

@@ -12,6 +12,11 @@ def cmd_quantize(args: argparse.Namespace) -> int:
     from . import calibrate
     from ..tflite_writer import write_file_atomic
 
+    if args.dynamic:
+        return cmd_quantize_dynamic(args)
+    if args.calibration is None:
+        raise SystemExit("pyedge quantize: --calibration DATA is required (or --dynamic, which needs none)")
+
     cal = calibrate(args.model, args.calibration, show_progress=not args.quiet)
     out = cal.quantize(args.calibrate, args.io, args.activations)
     path = Path(args.output)
@@ -25,6 +30,28 @@ def cmd_quantize(args: argparse.Namespace) -> int:
 
         pack_tflite(out)
     except Exception as exc:  # the model is valid TFLite either way; say what pyedge lacks
+        print(f"pyedge cannot run it: {exc}")
+    return 0
+
+
+def cmd_quantize_dynamic(args: argparse.Namespace) -> int:
+    from .dynamic import quantize_dynamic
+    from ..tflite_writer import write_file_atomic
+
+    if args.calibration is not None or args.io is not None or args.activations != "int8":
+        raise SystemExit("pyedge quantize: --dynamic takes no --calibration, --io or --activations "
+                         "(its activations stay float)")
+    out = quantize_dynamic(args.model, asymmetric_inputs=not args.symmetric_inputs)
+    path = Path(args.output)
+    write_file_atomic(path, out)
+    before = Path(args.model).stat().st_size
+    print(f"wrote {path} ({len(out)} bytes; float model {before} bytes, {len(out) / before:.2f}x), "
+          f"dynamic range: int8 weights, float activations")
+    try:
+        from ..pack import pack_tflite
+
+        pack_tflite(out)
+    except Exception as exc:
         print(f"pyedge cannot run it: {exc}")
     return 0
 
@@ -51,7 +78,7 @@ def add_commands(sub) -> None:
     q = sub.add_parser("quantize", help="quantize a float .tflite into a fully integer .tflite, calibrated "
                                         "on representative inputs")
     q.add_argument("model", help="the float .tflite model")
-    q.add_argument("--calibration", required=True, metavar="DATA",
+    q.add_argument("--calibration", metavar="DATA",
                    help=".npy (one input) or .npz (arrays named after the inputs, or in input order) of "
                         "representative inputs, [N, ...] each, or a folder of such files")
     q.add_argument("-o", "--output", required=True, help="the quantized .tflite to write")
@@ -64,6 +91,12 @@ def add_commands(sub) -> None:
     q.add_argument("--io", choices=IO_TYPES,
                    help="type of the model's inputs and outputs: the activations' (default), uint8 (int8 models), "
                         "or float (QUANTIZE/DEQUANTIZE at the edges)")
+    q.add_argument("--dynamic", action="store_true",
+                   help="dynamic range instead: int8 weights for FULLY_CONNECTED, CONV_2D and DEPTHWISE_CONV_2D, "
+                        "float activations quantized by the kernels at run time; no calibration data")
+    q.add_argument("--symmetric-inputs", action="store_true",
+                   help="with --dynamic: FULLY_CONNECTED quantizes its input rows symmetrically (default: "
+                        "asymmetric_quantize_inputs, as TensorFlow's converter writes)")
     q.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     q.set_defaults(fn=cmd_quantize)
     c = sub.add_parser("compare", help="per-layer SQNR and cosine similarity, output SQNR, top-1 agreement, "

@@ -46,6 +46,38 @@ def _const(values: Any, dtype: str = "int32") -> dict[str, Any]:
     return _q(list(a.shape), dtype, data=a)
 
 
+def _float_op_models(som, rng, conv_opts) -> dict[str, Callable[[], bytes]]:
+    """The float32 ops of dynamic-range models (native/kernels/hybrid.h)."""
+    def f(shape: list[int]) -> dict[str, Any]:
+        return _q(shape, "float32")
+
+    def fc(shape: list[int]) -> dict[str, Any]:
+        return _q(shape, "float32", data=rng.standard_normal(shape).astype(np.float32))
+
+    pool = {"Padding": 0, "StrideH": 2, "StrideW": 2, "FilterHeight": 2, "FilterWidth": 2}
+    return {
+        "fc_float": lambda: som("FULLY_CONNECTED", [f([2, 6]), fc([4, 6]), fc([4])], [f([2, 4])]),
+        "conv_float": lambda: som("CONV_2D", [f([1, 5, 5, 2]), fc([3, 3, 3, 2]), fc([3])], [f([1, 3, 3, 3])],
+                                  ("Conv2DOptions", conv_opts)),
+        "depthwise_float": lambda: som("DEPTHWISE_CONV_2D", [f([1, 5, 5, 2]), fc([1, 3, 3, 4])], [f([1, 3, 3, 4])],
+                                       ("DepthwiseConv2DOptions", {**conv_opts, "DepthMultiplier": 2})),
+        "add_float": lambda: som("ADD", [f([2, 1, 3]), f([1, 4, 1])], [f([2, 4, 3])],
+                                 ("AddOptions", {"FusedActivationFunction": 1})),
+        "sub_float": lambda: som("SUB", [f([2, 3]), f([2, 3])], [f([2, 3])]),
+        "mul_float": lambda: som("MUL", [f([2, 3]), f([1, 3])], [f([2, 3])]),
+        "prelu_float": lambda: som("PRELU", [f([1, 2, 2, 3]), fc([3])], [f([1, 2, 2, 3])]),
+        "softmax_float": lambda: som("SOFTMAX", [f([2, 5])], [f([2, 5])], ("SoftmaxOptions", {"Beta": 1.0})),
+        "relu_float": lambda: som("RELU", [f([2, 5])], [f([2, 5])]),
+        "max_pool_float": lambda: som("MAX_POOL_2D", [f([1, 4, 4, 2])], [f([1, 2, 2, 2])], ("Pool2DOptions", pool)),
+        "avg_pool_float": lambda: som("AVERAGE_POOL_2D", [f([1, 4, 4, 2])], [f([1, 2, 2, 2])], ("Pool2DOptions", pool)),
+        "mean_float": lambda: som("MEAN", [f([1, 3, 3, 2]), _const([1, 2])], [f([1, 2])]),
+        "svdf_hybrid": lambda: som("SVDF", [f([1, 3]), _q([4, 3], "int8", 0.1, 0, data=rng.integers(-127, 128, (4, 3)).astype(np.int8)),
+                                           _q([4, 2], "int8", 0.05, 0, data=rng.integers(-127, 128, (4, 2)).astype(np.int8)),
+                                           None, _q([1, 8], "float32", is_variable=True)],
+                                   [f([1, 2])], ("SVDFOptions", {"Rank": 2, "AsymmetricQuantizeInputs": True})),
+    }
+
+
 def _single_op_models() -> dict[str, Callable[[], bytes]]:
     """name -> builder of a small .tflite model with one op (a few with more)."""
     tb = _builder()
@@ -88,6 +120,18 @@ def _single_op_models() -> dict[str, Callable[[], bytes]]:
                                     [i16([1, 3, 3, 3], 0.01)], ("Conv2DOptions", conv_opts)),
         "fc_int8": lambda: som("FULLY_CONNECTED", [i8([2, 6]), w8([4, 6]), bias(4)], [i8([2, 4], 0.1, 2)],
                                ("FullyConnectedOptions", {"FusedActivationFunction": 0})),
+        "fc_hybrid": lambda: som("FULLY_CONNECTED", [_q([2, 6], "float32"), w8([4, 6]), _q([4], "float32",
+                                 data=rng.standard_normal(4).astype(np.float32))], [_q([2, 4], "float32")],
+                                 ("FullyConnectedOptions", {"AsymmetricQuantizeInputs": True})),
+        "conv_hybrid": lambda: som("CONV_2D", [_q([1, 5, 5, 2], "float32"), w8([3, 3, 3, 2], [0.01, 0.02, 0.03])],
+                                   [_q([1, 3, 3, 3], "float32")], ("Conv2DOptions", conv_opts)),
+        "depthwise_hybrid": lambda: som("DEPTHWISE_CONV_2D", [_q([1, 5, 5, 2], "float32"),
+                                                              _q([1, 3, 3, 4], "int8", [0.01, 0.02, 0.03, 0.04], 0,
+                                                                 data=rng.integers(-127, 128, [1, 3, 3, 4]).astype(np.int8),
+                                                                 quantized_dimension=3)],
+                                        [_q([1, 3, 3, 4], "float32")],
+                                        ("DepthwiseConv2DOptions", {**conv_opts, "DepthMultiplier": 2})),
+        **_float_op_models(som, rng, conv_opts),
         "batch_matmul": lambda: som("BATCH_MATMUL", [i8([2, 3, 4], 0.05, 0), i8([2, 4, 5], 0.04, 0)],
                                     [i8([2, 3, 5], 0.3, 1)], ("BatchMatMulOptions", {"AdjX": False, "AdjY": False})),
         "add_broadcast": lambda: som("ADD", [i8([2, 1, 3]), i8([1, 4, 1], 0.03, 5)], [i8([2, 4, 3], 0.1, -1)],
