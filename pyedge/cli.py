@@ -248,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     except (PyedgeError, OSError) as exc:
         print(f"pyedge: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # devices and emulators were closed on the way out
+        print("pyedge: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

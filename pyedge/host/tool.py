@@ -58,6 +58,8 @@ def boards_table() -> list[dict[str, Any]]:
             how += " (usb " + ", ".join(f"{c['usb_vid']:04x}:{p:04x}" for p in c.get("usb_pids", [])) + ")"
         elif c.get("machine"):
             how += f" (-M {c['machine']})"
+        elif c.get("qemu_cpu"):
+            how += f" ({c.get('qemu', 'qemu')} -cpu {c['qemu_cpu']}, started by pyedge)"
         rows.append({"name": b.name, "kind": b.kind, "isa": b.isa, "cpu": b.cpu, "connect": how,
                      "ram_bytes": b.ram_bytes, "flash_bytes": b.flash_bytes, "description": b.description})
     return rows
@@ -78,6 +80,8 @@ def connect(board: str | Board, port: str | None = None, timeout: float = 1.0, r
                                   arena_bytes=int(c.get("arena_bytes", 64 << 20)),
                                   max_payload=int(c.get("max_payload", 16384)))
             return Device(t, timeout=timeout, retries=retries)
+        if c.get("method") == "qemu-user":
+            return Device(emulated_transport(b), timeout=timeout, retries=retries)
         found = [p["port"] for p in attached_ports() if b.name in p["boards"]] if "usb_vid" in c else []
         if len(found) == 1:
             port = found[0]
@@ -92,6 +96,18 @@ def connect(board: str | Board, port: str | None = None, timeout: float = 1.0, r
             raise PyedgeError(f"no {b.name} board found (method {c.get('method', '?')!r}): "
                               "pass --port with its serial port or socket:// URL")
     return Device(SerialTransport(port, baudrate=int(c.get("baud", 115200))), timeout=timeout, retries=retries)
+
+
+def emulated_transport(board: str | Board) -> SerialTransport:
+    """Start the board's emulator with the agent in it and open its socket:// URL; closing the
+    transport stops the emulator."""
+    from .qemu import QemuUserAgent
+
+    b = _board(board)
+    q = QemuUserAgent(b)
+    c = b.connect
+    name = f"{b.name} ({q.argv[0]} -cpu {c['qemu_cpu']}, {q.url}, pid {q.pid})"
+    return SerialTransport(q.url, name=name, owned=[q])
 
 
 # ---- model bytes and host reference ----------------------------------------------------------------
@@ -109,7 +125,9 @@ def model_blob(model: str | os.PathLike | bytes, board: str | Board | None = Non
         if b is None or b.kind == "host":  # this CPU's layouts, as pyedge.Interpreter packs
             from .._native import lib
             return pack_tflite(raw, features=int(lib.pe_detect_features()))
-        return pack_tflite(raw, target=b.name)
+        # the host build's variant table has no Arm rows, so "auto" would leave the Arm Linux
+        # agent its generic layouts; "packed" gives it the layouts its NEON/dot/i8mm kernels read
+        return pack_tflite(raw, target=b.name, layouts="packed" if b.kind == "linux" else "auto")
 
 
 def _inputs(blob: bytes, files: list[str] | None, seed: int) -> tuple[list[np.ndarray], list[dict]]:
@@ -260,7 +278,8 @@ def profile_model(model: str | os.PathLike | bytes, board: str | Board, port: st
     return {
         "model": str(model) if not isinstance(model, (bytes, bytearray)) else "<bytes>",
         "board": b.name, "port": fl["port"], "device_board": info.board, "protocol": info.version_str,
-        "counter": unit, "clock_hz": info.clock_hz, "runs": runs, "layers": rows,
+        "counter": unit, "counter_note": str(b.connect.get("counter_note", "")), "clock_hz": info.clock_hz,
+        "runs": runs, "layers": rows,
         "totals": {"counts_per_run": ticks / runs, "op_counts_per_run": sum(per_run), "latency_ns": latency_ns,
                    "macs": sum(r["macs"] for r in rows),
                    "arena_bytes": st.arena_bytes, "arena_high_water_bytes": st.arena_high_water,
@@ -287,7 +306,8 @@ def format_profile(r: dict[str, Any]) -> str:
     unit = r["counter"]
     lines = [f"model {r['model']} on {r['board']} ({r['port']}, agent board {r['device_board']!r}, "
              f"protocol {r['protocol']}); {r['runs']} runs; counts are {unit}"
-             + (f" at {r['clock_hz']:,} Hz" if r["clock_hz"] else ""),
+             + (f" at {r['clock_hz']:,} Hz" if r["clock_hz"] else "")
+             + (f" ({r['counter_note']})" if r.get("counter_note") else ""),
              f"{'#':>3} {'op':22} {'input -> output':40} {'MACs':>12} {'kernel':26} {unit + '/run':>14} "
              f"{'time':>10} {'MACs/' + unit[:5]:>11} {'share':>6}"]
     for x in r["layers"]:
@@ -347,7 +367,7 @@ border-bottom:1px solid #ddd;text-align:right}} td:nth-child(2),td:nth-child(3),
 svg text{{font:12px sans-serif}} .bar{{fill:#3a7bd5}} .bad{{color:#b00}}</style></head><body>
 <h1>pyedge profile</h1>
 <p>model <code>{_esc(r['model'])}</code> on board <b>{_esc(r['board'])}</b> ({_esc(r['port'])}),
-{r['runs']} runs, counts are <b>{_esc(unit)}</b>.</p>
+{r['runs']} runs, counts are <b>{_esc(unit)}</b>{' (' + _esc(r['counter_note']) + ')' if r.get('counter_note') else ''}.</p>
 <ul id="totals"><li>latency: {_time(t['latency_ns'])} per run ({t['counts_per_run']:,.0f} {_esc(unit)})</li>
 <li>MACs: {t['macs']:,}</li>
 <li>arena: {t['arena_bytes']:,} B planned, high-water {t['arena_high_water_bytes']:,} B, RAM left {t['ram_left_bytes']:,} B</li>

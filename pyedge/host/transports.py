@@ -89,10 +89,13 @@ class LoopbackTransport:
 class SerialTransport:
     """Any pyserial URL: /dev/ttyACM0, COM3, socket://host:port, rfc2217://host:port, a pty."""
 
-    def __init__(self, url: str, baudrate: int = 115200, connect_timeout: float = 5.0):
+    def __init__(self, url: str, baudrate: int = 115200, connect_timeout: float = 5.0,
+                 name: str | None = None, owned: list | None = None):
         import serial
 
-        self.name = url
+        self.name = name or url
+        self.url = url
+        self.owned = list(owned or [])  # closed with the port (e.g. the emulator behind it)
         deadline = time.monotonic() + connect_timeout
         while True:
             try:
@@ -100,7 +103,8 @@ class SerialTransport:
                 break
             except (serial.SerialException, OSError, ValueError) as exc:
                 if time.monotonic() >= deadline or isinstance(exc, ValueError):
-                    raise PyedgeError(f"cannot open {url}: {exc}") from None
+                    self._close_owned()
+                    raise PyedgeError(f"cannot open {self.name}: {exc}") from None
                 time.sleep(0.05)
 
     def write(self, data: bytes) -> None:
@@ -130,8 +134,15 @@ class SerialTransport:
     def quiet(self) -> None:
         time.sleep(1.5e-3 * _idle_ms())
 
+    def _close_owned(self) -> None:
+        while self.owned:
+            self.owned.pop().close()
+
     def close(self) -> None:
-        self.port.close()
+        try:
+            self.port.close()
+        finally:
+            self._close_owned()
 
 
 def _idle_ms() -> int:
