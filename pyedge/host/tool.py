@@ -21,6 +21,7 @@ from ..blob import is_blob
 from ..boards import Board, list_boards, load_board
 from ..errors import PyedgeError
 from .device import Device, UploadResult
+from .protocol import LinkError, LinkTimeout
 from .transports import LoopbackTransport, SerialTransport
 
 
@@ -192,10 +193,25 @@ def _rate(bps: float) -> str:
 
 # ---- flash, run, profile -----------------------------------------------------------------------
 
-def flash(dev: Device, blob: bytes, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Upload and load a blob; returns what happened (bytes, rate, resumed offset, the model)."""
+def flash(dev: Device, blob: bytes, progress: Callable[[int, int], None] | None = None,
+          reconnects: int = 2) -> dict[str, Any]:
+    """Upload and load a blob; returns what happened (bytes, rate, resumed offset, the model).
+    When the link closes mid-upload (a reset connection, a re-plugged USB port) the port is
+    opened again, up to `reconnects` times, and the upload resumes where the device stopped; a
+    link that goes silent ends in LinkTimeout naming the port."""
     info = dev.hello()
-    up: UploadResult = dev.upload(blob, progress)
+    done = 0
+    while True:
+        try:
+            up: UploadResult = dev.upload(blob, progress)
+            break
+        except LinkError as exc:
+            reopen = getattr(dev.transport, "reopen", None)
+            if isinstance(exc, LinkTimeout) or reopen is None or done >= reconnects:
+                raise
+            done += 1
+            reopen()
+            info = dev.hello()
     m = dev.load()
     (checksum,) = struct.unpack_from("<I", blob, 16)
     if m.checksum != checksum or m.blob_bytes != len(blob):
@@ -203,7 +219,8 @@ def flash(dev: Device, blob: bytes, progress: Callable[[int, int], None] | None 
                           f"not the one sent (0x{checksum:08x}, {len(blob)} bytes)")
     return {"port": dev.port, "board": info.board, "protocol": info.version_str, "blob_bytes": len(blob),
             "checksum": f"0x{checksum:08x}", "resumed_from": up.resumed_from, "seconds": up.seconds,
-            "bytes_per_s": up.rate, "retransmits": up.retransmits, "previous_dropped": up.previous_dropped,
+            "bytes_per_s": up.rate, "retransmits": up.retransmits, "reconnects": done,
+            "previous_kept": up.previous_kept, "previous_dropped": up.previous_dropped,
             "arena_bytes": m.arena_bytes, "ops": m.n_ops,
             "blob_left_bytes": info.blob_cap - len(blob), "arena_cap": info.arena_cap}
 
@@ -285,7 +302,7 @@ def profile_model(model: str | os.PathLike | bytes, board: str | Board, port: st
                    "arena_bytes": st.arena_bytes, "arena_high_water_bytes": st.arena_high_water,
                    "blob_bytes": st.blob_bytes, "ram_left_bytes": st.arena_cap - st.arena_used,
                    "flash_left_bytes": st.blob_cap - st.blob_bytes},
-        "flash": {k: fl[k] for k in ("seconds", "bytes_per_s", "resumed_from", "retransmits")},
+        "flash": {k: fl[k] for k in ("seconds", "bytes_per_s", "resumed_from", "retransmits", "reconnects")},
         "bit_exact": all(same), "per_output": same,
     }
 

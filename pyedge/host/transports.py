@@ -96,10 +96,17 @@ class SerialTransport:
         self.name = name or url
         self.url = url
         self.owned = list(owned or [])  # closed with the port (e.g. the emulator behind it)
-        deadline = time.monotonic() + connect_timeout
+        self.baudrate, self.connect_timeout = baudrate, connect_timeout
+        self._open()
+
+    def _open(self) -> None:
+        import serial
+
+        url = self.url
+        deadline = time.monotonic() + self.connect_timeout
         while True:
             try:
-                self.port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.05)
+                self.port = serial.serial_for_url(url, baudrate=self.baudrate, timeout=0.05)
                 break
             except (serial.SerialException, OSError, ValueError) as exc:
                 if time.monotonic() >= deadline or isinstance(exc, ValueError):
@@ -133,6 +140,14 @@ class SerialTransport:
 
     def quiet(self) -> None:
         time.sleep(1.5e-3 * _idle_ms())
+
+    def reopen(self) -> None:
+        """Close and open the port again (after the link closed under us); what it owns stays."""
+        try:
+            self.port.close()
+        except Exception:  # the old port is already broken
+            pass
+        self._open()
 
     def _close_owned(self) -> None:
         while self.owned:
