@@ -174,3 +174,26 @@ def test_no_orphan_emulator_after_ctrl_c_or_kill(sig):
         raise AssertionError("the emulator outlived the host tool")
     if sig == signal.SIGINT:
         assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+
+
+def test_rfc2217_port_in_front_of_the_emulated_agent(x_npy, tmp_path, capsys):
+    """--port rfc2217://: a local RFC 2217 server (pyserial's PortManager) bridges to the agent
+    under qemu-aarch64; the client's baud rate reaches the server through the protocol."""
+    from rfc2217_server import Rfc2217Server
+
+    from pyedge.host.qemu import QemuUserAgent
+
+    _need("qemu-rpi4")
+    with QemuUserAgent(load_board("qemu-rpi4")) as q:
+        srv = Rfc2217Server(q.url)
+        try:
+            js = tmp_path / "p.json"
+            assert main(["profile", "--board", "qemu-rpi4", "--port", srv.url, MODEL, "--runs", "2",
+                         "--input", x_npy, "--json", str(js), "-q"]) == 0
+            r = json.loads(js.read_text())
+            assert r["port"] == srv.url and r["bit_exact"] and all(x["counts"] > 0 for x in r["layers"])
+            assert srv.backend.baudrate == 115200
+            assert main(["run", "--board", "qemu-rpi4", "--port", srv.url, MODEL, "--input", x_npy]) == 0
+            assert "bit-exact with the host" in capsys.readouterr().out
+        finally:
+            srv.close()
