@@ -11,12 +11,13 @@ from ..errors import PyedgeError
 
 
 def cmd_boards(args: argparse.Namespace) -> int:
-    from .tool import attached_ports, boards_table
+    from .tool import attached_ports, attached_probes, boards_table
 
     rows = boards_table()
     ports = attached_ports()
+    probes = attached_probes()
     if args.json:
-        print(json.dumps({"boards": rows, "ports": ports}, indent=1))
+        print(json.dumps({"boards": rows, "ports": ports, "probes": probes}, indent=1))
         return 0
     print(f"{'board':18} {'kind':6} {'isa':8} {'cpu':12} {'RAM':>12} {'flash':>12}  reached by")
     for r in rows:
@@ -27,6 +28,13 @@ def cmd_boards(args: argparse.Namespace) -> int:
     for p in ports:
         which = ", ".join(p["boards"]) if p["boards"] else "no known board"
         print(f"  {p['port']}  {p['usb_id'] or '-'}  {p['description']}  ({which})")
+    if not probes["available"]:
+        print(f"debug probes: not listed: {probes['reason']}")
+    else:
+        print("debug probes (pyOCD):" + ("" if probes["probes"] else " none"))
+        for pr in probes["probes"]:
+            which = ", ".join(pr["boards"]) if pr["boards"] else "no known board"
+            print(f"  {pr['unique_id']}  {pr['description']}  ({which})")
     return 0
 
 

@@ -169,3 +169,58 @@ class QemuUserAgent:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def firmware_problem(board: Board) -> str | None:
+    """Why the Cortex-M firmware agent of an MCU board cannot be used (None: its ELF is built)."""
+    if board.kind != "mcu":
+        return None
+    fw = board.flash.get("firmware")
+    how = (f"meanwhile `pyedge inspect --board {board.name} MODEL` checks that a model fits and "
+           f"`pyedge pack --format c --target {board.name} MODEL` writes it as C for a firmware of your own")
+    if not fw:
+        return f"board {board.name} names no firmware agent ([flash] firmware in {board.path}); {how}"
+    if (_manifest.ROOT / str(fw)).is_file():
+        return None
+    platform = board.flash.get("platform", "boards/platform")
+    return (f"the Cortex-M firmware agent for {board.name} is not built yet ({fw} does not exist: the device "
+            f"agent, native/agent, has no firmware build on the bare-metal platform {platform} yet); {how}")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class QemuSystemAgent:
+    """The firmware agent of a `method = "qemu-system"` board under qemu-system-arm, its UART a
+    TCP server on a free port of 127.0.0.1 (the board file's `serial` template)."""
+
+    def __init__(self, board: Board):
+        why = firmware_problem(board)
+        if why:
+            raise PyedgeError(why)
+        c = board.connect
+        qemu = str(c.get("qemu_system", "qemu-system-arm"))
+        if shutil.which(qemu) is None:
+            raise PyedgeError(f"{qemu} not found (Debian: apt-get install --no-install-recommends qemu-system-arm)")
+        port = _free_port()
+        self.url = f"socket://127.0.0.1:{port}"
+        self.argv = [qemu, "-M", str(c["machine"]), "-cpu", str(c["qemu_cpu"]), *map(str, c.get("qemu_args", [])),
+                     "-serial", str(c["serial"]).format(port=port),
+                     "-kernel", str(_manifest.ROOT / str(board.flash["firmware"]))]
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE,
+                                     preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        _live.add(self)  # type: ignore[arg-type]
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    close = QemuUserAgent.close
+    __enter__ = QemuUserAgent.__enter__
+    __exit__ = QemuUserAgent.__exit__

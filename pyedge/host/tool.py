@@ -46,6 +46,32 @@ def attached_ports() -> list[dict[str, Any]]:
     return out
 
 
+def attached_probes() -> dict[str, Any]:
+    """Debug probes pyOCD sees (CMSIS-DAP, ST-Link, J-Link), each with the boards whose
+    `probe_board_ids` (DAPLink board id: the first 4 characters of the probe's unique id) or USB
+    ids it matches. pyOCD is an optional extra: without it, `available` is False and `reason` says
+    how to install it."""
+    try:
+        from pyocd.probe.aggregator import DebugProbeAggregator
+    except ImportError:
+        return {"available": False, "reason": "pyOCD is not installed (pip install pyedge[boards])", "probes": []}
+    by_id: dict[str, list[str]] = {}
+    for n in list_boards():
+        for bid in load_board(n).connect.get("probe_board_ids", []):
+            by_id.setdefault(str(bid).upper(), []).append(n)
+    probes = []
+    try:
+        found = DebugProbeAggregator.get_all_connected_probes()
+    except Exception as exc:  # a USB back end that fails (no libusb, permissions): say so, do not stop
+        return {"available": False, "reason": f"pyOCD could not list probes: {exc}", "probes": []}
+    for pr in found:
+        uid = str(getattr(pr, "unique_id", "") or "")
+        probes.append({"unique_id": uid, "description": str(getattr(pr, "description", "")),
+                       "vendor": str(getattr(pr, "vendor_name", "")), "product": str(getattr(pr, "product_name", "")),
+                       "boards": by_id.get(uid[:4].upper(), [])})
+    return {"available": True, "reason": "", "probes": probes}
+
+
 def boards_table() -> list[dict[str, Any]]:
     """Every board file: name, kind, ISA, how it is reached, RAM and flash."""
     rows = []
@@ -59,6 +85,9 @@ def boards_table() -> list[dict[str, Any]]:
             how += " (usb " + ", ".join(f"{c['usb_vid']:04x}:{p:04x}" for p in c.get("usb_pids", [])) + ")"
         elif c.get("machine"):
             how += f" (-M {c['machine']})"
+            if c.get("method") == "qemu-system":
+                from .qemu import firmware_problem
+                how += ", started by pyedge" + ("; firmware not built yet" if firmware_problem(b) else "")
         elif c.get("qemu_cpu"):
             how += f" ({c.get('qemu', 'qemu')} -cpu {c['qemu_cpu']}, started by pyedge)"
         rows.append({"name": b.name, "kind": b.kind, "isa": b.isa, "cpu": b.cpu, "connect": how,
@@ -81,7 +110,7 @@ def connect(board: str | Board, port: str | None = None, timeout: float = 1.0, r
                                   arena_bytes=int(c.get("arena_bytes", 64 << 20)),
                                   max_payload=int(c.get("max_payload", 16384)))
             return Device(t, timeout=timeout, retries=retries)
-        if c.get("method") == "qemu-user":
+        if c.get("method") in ("qemu-user", "qemu-system"):
             return Device(emulated_transport(b), timeout=timeout, retries=retries)
         found = [p["port"] for p in attached_ports() if b.name in p["boards"]] if "usb_vid" in c else []
         if len(found) == 1:
@@ -89,26 +118,37 @@ def connect(board: str | Board, port: str | None = None, timeout: float = 1.0, r
         elif len(found) > 1:
             raise PyedgeError(f"several {b.name} boards attached ({', '.join(found)}): choose one with --port")
         elif c.get("method") == "qemu":
-            raise PyedgeError(f"board {b.name} runs under QEMU, which this host tool does not start yet: "
-                              "start the agent firmware yourself and pass --port socket://127.0.0.1:PORT")
+            raise PyedgeError(f"board {b.name} describes the machine QEMU emulates; to have pyedge start QEMU, use "
+                              f"board qemu-{b.name} (or start the agent firmware yourself and pass "
+                              "--port socket://127.0.0.1:PORT)")
         elif c.get("url"):
             port = str(c["url"])
         else:
-            raise PyedgeError(f"no {b.name} board found (method {c.get('method', '?')!r}): "
-                              "pass --port with its serial port or socket:// URL")
+            from .qemu import firmware_problem
+
+            why = firmware_problem(b)
+            tool = b.flash.get("method", "?")
+            raise PyedgeError(f"no {b.name} board found (method {c.get('method', '?')!r}, flashed with {tool}): "
+                              "pass --port with its serial port or socket:// URL"
+                              + (f"; note: {why}" if why else ""))
     return Device(SerialTransport(port, baudrate=int(c.get("baud", 115200))), timeout=timeout, retries=retries)
 
 
 def emulated_transport(board: str | Board) -> SerialTransport:
     """Start the board's emulator with the agent in it and open its socket:// URL; closing the
     transport stops the emulator."""
-    from .qemu import QemuUserAgent
+    from .qemu import QemuSystemAgent, QemuUserAgent
 
     b = _board(board)
-    q = QemuUserAgent(b)
     c = b.connect
+    q = QemuSystemAgent(b) if c.get("method") == "qemu-system" else QemuUserAgent(b)
     name = f"{b.name} ({q.argv[0]} -cpu {c['qemu_cpu']}, {q.url}, pid {q.pid})"
-    return SerialTransport(q.url, name=name, owned=[q])
+    try:
+        # QEMU's -serial tcp server accepts once it is up: the transport retries the connect
+        return SerialTransport(q.url, name=name, owned=[q], connect_timeout=10.0)
+    except BaseException:
+        q.close()
+        raise
 
 
 # ---- model bytes and host reference ----------------------------------------------------------------
