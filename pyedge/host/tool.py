@@ -48,8 +48,8 @@ def attached_ports() -> list[dict[str, Any]]:
 
 def attached_probes() -> dict[str, Any]:
     """Debug probes pyOCD sees (CMSIS-DAP, ST-Link, J-Link), each with the boards whose
-    `probe_board_ids` (DAPLink board id: the first 4 characters of the probe's unique id) or USB
-    ids it matches. pyOCD is an optional extra: without it, `available` is False and `reason` says
+    `probe_board_ids` (DAPLink board id: the first 4 characters of the probe's unique id) it
+    matches. pyOCD is an optional extra: without it, `available` is False and `reason` says
     how to install it."""
     try:
         from pyocd.probe.aggregator import DebugProbeAggregator
@@ -118,9 +118,11 @@ def connect(board: str | Board, port: str | None = None, timeout: float = 1.0, r
         elif len(found) > 1:
             raise PyedgeError(f"several {b.name} boards attached ({', '.join(found)}): choose one with --port")
         elif c.get("method") == "qemu":
-            raise PyedgeError(f"board {b.name} describes the machine QEMU emulates; to have pyedge start QEMU, use "
-                              f"board qemu-{b.name} (or start the agent firmware yourself and pass "
-                              "--port socket://127.0.0.1:PORT)")
+            alt = f"qemu-{b.name}"
+            start = (f"to have pyedge start QEMU, use board {alt}" if alt in list_boards()
+                     else "pyedge does not start QEMU for it")
+            raise PyedgeError(f"board {b.name} describes the machine QEMU emulates; {start} (or start the agent "
+                              "firmware yourself and pass --port socket://127.0.0.1:PORT)")
         elif c.get("url"):
             port = str(c["url"])
         else:
