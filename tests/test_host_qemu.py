@@ -197,3 +197,16 @@ def test_rfc2217_port_in_front_of_the_emulated_agent(x_npy, tmp_path, capsys):
             assert "bit-exact with the host" in capsys.readouterr().out
         finally:
             srv.close()
+
+
+@pytest.mark.parametrize("board", ["qemu-rpi4", "qemu-rpi5"])
+def test_person_detection_on_the_emulated_pis(board):
+    """A bigger real model: every CONV_2D runs the CPU model's GEMM kernel, bit-exact with the host."""
+    from pyedge.host.tool import profile_model
+
+    _need(board)
+    r = profile_model(model_path("tflm_person_detect"), board, runs=1)
+    assert r["bit_exact"] and r["device_board"] == board
+    assert len(r["layers"]) > 20 and all(x["counts"] > 0 for x in r["layers"])
+    convs = [x["kernel"] for x in r["layers"] if x["op"] == "CONV_2D"]
+    assert convs and all(k.endswith(BOARDS[board]) for k in convs), convs
