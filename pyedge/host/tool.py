@@ -144,7 +144,7 @@ def emulated_transport(board: str | Board) -> SerialTransport:
     b = _board(board)
     c = b.connect
     q = QemuSystemAgent(b) if c.get("method") == "qemu-system" else QemuUserAgent(b)
-    name = f"{b.name} ({q.argv[0]} -cpu {c['qemu_cpu']}, {q.url}, pid {q.pid})"
+    name = f"{q.argv[0]} -cpu {c['qemu_cpu']} at {q.url} (pid {q.pid})"
     try:
         # QEMU's -serial tcp server accepts once it is up: the transport retries the connect
         return SerialTransport(q.url, name=name, owned=[q], connect_timeout=10.0)
