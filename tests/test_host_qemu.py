@@ -210,3 +210,13 @@ def test_person_detection_on_the_emulated_pis(board):
     assert len(r["layers"]) > 20 and all(x["counts"] > 0 for x in r["layers"])
     convs = [x["kernel"] for x in r["layers"] if x["op"] == "CONV_2D"]
     assert convs and all(k.endswith(BOARDS[board]) for k in convs), convs
+
+
+def test_missing_cross_tools_are_a_clear_error(tmp_path):
+    """Without the cross compiler or QEMU on PATH, the tool says what to install (no traceback)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PATH=str(tmp_path))
+    p = subprocess.run([sys.executable, "-m", "pyedge", "flash", "--board", "qemu-rpi4", MODEL, "-q"],
+                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert p.returncode == 2, p.stderr
+    assert "cannot build pyedge-agent for aarch64: cmake not found (Debian: apt-get install" in p.stderr
+    assert "qemu-user" in p.stderr and "Traceback" not in p.stderr
