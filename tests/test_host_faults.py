@@ -120,7 +120,7 @@ def test_silent_link_times_out_naming_the_port_then_reflash(rig, micro):
     t0 = time.monotonic()
     with pytest.raises(LinkTimeout, match=f"no answer from {rig.proxy.url} to UPLOAD_CHUNK after 4 tries"):
         dev.upload(micro.blob, progress=go_silent, chunk=1024)
-    assert time.monotonic() - t0 < 4.0
+    assert time.monotonic() - t0 < 6.0  # (retries + 1) x (timeout + quiet gap) = 1.8 s, with room for a loaded machine
     dev.close()
     rig.proxy.faults()
     with rig.device() as dev:
@@ -148,7 +148,7 @@ def test_reset_without_reconnect_is_a_clear_error_and_keeps_the_previous_model(r
         with pytest.raises(LinkError, match=rig.proxy.url) as e:
             flash(dev, person.blob, reconnects=0)
         assert not isinstance(e.value, LinkTimeout)
-    assert time.monotonic() - t0 < 3.0
+    assert time.monotonic() - t0 < 5.0  # a reset is seen at once, not after the timeouts
     with rig.device() as dev:  # the device still runs the model it had
         dev.hello()
         assert dev.stats().blob_bytes == len(micro.blob)
