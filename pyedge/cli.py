@@ -184,7 +184,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 2
     try:
         return main_bench(args.models, args.rounds, args.threads, args.isa, args.per_op, args.json,
-                          litert=not args.no_litert, reference=not args.no_reference)
+                          litert=not args.no_litert, reference=not args.no_reference, onnx=args.onnx)
     except ValueError as exc:
         print(f"pyedge: error: {exc}", file=sys.stderr)
         return 2
@@ -273,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--json", metavar="F", help="write the results as JSON to F")
     b.add_argument("--no-litert", action="store_true", help="leave out LiteRT+XNNPACK")
     b.add_argument("--no-reference", action="store_true", help="leave out TFLite's reference kernels")
+    b.add_argument("--onnx", action="append", metavar="M.onnx|auto",
+                   help="add ONNX Runtime: an equivalent .onnx per model (repeat, in model order), or 'auto' to "
+                        "convert each .tflite (pyedge.bench_onnx)")
     b.set_defaults(fn=cmd_bench)
     o = sub.add_parser("ops", help="list supported TFLite ops")
     o.add_argument("--json", action="store_true", help="print the ops as JSON")

@@ -282,6 +282,7 @@ void *pe_tensor_data(pe_interp *it, uint32_t index);
 #define PE_NONE 0xFFFFFFFFu
 #define PE_LAYOUT_GENERIC 0u
 #define PE_LAYOUT_QS8_GEMM_N16K4 1u /* int8 GEMM blocks of 16 channels x 4 inputs (qs8_gemm.h) */
+#define PE_LAYOUT_QS8_DWDM_PAIRS 2u /* one-input-channel depthwise: int16 tap pairs (qs8_dwconv_dm.h) */
 #define PE_MAX_DEPTH 4u
 
 #define PE_TF_VARIABLE 1u /* variable tensor: reset to zero point (int8) or 0 */
