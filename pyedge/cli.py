@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 import warnings
@@ -9,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import PyedgeError
+from .errors import PyedgeError, UnsupportedOpError
 
 
 def _random_input(detail: dict, rng: np.random.Generator) -> np.ndarray:
@@ -39,6 +41,8 @@ def run_model(model: str, inputs: list[str] | None = None, seed: int = 0, repeat
     Returns a dict with outputs, timings (seconds) and, with compare, the bit-exact verdict."""
     from .interpreter import Interpreter
 
+    if repeat < 1:
+        raise PyedgeError(f"--repeat must be at least 1, not {repeat}")
     t0 = time.perf_counter()
     it = Interpreter(model_path=model)
     it.allocate_tensors()
@@ -55,11 +59,13 @@ def run_model(model: str, inputs: list[str] | None = None, seed: int = 0, repeat
     for d, v in zip(timed.get_input_details(), x):
         timed.set_tensor(d["index"], v)
     times = []
-    for _ in range(max(repeat, 1)):
+    for _ in range(repeat):
         t = time.perf_counter()
         timed.invoke()
         times.append(time.perf_counter() - t)
-    result = {"outputs": outs, "load_s": t_load, "invoke_s": times, "arena_bytes": it.arena_size,
+    with open(model, "rb") as f:
+        packed = f.read(4) != b"PEB1"  # a .tflite is packed at load, a .peb is not
+    result = {"outputs": outs, "load_s": t_load, "invoke_s": times, "arena_bytes": it.arena_size, "packed": packed,
               "inputs": x}
     if compare:
         from tflite_runtime.interpreter import Interpreter as TfInterpreter, OpResolverType
@@ -81,6 +87,11 @@ def run_model(model: str, inputs: list[str] | None = None, seed: int = 0, repeat
     return result
 
 
+def _output_json(d: dict, out: np.ndarray) -> dict:
+    return {"name": d["name"], "index": int(d["index"]), "dtype": str(out.dtype), "shape": list(out.shape),
+            "scale": float(d["quantization"][0]), "zero_point": int(d["quantization"][1]), "values": out.tolist()}
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     if args.board or args.port:
         if not args.board:
@@ -89,6 +100,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         return cmd_run_board(args)
     r = run_model(args.model, args.input, args.seed, args.repeat, args.compare)
     src = "from " + ", ".join(args.input) if args.input else f"random, seed {args.seed}"
+    if args.json:
+        t = [s * 1e3 for s in r["invoke_s"]]
+        doc = {"model": args.model, "inputs": src, "arena_bytes": r["arena_bytes"], "load_ms": r["load_s"] * 1e3,
+               "packed": r["packed"], "invoke_ms": {"runs": len(t), "median": float(np.median(t)), "min": min(t)},
+               "outputs": [_output_json(d, out) for d, out in r["outputs"]]}
+        if "bit_exact" in r:
+            doc["tflite_reference_bit_exact"] = r["bit_exact"]
+        print(json.dumps(doc, indent=1))
+        return 0 if r.get("bit_exact", True) else 1
     print(f"model: {args.model}")
     print(f"inputs: {src}")
     with np.printoptions(threshold=64, edgeitems=8, linewidth=100):
@@ -100,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"  argmax: {int(np.argmax(out))}")
     t = np.array(r["invoke_s"]) * 1e3
     print(f"arena: {r['arena_bytes']} bytes")
-    print(f"load+pack: {r['load_s'] * 1e3:.1f} ms; invoke over {len(t)} runs: "
+    print(f"{'load+pack' if r['packed'] else 'load'}: {r['load_s'] * 1e3:.1f} ms; invoke over {len(t)} runs: "
           f"median {np.median(t):.3f} ms, min {t.min():.3f} ms")
     if "bit_exact" in r:
         print("TFLite reference kernels: " + ("bit-exact match" if r["bit_exact"] else "MISMATCH"))
@@ -154,7 +174,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     report = inspect_model(args.model, board=args.board)
     print(json.dumps(report, indent=1) if args.json else format_report(report))
-    return 0
+    return 1 if (report.get("board") or {}).get("fits") is False else 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -174,13 +194,30 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_ops(args: argparse.Namespace) -> int:
     from .lower import supported_ops
 
-    for name, s in supported_ops().items():
+    ops = supported_ops()
+    if args.json:
+        import json
+        print(json.dumps([{"op": n, "max_version": s.max_version, "types": s.types} for n, s in ops.items()], indent=1))
+        return 0
+    for name, s in ops.items():
         print(f"{name:28s} up to v{s.max_version:<3d} {s.types}")
     return 0
 
 
+def _float_model_hint(message: str) -> str | None:
+    """A float model's refusal in one sentence, instead of one line per float op."""
+    lines = [ln for ln in message.splitlines()[1:] if ln.strip() and not ln.startswith("supported ops:")]
+    if not lines or not all("float32" in ln.lower() for ln in lines):
+        return None
+    return (f"this is a float model ({len(lines)} float32 ops): pyedge runs integer-quantized models; quantize "
+            "it first: pyedge quantize MODEL.tflite --calibration DATA.npz -o MODEL_int8.tflite")
+
+
 def main(argv: list[str] | None = None) -> int:
+    from . import __version__
+
     p = argparse.ArgumentParser(prog="pyedge", description="Run quantized TFLite models with pyedge.")
+    p.add_argument("--version", action="version", version=f"pyedge {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run a .tflite or .peb model and print outputs and timing")
     r.add_argument("model")
@@ -189,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--repeat", type=int, default=10, help="timed invokes")
     r.add_argument("--compare", action="store_true",
                    help="also run TFLite's reference kernels (tflite-runtime) and check bit-exactness")
+    r.add_argument("--json", action="store_true", help="print outputs, timing and checks as JSON")
     from .host.commands import add_commands, add_run_args
     add_run_args(r)
     r.set_defaults(fn=cmd_run)
@@ -244,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
                         "convert each .tflite (pyedge.bench_onnx)")
     b.set_defaults(fn=cmd_bench)
     o = sub.add_parser("ops", help="list supported TFLite ops")
+    o.add_argument("--json", action="store_true", help="print the ops as JSON")
     o.set_defaults(fn=cmd_ops)
     from .quantize.cli import add_commands as add_quantize_commands
     add_quantize_commands(sub)
@@ -252,9 +291,19 @@ def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = lambda message, *_a, **_k: f"pyedge: warning: {message}\n"
     try:
         return args.fn(args)
+    except BrokenPipeError:  # `pyedge ops | head`: the reader left; stop quietly, as head's writers do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush goes nowhere
+        return 141
+    except UnsupportedOpError as exc:
+        print(f"pyedge: error: {_float_model_hint(str(exc)) or exc}", file=sys.stderr)
+        return 2
     except (PyedgeError, OSError) as exc:
         print(f"pyedge: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # devices and emulators were closed on the way out
+        print("pyedge: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

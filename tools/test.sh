@@ -36,6 +36,15 @@ if ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0
       --no-install-recommends clang libclang-rt-dev >/dev/null; } \
     || echo "test: WARNING: could not install clang/libFuzzer; the fuzzing test will skip"
 fi
+# headless Chromium for tests/test_host_report.py (the HTML profile report rendered in a real
+# browser). Installed only when missing; without it that test skips, saying why.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "test: installing headless Chromium (chromium)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+      --no-install-recommends chromium >/dev/null; } \
+    || echo "test: WARNING: could not install chromium; the HTML report test will skip"
+fi
 cmake -S . -B build/cmake -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/cmake -j "$(nproc)" >/dev/null
 (cd build/cmake && ctest --output-on-failure)

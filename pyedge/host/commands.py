@@ -11,12 +11,13 @@ from ..errors import PyedgeError
 
 
 def cmd_boards(args: argparse.Namespace) -> int:
-    from .tool import attached_ports, boards_table
+    from .tool import attached_ports, attached_probes, boards_table
 
     rows = boards_table()
     ports = attached_ports()
+    probes = attached_probes()
     if args.json:
-        print(json.dumps({"boards": rows, "ports": ports}, indent=1))
+        print(json.dumps({"boards": rows, "ports": ports, "probes": probes}, indent=1))
         return 0
     print(f"{'board':18} {'kind':6} {'isa':8} {'cpu':12} {'RAM':>12} {'flash':>12}  reached by")
     for r in rows:
@@ -27,6 +28,13 @@ def cmd_boards(args: argparse.Namespace) -> int:
     for p in ports:
         which = ", ".join(p["boards"]) if p["boards"] else "no known board"
         print(f"  {p['port']}  {p['usb_id'] or '-'}  {p['description']}  ({which})")
+    if not probes["available"]:
+        print(f"debug probes: not listed: {probes['reason']}")
+    else:
+        print("debug probes (pyOCD):" + ("" if probes["probes"] else " none"))
+        for pr in probes["probes"]:
+            which = ", ".join(pr["boards"]) if pr["boards"] else "no known board"
+            print(f"  {pr['unique_id']}  {pr['description']}  ({which})")
     return 0
 
 
@@ -56,6 +64,14 @@ def cmd_run_board(args: argparse.Namespace) -> int:
 
     r = run_on_board(args.model, args.board, args.port, args.input, args.seed, _progress(args))
     fl = r["flash"]
+    if getattr(args, "json", False):
+        from ..cli import _output_json
+        doc = {"model": str(args.model), "board": args.board, "port": fl["port"], "device_board": fl["board"],
+               "flash": {k: v for k, v in fl.items() if k not in ("port", "board")},
+               "outputs": [_output_json(d, out) for d, out in r["outputs"]], "ticks": r["ticks"],
+               "counter": r["counter"], "bit_exact": r["bit_exact"], "per_output": r["per_output"]}
+        print(json.dumps(doc, indent=1))
+        return 0 if r["bit_exact"] else 1
     print(f"model: {args.model} on {fl['board']} ({fl['port']})")
     print("inputs: " + ("from " + ", ".join(args.input) if args.input else f"random, seed {args.seed}"))
     with np.printoptions(threshold=64, edgeitems=8, linewidth=100):
@@ -75,6 +91,12 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from .tool import format_profile, profile_html, profile_model, write_json
 
     r = profile_model(args.model, args.board, args.port, args.runs, args.input, args.seed, _progress(args))
+    if args.json == "-":  # the report as JSON on stdout instead of the table
+        print(json.dumps(r, indent=1))
+        if args.html:
+            from pathlib import Path
+            Path(args.html).write_text(profile_html(r))
+        return 0 if r["bit_exact"] else 1
     print(format_profile(r))
     if args.json:
         write_json(r, args.json)
@@ -110,7 +132,7 @@ def add_commands(sub) -> None:
     p.add_argument("--runs", type=int, default=10, help="timed invokes (default 10)")
     p.add_argument("--input", action="append", help=".npy file for each model input, in order")
     p.add_argument("--seed", type=int, default=0, help="seed of the random input (no --input)")
-    p.add_argument("--json", metavar="F", help="write the report as JSON to F")
+    p.add_argument("--json", metavar="F", help="write the report as JSON to F (`-`: print it instead of the table)")
     p.add_argument("--html", metavar="F", help="write a self-contained HTML report with a bar chart to F")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=cmd_profile)
@@ -119,3 +141,4 @@ def add_commands(sub) -> None:
 def add_run_args(r: argparse.ArgumentParser) -> None:
     """`run --board B [--port URL]`: run on a device instead of in-process."""
     _device_args(r, board_required=False)
+    r.add_argument("-q", "--quiet", action="store_true", help="with --board: no progress bar")

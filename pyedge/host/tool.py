@@ -21,6 +21,7 @@ from ..blob import is_blob
 from ..boards import Board, list_boards, load_board
 from ..errors import PyedgeError
 from .device import Device, UploadResult
+from .protocol import LinkError, LinkTimeout
 from .transports import LoopbackTransport, SerialTransport
 
 
@@ -45,6 +46,32 @@ def attached_ports() -> list[dict[str, Any]]:
     return out
 
 
+def attached_probes() -> dict[str, Any]:
+    """Debug probes pyOCD sees (CMSIS-DAP, ST-Link, J-Link), each with the boards whose
+    `probe_board_ids` (DAPLink board id: the first 4 characters of the probe's unique id) it
+    matches. pyOCD is an optional extra: without it, `available` is False and `reason` says
+    how to install it."""
+    try:
+        from pyocd.probe.aggregator import DebugProbeAggregator
+    except ImportError:
+        return {"available": False, "reason": "pyOCD is not installed (pip install pyedge[boards])", "probes": []}
+    by_id: dict[str, list[str]] = {}
+    for n in list_boards():
+        for bid in load_board(n).connect.get("probe_board_ids", []):
+            by_id.setdefault(str(bid).upper(), []).append(n)
+    probes = []
+    try:
+        found = DebugProbeAggregator.get_all_connected_probes()
+    except Exception as exc:  # a USB back end that fails (no libusb, permissions): say so, do not stop
+        return {"available": False, "reason": f"pyOCD could not list probes: {exc}", "probes": []}
+    for pr in found:
+        uid = str(getattr(pr, "unique_id", "") or "")
+        probes.append({"unique_id": uid, "description": str(getattr(pr, "description", "")),
+                       "vendor": str(getattr(pr, "vendor_name", "")), "product": str(getattr(pr, "product_name", "")),
+                       "boards": by_id.get(uid[:4].upper(), [])})
+    return {"available": True, "reason": "", "probes": probes}
+
+
 def boards_table() -> list[dict[str, Any]]:
     """Every board file: name, kind, ISA, how it is reached, RAM and flash."""
     rows = []
@@ -58,6 +85,11 @@ def boards_table() -> list[dict[str, Any]]:
             how += " (usb " + ", ".join(f"{c['usb_vid']:04x}:{p:04x}" for p in c.get("usb_pids", [])) + ")"
         elif c.get("machine"):
             how += f" (-M {c['machine']})"
+            if c.get("method") == "qemu-system":
+                from .qemu import firmware_problem
+                how += ", started by pyedge" + ("; firmware not built yet" if firmware_problem(b) else "")
+        elif c.get("qemu_cpu"):
+            how += f" ({c.get('qemu', 'qemu')} -cpu {c['qemu_cpu']}, started by pyedge)"
         rows.append({"name": b.name, "kind": b.kind, "isa": b.isa, "cpu": b.cpu, "connect": how,
                      "ram_bytes": b.ram_bytes, "flash_bytes": b.flash_bytes, "description": b.description})
     return rows
@@ -78,20 +110,47 @@ def connect(board: str | Board, port: str | None = None, timeout: float = 1.0, r
                                   arena_bytes=int(c.get("arena_bytes", 64 << 20)),
                                   max_payload=int(c.get("max_payload", 16384)))
             return Device(t, timeout=timeout, retries=retries)
+        if c.get("method") in ("qemu-user", "qemu-system"):
+            return Device(emulated_transport(b), timeout=timeout, retries=retries)
         found = [p["port"] for p in attached_ports() if b.name in p["boards"]] if "usb_vid" in c else []
         if len(found) == 1:
             port = found[0]
         elif len(found) > 1:
             raise PyedgeError(f"several {b.name} boards attached ({', '.join(found)}): choose one with --port")
         elif c.get("method") == "qemu":
-            raise PyedgeError(f"board {b.name} runs under QEMU, which this host tool does not start yet: "
-                              "start the agent firmware yourself and pass --port socket://127.0.0.1:PORT")
+            alt = f"qemu-{b.name}"
+            start = (f"to have pyedge start QEMU, use board {alt}" if alt in list_boards()
+                     else "pyedge does not start QEMU for it")
+            raise PyedgeError(f"board {b.name} describes the machine QEMU emulates; {start} (or start the agent "
+                              "firmware yourself and pass --port socket://127.0.0.1:PORT)")
         elif c.get("url"):
             port = str(c["url"])
         else:
-            raise PyedgeError(f"no {b.name} board found (method {c.get('method', '?')!r}): "
-                              "pass --port with its serial port or socket:// URL")
+            from .qemu import firmware_problem
+
+            why = firmware_problem(b)
+            tool = b.flash.get("method", "?")
+            raise PyedgeError(f"no {b.name} board found (method {c.get('method', '?')!r}, flashed with {tool}): "
+                              "pass --port with its serial port or socket:// URL"
+                              + (f"; note: {why}" if why else ""))
     return Device(SerialTransport(port, baudrate=int(c.get("baud", 115200))), timeout=timeout, retries=retries)
+
+
+def emulated_transport(board: str | Board) -> SerialTransport:
+    """Start the board's emulator with the agent in it and open its socket:// URL; closing the
+    transport stops the emulator."""
+    from .qemu import QemuSystemAgent, QemuUserAgent
+
+    b = _board(board)
+    c = b.connect
+    q = QemuSystemAgent(b) if c.get("method") == "qemu-system" else QemuUserAgent(b)
+    name = f"{q.argv[0]} -cpu {c['qemu_cpu']} at {q.url} (pid {q.pid})"
+    try:
+        # QEMU's -serial tcp server accepts once it is up: the transport retries the connect
+        return SerialTransport(q.url, name=name, owned=[q], connect_timeout=10.0)
+    except BaseException:
+        q.close()
+        raise
 
 
 # ---- model bytes and host reference ----------------------------------------------------------------
@@ -109,7 +168,9 @@ def model_blob(model: str | os.PathLike | bytes, board: str | Board | None = Non
         if b is None or b.kind == "host":  # this CPU's layouts, as pyedge.Interpreter packs
             from .._native import lib
             return pack_tflite(raw, features=int(lib.pe_detect_features()))
-        return pack_tflite(raw, target=b.name)
+        # the host build's variant table has no Arm rows, so "auto" would leave the Arm Linux
+        # agent its generic layouts; "packed" gives it the layouts its NEON/dot/i8mm kernels read
+        return pack_tflite(raw, target=b.name, layouts="packed" if b.kind == "linux" else "auto")
 
 
 def _inputs(blob: bytes, files: list[str] | None, seed: int) -> tuple[list[np.ndarray], list[dict]]:
@@ -174,10 +235,25 @@ def _rate(bps: float) -> str:
 
 # ---- flash, run, profile -----------------------------------------------------------------------
 
-def flash(dev: Device, blob: bytes, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Upload and load a blob; returns what happened (bytes, rate, resumed offset, the model)."""
+def flash(dev: Device, blob: bytes, progress: Callable[[int, int], None] | None = None,
+          reconnects: int = 2) -> dict[str, Any]:
+    """Upload and load a blob; returns what happened (bytes, rate, resumed offset, the model).
+    When the link closes mid-upload (a reset connection, a re-plugged USB port) the port is
+    opened again, up to `reconnects` times, and the upload resumes where the device stopped; a
+    link that goes silent ends in LinkTimeout naming the port."""
     info = dev.hello()
-    up: UploadResult = dev.upload(blob, progress)
+    done = 0
+    while True:
+        try:
+            up: UploadResult = dev.upload(blob, progress)
+            break
+        except LinkError as exc:
+            reopen = getattr(dev.transport, "reopen", None)
+            if isinstance(exc, LinkTimeout) or reopen is None or done >= reconnects:
+                raise
+            done += 1
+            reopen()
+            info = dev.hello()
     m = dev.load()
     (checksum,) = struct.unpack_from("<I", blob, 16)
     if m.checksum != checksum or m.blob_bytes != len(blob):
@@ -185,7 +261,8 @@ def flash(dev: Device, blob: bytes, progress: Callable[[int, int], None] | None 
                           f"not the one sent (0x{checksum:08x}, {len(blob)} bytes)")
     return {"port": dev.port, "board": info.board, "protocol": info.version_str, "blob_bytes": len(blob),
             "checksum": f"0x{checksum:08x}", "resumed_from": up.resumed_from, "seconds": up.seconds,
-            "bytes_per_s": up.rate, "retransmits": up.retransmits, "previous_dropped": up.previous_dropped,
+            "bytes_per_s": up.rate, "retransmits": up.retransmits, "reconnects": done,
+            "previous_kept": up.previous_kept, "previous_dropped": up.previous_dropped,
             "arena_bytes": m.arena_bytes, "ops": m.n_ops,
             "blob_left_bytes": info.blob_cap - len(blob), "arena_cap": info.arena_cap}
 
@@ -260,13 +337,14 @@ def profile_model(model: str | os.PathLike | bytes, board: str | Board, port: st
     return {
         "model": str(model) if not isinstance(model, (bytes, bytearray)) else "<bytes>",
         "board": b.name, "port": fl["port"], "device_board": info.board, "protocol": info.version_str,
-        "counter": unit, "clock_hz": info.clock_hz, "runs": runs, "layers": rows,
+        "counter": unit, "counter_note": str(b.connect.get("counter_note", "")), "clock_hz": info.clock_hz,
+        "runs": runs, "layers": rows,
         "totals": {"counts_per_run": ticks / runs, "op_counts_per_run": sum(per_run), "latency_ns": latency_ns,
                    "macs": sum(r["macs"] for r in rows),
                    "arena_bytes": st.arena_bytes, "arena_high_water_bytes": st.arena_high_water,
                    "blob_bytes": st.blob_bytes, "ram_left_bytes": st.arena_cap - st.arena_used,
                    "flash_left_bytes": st.blob_cap - st.blob_bytes},
-        "flash": {k: fl[k] for k in ("seconds", "bytes_per_s", "resumed_from", "retransmits")},
+        "flash": {k: fl[k] for k in ("seconds", "bytes_per_s", "resumed_from", "retransmits", "reconnects")},
         "bit_exact": all(same), "per_output": same,
     }
 
@@ -287,7 +365,8 @@ def format_profile(r: dict[str, Any]) -> str:
     unit = r["counter"]
     lines = [f"model {r['model']} on {r['board']} ({r['port']}, agent board {r['device_board']!r}, "
              f"protocol {r['protocol']}); {r['runs']} runs; counts are {unit}"
-             + (f" at {r['clock_hz']:,} Hz" if r["clock_hz"] else ""),
+             + (f" at {r['clock_hz']:,} Hz" if r["clock_hz"] else "")
+             + (f" ({r['counter_note']})" if r.get("counter_note") else ""),
              f"{'#':>3} {'op':22} {'input -> output':40} {'MACs':>12} {'kernel':26} {unit + '/run':>14} "
              f"{'time':>10} {'MACs/' + unit[:5]:>11} {'share':>6}"]
     for x in r["layers"]:
@@ -347,7 +426,7 @@ border-bottom:1px solid #ddd;text-align:right}} td:nth-child(2),td:nth-child(3),
 svg text{{font:12px sans-serif}} .bar{{fill:#3a7bd5}} .bad{{color:#b00}}</style></head><body>
 <h1>pyedge profile</h1>
 <p>model <code>{_esc(r['model'])}</code> on board <b>{_esc(r['board'])}</b> ({_esc(r['port'])}),
-{r['runs']} runs, counts are <b>{_esc(unit)}</b>.</p>
+{r['runs']} runs, counts are <b>{_esc(unit)}</b>{' (' + _esc(r['counter_note']) + ')' if r.get('counter_note') else ''}.</p>
 <ul id="totals"><li>latency: {_time(t['latency_ns'])} per run ({t['counts_per_run']:,.0f} {_esc(unit)})</li>
 <li>MACs: {t['macs']:,}</li>
 <li>arena: {t['arena_bytes']:,} B planned, high-water {t['arena_high_water_bytes']:,} B, RAM left {t['ram_left_bytes']:,} B</li>

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import random
 import time
+import warnings
 
 import numpy as np
 
@@ -86,21 +87,38 @@ class LoopbackTransport:
         pass
 
 
+POLL_S = 0.01  # a serial port's read timeout: how often a waiting read looks at the clock
+
+
 class SerialTransport:
     """Any pyserial URL: /dev/ttyACM0, COM3, socket://host:port, rfc2217://host:port, a pty."""
 
-    def __init__(self, url: str, baudrate: int = 115200, connect_timeout: float = 5.0):
+    def __init__(self, url: str, baudrate: int = 115200, connect_timeout: float = 5.0,
+                 name: str | None = None, owned: list | None = None):
         import serial
 
-        self.name = url
-        deadline = time.monotonic() + connect_timeout
+        self.name = name or url
+        self.url = url
+        self.owned = list(owned or [])  # closed with the port (e.g. the emulator behind it)
+        self.baudrate, self.connect_timeout = baudrate, connect_timeout
+        self._fixed_timeout = url.startswith("rfc2217://")
+        self._open()
+
+    def _open(self) -> None:
+        import serial
+
+        url = self.url
+        deadline = time.monotonic() + self.connect_timeout
         while True:
             try:
-                self.port = serial.serial_for_url(url, baudrate=baudrate, timeout=0.05)
+                with warnings.catch_warnings():  # pyserial's rfc2217 client uses deprecated threading calls
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    self.port = serial.serial_for_url(url, baudrate=self.baudrate, timeout=POLL_S)
                 break
             except (serial.SerialException, OSError, ValueError) as exc:
                 if time.monotonic() >= deadline or isinstance(exc, ValueError):
-                    raise PyedgeError(f"cannot open {url}: {exc}") from None
+                    self._close_owned()
+                    raise PyedgeError(f"cannot open {self.name}: {exc}") from None
                 time.sleep(0.05)
 
     def write(self, data: bytes) -> None:
@@ -118,20 +136,46 @@ class SerialTransport:
 
         from .protocol import LinkError
         try:
-            self.port.timeout = max(0.001, timeout)
-            first = self.port.read(1)  # waits for the first byte, then takes what has arrived
-            if not first or n <= 1:
-                return first
-            self.port.timeout = 0
-            return first + self.port.read(n - 1)
+            if not self._fixed_timeout:
+                self.port.timeout = max(0.001, timeout)
+                first = self.port.read(1)  # waits for the first byte, then takes what has arrived
+                if not first or n <= 1:
+                    return first
+                self.port.timeout = 0
+                return first + self.port.read(n - 1)
+            # an rfc2217:// port keeps the short timeout it was opened with: changing it would make
+            # it renegotiate the port settings with the server on every read
+            deadline = time.monotonic() + timeout
+            while True:
+                first = self.port.read(1)  # waits for the first byte, then takes what has arrived
+                if first:
+                    more = min(n - 1, self.port.in_waiting)
+                    return first + self.port.read(more) if more > 0 else first
+                if time.monotonic() >= deadline:
+                    return b""
         except (serial.SerialException, OSError) as exc:
             raise LinkError(f"{self.name}: link closed: {exc}") from None
 
     def quiet(self) -> None:
         time.sleep(1.5e-3 * _idle_ms())
 
+    def reopen(self) -> None:
+        """Close and open the port again (after the link closed under us); what it owns stays."""
+        try:
+            self.port.close()
+        except Exception:  # the old port is already broken
+            pass
+        self._open()
+
+    def _close_owned(self) -> None:
+        while self.owned:
+            self.owned.pop().close()
+
     def close(self) -> None:
-        self.port.close()
+        try:
+            self.port.close()
+        finally:
+            self._close_owned()
 
 
 def _idle_ms() -> int:
