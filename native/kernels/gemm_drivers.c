@@ -1,6 +1,21 @@
 /* Drivers for the packed int8 GEMM layout (CONV_2D, FULLY_CONNECTED) and the depthwise row
  * kernels: they tile the op, fill the activation panel and call the microkernel of the variant
- * the runtime chose (ctx->variant). No ISA code here. */
+ * the runtime chose (ctx->variant). No ISA code here.
+ *
+ * uint8 CONV_2D / DEPTHWISE_CONV_2D (one input channel) / FULLY_CONNECTED run on the same int8
+ * microkernels, exactly. With x the uint8 input (zero point zx), v the uint8 weights (zero point
+ * zw), W = v - 128 (int8, what the layout holds) and the panel a = x (the uint8 bytes as they are;
+ * a tap in the zero padding gets zx), for every term
+ *   (x - zx) * (v - zw) = (a - zx) * (W + 128 - zw) = a * W - zx * W + (128 - zw) * (a - zx),
+ * so over the K taps of output pixel r and channel n
+ *   acc = bias[n] + sum_k a * W  - zx * wsum[n] - (128 - zw) * K * zx  + (128 - zw) * T[r],
+ * T[r] = sum_k a[r][k]. The microkernel's sum_k a * W plus its init term (packed with input offset
+ * 128 - zx and bias[n] - (128 - zw) * K * zx: pyedge/layouts.py) gives all but the last term,
+ * which is the same for every channel of row r: the driver sums the panel row (K adds per pixel,
+ * against K * OC multiply-adds) and passes (128 - zw) * T[r] as the row's rowadd. All of it mod
+ * 2^32, as TFLite's int32 accumulator. Output: the microkernel stores int8 with output zero point
+ * zy - 128 and clamp [lo - 128, hi - 128], i.e. y - 128; the driver flips the tile's bytes back
+ * (y = (y - 128) ^ 0x80). With zw = 128 the row term is 0 and the driver skips the sums. */
 #include <string.h>
 
 #include "conv.h"
@@ -79,16 +94,24 @@ typedef struct {
   int8_t *out;
   int32_t output_offset, act_min, act_max;
   uint8_t pad_byte;           /* panel value of a tap in the zero padding: zero point ^ 0x80 */
+  uint8_t flip;               /* panel byte = input byte ^ flip: 0x80 (int8), 0 (uint8) */
+  int u8;                     /* uint8 op: output bytes flipped back after each tile */
+  int32_t row_term;           /* uint8: 128 - filter zero point (rowadd = row_term * T[r]) */
   size_t panel_bytes;         /* one thread's panel */
   /* conv geometry (conv only) */
   int conv, direct;
   int32_t in_h, in_w, in_c, out_h, out_w, kh, kw, sh, sw, dh, dw, ph, pw;
 } gemm_task;
 
-/* dst[i] = src[i] ^ 0x80 (int8 -> the panel's uint8), eight bytes at a time. */
-static inline void xor_copy(uint8_t *dst, const int8_t *src, int32_t n) {
-  const uint64_t flip = 0x8080808080808080ull;
+/* dst[i] = src[i] ^ flip (0x80: int8 -> the panel's uint8; 0: uint8 bytes as they are), eight
+   bytes at a time. */
+static inline void xor_copy(uint8_t *dst, const int8_t *src, int32_t n, uint8_t flip8) {
+  const uint64_t flip = 0x0101010101010101ull * flip8;
   int32_t i = 0;
+  if (flip8 == 0) {
+    memcpy(dst, src, (size_t)n);
+    return;
+  }
   for (; i + 8 <= n; i += 8) {
     uint64_t v;
     memcpy(&v, src + i, 8);
@@ -118,9 +141,9 @@ static void fill_conv_row(const gemm_task *t, int32_t b, int32_t oy, int32_t ox,
     if (inside_x) { /* the filter row's taps are one contiguous run of the input */
       const int8_t *src = xrow + (size_t)x0 * t->in_c;
       if (run < 8) {
-        for (i = 0; i < run; ++i) o[i] = (uint8_t)((uint8_t)src[i] ^ 0x80u);
+        for (i = 0; i < run; ++i) o[i] = (uint8_t)((uint8_t)src[i] ^ t->flip);
       } else {
-        xor_copy(o, src, run);
+        xor_copy(o, src, run, t->flip);
       }
       o += run;
       continue;
@@ -131,7 +154,7 @@ static void fill_conv_row(const gemm_task *t, int32_t b, int32_t oy, int32_t ox,
         for (i = 0; i < t->in_c; ++i) o[i] = t->pad_byte;
       } else {
         const int8_t *src = xrow + (size_t)ix * t->in_c;
-        for (i = 0; i < t->in_c; ++i) o[i] = (uint8_t)((uint8_t)src[i] ^ 0x80u);
+        for (i = 0; i < t->in_c; ++i) o[i] = (uint8_t)((uint8_t)src[i] ^ t->flip);
       }
     }
   }
@@ -145,7 +168,7 @@ static void fill_panel(const gemm_task *t, int32_t r0, int32_t nr, uint8_t *pane
   if (!t->conv || t->direct) {
     for (r = 0; r < nr; ++r) {
       uint8_t *row = panel + (size_t)r * t->kp;
-      xor_copy(row, t->x + (size_t)(r0 + r) * t->k, t->k);
+      xor_copy(row, t->x + (size_t)(r0 + r) * t->k, t->k, t->flip);
       for (i = t->k; i < t->kp; ++i) row[i] = 0x80u;
     }
   } else {
@@ -175,15 +198,28 @@ static void gemm_item(void *task, uint32_t item, uint32_t thread) {
   const int32_t *init = (const int32_t *)t->packed, *mult = init + 2 * ocp, *shift = mult + ocp;
   const int8_t *w = (const int8_t *)(t->packed + 16u * (uint32_t)ocp);
   uint8_t *panel = t->ctx->scratch + (size_t)thread * t->panel_bytes;
-  int32_t blk;
+  int32_t blk, r, j;
   const pe_qs8_gemm_fn fn = nr == 1 && t->uk->fn1 != NULL ? t->uk->fn1 : t->uk->fn;
+  int32_t rowadd[PE_GEMM_MR_MAX];
   fill_panel(t, r0, nr, panel);
+  if (t->row_term != 0)
+    for (r = 0; r < nr; ++r) {
+      const uint8_t *row = panel + (size_t)r * t->kp;
+      uint32_t sum = 0;
+      for (j = 0; j < t->k; ++j) sum += row[j];
+      rowadd[r] = (int32_t)(sum * (uint32_t)t->row_term);
+    }
   for (blk = b0; blk < b1; ++blk) {
     const int32_t c0 = blk * PE_GEMM_NR;
     const int32_t nc = t->oc - c0 < PE_GEMM_NR ? t->oc - c0 : PE_GEMM_NR;
     fn((size_t)nr, (size_t)nc, (size_t)t->kp, panel, (size_t)t->kp, w + (size_t)blk * t->kp * PE_GEMM_NR,
               init + c0, mult + c0, shift + c0, t->output_offset, t->act_min, t->act_max,
-              t->out + (size_t)r0 * t->oc + c0, (size_t)t->oc);
+              t->out + (size_t)r0 * t->oc + c0, (size_t)t->oc, t->row_term != 0 ? rowadd : NULL);
+    if (t->u8)
+      for (r = 0; r < nr; ++r) {
+        uint8_t *c = (uint8_t *)t->out + (size_t)(r0 + r) * t->oc + c0;
+        for (j = 0; j < nc; ++j) c[j] ^= 0x80u;
+      }
   }
 }
 
@@ -238,7 +274,16 @@ pe_status pe_conv_2d__gemm(const pe_op_ctx *ctx) {
   t.output_offset = p->output_offset;
   t.act_min = p->act_min;
   t.act_max = p->act_max;
-  t.pad_byte = (uint8_t)(((uint32_t)(-p->input_offset) & 0xFFu) ^ 0x80u);
+  t.flip = 0x80u;
+  if (in.dtype == PE_UINT8) {
+    t.flip = 0;
+    t.u8 = 1;
+    t.row_term = 128 - pe_input(ctx, 1).zero_point;
+    t.output_offset -= 128;
+    t.act_min -= 128;
+    t.act_max -= 128;
+  }
+  t.pad_byte = (uint8_t)(((uint32_t)(-p->input_offset) & 0xFFu) ^ t.flip);
   gemm_run(&t);
   return PE_OK;
 }
@@ -259,6 +304,15 @@ pe_status pe_fully_connected__gemm(const pe_op_ctx *ctx) {
   t.output_offset = p->output_offset;
   t.act_min = p->act_min;
   t.act_max = p->act_max;
+  t.flip = 0x80u;
+  if (in.dtype == PE_UINT8) {
+    t.flip = 0;
+    t.u8 = 1;
+    t.row_term = 128 + p->filter_offset;
+    t.output_offset -= 128;
+    t.act_min -= 128;
+    t.act_max -= 128;
+  }
   gemm_run(&t);
   return PE_OK;
 }

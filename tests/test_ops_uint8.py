@@ -1,0 +1,212 @@
+"""uint8 models (TFLite's legacy asymmetric quantization: uint8 activations and weights, each
+with a zero point in [0, 255]) against TFLite's reference kernels, bit for bit, on every kernel
+path (tests/optest.py: each ISA tier, 3 threads, packed layouts run by their scalar twins).
+
+CONV_2D, DEPTHWISE_CONV_2D (one input channel) and FULLY_CONNECTED run uint8 on the int8 GEMM
+microkernels (the identity is in native/kernels/gemm_drivers.c); test_uint8_gemm_identity checks
+it on its own in NumPy, and the sweeps below check it against TFLite over weight zero points
+0, 128 (the row term vanishes), 255 and others, and input/output zero points across 0..255."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tflite
+
+import pyedge
+from optest import check_model, kernel_paths
+from oracle import assert_bit_exact, random_inputs, reference_interpreter, run_model
+from tflite_builder import ModelBuilder, single_op_model
+
+SAME, VALID = tflite.Padding.SAME, tflite.Padding.VALID
+A = tflite.ActivationFunctionType
+NONE, RELU, RELU6 = A.NONE, A.RELU, A.RELU6
+
+# (input zp, weights zp, output zp)
+ZPS = {
+    "mid": (128, 128, 128),
+    "tf1": (0, 131, 0),          # a ReLU6-style input and output, the weights zp TF1 tends to pick
+    "w0": (37, 0, 200),          # weights zp 0: (128 - zw) = 128, the largest row term
+    "w255": (255, 255, 3),       # weights zp 255, input zp at the top
+    "mixed": (91, 74, 255),
+}
+
+
+def _u8_weights(rng: np.random.Generator, shape) -> np.ndarray:
+    return rng.integers(0, 256, size=shape).astype(np.uint8)
+
+
+def _out_scale(in_scale: float, w_scale: float, taps: int, factor: float = 1.0) -> float:
+    """Spread a typical accumulator (uniform uint8 inputs and weights, std ~74) over a quarter
+    of the uint8 range."""
+    return float(in_scale * w_scale * 74.0 * 74.0 * np.sqrt(max(taps, 1)) / 64.0 * factor)
+
+
+def _bias(rng: np.random.Generator, n: int, taps: int, scale: float) -> dict:
+    hi = int(74 * 74 * np.sqrt(max(taps, 1)))
+    return dict(shape=[n], dtype="int32", data=rng.integers(-hi, hi + 1, size=n).astype(np.int32),
+                scale=scale, zero_point=0)
+
+
+def _out_dim(padding: int, size: int, k: int, stride: int, dilation: int) -> int:
+    eff = (k - 1) * dilation + 1
+    return -(-size // stride) if padding == SAME else (size - eff + stride) // stride
+
+
+def conv_u8_model(in_shape, out_c, k, *, stride=(1, 1), dilation=(1, 1), padding=SAME, act=NONE,
+                  zps="mid", bias=True, seed=0, factor=1.0) -> bytes:
+    rng = np.random.default_rng(seed)
+    n, h, w, c = in_shape
+    kh, kw = k
+    zx, zw, zy = ZPS[zps]
+    in_scale, w_scale = 0.02, 0.004
+    taps = kh * kw * c
+    inputs = [dict(shape=list(in_shape), dtype="uint8", scale=in_scale, zero_point=zx),
+              dict(shape=[out_c, kh, kw, c], dtype="uint8", data=_u8_weights(rng, (out_c, kh, kw, c)),
+                   scale=w_scale, zero_point=zw)]
+    if bias:
+        inputs.append(_bias(rng, out_c, taps, in_scale * w_scale))
+    out_shape = [n, _out_dim(padding, h, kh, stride[0], dilation[0]),
+                 _out_dim(padding, w, kw, stride[1], dilation[1]), out_c]
+    opts = {"Padding": padding, "StrideH": stride[0], "StrideW": stride[1],
+            "DilationHFactor": dilation[0], "DilationWFactor": dilation[1], "FusedActivationFunction": act}
+    return single_op_model("CONV_2D", inputs,
+                           [dict(shape=out_shape, dtype="uint8",
+                                 scale=_out_scale(in_scale, w_scale, taps, factor), zero_point=zy)],
+                           ("Conv2DOptions", opts))
+
+
+def dw_u8_model(in_shape, k, depth_multiplier=1, *, stride=(1, 1), dilation=(1, 1), padding=SAME,
+                act=NONE, zps="mid", seed=0) -> bytes:
+    rng = np.random.default_rng(seed)
+    n, h, w, c = in_shape
+    kh, kw = k
+    out_c = c * depth_multiplier
+    zx, zw, zy = ZPS[zps]
+    in_scale, w_scale = 0.02, 0.004
+    taps = kh * kw
+    inputs = [dict(shape=list(in_shape), dtype="uint8", scale=in_scale, zero_point=zx),
+              dict(shape=[1, kh, kw, out_c], dtype="uint8", data=_u8_weights(rng, (1, kh, kw, out_c)),
+                   scale=w_scale, zero_point=zw),
+              _bias(rng, out_c, taps, in_scale * w_scale)]
+    out_shape = [n, _out_dim(padding, h, kh, stride[0], dilation[0]),
+                 _out_dim(padding, w, kw, stride[1], dilation[1]), out_c]
+    opts = {"Padding": padding, "StrideH": stride[0], "StrideW": stride[1], "DepthMultiplier": depth_multiplier,
+            "DilationHFactor": dilation[0], "DilationWFactor": dilation[1], "FusedActivationFunction": act}
+    return single_op_model("DEPTHWISE_CONV_2D", inputs,
+                           [dict(shape=out_shape, dtype="uint8", scale=_out_scale(in_scale, w_scale, taps),
+                                 zero_point=zy)],
+                           ("DepthwiseConv2DOptions", opts))
+
+
+def fc_u8_model(batches: int, depth: int, units: int, *, act=NONE, zps="mid", bias=True, seed=0) -> bytes:
+    rng = np.random.default_rng(seed)
+    zx, zw, zy = ZPS[zps]
+    in_scale, w_scale = 0.02, 0.004
+    inputs = [dict(shape=[batches, depth], dtype="uint8", scale=in_scale, zero_point=zx),
+              dict(shape=[units, depth], dtype="uint8", data=_u8_weights(rng, (units, depth)),
+                   scale=w_scale, zero_point=zw)]
+    inputs.append(_bias(rng, units, depth, in_scale * w_scale) if bias else None)
+    return single_op_model("FULLY_CONNECTED", inputs,
+                           [dict(shape=[batches, units], dtype="uint8",
+                                 scale=_out_scale(in_scale, w_scale, depth), zero_point=zy)],
+                           ("FullyConnectedOptions", {"FusedActivationFunction": act}))
+
+
+# ----------------------------------------------------------------------------- the identity
+
+@pytest.mark.parametrize("zx, zw", [(0, 0), (128, 128), (255, 255), (3, 250), (200, 17)])
+def test_uint8_gemm_identity(zx: int, zw: int) -> None:
+    """The int32 accumulator of uint8 weights v and inputs x equals, mod 2^32, the int8 GEMM's
+    sum over the panel a = x of a * (v - 128), plus its init term (bias - zx * wsum
+    - (128 - zw) * K * zx), plus the row term (128 - zw) * sum_k a: what gemm_drivers.c runs."""
+    rng = np.random.default_rng(zx * 256 + zw)
+    k, oc, rows = 37, 5, 6
+    x = rng.integers(0, 256, size=(rows, k)).astype(np.int64)
+    x[0] = zx  # a row of padding taps
+    v = rng.integers(0, 256, size=(oc, k)).astype(np.int64)
+    bias = rng.integers(-2**31, 2**31, size=oc).astype(np.int64)
+    want = ((x - zx) @ (v - zw).T + bias) % 2**32
+    w8 = v - 128
+    assert w8.min() >= -128 and w8.max() <= 127
+    init = bias - zx * w8.sum(axis=1) - (128 - zw) * k * zx
+    row_term = (128 - zw) * x.sum(axis=1)
+    got = (x @ w8.T + init[None, :] + row_term[:, None]) % 2**32
+    np.testing.assert_array_equal(got, want)
+
+
+# ----------------------------------------------------------------------------- CONV_2D
+
+@pytest.mark.parametrize("zps", list(ZPS))
+def test_conv_uint8_zero_points(zps: str) -> None:
+    check_model(conv_u8_model([1, 6, 5, 3], 4, (3, 3), zps=zps))
+
+
+@pytest.mark.parametrize("in_shape, out_c, k, stride, dilation, padding", [
+    ([1, 1, 1, 1], 1, (1, 1), (1, 1), (1, 1), SAME),        # size 1 everywhere
+    ([1, 8, 8, 16], 8, (1, 1), (1, 1), (1, 1), VALID),      # 1x1 (reads the input rows directly)
+    ([1, 7, 9, 3], 17, (3, 3), (2, 2), (1, 1), SAME),       # stride 2 SAME, 17 channels: two blocks
+    ([2, 7, 9, 3], 5, (3, 3), (2, 2), (1, 1), VALID),
+    ([1, 9, 8, 2], 3, (3, 3), (1, 1), (2, 2), SAME),        # dilation 2
+    ([1, 4, 4, 3], 2, (7, 7), (1, 1), (1, 1), SAME),        # filter larger than the input
+    ([1, 5, 11, 33], 33, (1, 1), (1, 1), (1, 1), SAME),     # K 33, 55 rows: tiles of 8 and a tail
+])
+@pytest.mark.parametrize("zps", ["tf1", "w0"])
+def test_conv_uint8_geometry(in_shape, out_c, k, stride, dilation, padding, zps) -> None:
+    check_model(conv_u8_model(in_shape, out_c, k, stride=stride, dilation=dilation, padding=padding, zps=zps))
+
+
+@pytest.mark.parametrize("act", [RELU, RELU6])
+@pytest.mark.parametrize("zps", ["tf1", "mixed"])
+def test_conv_uint8_activation(act: int, zps: str) -> None:
+    check_model(conv_u8_model([1, 5, 5, 4], 3, (3, 3), act=act, zps=zps, factor=0.5))
+
+
+def test_conv_uint8_multiplier_above_one() -> None:
+    """An output scale below input * filter scale (multiplier > 1: a left shift); inputs near
+    their zero point so that not every output saturates."""
+    model = conv_u8_model([1, 5, 5, 2], 3, (2, 2), zps="mixed", factor=0.002)
+    for seed in (0, 1):
+        x = np.clip(91 + np.random.default_rng(seed).integers(-3, 4, size=(1, 5, 5, 2)), 0, 255)
+        check_model(model, inputs=[x.astype(np.uint8)])
+
+
+def test_conv_uint8_runs_the_gemm_kernels() -> None:
+    """uint8 CONV_2D takes the same SIMD variant as int8, and its graph edges stay uint8."""
+    model = conv_u8_model([1, 6, 6, 8], 16, (3, 3), zps="tf1")
+    ip = pyedge.Interpreter(model_content=model)
+    ip.allocate_tensors()
+    variants = ip.op_variants()
+    assert any("gemm" in str(v) for v in variants), variants
+    assert ip.get_input_details()[0]["dtype"] == np.uint8
+    assert ip.get_output_details()[0]["dtype"] == np.uint8
+
+
+# ----------------------------------------------------------------------------- DEPTHWISE_CONV_2D
+
+@pytest.mark.parametrize("zps", list(ZPS))
+@pytest.mark.parametrize("in_shape, k, dm, stride, padding", [
+    ([1, 7, 6, 5], (3, 3), 1, (1, 1), SAME),
+    ([1, 9, 8, 3], (3, 3), 2, (2, 2), SAME),
+    ([2, 6, 7, 1], (3, 3), 4, (1, 2), VALID),              # one input channel: the GEMM kernels
+    ([1, 8, 8, 1], (5, 5), 17, (2, 2), SAME),              # ... with two channel blocks
+])
+def test_depthwise_uint8(zps, in_shape, k, dm, stride, padding) -> None:
+    check_model(dw_u8_model(in_shape, k, dm, stride=stride, padding=padding, zps=zps))
+
+
+@pytest.mark.parametrize("act", [RELU, RELU6])
+def test_depthwise_uint8_activation_dilation(act: int) -> None:
+    check_model(dw_u8_model([1, 9, 9, 4], (3, 3), 1, dilation=(2, 2), act=act, zps="tf1"))
+
+
+# ----------------------------------------------------------------------------- FULLY_CONNECTED
+
+@pytest.mark.parametrize("zps", list(ZPS))
+@pytest.mark.parametrize("batches, depth, units", [(1, 1, 1), (1, 37, 17), (3, 64, 33), (9, 129, 16)])
+def test_fully_connected_uint8(zps, batches, depth, units) -> None:
+    check_model(fc_u8_model(batches, depth, units, zps=zps))
+
+
+@pytest.mark.parametrize("act", [RELU, RELU6])
+def test_fully_connected_uint8_activation_no_bias(act: int) -> None:
+    check_model(fc_u8_model(2, 40, 10, act=act, bias=False, zps="mixed"))
