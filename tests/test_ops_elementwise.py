@@ -303,6 +303,45 @@ def test_mul_and_prelu_multipliers_come_from_float32_scale_products() -> None:
     assert out[0][0].tolist() == [6, -6, 6, 6]
 
 
+# ---- uint8 ADD, SUB, MUL (TFLite's legacy asymmetric kernels) -------------------------------------
+
+# (input 1, input 2, output) with uint8 zero points across 0..255
+QU8 = [
+    [(0.1, 128), (0.2, 125), (0.3, 130)],
+    [(0.05, 0), (0.05, 255), (0.1, 128)],
+    [(0.1, 255), (0.003, 5), (0.08, 0)],
+    [(0.0078125, 17), (0.0078125, 200), (0.015625, 99)],
+]
+QU8_ACT = [NONE, RELU, RELU6, NONE]
+QMULU8 = [
+    [(0.1, 128), (0.2, 120), (1.5, 131)],
+    [(0.02, 255), (0.003, 0), (0.03, 123)],
+    [(0.05, 0), (0.05, 0), (0.1, 0)],
+]
+QMULU8_ACT = [RELU, NONE, RELU6]
+U8_SHAPES = [([7], [7]), ([2, 3, 4, 5], [2, 3, 4, 5]), ([2, 5, 3, 7], [7]), ([1, 4, 1, 3], [2, 1, 5, 1]),
+             ([], [2, 3]), ([3, 1], [1, 4])]
+
+
+@pytest.mark.parametrize("qi", range(len(QU8)))
+@pytest.mark.parametrize("shapes", U8_SHAPES, ids=_sid)
+@pytest.mark.parametrize("op", ["ADD", "SUB"])
+def test_add_sub_uint8(op: str, shapes, qi: int) -> None:
+    check_model(binary_model(op, shapes, "uint8", QU8[qi], act=QU8_ACT[qi]))
+
+
+@pytest.mark.parametrize("qi", range(len(QMULU8)))
+@pytest.mark.parametrize("shapes", U8_SHAPES, ids=_sid)
+def test_mul_uint8(shapes, qi: int) -> None:
+    check_model(binary_model("MUL", shapes, "uint8", QMULU8[qi], act=QMULU8_ACT[qi]))
+
+
+@pytest.mark.parametrize("op", ["MINIMUM", "MAXIMUM"])
+def test_minimum_maximum_uint8(op: str) -> None:
+    for shapes in (([2, 5, 3, 7], [7]), ([3, 1], [1, 4]), ([4], [4])):
+        check_model(binary_model(op, shapes, "uint8", [(0.1, 3), (0.2, 200), (0.3, 128)], act=None))
+
+
 # ---- MINIMUM, MAXIMUM ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", ["int8", "int16", "int32"])

@@ -2,19 +2,21 @@
  *
  * Each kernel walks the output in row-major order and reads the matching (broadcast) element
  * of each input; the per-element arithmetic is that of TFLite 2.14's reference kernels
- * (reference/add.h, sub.h, integer_ops/mul.h, maximum_minimum.h, prelu.h). */
+ * (reference/add.h, sub.h, integer_ops/mul.h, maximum_minimum.h, prelu.h). uint8 ADD, SUB and
+ * MUL are TFLite's legacy uint8 kernels, whose arithmetic is the int8 one with uint8 storage. */
 #include "elementwise.h"
 
 /* ---- tensors -------------------------------------------------------------------------- */
 
 static int int_dtype(int32_t dtype) {
-  return dtype == PE_INT8 || dtype == PE_INT16 || dtype == PE_INT32;
+  return dtype == PE_INT8 || dtype == PE_UINT8 || dtype == PE_INT16 || dtype == PE_INT32;
 }
 
-/* Element i of an int8/int16/int32 tensor. */
+/* Element i of an int8/uint8/int16/int32 tensor. */
 static inline int32_t load(const pe_tensor *t, int32_t i) {
   switch (t->dtype) {
     case PE_INT8: return ((const int8_t *)t->data)[i];
+    case PE_UINT8: return ((const uint8_t *)t->data)[i];
     case PE_INT16: return ((const int16_t *)t->data)[i];
     default: return ((const int32_t *)t->data)[i];
   }
@@ -24,6 +26,7 @@ static inline int32_t load(const pe_tensor *t, int32_t i) {
 static inline void store(const pe_tensor *t, int32_t i, int32_t v) {
   switch (t->dtype) {
     case PE_INT8: ((int8_t *)t->data)[i] = (int8_t)v; break;
+    case PE_UINT8: ((uint8_t *)t->data)[i] = (uint8_t)v; break;
     case PE_INT16: ((int16_t *)t->data)[i] = (int16_t)v; break;
     default: ((int32_t *)t->data)[i] = v; break;
   }
@@ -138,7 +141,7 @@ static pe_status add_sub_check(const pe_op_ctx *ctx) {
   PE_CHECK(activation_ok(p->activation_min, p->activation_max, dtype), PE_ERR_BAD_PARAMS);
   switch (p->kind) {
     case PE_ADD_RESCALE:
-      PE_CHECK(dtype == PE_INT8 || dtype == PE_INT16, PE_ERR_SHAPE);
+      PE_CHECK(dtype == PE_INT8 || dtype == PE_UINT8 || dtype == PE_INT16, PE_ERR_SHAPE);
       PE_CHECK(p->left_shift >= 0 && p->left_shift <= 30, PE_ERR_BAD_PARAMS);
       PE_CHECK(rescale_input_ok(dtype, p->input1_offset, p->left_shift) &&
                    rescale_input_ok(dtype, p->input2_offset, p->left_shift),
@@ -215,7 +218,7 @@ pe_status pe_mul_check(const pe_op_ctx *ctx) {
   PE_CHECK(activation_ok(p->activation_min, p->activation_max, dtype), PE_ERR_BAD_PARAMS);
   switch (p->kind) {
     case PE_MUL_RESCALE:
-      PE_CHECK(in_dtype == dtype && (dtype == PE_INT8 || dtype == PE_INT16), PE_ERR_SHAPE);
+      PE_CHECK(in_dtype == dtype && (dtype == PE_INT8 || dtype == PE_UINT8 || dtype == PE_INT16), PE_ERR_SHAPE);
       /* the product of the offset inputs fits int32 */
       PE_CHECK(max_abs_offset(dtype, p->input1_offset) * max_abs_offset(dtype, p->input2_offset) <=
                    INT32_MAX,

@@ -14,8 +14,8 @@ from ..graph import TFLITE_TYPE_NAMES, Tensor
 from ..quant import (ACT_NONE, ACT_RELU, ACT_RELU6, ACT_RELU_N1_TO_1, INT_RANGES, activation_range,
                      quantize_multiplier, quantize_multiplier_smaller_than_one_exp, tflite_round)
 
-INT8, INT16, INT32 = 9, 7, 2
-_NP = {INT8: np.int8, INT16: np.int16, INT32: np.int32}
+INT8, INT16, INT32, UINT8 = 9, 7, 2, 3
+_NP = {INT8: np.int8, INT16: np.int16, INT32: np.int32, UINT8: np.uint8}
 
 # Highest output rank at which TFLite 2.14's reference kernels broadcast (BroadcastAdd6DSlow,
 # BroadcastQuantSubSlow/BroadcastSubSlow<5>, BroadcastMul4DSlow, MaximumMinimumBroadcastSlow<5>,
@@ -95,7 +95,7 @@ def _add_sub(ctx: LowerCtx) -> Lowered:
     op = ctx.op.opcode
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     _binary_shapes(ctx, a, b, y)
-    t = _same_type(ctx, [a, b, y], (INT8, INT16, INT32), op)
+    t = _same_type(ctx, [a, b, y], (INT8, UINT8, INT16, INT32), op)
     if t == INT32:
         lo, hi = _int32_activation(ctx)
         return Lowered(op, [a, b], [y], ctx.params("pe_add_params", kind=_native.lib.PE_ADD_INT32,
@@ -151,23 +151,23 @@ def _add_sub_pot(ctx: LowerCtx, a: Tensor, b: Tensor, y: Tensor, logs: list[int]
         activation_min=lo, activation_max=hi))
 
 
-@register("ADD", max_version=5, types="int8, int16, int32")
+@register("ADD", max_version=5, types="int8, uint8, int16, int32")
 def add(ctx: LowerCtx) -> Lowered:
     return _add_sub(ctx)
 
 
-@register("SUB", max_version=5, types="int8, int16, int32")
+@register("SUB", max_version=5, types="int8, uint8, int16, int32")
 def sub(ctx: LowerCtx) -> Lowered:
     return _add_sub(ctx)
 
 
 # ---- MUL ---------------------------------------------------------------------------------------
 
-@register("MUL", max_version=7, types="int8, int16, int16 -> int8, int32")
+@register("MUL", max_version=7, types="int8, uint8, int16, int16 -> int8, int32")
 def mul(ctx: LowerCtx) -> Lowered:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     _binary_shapes(ctx, a, b, y)
-    t = _same_type(ctx, [a, b], (INT8, INT16, INT32), "MUL")
+    t = _same_type(ctx, [a, b], (INT8, UINT8, INT16, INT32), "MUL")
     if t == INT32:
         ctx.require(y.type_code == INT32, f"int32 inputs with a {y.type_name} output")
         lo, hi = _int32_activation(ctx)
@@ -201,12 +201,12 @@ def mul(ctx: LowerCtx) -> Lowered:
 
 # ---- MINIMUM, MAXIMUM --------------------------------------------------------------------------
 
-@register("MINIMUM", "MAXIMUM", max_version=4, types="int8, int16, int32")
+@register("MINIMUM", "MAXIMUM", max_version=4, types="int8, uint8, int16, int32")
 def minimum_maximum(ctx: LowerCtx) -> Lowered:
     """TFLite compares the raw values and requires nothing of the quantization parameters."""
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     _binary_shapes(ctx, a, b, y)
-    _same_type(ctx, [a, b, y], (INT8, INT16, INT32), ctx.op.opcode)
+    _same_type(ctx, [a, b, y], (INT8, UINT8, INT16, INT32), ctx.op.opcode)
     return Lowered(ctx.op.opcode, [a, b], [y], ctx.params("pe_minmax_params"))
 
 
