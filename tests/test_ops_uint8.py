@@ -210,3 +210,36 @@ def test_fully_connected_uint8(zps, batches, depth, units) -> None:
 @pytest.mark.parametrize("act", [RELU, RELU6])
 def test_fully_connected_uint8_activation_no_bias(act: int) -> None:
     check_model(fc_u8_model(2, 40, 10, act=act, bias=False, zps="mixed"))
+
+
+# ----------------------------------------------------------------------------- a MobileNetV1 stack
+
+@pytest.mark.parametrize("size, alpha, depth", [(32, 0.25, 13), (48, 0.5, 4)])
+def test_mobilenet_v1_uint8_stack(size: int, alpha: float, depth: int) -> None:
+    """A TF1-style uint8 MobileNetV1 (conv, depthwise, average pool, reshape, FC, softmax) with
+    random weights: every path bit-exact, and every layer's output checked, not only the
+    softmax (whose outputs could hide a wrong layer by saturating)."""
+    from tflite_builder import mobilenet_v1
+    model = mobilenet_v1("uint8", alpha=alpha, size=size, classes=10, seed=size, depth=depth)
+    check_model(model, seeds=(0, 1))
+    # the intermediate layers: the reference interpreter with every tensor preserved
+    x = random_inputs(model, np.random.default_rng(5))
+    ref = reference_interpreter(model, experimental_preserve_all_tensors=True)
+    ref.allocate_tensors()
+    ref.set_tensor(ref.get_input_details()[0]["index"], x[0])
+    ref.invoke()
+    ip = pyedge.Interpreter(model_content=model, experimental_preserve_all_tensors=True)
+    ip.allocate_tensors()
+    ip.set_tensor(ip.get_input_details()[0]["index"], x[0])
+    ip.invoke()
+    checked = 0
+    for d in ref.get_tensor_details():
+        if d["dtype"] != np.uint8 or len(d["shape"]) == 0:
+            continue
+        want = ref.get_tensor(d["index"])
+        assert_bit_exact(ip.get_tensor(d["index"]), want, context=d["name"])
+        checked += 1
+        if len(d["shape"]) == 4 and d["shape"][1] > 1:
+            # no layer saturates: a spread of values
+            assert len(np.unique(want)) > 8, (d["name"], np.unique(want))
+    assert checked > 2 * depth
