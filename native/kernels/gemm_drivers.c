@@ -121,6 +121,27 @@ static inline void xor_copy(uint8_t *dst, const int8_t *src, int32_t n, uint8_t 
   for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ 0x80u);
 }
 
+/* sum of n bytes, eight at a time: four 16-bit lanes, each taking at most 2 * 255 per word, for
+   up to 128 words before they are folded */
+static uint32_t byte_sum(const uint8_t *p, int32_t n) {
+  const uint64_t lo = 0x00FF00FF00FF00FFull;
+  uint32_t total = 0;
+  int32_t i = 0;
+  while (i + 8 <= n) {
+    const int32_t end = n - i > 8 * 128 ? i + 8 * 128 : n;
+    uint64_t acc = 0;
+    for (; i + 8 <= end; i += 8) {
+      uint64_t v;
+      memcpy(&v, p + i, 8);
+      acc += (v & lo) + ((v >> 8) & lo);
+    }
+    total += (uint32_t)(acc & 0xFFFFu) + (uint32_t)((acc >> 16) & 0xFFFFu) + (uint32_t)((acc >> 32) & 0xFFFFu) +
+             (uint32_t)(acc >> 48);
+  }
+  for (; i < n; ++i) total += p[i];
+  return total;
+}
+
 /* The im2col row of output pixel (b, oy, ox) of a convolution, as x ^ 0x80; taps in the zero
    padding get the input zero point's byte. */
 static void fill_conv_row(const gemm_task *t, int32_t b, int32_t oy, int32_t ox, uint8_t *row) {
@@ -198,16 +219,13 @@ static void gemm_item(void *task, uint32_t item, uint32_t thread) {
   const int32_t *init = (const int32_t *)t->packed, *mult = init + 2 * ocp, *shift = mult + ocp;
   const int8_t *w = (const int8_t *)(t->packed + 16u * (uint32_t)ocp);
   uint8_t *panel = t->ctx->scratch + (size_t)thread * t->panel_bytes;
-  int32_t blk, r, j;
+  int32_t blk, r;
   const pe_qs8_gemm_fn fn = nr == 1 && t->uk->fn1 != NULL ? t->uk->fn1 : t->uk->fn;
   int32_t rowadd[PE_GEMM_MR_MAX];
   fill_panel(t, r0, nr, panel);
   if (t->row_term != 0)
     for (r = 0; r < nr; ++r) {
-      const uint8_t *row = panel + (size_t)r * t->kp;
-      uint32_t sum = 0;
-      for (j = 0; j < t->k; ++j) sum += row[j];
-      rowadd[r] = (int32_t)(sum * (uint32_t)t->row_term);
+      rowadd[r] = (int32_t)(byte_sum(panel + (size_t)r * t->kp, t->k) * (uint32_t)t->row_term);
     }
   for (blk = b0; blk < b1; ++blk) {
     const int32_t c0 = blk * PE_GEMM_NR;
@@ -218,7 +236,7 @@ static void gemm_item(void *task, uint32_t item, uint32_t thread) {
     if (t->u8)
       for (r = 0; r < nr; ++r) {
         uint8_t *c = (uint8_t *)t->out + (size_t)(r0 + r) * t->oc + c0;
-        for (j = 0; j < nc; ++j) c[j] ^= 0x80u;
+        xor_copy(c, (const int8_t *)c, nc, 0x80u);
       }
   }
 }
@@ -326,6 +344,7 @@ typedef struct {
   const int8_t *input;
   int8_t *out;
   int32_t out_h, out_w, batch_in, batch_out;
+  int u8; /* uint8: output rows flipped back after the kernel */
 } dw_task;
 
 static void dw_item(void *task, uint32_t item, uint32_t thread) {
@@ -335,17 +354,28 @@ static void dw_item(void *task, uint32_t item, uint32_t thread) {
   (void)thread;
   a.input = t->input + (size_t)b * t->batch_in;
   t->fn(&a, oy, 0, t->out_w, t->out + (size_t)b * t->batch_out + (size_t)oy * t->out_w * a.channels);
+  if (t->u8) {
+    uint8_t *row = (uint8_t *)t->out + (size_t)b * t->batch_out + (size_t)oy * t->out_w * a.channels;
+    xor_copy(row, (const int8_t *)row, t->out_w * a.channels, 0x80u);
+  }
 }
 
-/* The row kernels: int8 input, depth multiplier 1, an int32 bias or none. The op's check
-   (conv_scalar.c) has validated the rest at load: int8 output and filter [1, KH, KW, C], bias,
-   multipliers and shifts of C entries each (C = the input's channels = the output's, with
-   multiplier 1), shifts in [-31, 30], multipliers >= 0, int8 offsets (input in [-127, 128]).
-   int16 activations and depth multipliers > 1 run the scalar reference. */
+/* The row kernels: int8 or uint8 input, depth multiplier 1, an int32 bias or none. The op's check
+   (conv_scalar.c) has validated the rest at load: output and filter [1, KH, KW, C] of the input's
+   type, bias, multipliers and shifts of C entries each (C = the input's channels = the output's,
+   with multiplier 1), shifts in [-31, 30], multipliers >= 0, offsets in range (int8: input in
+   [-127, 128]; uint8: zero points in [0, 255]). uint8 needs scratch for its flipped input.
+   int16 activations and depth multipliers > 1 run the scalar reference.
+
+   uint8 on the int8 row kernels, exactly: the input x (zero point zx) flipped to x' = x ^ 0x80
+   = x - 128 with input offset 128 - zx (x' + 128 - zx = x - zx), the uint8 filter taken as
+   w - zw (filter_u8), the output stored as int8 with zero point zy - 128 and clamp - 128, then
+   flipped back (y = (y - 128) ^ 0x80). */
 int pe_depthwise_conv_2d__rows_accepts(const pe_op_ctx *ctx) {
   const pe_conv_params *p = (const pe_conv_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, 0), bias = pe_input(ctx, 2);
-  return in.dtype == PE_INT8 && p->depth_multiplier == 1 && (bias.index < 0 || bias.dtype == PE_INT32);
+  if (p->depth_multiplier != 1 || !(bias.index < 0 || bias.dtype == PE_INT32)) return 0;
+  return in.dtype == PE_INT8 || (in.dtype == PE_UINT8 && ctx->scratch_size >= in.bytes);
 }
 
 pe_status pe_depthwise_conv_2d__rows(const pe_op_ctx *ctx) {
@@ -376,6 +406,18 @@ pe_status pe_depthwise_conv_2d__rows(const pe_op_ctx *ctx) {
   t.a.act_max = p->act_max;
   t.input = (const int8_t *)in.data;
   t.out = (int8_t *)out.data;
+  if (in.dtype == PE_UINT8) {
+    uint8_t *flipped = (uint8_t *)ctx->scratch;
+    xor_copy(flipped, (const int8_t *)in.data, (int32_t)in.bytes, 0x80u);
+    t.input = (const int8_t *)flipped;
+    t.u8 = 1;
+    t.a.filter_u8 = 1;
+    t.a.filter_zp = pe_input(ctx, 1).zero_point;
+    t.a.input_offset += 128;
+    t.a.output_offset -= 128;
+    t.a.act_min -= 128;
+    t.a.act_max -= 128;
+  }
   t.out_h = out.dims[1];
   t.out_w = out.dims[2];
   t.batch_in = t.a.in_h * t.a.in_w * t.a.channels;

@@ -262,7 +262,11 @@ def _conv_common(ctx: LowerCtx, depthwise: bool) -> Lowered:
                         output_offset=y.zero_point, act_min=act_min, act_max=act_max,
                         depth_multiplier=depth_multiplier, kernel_h=kh, kernel_w=kw)
     op = "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D"
-    return Lowered(op, [x, w, b, ctx.const(mults, "multipliers"), ctx.const(shifts, "shifts")], [y], params)
+    # uint8 depthwise rows run on the int8 row kernels with the input flipped into scratch
+    # (native/kernels/gemm_drivers.c)
+    scratch = x.size if u8 and depthwise and depth_multiplier == 1 else 0
+    return Lowered(op, [x, w, b, ctx.const(mults, "multipliers"), ctx.const(shifts, "shifts")], [y], params,
+                   scratch=scratch)
 
 
 @register("CONV_2D", max_version=7, types="int8, uint8, int16x8")
