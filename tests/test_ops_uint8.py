@@ -243,3 +243,20 @@ def test_mobilenet_v1_uint8_stack(size: int, alpha: float, depth: int) -> None:
             # no layer saturates: a spread of values
             assert len(np.unique(want)) > 8, (d["name"], np.unique(want))
     assert checked > 2 * depth
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_uint8_threads(threads: int) -> None:
+    """The threaded ops (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD) in uint8 give the
+    reference kernels' bytes on 1, 2 and 3 threads."""
+    from tflite_builder import mobilenet_v1
+    models = [mobilenet_v1("uint8", alpha=0.25, size=32, classes=10, seed=7, depth=6),
+              conv_u8_model([2, 9, 7, 5], 33, (3, 3), stride=(2, 1), zps="w0"),
+              fc_u8_model(5, 70, 40, zps="mixed")]
+    for model in models:
+        x = random_inputs(model, np.random.default_rng(threads))
+        want = run_model(reference_interpreter, model, x)
+        got = run_model(lambda model_content: pyedge.Interpreter(model_content=model_content,
+                                                                 num_threads=threads), model, x)
+        for g, w in zip(got, want):
+            assert_bit_exact(g, w, context=f"{threads} threads")
