@@ -330,6 +330,13 @@ def test_add_sub_uint8(op: str, shapes, qi: int) -> None:
     check_model(binary_model(op, shapes, "uint8", QU8[qi], act=QU8_ACT[qi]))
 
 
+@pytest.mark.parametrize("shapes", [([3, 3001], [3, 3001]), ([9001], []), ([], [257]), ([255], [255])], ids=_sid)
+@pytest.mark.parametrize("op", ["ADD", "SUB"])
+def test_add_sub_uint8_pieces_and_chunks(op: str, shapes) -> None:
+    """Sizes around the vadd driver's uint8 pieces (256) and chunks (8192), a broadcast scalar."""
+    check_model(binary_model(op, shapes, "uint8", QU8[1], act=RELU))
+
+
 @pytest.mark.parametrize("qi", range(len(QMULU8)))
 @pytest.mark.parametrize("shapes", U8_SHAPES, ids=_sid)
 def test_mul_uint8(shapes, qi: int) -> None:

@@ -260,3 +260,61 @@ def test_uint8_threads(threads: int) -> None:
                                                                  num_threads=threads), model, x)
         for g, w in zip(got, want):
             assert_bit_exact(g, w, context=f"{threads} threads")
+
+
+def _mobilenet_v2_block_u8(seed: int = 0) -> bytes:
+    """A uint8 inverted-residual stack as TF1's quantized MobileNetV2 has it: CONV_2D 1x1 expand
+    (ReLU6), DEPTHWISE_CONV_2D 3x3 (ReLU6), CONV_2D 1x1 project (no activation, zero point near
+    the middle), ADD with the block input, then MEAN over H, W and FULLY_CONNECTED."""
+    rng = np.random.default_rng(seed)
+    mb = ModelBuilder("uint8 inverted residual")
+    relu6 = (6.0 / 255.0, 0)
+    lin = (0.05, 128)
+
+    def act(shape, q):
+        return mb.add_tensor(shape, "uint8", scale=q[0], zero_point=q[1])
+
+    def w(shape, taps):
+        return mb.add_tensor(shape, "uint8", data=rng.integers(0, 256, size=shape).astype(np.uint8),
+                             scale=float(3.0 * np.sqrt(2.0 / taps) / 74.0), zero_point=int(rng.integers(90, 170)))
+
+    def b(n, s_in, wt):
+        s = s_in * mb._subgraphs[0].tensors[wt].scale[0]
+        return mb.add_tensor([n], "int32", data=rng.integers(-3000, 3000, size=n).astype(np.int32), scale=s,
+                             zero_point=0)
+
+    def conv(x, s_in, shape, out_c, q_out, relu):
+        n, h, wd, c = shape
+        f = w([out_c, 1, 1, c], c)
+        y = act([n, h, wd, out_c], q_out)
+        mb.add_operator("CONV_2D", [x, f, b(out_c, s_in, f)], [y], ("Conv2DOptions", {
+            "Padding": VALID, "StrideH": 1, "StrideW": 1, "FusedActivationFunction": RELU6 if relu else NONE}))
+        return y
+
+    shape = [1, 10, 9, 16]
+    x = act(shape, lin)
+    inp = x
+    for _ in range(2):
+        e = conv(x, lin[0], shape, 48, relu6, True)
+        f = w([1, 3, 3, 48], 9)
+        d = act([1, 10, 9, 48], relu6)
+        mb.add_operator("DEPTHWISE_CONV_2D", [e, f, b(48, relu6[0], f)], [d], ("DepthwiseConv2DOptions", {
+            "Padding": SAME, "StrideH": 1, "StrideW": 1, "DepthMultiplier": 1, "FusedActivationFunction": RELU6}))
+        p = conv(d, relu6[0], [1, 10, 9, 48], 16, lin, False)
+        s = act(shape, (0.07, 127))
+        mb.add_operator("ADD", [p, x], [s], ("AddOptions", {"FusedActivationFunction": NONE}))
+        x, lin = s, (0.07, 127)
+    m = act([1, 16], lin)
+    axes = mb.add_tensor([2], "int32", data=np.array([1, 2], np.int32))
+    mb.add_operator("MEAN", [x, axes], [m], ("ReducerOptions", {"KeepDims": False}))
+    fw = w([5, 16], 16)
+    out = act([1, 5], (0.1, 120))
+    mb.add_operator("FULLY_CONNECTED", [m, fw, b(5, lin[0], fw)], [out], ("FullyConnectedOptions", {}))
+    mb.set_io([inp], [out])
+    return mb.build()
+
+
+def test_mobilenet_v2_style_uint8_residual_blocks() -> None:
+    """CONV_2D, DEPTHWISE_CONV_2D, ADD (the residual, on the vadd microkernels), MEAN and
+    FULLY_CONNECTED in uint8, bit-exact on every path."""
+    check_model(_mobilenet_v2_block_u8(), seeds=(0, 1, 2))

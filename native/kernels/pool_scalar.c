@@ -518,6 +518,8 @@ static void bilinear_coords_f(int32_t i, float scale, int half_pixel_centers, in
   if ((float)h < *pos) ++h;
   *lo = l > 0 ? l : 0;
   *hi = h < in_size - 1 ? h : in_size - 1;
+  if (*lo > in_size - 1) *lo = in_size - 1; /* never taken by a valid op; keeps reads inside */
+  if (*hi < 0) *hi = 0;
 }
 
 static void resize_bilinear_u8(const pe_resize_params *p, const pe_tensor *in, const pe_tensor *out) {
