@@ -318,3 +318,34 @@ def test_mobilenet_v2_style_uint8_residual_blocks() -> None:
     """CONV_2D, DEPTHWISE_CONV_2D, ADD (the residual, on the vadd microkernels), MEAN and
     FULLY_CONNECTED in uint8, bit-exact on every path."""
     check_model(_mobilenet_v2_block_u8(), seeds=(0, 1, 2))
+
+
+# ----------------------------------------------------------------------------- hostile blobs
+
+def _hostile_cases():
+    from test_ops_conv import _tamper
+    conv = conv_u8_model([1, 5, 5, 2], 3, (3, 3), zps="mixed")
+    dw = dw_u8_model([1, 5, 5, 4], (3, 3), 1, zps="mixed")
+    fc = fc_u8_model(2, 6, 3, zps="mixed")
+    return [
+        (lambda: _tamper(conv, "pe_conv_params", input_offset=1), "PE_ERR_BAD_PARAMS"),
+        (lambda: _tamper(conv, "pe_conv_params", input_offset=-256), "PE_ERR_BAD_PARAMS"),
+        (lambda: _tamper(conv, "pe_conv_params", output_offset=256), "PE_ERR_BAD_PARAMS"),
+        (lambda: _tamper(conv, "pe_conv_params", act_min=-1), "PE_ERR_BAD_PARAMS"),
+        (lambda: _tamper(dw, "pe_conv_params", act_max=256), "PE_ERR_BAD_PARAMS"),
+        (lambda: _tamper(dw, "pe_conv_params", output_offset=-1), "PE_ERR_BAD_PARAMS"),
+        (lambda: _tamper(fc, "pe_fc_params", filter_offset=1), "PE_ERR_BAD_PARAMS"),
+        (lambda: _tamper(fc, "pe_fc_params", filter_offset=-256), "PE_ERR_BAD_PARAMS"),
+        (lambda: _tamper(fc, "pe_fc_params", input_offset=7), "PE_ERR_BAD_PARAMS"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(9))
+def test_uint8_hostile_params_are_rejected_at_load(case: int) -> None:
+    from test_ops_conv import _tamper
+    make, status = _hostile_cases()[case]
+    with pytest.raises(pyedge.BlobError) as e:
+        pyedge.Interpreter(model_content=make())
+    assert e.value.status == status
+    for model in (conv_u8_model([1, 5, 5, 2], 3, (3, 3), zps="mixed"), fc_u8_model(2, 6, 3, zps="mixed")):
+        pyedge.Interpreter(model_content=_tamper(model))  # untampered: loads
