@@ -905,3 +905,32 @@ def test_check_rejects_tampered_params(model: bytes, ctype: str, field: str, ind
     with pytest.raises(pyedge.BlobError) as err:
         pyedge.Interpreter(model_content=_tampered_blob(model, ctype, field, index, value))
     assert err.value.status in ("PE_ERR_BAD_PARAMS", "PE_ERR_SHAPE")
+
+
+def test_cast_div_floor_div_sqrt_resize_batch() -> None:
+    """resize_tensor_input re-plans CAST, FLOOR_DIV, DIV and SQRT (a batch of 3 instead of 1) as
+    TFLite's Prepare does: the same outputs."""
+    mb = ModelBuilder("cast div chain")
+    x = mb.add_tensor([1, 4], "int32", shape_signature=[-1, 4])
+    d = mb.add_tensor([4], "int32", data=np.array([3, -2, 5, 7], np.int32))
+    q = mb.add_tensor([1, 4], "int32", shape_signature=[-1, 4])
+    mb.add_operator("FLOOR_DIV", [x, d], [q])
+    f = mb.add_tensor([1, 4], "float32", shape_signature=[-1, 4])
+    mb.add_operator("CAST", [q], [f])
+    s = mb.add_tensor([1, 4], "float32", shape_signature=[-1, 4])
+    mb.add_operator("SQRT", [f], [s])
+    r = mb.add_tensor([1, 4], "float32", shape_signature=[-1, 4])
+    mb.add_operator("DIV", [s, f], [r], ("DivOptions", {"FusedActivationFunction": 0}))
+    mb.set_io([x], [q, r])
+    model = mb.build()
+    xs = np.array([[10, -7, 3, 100], [0, 5, -11, 49], [-3, -3, 25, 1]], np.int32)
+    outs = []
+    for make in (reference_interpreter, pyedge.Interpreter):
+        it = make(model_content=model)
+        it.resize_tensor_input(it.get_input_details()[0]["index"], [3, 4])
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], xs)
+        it.invoke()
+        outs.append([it.get_tensor(o["index"]) for o in it.get_output_details()])
+    for g, w in zip(outs[1], outs[0]):
+        assert_bit_exact(g, w)
