@@ -8,6 +8,15 @@ where CNTVCT_EL0 counts instructions (16 a tick). These are instruction counts, 
 and they are deterministic. Prints each path's MACs per instruction on each CPU model.
 
   python3 tools/arm_icount.py [--cpu cortex-a72 --cpu cortex-a76 --cpu max] [--markdown]
+
+With --models it counts whole models instead (native/bench/a64/icount_model.c): each model is
+packed for the Pi's kernels (`pack --target neon --format c`) and linked into a bare-metal ELF
+with the core; on `-cpu max` one invoke runs on every path (the layout's scalar twin, NEON, NEON
+dot product, i8mm), and once more from TFLite's generic layouts on the scalar kernels. Per path:
+instructions per inference, MACs per instruction, the top ops; every path's outputs are compared
+with the host's (pyedge on x86, itself bit-exact with TFLite's reference kernels).
+
+  python3 tools/arm_icount.py --models [MODEL ...] [--markdown]
 """
 from __future__ import annotations
 
@@ -20,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import numpy as np  # noqa: E402
+
 from pyedge._manifest import include_dirs, sources  # noqa: E402
 
 CC = "aarch64-linux-gnu-gcc"
@@ -59,14 +70,140 @@ def run(elf: Path, cpu: str) -> list[dict]:
     return rows
 
 
+MODELS = ["tflm_person_detect", "tflm_micro_speech_quantized", "tflm_mobilenet_v2_quantized_1x3x224x224"]
+PATHS = {"scalar": "scalar twin of the packed layout", "neon": "NEON", "neondot": "NEON + dot product",
+         "neoni8mm": "NEON + dot + i8mm"}
+
+
+def _core_objects(out: Path) -> list[Path]:
+    """The core for bare-metal AArch64 (every `all` and `aarch64` file, as CMake's Release)."""
+    inc = [f"-I{d}" for d in include_dirs()]
+    objs = []
+    out.mkdir(parents=True, exist_ok=True)
+    headers = max(h.stat().st_mtime for h in (ROOT / "native").rglob("*.h"))
+    for src, flags in sources({"all", "aarch64"}):
+        obj = out / (src.stem + ".o")
+        if not obj.exists() or obj.stat().st_mtime < max(src.stat().st_mtime, headers):
+            subprocess.run([CC, "-O3", "-ffreestanding", "-fno-stack-protector", *flags, *inc, "-c", src, "-o", obj],
+                           check=True)
+        objs.append(obj)
+    return objs
+
+
+def build_model(name: str, out: Path, layouts: str) -> tuple[Path, list[np.ndarray], int]:
+    """A bare-metal ELF running model `name` (tests/models) packed for the Pi's NEON kernels
+    (layouts "auto") or with TFLite's layouts ("generic"); returns it, the inputs and the MACs."""
+    import pyedge
+    from pyedge.cformat import write_c
+    from pyedge.inspector import inspect_model
+
+    raw = (ROOT / "tests" / "models" / f"{name}.tflite").read_bytes()
+    blob = pyedge.pack_tflite(raw, target="neon", layouts=layouts)
+    d = out / f"{name}-{layouts}"
+    d.mkdir(parents=True, exist_ok=True)
+    write_c(blob, d / "model_data.h", "net", source=f"{name}.tflite")
+    it = pyedge.Interpreter(model_content=blob)
+    it.allocate_tensors()
+    rng = np.random.default_rng(0)
+    xs = [rng.integers(np.iinfo(x["dtype"]).min, np.iinfo(x["dtype"]).max, size=x["shape"], dtype=x["dtype"],
+                       endpoint=True) for x in it.get_input_details()]
+    data = b"".join(x.tobytes() for x in xs)
+    (d / "input.h").write_text("static const unsigned char pe_bench_input[] = {"
+                               + ",".join(str(b) for b in data) + "};\n")
+    bench = ROOT / "native" / "bench" / "a64"
+    inc = [f"-I{p}" for p in include_dirs()] + [f"-I{d}", f"-I{ROOT / 'native' / 'tests'}"]
+    elf = d / "icount_model.elf"
+    subprocess.run([CC, "-O3", "-ffreestanding", "-nostdlib", "-static", "-fno-stack-protector", *inc,
+                    '-DPE_MODEL_HEADER="model_data.h"', "-DPE_MODEL_PREFIX=NET", '-DPE_INPUT_HEADER="input.h"',
+                    "-T", bench / "link.ld", "-Wl,--no-warn-rwx-segments", bench / "start.S",
+                    bench / "icount_model.c", *_core_objects(out / "core"), "-lgcc", "-o", elf], check=True)
+    return elf, xs, inspect_model(blob)["totals"]["macs"]
+
+
+def run_model(elf: Path, cpu: str = "max") -> dict:
+    """{path: {"instructions", "ops": [...], "out": bytes}} of one run of icount_model.elf."""
+    r = subprocess.run(["qemu-system-aarch64", "-M", "virt", "-m", "1024", "-cpu", cpu, "-nic", "none",
+                        "-nographic", "-icount", "shift=0,align=off,sleep=off",
+                        "-semihosting-config", "enable=on,target=native", "-kernel", elf],
+                       capture_output=True, text=True, timeout=1200)
+    if r.returncode != 0:
+        raise SystemExit(f"{elf.name} on {cpu}: exit {r.returncode}\n{r.stdout[-2000:]}{r.stderr}")
+    paths: dict[str, dict] = {}
+    cur = None
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if f[:1] == ["path"]:
+            cur = paths[f[1]] = {"features": int(f[3]), "instructions": int(f[5]), "ops": []}
+        elif f[:1] == ["op"] and cur is not None:
+            cur["ops"].append(int(f[2]))
+        elif f[:1] == ["out"] and cur is not None:
+            cur["out"] = bytes.fromhex(f[1] if len(f) > 1 else "")
+    return paths
+
+
+def host_outputs(name: str, xs: list[np.ndarray]) -> bytes:
+    import pyedge
+
+    it = pyedge.Interpreter(model_path=str(ROOT / "tests" / "models" / f"{name}.tflite"))
+    it.allocate_tensors()
+    for d, x in zip(it.get_input_details(), xs):
+        it.set_tensor(d["index"], x)
+    it.invoke()
+    return b"".join(it.get_tensor(d["index"]).tobytes() for d in it.get_output_details())
+
+
+def main_models(names: list[str], markdown: bool) -> int:
+    from pyedge.inspector import inspect_model
+
+    out = ROOT / "build" / "icount-models"
+    status = 0
+    if markdown:
+        print("| model | MACs | path | instructions | MACs/instruction | scalar / this | top ops (share of instructions) |")
+        print("|---|---|---|---|---|---|---|")
+    for name in names:
+        rows = []
+        for layouts in ("generic", "auto"):
+            elf, xs, macs = build_model(name, out, layouts)
+            want = host_outputs(name, xs)
+            import pyedge
+
+            blob = pyedge.pack_tflite((ROOT / "tests" / "models" / f"{name}.tflite").read_bytes(), target="neon",
+                                      layouts=layouts)
+            ops = inspect_model(blob)["ops"]
+            for path, res in run_model(elf).items():
+                if layouts == "generic" and path != "scalar":
+                    continue  # generic layouts: the SIMD rows read packed layouts; the same scalar kernels
+                label = "scalar kernels, TFLite's layouts" if layouts == "generic" else PATHS[path]
+                ok = res.get("out") == want
+                status |= not ok
+                tot = res["instructions"]
+                top = sorted(range(len(res["ops"])), key=lambda i: -res["ops"][i])[:3]
+                tops = ", ".join(f"{ops[i]['tflite_op']} #{i} {100 * res['ops'][i] / tot:.0f}%" for i in top)
+                rows.append((label, tot, macs, tops, ok))
+        base = rows[0][1]
+        for label, tot, macs, tops, ok in rows:
+            flag = "" if ok else " OUTPUT MISMATCH"
+            if markdown:
+                print(f"| {name} | {macs / 1e6:.1f} M | {label}{flag} | {tot:,} | {macs / tot:.2f} | "
+                      f"{base / tot:.1f}x | {tops} |")
+            else:
+                print(f"{name:42s} {label:34s} {tot:>13,d} instructions {macs / tot:6.2f} MACs/instruction "
+                      f"scalar/this {base / tot:4.1f}x  outputs {'= host' if ok else 'DIFFER'}  top: {tops}")
+    return status
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cpu", action="append", help="QEMU CPU model (repeatable)")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--models", nargs="*", metavar="MODEL",
+                    help="count whole models (default: " + ", ".join(MODELS) + ")")
     a = ap.parse_args()
     for tool in (CC, "qemu-system-aarch64"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found (tools/test.sh installs gcc-aarch64-linux-gnu and qemu-system-arm)")
+    if a.models is not None:
+        sys.exit(main_models(a.models or MODELS, a.markdown))
     elf = build(ROOT / "build" / "icount")
     rows = [r for cpu in (a.cpu or ["cortex-a72", "cortex-a76", "max"]) for r in run(elf, cpu)]
     if a.markdown:
