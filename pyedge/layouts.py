@@ -140,7 +140,8 @@ def apply_layouts(packer, features: int, threads: int = 1, everywhere: bool = Fa
                 continue
             if mt is None or st is None or mt.data is None or st.data is None:
                 continue
-            if (lw.op == "DEPTHWISE_CONV_2D" and want == LAYOUT_QS8_DWDM_PAIRS and len(w.shape) == 4
+            # (uint8 takes the GEMM layout, whose kernels run it exactly: gemm_drivers.c)
+            if (lw.op == "DEPTHWISE_CONV_2D" and want == LAYOUT_QS8_DWDM_PAIRS and not u8 and len(w.shape) == 4
                     and len(x.shape) == 4 and x.shape[3] == 1 and w.shape[0] == 1):
                 # one input channel: output pixels in the vector lanes (qs8_dwconv_dm.h)
                 params = _params(lw, "pe_conv_params")
