@@ -5,7 +5,7 @@
  * (reference/add.h, sub.h, integer_ops/mul.h, maximum_minimum.h, prelu.h). uint8 ADD, SUB and
  * MUL are TFLite's legacy uint8 kernels, whose arithmetic is the int8 one with uint8 storage. */
 #include <float.h>
-#include <math.h>
+#include <string.h>
 
 #include "elementwise.h"
 
@@ -351,6 +351,75 @@ pe_status pe_prelu__scalar(const pe_op_ctx *ctx) {
 
 /* ---- FLOOR_DIV, DIV, SQRT (no quantization) -------------------------------------------- */
 
+/* The core links no libm (bare-metal builds): floor and sqrtf written out, exact. */
+
+/* floor(q) for a double: integers, infinities, NaN and zeros (with their sign) as they are */
+static double floor_exact(double q) {
+  double t;
+  if (!(q > -4503599627370496.0 && q < 4503599627370496.0) || q == 0.0) return q; /* |q| >= 2^52: integer */
+  t = (double)(int64_t)q;
+  return t > q ? t - 1.0 : t;
+}
+
+static uint32_t f32_bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+}
+static float f32_from(uint32_t u) {
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+/* floor(sqrt(n)) of a uint64 and whether the root is inexact, bit by bit */
+static uint64_t isqrt64(uint64_t n, int *inexact) {
+  uint64_t r = 0, bit = (uint64_t)1 << 62;
+  while (bit > n) bit >>= 2;
+  while (bit != 0) {
+    if (n >= r + bit) {
+      n -= r + bit;
+      r = (r >> 1) + bit;
+    } else {
+      r >>= 1;
+    }
+    bit >>= 2;
+  }
+  *inexact = n != 0;
+  return r;
+}
+
+/* sqrtf, correctly rounded (IEEE 754, as the hardware instruction), without libm. A negative
+   input gives x86-64's default NaN (0xFFC00000), a NaN its quiet self. */
+static float sqrt_exact(float x) {
+  const uint32_t u = f32_bits(x);
+  int32_t e = (int32_t)((u >> 23) & 0xFFu);
+  uint64_t m = u & 0x7FFFFFu, q;
+  int inexact;
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return f32_from(u | 0x400000u); /* NaN */
+  if ((u & 0x7FFFFFFFu) == 0) return x;                                  /* +-0 */
+  if (u & 0x80000000u) return f32_from(0xFFC00000u);                     /* negative */
+  if (u == 0x7F800000u) return x;                                        /* +inf */
+  if (e == 0) { /* subnormal: normalize */
+    e = 1;
+    while (!(m & 0x800000u)) {
+      m <<= 1;
+      --e;
+    }
+  } else {
+    m |= 0x800000u;
+  }
+  e -= 150; /* x = m * 2^e, m in [2^23, 2^24) */
+  if (e & 1) {
+    m <<= 1;
+    --e;
+  }
+  /* sqrt(x) = sqrt(m << 30) * 2^(e / 2 - 15); the root has >= 26 bits, so rounding the root
+     with a sticky bit to float is the correct rounding of the exact value */
+  q = isqrt64(m << 30, &inexact);
+  return (float)((q << 1) | (uint64_t)inexact) * f32_from((uint32_t)(127 + e / 2 - 16) << 23);
+}
+
 /* Two inputs and one output of dtype (int or float32), broadcast-compatible, with data. */
 static pe_status check_binary_typed(const pe_op_ctx *ctx, int32_t dtype) {
   const pe_tensor a = pe_input(ctx, 0), b = pe_input(ctx, 1), out = pe_output(ctx, 0);
@@ -399,7 +468,7 @@ pe_status pe_floor_div__scalar(const pe_op_ctx *ctx) {
   for (i = 0; i < n; ++i, walk_next(&w)) {
     if (out.dtype == PE_FLOAT32) {
       const double x = ((const float *)a.data)[w.at[0]], y = ((const float *)b.data)[w.at[1]];
-      ((float *)out.data)[i] = (float)floor(x / y);
+      ((float *)out.data)[i] = (float)floor_exact(x / y);
     } else {
       /* low bits of the exact quotient: INT_MIN / -1 wraps, as static_cast of its double does on x86-64 */
       const int64_t q = floor_div_int(load(&a, w.at[0]), load(&b, w.at[1]));
@@ -472,7 +541,7 @@ pe_status pe_sqrt__scalar(const pe_op_ctx *ctx) {
   const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
   const int32_t n = pe_elems(&out);
   int32_t i;
-  for (i = 0; i < n; ++i) ((float *)out.data)[i] = sqrtf(((const float *)in.data)[i]);
+  for (i = 0; i < n; ++i) ((float *)out.data)[i] = sqrt_exact(((const float *)in.data)[i]);
   return PE_OK;
 }
 
