@@ -15,7 +15,7 @@ from . import _native
 from .blob import LAYOUT_GENERIC, LAYOUT_NAMES, LAYOUT_QS8_DWDM_PAIRS, LAYOUT_QS8_GEMM_N16K4
 
 ffi, lib = _native.ffi, _native.lib
-INT8, INT32 = 9, 2
+INT8, INT32, UINT8 = 9, 2, 3
 
 
 @dataclass(frozen=True)
@@ -131,13 +131,17 @@ def apply_layouts(packer, features: int, threads: int = 1, everywhere: bool = Fa
             if not everywhere and want == LAYOUT_GENERIC:
                 continue
             x, w, b, mt, st = lw.inputs[:5]
-            if x is None or w is None or x.type_code != INT8 or w.type_code != INT8 or w.data is None:
+            if x is None or w is None or w.data is None:
+                continue
+            u8 = x.type_code == UINT8 and w.type_code == UINT8
+            if not u8 and (x.type_code != INT8 or w.type_code != INT8):
                 continue
             if b is not None and (b.data is None or b.type_code != INT32):
                 continue
             if mt is None or st is None or mt.data is None or st.data is None:
                 continue
-            if (lw.op == "DEPTHWISE_CONV_2D" and want == LAYOUT_QS8_DWDM_PAIRS and len(w.shape) == 4
+            # (uint8 takes the GEMM layout, whose kernels run it exactly: gemm_drivers.c)
+            if (lw.op == "DEPTHWISE_CONV_2D" and want == LAYOUT_QS8_DWDM_PAIRS and not u8 and len(w.shape) == 4
                     and len(x.shape) == 4 and x.shape[3] == 1 and w.shape[0] == 1):
                 # one input channel: output pixels in the vector lanes (qs8_dwconv_dm.h)
                 params = _params(lw, "pe_conv_params")
@@ -170,15 +174,32 @@ def apply_layouts(packer, features: int, threads: int = 1, everywhere: bool = Fa
                 w2d = np.ascontiguousarray(np.asarray(w.data).reshape(k, w.shape[3]).T)
             else:
                 params = _params(lw, "pe_fc_params")
-                if params.filter_offset != 0:
+                if params.filter_offset != 0 and not u8:
                     continue
                 w2d = np.asarray(w.data)
                 k = int(w2d.shape[1])
             key = (id(w), id(b), id(mt), id(st), int(params.input_offset))
             if key not in cache:
-                packed = pack_qs8_gemm(w2d, None if b is None else np.asarray(b.data), np.asarray(mt.data),
-                                       np.asarray(st.data), int(params.input_offset))
-                cache[key] = packer.new_const(packed, f"{w.name}/{layout_name(LAYOUT_QS8_GEMM_N16K4)}")
+                bias = None if b is None else np.asarray(b.data)
+                input_offset = int(params.input_offset)
+                zw = 0
+                if u8:
+                    # uint8 on the int8 kernels (the identity is in native/kernels/gemm_drivers.c):
+                    # weights v - 128, input offset 128 - zx, and the constant -(128 - zw) * K * zx
+                    # in the bias, all mod 2^32
+                    zw = -int(params.filter_offset) if lw.op == "FULLY_CONNECTED" else int(w.zero_point)
+                    zx = -input_offset
+                    w2d = (np.asarray(w2d, np.int16) - 128).astype(np.int8)
+                    base = np.zeros(w2d.shape[0], np.int64) if bias is None else np.asarray(bias, np.int64)
+                    bias = ((base - (128 - zw) * k * zx + 2**31) % 2**32 - 2**31).astype(np.int32)
+                    input_offset = 128 - zx
+                packed = pack_qs8_gemm(w2d, bias, np.asarray(mt.data), np.asarray(st.data), input_offset)
+                t = packer.new_const(packed, f"{w.name}/{layout_name(LAYOUT_QS8_GEMM_N16K4)}")
+                if u8 and lw.op != "FULLY_CONNECTED":
+                    # the conv driver reads the filter zero point from the packed tensor
+                    t.scales = np.array([1.0], np.float32)
+                    t.zero_points = np.array([zw], np.int64)
+                cache[key] = t
             lw.inputs = [x, cache[key], None, mt, st]
             lw.layout = LAYOUT_QS8_GEMM_N16K4
             lw.scratch = max(lw.scratch, int(lib.pe_gemm_scratch_bytes(k, max(1, threads))))

@@ -11,6 +11,7 @@ import tflite
 
 import pyedge
 from optest import check_model
+from oracle import reference_interpreter, run_model
 from pyedge import blob
 from pyedge._native import ffi
 from pyedge.pack import pack_tflite
@@ -303,6 +304,52 @@ def test_mul_and_prelu_multipliers_come_from_float32_scale_products() -> None:
     assert out[0][0].tolist() == [6, -6, 6, 6]
 
 
+# ---- uint8 ADD, SUB, MUL (TFLite's legacy asymmetric kernels) -------------------------------------
+
+# (input 1, input 2, output) with uint8 zero points across 0..255
+QU8 = [
+    [(0.1, 128), (0.2, 125), (0.3, 130)],
+    [(0.05, 0), (0.05, 255), (0.1, 128)],
+    [(0.1, 255), (0.003, 5), (0.08, 0)],
+    [(0.0078125, 17), (0.0078125, 200), (0.015625, 99)],
+]
+QU8_ACT = [NONE, RELU, RELU6, NONE]
+QMULU8 = [
+    [(0.1, 128), (0.2, 120), (1.5, 131)],
+    [(0.02, 255), (0.003, 0), (0.03, 123)],
+    [(0.05, 0), (0.05, 0), (0.1, 0)],
+]
+QMULU8_ACT = [RELU, NONE, RELU6]
+U8_SHAPES = [([7], [7]), ([2, 3, 4, 5], [2, 3, 4, 5]), ([2, 5, 3, 7], [7]), ([1, 4, 1, 3], [2, 1, 5, 1]),
+             ([], [2, 3]), ([3, 1], [1, 4])]
+
+
+@pytest.mark.parametrize("qi", range(len(QU8)))
+@pytest.mark.parametrize("shapes", U8_SHAPES, ids=_sid)
+@pytest.mark.parametrize("op", ["ADD", "SUB"])
+def test_add_sub_uint8(op: str, shapes, qi: int) -> None:
+    check_model(binary_model(op, shapes, "uint8", QU8[qi], act=QU8_ACT[qi]))
+
+
+@pytest.mark.parametrize("shapes", [([3, 3001], [3, 3001]), ([9001], []), ([], [257]), ([255], [255])], ids=_sid)
+@pytest.mark.parametrize("op", ["ADD", "SUB"])
+def test_add_sub_uint8_pieces_and_chunks(op: str, shapes) -> None:
+    """Sizes around the vadd driver's uint8 pieces (256) and chunks (8192), a broadcast scalar."""
+    check_model(binary_model(op, shapes, "uint8", QU8[1], act=RELU))
+
+
+@pytest.mark.parametrize("qi", range(len(QMULU8)))
+@pytest.mark.parametrize("shapes", U8_SHAPES, ids=_sid)
+def test_mul_uint8(shapes, qi: int) -> None:
+    check_model(binary_model("MUL", shapes, "uint8", QMULU8[qi], act=QMULU8_ACT[qi]))
+
+
+@pytest.mark.parametrize("op", ["MINIMUM", "MAXIMUM"])
+def test_minimum_maximum_uint8(op: str) -> None:
+    for shapes in (([2, 5, 3, 7], [7]), ([3, 1], [1, 4]), ([4], [4])):
+        check_model(binary_model(op, shapes, "uint8", [(0.1, 3), (0.2, 200), (0.3, 128)], act=None))
+
+
 # ---- MINIMUM, MAXIMUM ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", ["int8", "int16", "int32"])
@@ -433,3 +480,95 @@ def test_hostile_power_of_two_shift_is_rejected() -> None:
     with pytest.raises(pyedge.BlobError) as e:
         pyedge.Interpreter(model_content=_with_params(packed, "pe_add_params", input2_shift=-40))
     assert e.value.status == BAD
+
+
+# ---- FLOOR_DIV, DIV, SQRT (raw values: no quantization) ----------------------------------------
+
+def _nonzero(shape, dtype: str, rng: np.random.Generator, small: bool = False) -> np.ndarray:
+    if dtype == "float32":
+        v = rng.uniform(-50, 50, size=tuple(shape)).astype(np.float32)
+        v[np.abs(v) < 0.01] = 1.5
+        return v
+    info = np.iinfo(dtype)
+    lo, hi = (-9, 9) if small else (info.min, info.max)
+    v = rng.integers(lo, hi, size=tuple(shape), dtype=dtype, endpoint=True)
+    v[v == 0] = 3
+    return v
+
+
+PLAIN_SHAPES = [([7], [7]), ([2, 3, 4], [2, 3, 4]), ([2, 5, 3, 7], [7]), ([1, 4, 1, 3], [2, 1, 5, 1]), ([], [2, 3]),
+                ([3, 1], [1, 4])]
+
+
+@pytest.mark.parametrize("shapes", PLAIN_SHAPES, ids=_sid)
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "float32"])
+def test_floor_div(shapes, dtype: str) -> None:
+    model = binary_model("FLOOR_DIV", shapes, dtype, act=None)
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        a = _nonzero(shapes[0], dtype, rng)
+        b = _nonzero(shapes[1], dtype, rng, small=seed == 1)
+        check_model(model, inputs=[a, b])
+
+
+def test_floor_div_extremes_and_zero() -> None:
+    for dtype in ("int8", "int16", "int32"):
+        info = np.iinfo(dtype)
+        a = np.array([info.min, info.min, info.max, -7, 7, -7, 7, 0], dtype)
+        b = np.array([-1, 1, -1, 2, -2, -2, 2, -5], dtype)
+        check_model(binary_model("FLOOR_DIV", (a.shape, b.shape), dtype, act=None), inputs=[a, b])
+    model = binary_model("FLOOR_DIV", ([3], [3]), "int32", act=None)
+    x, zero = np.array([1, 2, 3], np.int32), np.array([1, 0, 1], np.int32)
+    with pytest.raises(RuntimeError):
+        run_model(reference_interpreter, model, [x, zero])
+    with pytest.raises(pyedge.InvokeError):
+        run_model(pyedge.Interpreter, model, [x, zero])
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS)
+@pytest.mark.parametrize("shapes", PLAIN_SHAPES, ids=_sid)
+@pytest.mark.parametrize("dtype", ["int32", "float32"])
+def test_div(shapes, dtype: str, act: int) -> None:
+    model = single_op_model("DIV", [_tensor(shapes[0], dtype), _tensor(shapes[1], dtype)],
+                            [_tensor(_out_shape(*shapes), dtype)], ("DivOptions", {"FusedActivationFunction": act}))
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        a = _nonzero(shapes[0], dtype, rng)
+        b = _nonzero(shapes[1], dtype, rng, small=seed == 1)
+        check_model(model, inputs=[a, b])
+
+
+def test_div_float_special_values() -> None:
+    a = np.array([1.0, -1.0, 0.0, np.inf, 3.0, -0.0, np.nan, 7.5], np.float32)
+    b = np.array([0.0, 0.0, 0.0, 2.0, np.inf, 5.0, 1.0, -2.5], np.float32)
+    for act in (NONE, RELU6):
+        model = single_op_model("DIV", [_tensor([8], "float32"), _tensor([8], "float32")], [_tensor([8], "float32")],
+                                ("DivOptions", {"FusedActivationFunction": act}))
+        check_model(model, inputs=[a, b])
+
+
+@pytest.mark.parametrize("shape", [[1], [7], [3, 5, 2]])
+def test_sqrt(shape) -> None:
+    model = single_op_model("SQRT", [_tensor(shape, "float32")], [_tensor(shape, "float32")])
+    x = np.random.default_rng(len(shape)).uniform(0, 1000, size=shape).astype(np.float32)
+    check_model(model, inputs=[x])
+    special = np.array([0.0, -0.0, 1e-38, 2.0, np.inf, -1.0, np.nan, 3e38], np.float32)
+    check_model(single_op_model("SQRT", [_tensor([8], "float32")], [_tensor([8], "float32")]), inputs=[special])
+
+
+def test_div_int32_zero_and_overflow_do_not_crash() -> None:
+    """TFLite 2.14's int32 DIV dies of SIGFPE on a zero denominator (and on INT32_MIN / -1);
+    pyedge fails the invoke on a zero, gives INT32_MIN for INT32_MIN / -1 (docs/oracles.md), and
+    matches TFLite everywhere else."""
+    model = single_op_model("DIV", [_tensor([4], "int32"), _tensor([4], "int32")], [_tensor([4], "int32")],
+                            ("DivOptions", {"FusedActivationFunction": NONE}))
+    with pytest.raises(pyedge.InvokeError):
+        run_model(pyedge.Interpreter, model, [np.array([1, 2, 3, 4], np.int32), np.array([1, 0, 1, 1], np.int32)])
+    got = run_model(pyedge.Interpreter, model, [np.array([-2**31, 7, -7, 2**31 - 1], np.int32),
+                                                np.array([-1, -2, 2, -1], np.int32)])
+    assert got[0][0].tolist() == [-2**31, -3, -3, -(2**31 - 1)]
+    check_model(model, inputs=[np.array([-2**31 + 1, 7, -7, 2**31 - 1], np.int32), np.array([-1, -2, 2, -1], np.int32)])
+    const_zero = single_op_model("DIV", [_tensor([2], "int32"), _tensor([2], "int32", data=np.array([3, 0], np.int32))],
+                                 [_tensor([2], "int32")], ("DivOptions", {"FusedActivationFunction": NONE}))
+    with pytest.raises(pyedge.UnsupportedOpError, match="zero in the constant denominator"):
+        pyedge.Interpreter(model_content=const_zero)

@@ -153,7 +153,9 @@ QUANT_PAIRS_16 = [((0.001, 0), (0.001, 0)), ((0.001, 0), (0.0004, 0)), ((0.0002,
 @pytest.mark.parametrize("shape, axes", REDUCE_AXES)
 @pytest.mark.parametrize("keep_dims", [True, False])
 @pytest.mark.parametrize("dtype, in_q, out_q", [("int8", *p) for p in QUANT_PAIRS_8] +
-                         [("int16", *p) for p in QUANT_PAIRS_16])
+                         [("int16", *p) for p in QUANT_PAIRS_16] +
+                         [("uint8", (0.05, 128), (0.05, 128)), ("uint8", (0.02, 0), (0.2, 30)),
+                          ("uint8", (0.1, 255), (0.03, 7))])
 def test_mean(shape, axes, keep_dims, dtype, in_q, out_q) -> None:
     check_model(reduce_model("MEAN", shape, axes, keep_dims, dtype, in_q, out_q), seeds=(0, 1))
 
@@ -198,8 +200,6 @@ def test_reduce_rejections() -> None:
                        "zero points 0")
     assert_unsupported(reduce_model("SUM", [2, 3], [1], False, "int16", (0.01, 0), (0.02, 0)),
                        "different input and output scales")
-    assert_unsupported(reduce_model("MEAN", [2, 3], [1], False, "uint8", (0.01, 3), (0.01, 3)),
-                       "input type UINT8")
     assert_unsupported(reduce_model("MEAN", [2, 3], [2], False, "int8"), "axis 2 out of range")
     model = single_op_model("MEAN", [q([2, 3], "float32"), const([1])], [q([2], "float32")],
                             ("ReducerOptions", {"KeepDims": False}))
@@ -289,13 +289,13 @@ def test_resize_nearest_neighbor(shape, size, align, half, dtype) -> None:
 
 @pytest.mark.parametrize("shape, size", RESIZE_SIZES)
 @pytest.mark.parametrize("align, half", NN_FLAGS[:3])
-@pytest.mark.parametrize("dtype", ["int8", "int16"])
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16"])
 def test_resize_bilinear(shape, size, align, half, dtype) -> None:
     check_model(resize_model("RESIZE_BILINEAR", shape, size, dtype, align, half), seeds=(0, 1))
 
 
 def test_resize_rejections() -> None:
-    assert_unsupported(resize_model("RESIZE_BILINEAR", [1, 2, 2, 1], [4, 4], "uint8"), "float interpolation")
+    assert_unsupported(resize_model("RESIZE_BILINEAR", [1, 2, 2, 1], [4, 4], "float32"), "float32 RESIZE_BILINEAR")
     assert_unsupported(resize_model("RESIZE_BILINEAR", [1, 2, 2, 1], [4, 4], "int8", True, True),
                        "align_corners and half_pixel_centers")
     dynamic = single_op_model("RESIZE_NEAREST_NEIGHBOR", [q([1, 2, 2, 1], "int8", 0.1, 0), q([2], "int32")],

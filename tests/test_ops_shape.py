@@ -722,6 +722,116 @@ def test_gather_rejects_constant_index_out_of_range() -> None:
     assert_unsupported(model, "outside")
 
 
+# -- GATHER_ND ------------------------------------------------------------------------------------
+
+def _values(shape, dtype: str, rng: np.random.Generator) -> np.ndarray:
+    if dtype == "float32":
+        return rng.standard_normal(size=shape).astype(np.float32)
+    if dtype == "bool":
+        return rng.integers(0, 2, size=shape).astype(bool)
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max, size=shape, dtype=dtype, endpoint=True)
+
+
+def _gather_nd_model(params_shape, idx_shape, dtype: str, idx_type: str, const_indices: bool,
+                     rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
+    k = idx_shape[-1]
+    idx = np.stack([rng.integers(0, params_shape[j], size=idx_shape[:-1]) for j in range(k)], axis=-1)
+    idx = idx.astype(idx_type)
+    out_shape = list(idx_shape[:-1]) + list(params_shape[k:])
+    ins = [t(params_shape, dtype, default_q(dtype)),
+           t(idx.shape, idx_type, data=idx) if const_indices else t(idx.shape, idx_type)]
+    return single_op_model("GATHER_ND", ins, [t(out_shape, dtype, default_q(dtype))]), idx
+
+
+@pytest.mark.parametrize("params_shape, idx_shape", [
+    ([5], [3, 1]),              # elements of a vector
+    ([4, 3], [2, 2]),           # elements of a matrix
+    ([4, 3], [2, 1]),           # rows
+    ([2, 3, 4], [5, 2]),        # rows of the second level
+    ([2, 3, 4], [2, 2, 3]),     # elements, indices of rank 3
+    ([3, 4, 5, 2], [7, 1]),     # the largest slices
+    ([1, 1], [1, 2]),
+    ([6, 17, 2], [3, 4, 2, 1]),
+])
+@pytest.mark.parametrize("const_indices", [True, False], ids=["const", "input"])
+def test_gather_nd(params_shape, idx_shape, const_indices: bool) -> None:
+    rng = np.random.default_rng(len(params_shape) * 7 + idx_shape[-1])
+    model, idx = _gather_nd_model(params_shape, idx_shape, "int8", "int32", const_indices, rng)
+    x = _values(params_shape, "int8", rng)
+    check_model(model, inputs=[x] if const_indices else [x, idx])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8", "uint8", "int16", "int32", "int64"])
+@pytest.mark.parametrize("idx_type", ["int16", "int32", "int64"])
+def test_gather_nd_dtypes(dtype: str, idx_type: str) -> None:
+    rng = np.random.default_rng(5)
+    model, _ = _gather_nd_model([4, 3, 2], [5, 2], dtype, idx_type, True, rng)
+    check_model(model, inputs=[_values([4, 3, 2], dtype, rng)])
+
+
+def test_gather_nd_checks_the_flat_position_as_tflite() -> None:
+    """TFLite refuses negative indices but checks only sum_j index[j] * stride[j] against the
+    params, not each index: [1, 3] of a 4x3 matrix reads element (2, 0), [0, 11] element (3, 2)."""
+    model, _ = _gather_nd_model([4, 3], [3, 2], "int8", "int32", False, np.random.default_rng(0))
+    x = np.arange(12, dtype=np.int8).reshape(4, 3)
+    out = check_model(model, inputs=[x, np.array([[1, 3], [0, 0], [0, 11]], np.int32)])
+    assert out[0][0].tolist() == [6, 0, 11]
+
+
+@pytest.mark.parametrize("bad", [[4, 0], [0, -1], [3, 3], [-1, 5], [0, 12]])
+def test_gather_nd_index_out_of_range_fails_at_invoke(bad) -> None:
+    model, _ = _gather_nd_model([4, 3], [2, 2], "int8", "int32", False, np.random.default_rng(0))
+    x, idx = np.zeros((4, 3), np.int8), np.array([[1, 1], bad], np.int32)
+    with pytest.raises(RuntimeError):
+        run_model(reference_interpreter, model, [x, idx])
+    with pytest.raises(pyedge.InvokeError):
+        run_model(pyedge.Interpreter, model, [x, idx])
+    check_model(model, inputs=[x, np.array([[3, 2], [0, 0]], np.int32)])
+
+
+def test_gather_nd_rejections() -> None:
+    model = single_op_model("GATHER_ND", [t([4, 3], "int8"), i32([[4, 0]])], [t([1], "int8")])
+    assert_unsupported(model, "outside the params shape")
+    model = single_op_model("GATHER_ND", [t([4, 3], "int8"), i32([[1, 0, 0]])], [t([1], "int8")])
+    assert_unsupported(model, "index depth 3")
+
+
+# -- CAST -----------------------------------------------------------------------------------------
+
+CAST_TYPES = ["float32", "int8", "uint8", "int16", "int32", "int64", "bool"]
+
+
+def _cast_inputs(dtype: str, shape, rng: np.random.Generator) -> np.ndarray:
+    if dtype == "float32":
+        # fractions of both signs (truncation toward zero), exact integers, and values within
+        # every target's range
+        v = rng.uniform(-120, 120, size=shape).astype(np.float32)
+        v.reshape(-1)[:6] = [0.0, -0.0, 0.5, -0.5, -1.75, 127.99]
+        return v
+    return _values(shape, dtype, rng)
+
+
+@pytest.mark.parametrize("src", CAST_TYPES)
+@pytest.mark.parametrize("dst", CAST_TYPES)
+def test_cast(src: str, dst: str) -> None:
+    model = single_op_model("CAST", [t([3, 4, 5], src)], [t([3, 4, 5], dst)])
+    if not tflite_runs(model):
+        assert_unsupported_or_runs = True  # noqa: F841 (TFLite refuses the pair: nothing to compare)
+        pytest.skip(f"TFLite 2.14 does not cast {src} to {dst}")
+    for seed in (0, 1):
+        check_model(model, inputs=[_cast_inputs(src, [3, 4, 5], np.random.default_rng(seed))])
+
+
+def test_cast_wraps_integers_as_static_cast() -> None:
+    x = np.array([-129, 128, 255, 256, -1, 70000, -2**31, 2**31 - 1], np.int32)
+    for dst in ("int8", "uint8", "int16", "bool", "float32", "int64"):
+        check_model(single_op_model("CAST", [t([8], "int32")], [t([8], dst)]), inputs=[x])
+    y = np.array([-2**63, 2**63 - 1, 2**40 + 3, -7], np.int64)
+    for dst in ("int32", "int8", "float32"):
+        check_model(single_op_model("CAST", [t([4], "int64")], [t([4], dst)]), inputs=[y])
+
+
 # -- ops chained in one graph ---------------------------------------------------------------------
 
 def test_chain_transpose_pad_split_concat() -> None:
@@ -795,3 +905,32 @@ def test_check_rejects_tampered_params(model: bytes, ctype: str, field: str, ind
     with pytest.raises(pyedge.BlobError) as err:
         pyedge.Interpreter(model_content=_tampered_blob(model, ctype, field, index, value))
     assert err.value.status in ("PE_ERR_BAD_PARAMS", "PE_ERR_SHAPE")
+
+
+def test_cast_div_floor_div_sqrt_resize_batch() -> None:
+    """resize_tensor_input re-plans CAST, FLOOR_DIV, DIV and SQRT (a batch of 3 instead of 1) as
+    TFLite's Prepare does: the same outputs."""
+    mb = ModelBuilder("cast div chain")
+    x = mb.add_tensor([1, 4], "int32", shape_signature=[-1, 4])
+    d = mb.add_tensor([4], "int32", data=np.array([3, -2, 5, 7], np.int32))
+    q = mb.add_tensor([1, 4], "int32", shape_signature=[-1, 4])
+    mb.add_operator("FLOOR_DIV", [x, d], [q])
+    f = mb.add_tensor([1, 4], "float32", shape_signature=[-1, 4])
+    mb.add_operator("CAST", [q], [f])
+    s = mb.add_tensor([1, 4], "float32", shape_signature=[-1, 4])
+    mb.add_operator("SQRT", [f], [s])
+    r = mb.add_tensor([1, 4], "float32", shape_signature=[-1, 4])
+    mb.add_operator("DIV", [s, f], [r], ("DivOptions", {"FusedActivationFunction": 0}))
+    mb.set_io([x], [q, r])
+    model = mb.build()
+    xs = np.array([[10, -7, 3, 100], [0, 5, -11, 49], [-3, -3, 25, 1]], np.int32)
+    outs = []
+    for make in (reference_interpreter, pyedge.Interpreter):
+        it = make(model_content=model)
+        it.resize_tensor_input(it.get_input_details()[0]["index"], [3, 4])
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], xs)
+        it.invoke()
+        outs.append([it.get_tensor(o["index"]) for o in it.get_output_details()])
+    for g, w in zip(outs[1], outs[0]):
+        assert_bit_exact(g, w)

@@ -635,3 +635,96 @@ def _build_signature(b: flatbuffers.Builder, sig: _Signature) -> int:
     tflite.SignatureDefAddSignatureKey(b, key)
     tflite.SignatureDefAddSubgraphIndex(b, sig.subgraph)
     return tflite.SignatureDefEnd(b)
+
+
+# ----------------------------------------------------------------------------- MobileNetV1 stacks
+
+def mobilenet_v1(dtype: str = "uint8", alpha: float = 0.25, size: int = 128, classes: int = 1001,
+                 seed: int = 0, depth: int = 13) -> bytes:
+    """A MobileNetV1-shaped quantized model with random weights: CONV_2D 3x3 stride 2, `depth`
+    depthwise-separable blocks (DEPTHWISE_CONV_2D 3x3 + CONV_2D 1x1, ReLU6), AVERAGE_POOL_2D over
+    the last feature map, RESHAPE, FULLY_CONNECTED and SOFTMAX, as TF1's quantized MobileNets.
+
+    dtype "uint8": TF1's asymmetric quantization (uint8 activations with ReLU6 ranges [0, 6] at
+    zero point 0, uint8 per-tensor weights with zero points around the middle, int32 biases);
+    "int8": the same graph with int8 activations (zero point -128) and symmetric per-channel
+    int8 weights, for comparing the two paths. Scales are chosen so that typical random inputs
+    keep every layer's outputs spread over the range rather than saturated."""
+    rng = np.random.default_rng(seed)
+    u8 = dtype == "uint8"
+    qmin = 0 if u8 else -128
+    mb = ModelBuilder(f"mobilenet_v1 {dtype} {alpha} {size}")
+    relu6 = (6.0 / 255.0, qmin)
+    blocks = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
+    blocks = blocks[:depth]
+
+    def ch(c: int) -> int:
+        return max(8, int(c * alpha))
+
+    def weights(shape, taps: int, in_scale: float, per_channel_axis: int | None):
+        # real weights of std ~ sqrt(2 / taps) * 3 (He-like, widened): spreads ReLU6 outputs
+        w_scale = float(3.0 * np.sqrt(2.0 / taps) / 74.0)
+        if u8:
+            zw = int(rng.integers(100, 156))
+            data = rng.integers(0, 256, size=shape).astype(np.uint8)
+            return mb.add_tensor(shape, "uint8", data=data, scale=w_scale, zero_point=zw), [w_scale]
+        n = shape[per_channel_axis]
+        scales = [float(w_scale * s) for s in rng.uniform(0.8, 1.2, size=n)]
+        data = rng.integers(-127, 128, size=shape).astype(np.int8)
+        return mb.add_tensor(shape, "int8", data=data, scale=scales, zero_point=[0] * n,
+                             quantized_dimension=per_channel_axis), scales
+
+    def bias(n: int, in_scale: float, w_scales: list[float]):
+        scales = [in_scale * s for s in (w_scales if len(w_scales) == n else w_scales * n)]
+        data = rng.integers(-2000, 2000, size=n).astype(np.int32)
+        return mb.add_tensor([n], "int32", data=data, scale=scales if len(w_scales) == n else scales[0],
+                             zero_point=[0] * n if len(w_scales) == n else 0)
+
+    def act(shape, q):
+        return mb.add_tensor(shape, dtype, scale=q[0], zero_point=q[1])
+
+    def conv(x, shape, out_c, k, stride, q_in, q_out=relu6, relu=True):
+        n, h, w, c = shape
+        f, ws = weights([out_c, k, k, c], k * k * c, q_in[0], 0)
+        b = bias(out_c, q_in[0], ws)
+        oh, ow = -(-h // stride), -(-w // stride)
+        y = act([n, oh, ow, out_c], q_out)
+        mb.add_operator("CONV_2D", [x, f, b], [y], ("Conv2DOptions", {
+            "Padding": tflite.Padding.SAME, "StrideH": stride, "StrideW": stride,
+            "FusedActivationFunction": tflite.ActivationFunctionType.RELU6 if relu else 0}))
+        return y, [n, oh, ow, out_c]
+
+    def dw(x, shape, stride, q_in):
+        n, h, w, c = shape
+        f, ws = weights([1, 3, 3, c], 9, q_in[0], 3)
+        b = bias(c, q_in[0], ws)
+        oh, ow = -(-h // stride), -(-w // stride)
+        y = act([n, oh, ow, c], relu6)
+        mb.add_operator("DEPTHWISE_CONV_2D", [x, f, b], [y], ("DepthwiseConv2DOptions", {
+            "Padding": tflite.Padding.SAME, "StrideH": stride, "StrideW": stride, "DepthMultiplier": 1,
+            "FusedActivationFunction": tflite.ActivationFunctionType.RELU6}))
+        return y, [n, oh, ow, c]
+
+    q_img = (1.0 / 128.0, 128 if u8 else 0)
+    x = act([1, size, size, 3], q_img)
+    inp = x
+    x, shape = conv(x, [1, size, size, 3], ch(32), 3, 2, q_img)
+    for out_c, stride in blocks:
+        x, shape = dw(x, shape, stride, relu6)
+        x, shape = conv(x, shape, ch(out_c), 1, 1, relu6)
+    n, h, w, c = shape
+    pooled = act([n, 1, 1, c], relu6)
+    mb.add_operator("AVERAGE_POOL_2D", [x], [pooled], ("Pool2DOptions", {
+        "Padding": tflite.Padding.VALID, "StrideH": h, "StrideW": w, "FilterHeight": h, "FilterWidth": w}))
+    flat = act([1, c], relu6)
+    new_shape = mb.add_tensor([2], "int32", data=np.array([1, c], np.int32))
+    mb.add_operator("RESHAPE", [pooled, new_shape], [flat], ("ReshapeOptions", {"NewShape": [1, c]}))
+    q_logits = (0.08, 128 if u8 else 0)
+    fw, fws = weights([classes, c], c, relu6[0], 0)
+    fb = bias(classes, relu6[0], fws)
+    logits = act([1, classes], q_logits)
+    mb.add_operator("FULLY_CONNECTED", [flat, fw, fb], [logits], ("FullyConnectedOptions", {}))
+    probs = act([1, classes], (1.0 / 256.0, qmin))
+    mb.add_operator("SOFTMAX", [logits], [probs], ("SoftmaxOptions", {"Beta": 1.0}))
+    mb.set_io([inp], [probs])
+    return mb.build()

@@ -2,7 +2,11 @@
  * DepthwiseConvPerChannel: int8 activations (int32 accumulator and bias) and int16 activations
  * with int8 filters (int64 accumulator and bias; CONV_2D also takes an int32 bias, with which
  * TFLite accumulates in int32). Tensors are NHWC; padding is implicit zeros, i.e. taps outside
- * the input are skipped. Sums are formed exactly in int64 and wrapped where TFLite's are int32. */
+ * the input are skipped. Sums are formed exactly in int64 and wrapped where TFLite's are int32.
+ * uint8 (TFLite's legacy asymmetric quantization, reference_ops::Conv / DepthwiseConv): uint8
+ * input, filter and output, int32 bias, a per-tensor filter zero point (the filter tensor's
+ * zero_point), acc = sum (w - filter zp) * (x + input_offset), one multiplier for every channel
+ * (the lowering repeats it). */
 #include "conv.h"
 #include "dwconv_dm_drivers.h"
 #include "gemm_drivers.h"
@@ -35,6 +39,12 @@ static conv_geom conv_geometry(const pe_tensor *in, const pe_tensor *filt, const
   return g;
 }
 
+/* uint8 zero points (input offset -zp in [-255, 0], output zp in [0, 255]) and clamp in [0, 255] */
+static int conv_offsets_u8_ok(const pe_conv_params *p) {
+  return p->input_offset >= -255 && p->input_offset <= 0 && p->output_offset >= 0 && p->output_offset <= 255 &&
+         0 <= p->act_min && p->act_min <= p->act_max && p->act_max <= 255;
+}
+
 static pe_status conv_check_common(const pe_conv_params *p, const conv_geom *g, int is8, int32_t out_dtype) {
   PE_CHECK(p->stride_h >= 1 && p->stride_w >= 1 && p->dilation_h >= 1 && p->dilation_w >= 1,
            PE_ERR_BAD_PARAMS);
@@ -47,14 +57,18 @@ static pe_status conv_check_common(const pe_conv_params *p, const conv_geom *g, 
   PE_CHECK((int64_t)(g->out_w > 0 ? g->out_w - 1 : 0) * p->stride_w +
                    (int64_t)(g->k_w > 0 ? g->k_w - 1 : 0) * p->dilation_w <= INT32_MAX,
            PE_ERR_BAD_PARAMS);
-  PE_CHECK(pe_conv_offsets_ok(is8, p->input_offset, p->output_offset, p->act_min, p->act_max, out_dtype),
-           PE_ERR_BAD_PARAMS);
+  if (out_dtype == PE_UINT8)
+    PE_CHECK(conv_offsets_u8_ok(p), PE_ERR_BAD_PARAMS);
+  else
+    PE_CHECK(pe_conv_offsets_ok(is8, p->input_offset, p->output_offset, p->act_min, p->act_max, out_dtype),
+             PE_ERR_BAD_PARAMS);
   return PE_OK;
 }
 
 /* CONV_2D (or DEPTHWISE_CONV_2D of one input channel) with weights in the packed GEMM layout
-   (gemm_drivers.c): int8, one group, no bias input (it is folded into the layout's init
-   terms), kernel size from the params. */
+   (gemm_drivers.c): int8 or uint8 (the packed tensor's zero point is then the filter's, in
+   [0, 255]), one group, no bias input (it is folded into the layout's init terms), kernel size
+   from the params. */
 static pe_status conv_check_packed(const pe_op_ctx *ctx, int depthwise) {
   const pe_conv_params *p = (const pe_conv_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, IN_INPUT), filt = pe_input(ctx, IN_FILTER);
@@ -62,7 +76,10 @@ static pe_status conv_check_packed(const pe_op_ctx *ctx, int depthwise) {
   const pe_tensor mult = pe_input(ctx, IN_MULT), shift = pe_input(ctx, IN_SHIFT);
   conv_geom g;
   pe_status st;
-  PE_CHECK(in.rank == 4 && out.rank == 4 && in.dtype == PE_INT8 && out.dtype == PE_INT8, PE_ERR_SHAPE);
+  PE_CHECK(in.rank == 4 && out.rank == 4 && (in.dtype == PE_INT8 || in.dtype == PE_UINT8) &&
+               out.dtype == in.dtype, PE_ERR_SHAPE);
+  PE_CHECK(in.dtype == PE_UINT8 ? filt.zero_point >= 0 && filt.zero_point <= 255 : filt.zero_point == 0,
+           PE_ERR_BAD_PARAMS);
   /* a depthwise conv of one input channel is a conv with depth_multiplier outputs */
   PE_CHECK(!depthwise || (in.dims[3] == 1 && p->depth_multiplier == out.dims[3]), PE_ERR_LAYOUT);
   PE_CHECK(bias.index < 0, PE_ERR_SHAPE);
@@ -131,7 +148,7 @@ static pe_status conv_check(const pe_op_ctx *ctx, int depthwise) {
   const pe_tensor in = pe_input(ctx, IN_INPUT), filt = pe_input(ctx, IN_FILTER);
   const pe_tensor bias = pe_input(ctx, IN_BIAS), out = pe_output(ctx, 0);
   const pe_tensor mult = pe_input(ctx, IN_MULT), shift = pe_input(ctx, IN_SHIFT);
-  const int is8 = in.dtype == PE_INT8;
+  const int is8 = in.dtype == PE_INT8 || in.dtype == PE_UINT8; /* int32 accumulator and bias */
   conv_geom g;
   pe_status st;
 
@@ -144,8 +161,9 @@ static pe_status conv_check(const pe_op_ctx *ctx, int depthwise) {
   }
   PE_CHECK(in.rank == 4 && filt.rank == 4 && out.rank == 4, PE_ERR_SHAPE);
   PE_CHECK(p->kernel_h == filt.dims[1] && p->kernel_w == filt.dims[2], PE_ERR_BAD_PARAMS);
-  PE_CHECK(in.dtype == PE_INT8 || in.dtype == PE_INT16, PE_ERR_SHAPE);
-  PE_CHECK(out.dtype == in.dtype && filt.dtype == PE_INT8, PE_ERR_SHAPE);
+  PE_CHECK(in.dtype == PE_INT8 || in.dtype == PE_INT16 || in.dtype == PE_UINT8, PE_ERR_SHAPE);
+  PE_CHECK(out.dtype == in.dtype && filt.dtype == (in.dtype == PE_UINT8 ? PE_UINT8 : PE_INT8), PE_ERR_SHAPE);
+  if (in.dtype == PE_UINT8) PE_CHECK(filt.zero_point >= 0 && filt.zero_point <= 255, PE_ERR_BAD_PARAMS);
   PE_CHECK(pe_conv_elems(&in) >= 0 && pe_conv_elems(&filt) >= 0 && pe_conv_elems(&out) >= 0,
            PE_ERR_SHAPE);
   PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &filt) && pe_conv_has_data(ctx, &bias) &&
@@ -453,6 +471,72 @@ static void dw_s16(const pe_conv_params *params, const conv_geom *geom, const co
       }
 }
 
+/* ---------------------------------------------------------------- uint8 */
+
+/* uint8 CONV_2D, as reference_ops::Conv: one output channel at a time over the valid taps. */
+static void conv_u8(const pe_conv_params *params, const conv_geom *geom, const conv_data *data,
+                    int32_t filter_offset) {
+  const pe_conv_params pl = *params, *p = &pl; /* local copies (see conv_data) */
+  const conv_geom gl = *geom, *g = &gl;
+  const conv_data dl = *data, *d = &dl;
+  const uint8_t *in = (const uint8_t *)d->input, *filter = (const uint8_t *)d->filter;
+  uint8_t *out = (uint8_t *)d->output;
+  const int32_t per_group = g->out_c / g->groups;
+  const int32_t f_size = pe_conv_mul_wrap(pe_conv_mul_wrap(g->k_h, g->k_w), g->filter_c);
+  const int32_t f_row = pe_conv_mul_wrap(g->k_w, g->filter_c);
+  int32_t b, oy, ox, oc, r, k, i;
+  for (b = 0; b < g->batches; ++b)
+    for (oy = 0; oy < g->out_h; ++oy)
+      for (ox = 0; ox < g->out_w; ++ox) {
+        const conv_window w = window_at(p, g, b, oy, ox);
+        for (oc = 0; oc < g->out_c; ++oc) {
+          const uint8_t *x = in + w.in_first + (oc / per_group) * g->filter_c;
+          const uint8_t *f = filter + oc * f_size + (w.fy0 * g->k_w + w.fx0) * g->filter_c;
+          uint32_t acc = 0;
+          for (r = 0; r < w.rows; ++r, x += w.in_row, f += f_row) {
+            const uint8_t *xc = x, *fc = f;
+            for (k = 0; k < w.cols; ++k, xc += w.in_col, fc += g->filter_c)
+              for (i = 0; i < g->filter_c; ++i)
+                acc += (uint32_t)(((int32_t)fc[i] + filter_offset) * ((int32_t)xc[i] + p->input_offset));
+          }
+          *out++ = (uint8_t)pe_conv_requant32(acc, d->bias != NULL ? ((const int32_t *)d->bias)[oc] : 0,
+                                              d->mult[oc], d->shift[oc], p->output_offset, p->act_min,
+                                              p->act_max);
+        }
+      }
+}
+
+/* uint8 DEPTHWISE_CONV_2D, as reference_ops::DepthwiseConv (rounding away from zero). */
+static void dw_u8(const pe_conv_params *params, const conv_geom *geom, const conv_data *data,
+                  int32_t filter_offset) {
+  const pe_conv_params pl = *params, *p = &pl; /* local copies (see conv_data) */
+  const conv_geom gl = *geom, *g = &gl;
+  const conv_data dl = *data, *d = &dl;
+  const uint8_t *in = (const uint8_t *)d->input, *filter = (const uint8_t *)d->filter;
+  uint8_t *out = (uint8_t *)d->output;
+  const int32_t dm = p->depth_multiplier;
+  const int32_t f_col = g->out_c, f_row = pe_conv_mul_wrap(g->k_w, g->out_c);
+  int32_t b, oy, ox, oc, r, k;
+  for (b = 0; b < g->batches; ++b)
+    for (oy = 0; oy < g->out_h; ++oy)
+      for (ox = 0; ox < g->out_w; ++ox) {
+        const conv_window w = window_at(p, g, b, oy, ox);
+        for (oc = 0; oc < g->out_c; ++oc) {
+          const uint8_t *x = in + w.in_first + oc / dm;
+          const uint8_t *f = filter + w.fy0 * f_row + w.fx0 * f_col + oc;
+          uint32_t acc = 0;
+          for (r = 0; r < w.rows; ++r, x += w.in_row, f += f_row) {
+            const uint8_t *xc = x, *fc = f;
+            for (k = 0; k < w.cols; ++k, xc += w.in_col, fc += f_col)
+              acc += (uint32_t)(((int32_t)fc[0] + filter_offset) * ((int32_t)xc[0] + p->input_offset));
+          }
+          *out++ = (uint8_t)pe_conv_requant32(acc, d->bias != NULL ? ((const int32_t *)d->bias)[oc] : 0,
+                                              d->mult[oc], d->shift[oc], p->output_offset, p->act_min,
+                                              p->act_max);
+        }
+      }
+}
+
 static pe_status conv_eval(const pe_op_ctx *ctx, int depthwise) {
   const pe_conv_params *p = (const pe_conv_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, IN_INPUT), filt = pe_input(ctx, IN_FILTER);
@@ -466,7 +550,12 @@ static pe_status conv_eval(const pe_op_ctx *ctx, int depthwise) {
   d.mult = (const int32_t *)pe_input(ctx, IN_MULT).data;
   d.shift = (const int32_t *)pe_input(ctx, IN_SHIFT).data;
   d.output = out.data;
-  if (in.dtype == PE_INT8) {
+  if (in.dtype == PE_UINT8) {
+    if (depthwise)
+      dw_u8(p, &g, &d, -filt.zero_point);
+    else
+      conv_u8(p, &g, &d, -filt.zero_point);
+  } else if (in.dtype == PE_INT8) {
     if (depthwise)
       dw_s8(p, &g, &d);
     else

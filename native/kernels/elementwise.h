@@ -85,6 +85,33 @@ typedef struct {
   int32_t alpha_multiplier;    /* >= 0 */
   int32_t alpha_shift;         /* in [-31, 31] */
 } pe_prelu_params;
+
+/* FLOOR_DIV (floor_div.cc): raw values, no quantization; int8, int16, int32: floor(in1 / in2)
+   exactly (a zero denominator anywhere fails the invoke, as TFLite's check does), the result's
+   low bits stored (INT_MIN / -1); float32: floor((double)in1 / (double)in2) as float. */
+typedef struct {
+  int32_t reserved; /* 0 */
+} pe_floor_div_params;
+
+/* DIV (div.cc), int32 and float32 (no quantization): int32 in1 / in2 truncated, clamped to
+   [activation_min, activation_max] (a zero denominator fails the invoke; INT32_MIN / -1 gives
+   INT32_MIN); float32 in1 / in2 clamped to the fused activation's float range (NONE: +-FLT_MAX). */
+enum {
+  PE_DIV_ACT_NONE = 0,
+  PE_DIV_ACT_RELU = 1,
+  PE_DIV_ACT_RELU_N1_TO_1 = 2,
+  PE_DIV_ACT_RELU6 = 3
+};
+typedef struct {
+  int32_t activation;     /* float32: PE_DIV_ACT_* */
+  int32_t activation_min; /* int32 */
+  int32_t activation_max;
+} pe_div_params;
+
+/* SQRT (elementwise.cc): float32, sqrtf per element. */
+typedef struct {
+  int32_t reserved; /* 0 */
+} pe_sqrt_params;
 /* END CDEF */
 
 #endif

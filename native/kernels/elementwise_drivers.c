@@ -13,12 +13,19 @@ const pe_qs8_vadd_ukernel pe_uk_qs8_vadd_16x__neon = {pe_qs8_vadd_16x__neon};
 #endif
 
 #define VADD_CHUNK 8192
+/* uint8: elements flipped to int8 per piece, in buffers on the stack */
+#define VADD_U8_PIECE 256
 
+/* int8, or uint8 (TFLite's uint8 ADD/SUB is the int8 arithmetic on uint8 storage: run on the
+   int8 microkernels with the inputs flipped, x - 128 with offset + 128, and the output stored
+   with zero point - 128 and clamp - 128, then flipped back). */
 int pe_add_sub__vadd_accepts(const pe_op_ctx *ctx) {
   const pe_add_params *p = (const pe_add_params *)ctx->params;
   const pe_tensor a = pe_input(ctx, 0), b = pe_input(ctx, 1), out = pe_output(ctx, 0);
   const int32_t n = pe_elems(&out);
-  if (p->kind != PE_ADD_RESCALE || a.dtype != PE_INT8 || b.dtype != PE_INT8 || out.dtype != PE_INT8) return 0;
+  if (p->kind != PE_ADD_RESCALE || (out.dtype != PE_INT8 && out.dtype != PE_UINT8) || a.dtype != out.dtype ||
+      b.dtype != out.dtype)
+    return 0;
   return (pe_elems(&a) == n || pe_elems(&a) == 1) && (pe_elems(&b) == n || pe_elems(&b) == 1);
 }
 
@@ -28,14 +35,36 @@ typedef struct {
   const int8_t *a, *b;
   size_t a_inc, b_inc, n;
   int8_t *out;
+  int u8;
 } vadd_task;
+
+/* dst[i] = src[i * inc] ^ 0x80 for i < n (inc 0: one value) */
+static void flip_in(int8_t *dst, const int8_t *src, size_t inc, size_t n) {
+  size_t i;
+  if (inc == 0) n = 1;
+  for (i = 0; i < n; ++i) dst[i] = (int8_t)((uint8_t)src[i] ^ 0x80u);
+}
 
 static void vadd_item(void *task, uint32_t item, uint32_t thread) {
   const vadd_task *t = (const vadd_task *)task;
   const size_t i0 = (size_t)item * VADD_CHUNK;
   const size_t cnt = t->n - i0 < VADD_CHUNK ? t->n - i0 : VADD_CHUNK;
+  size_t j, i;
   (void)thread;
-  t->fn(cnt, t->a + i0 * t->a_inc, t->a_inc, t->b + i0 * t->b_inc, t->b_inc, t->out + i0, &t->p);
+  if (!t->u8) {
+    t->fn(cnt, t->a + i0 * t->a_inc, t->a_inc, t->b + i0 * t->b_inc, t->b_inc, t->out + i0, &t->p);
+    return;
+  }
+  for (j = 0; j < cnt; j += VADD_U8_PIECE) {
+    int8_t a8[VADD_U8_PIECE], b8[VADD_U8_PIECE];
+    const size_t m = cnt - j < VADD_U8_PIECE ? cnt - j : VADD_U8_PIECE;
+    uint8_t *o = (uint8_t *)t->out + i0 + j;
+    /* copies first: the output may be either input (in place) */
+    flip_in(a8, t->a + (i0 + j) * t->a_inc, t->a_inc, m);
+    flip_in(b8, t->b + (i0 + j) * t->b_inc, t->b_inc, m);
+    t->fn(m, a8, t->a_inc, b8, t->b_inc, (int8_t *)o, &t->p);
+    for (i = 0; i < m; ++i) o[i] ^= 0x80u;
+  }
 }
 
 static pe_status vadd_eval(const pe_op_ctx *ctx, int32_t sign) {
@@ -56,6 +85,14 @@ static pe_status vadd_eval(const pe_op_ctx *ctx, int32_t sign) {
   t.p.act_min = p->activation_min;
   t.p.act_max = p->activation_max;
   t.p.sign = sign;
+  t.u8 = out.dtype == PE_UINT8;
+  if (t.u8) {
+    t.p.a_offset += 128;
+    t.p.b_offset += 128;
+    t.p.out_offset -= 128;
+    t.p.act_min -= 128;
+    t.p.act_max -= 128;
+  }
   t.n = (size_t)pe_elems(&out);
   t.a = (const int8_t *)a.data;
   t.b = (const int8_t *)b.data;

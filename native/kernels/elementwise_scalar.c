@@ -1,20 +1,25 @@
-/* Elementwise binary kernels: ADD, SUB, MUL, MINIMUM, MAXIMUM, PRELU.
+/* Elementwise binary kernels: ADD, SUB, MUL, MINIMUM, MAXIMUM, PRELU, FLOOR_DIV, DIV; and SQRT.
  *
  * Each kernel walks the output in row-major order and reads the matching (broadcast) element
  * of each input; the per-element arithmetic is that of TFLite 2.14's reference kernels
- * (reference/add.h, sub.h, integer_ops/mul.h, maximum_minimum.h, prelu.h). */
+ * (reference/add.h, sub.h, integer_ops/mul.h, maximum_minimum.h, prelu.h). uint8 ADD, SUB and
+ * MUL are TFLite's legacy uint8 kernels, whose arithmetic is the int8 one with uint8 storage. */
+#include <float.h>
+#include <string.h>
+
 #include "elementwise.h"
 
 /* ---- tensors -------------------------------------------------------------------------- */
 
 static int int_dtype(int32_t dtype) {
-  return dtype == PE_INT8 || dtype == PE_INT16 || dtype == PE_INT32;
+  return dtype == PE_INT8 || dtype == PE_UINT8 || dtype == PE_INT16 || dtype == PE_INT32;
 }
 
-/* Element i of an int8/int16/int32 tensor. */
+/* Element i of an int8/uint8/int16/int32 tensor. */
 static inline int32_t load(const pe_tensor *t, int32_t i) {
   switch (t->dtype) {
     case PE_INT8: return ((const int8_t *)t->data)[i];
+    case PE_UINT8: return ((const uint8_t *)t->data)[i];
     case PE_INT16: return ((const int16_t *)t->data)[i];
     default: return ((const int32_t *)t->data)[i];
   }
@@ -24,6 +29,7 @@ static inline int32_t load(const pe_tensor *t, int32_t i) {
 static inline void store(const pe_tensor *t, int32_t i, int32_t v) {
   switch (t->dtype) {
     case PE_INT8: ((int8_t *)t->data)[i] = (int8_t)v; break;
+    case PE_UINT8: ((uint8_t *)t->data)[i] = (uint8_t)v; break;
     case PE_INT16: ((int16_t *)t->data)[i] = (int16_t)v; break;
     default: ((int32_t *)t->data)[i] = v; break;
   }
@@ -138,7 +144,7 @@ static pe_status add_sub_check(const pe_op_ctx *ctx) {
   PE_CHECK(activation_ok(p->activation_min, p->activation_max, dtype), PE_ERR_BAD_PARAMS);
   switch (p->kind) {
     case PE_ADD_RESCALE:
-      PE_CHECK(dtype == PE_INT8 || dtype == PE_INT16, PE_ERR_SHAPE);
+      PE_CHECK(dtype == PE_INT8 || dtype == PE_UINT8 || dtype == PE_INT16, PE_ERR_SHAPE);
       PE_CHECK(p->left_shift >= 0 && p->left_shift <= 30, PE_ERR_BAD_PARAMS);
       PE_CHECK(rescale_input_ok(dtype, p->input1_offset, p->left_shift) &&
                    rescale_input_ok(dtype, p->input2_offset, p->left_shift),
@@ -215,7 +221,7 @@ pe_status pe_mul_check(const pe_op_ctx *ctx) {
   PE_CHECK(activation_ok(p->activation_min, p->activation_max, dtype), PE_ERR_BAD_PARAMS);
   switch (p->kind) {
     case PE_MUL_RESCALE:
-      PE_CHECK(in_dtype == dtype && (dtype == PE_INT8 || dtype == PE_INT16), PE_ERR_SHAPE);
+      PE_CHECK(in_dtype == dtype && (dtype == PE_INT8 || dtype == PE_UINT8 || dtype == PE_INT16), PE_ERR_SHAPE);
       /* the product of the offset inputs fits int32 */
       PE_CHECK(max_abs_offset(dtype, p->input1_offset) * max_abs_offset(dtype, p->input2_offset) <=
                    INT32_MAX,
@@ -342,3 +348,200 @@ pe_status pe_prelu__scalar(const pe_op_ctx *ctx) {
   }
   return PE_OK;
 }
+
+/* ---- FLOOR_DIV, DIV, SQRT (no quantization) -------------------------------------------- */
+
+/* The core links no libm (bare-metal builds): floor and sqrtf written out, exact. */
+
+/* floor(q) for a double: integers, infinities, NaN and zeros (with their sign) as they are */
+static double floor_exact(double q) {
+  double t;
+  if (!(q > -4503599627370496.0 && q < 4503599627370496.0) || q == 0.0) return q; /* |q| >= 2^52: integer */
+  t = (double)(int64_t)q;
+  return t > q ? t - 1.0 : t;
+}
+
+static uint32_t f32_bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  return u;
+}
+static float f32_from(uint32_t u) {
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+/* floor(sqrt(n)) of a uint64 and whether the root is inexact, bit by bit */
+static uint64_t isqrt64(uint64_t n, int *inexact) {
+  uint64_t r = 0, bit = (uint64_t)1 << 62;
+  while (bit > n) bit >>= 2;
+  while (bit != 0) {
+    if (n >= r + bit) {
+      n -= r + bit;
+      r = (r >> 1) + bit;
+    } else {
+      r >>= 1;
+    }
+    bit >>= 2;
+  }
+  *inexact = n != 0;
+  return r;
+}
+
+/* sqrtf, correctly rounded (IEEE 754, as the hardware instruction), without libm. A negative
+   input gives x86-64's default NaN (0xFFC00000), a NaN its quiet self. */
+static float sqrt_exact(float x) {
+  const uint32_t u = f32_bits(x);
+  int32_t e = (int32_t)((u >> 23) & 0xFFu);
+  uint64_t m = u & 0x7FFFFFu, q;
+  int inexact;
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return f32_from(u | 0x400000u); /* NaN */
+  if ((u & 0x7FFFFFFFu) == 0) return x;                                  /* +-0 */
+  if (u & 0x80000000u) return f32_from(0xFFC00000u);                     /* negative */
+  if (u == 0x7F800000u) return x;                                        /* +inf */
+  if (e == 0) { /* subnormal: normalize */
+    e = 1;
+    while (!(m & 0x800000u)) {
+      m <<= 1;
+      --e;
+    }
+  } else {
+    m |= 0x800000u;
+  }
+  e -= 150; /* x = m * 2^e, m in [2^23, 2^24) */
+  if (e & 1) {
+    m <<= 1;
+    --e;
+  }
+  /* sqrt(x) = sqrt(m << 30) * 2^(e / 2 - 15); the root has >= 26 bits, so rounding the root
+     with a sticky bit to float is the correct rounding of the exact value */
+  q = isqrt64(m << 30, &inexact);
+  return (float)((q << 1) | (uint64_t)inexact) * f32_from((uint32_t)(127 + e / 2 - 16) << 23);
+}
+
+/* Two inputs and one output of dtype (int or float32), broadcast-compatible, with data. */
+static pe_status check_binary_typed(const pe_op_ctx *ctx, int32_t dtype) {
+  const pe_tensor a = pe_input(ctx, 0), b = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  PE_CHECK(ctx->n_inputs == 2 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(a.index >= 0 && b.index >= 0 && out.index >= 0, PE_ERR_BAD_PARAMS);
+  PE_CHECK(a.dtype == dtype && b.dtype == dtype && out.dtype == dtype, PE_ERR_SHAPE);
+  PE_CHECK(ctx->m->tensors[a.index].storage != PE_STORE_NONE || a.bytes == 0, PE_ERR_SHAPE);
+  PE_CHECK(ctx->m->tensors[b.index].storage != PE_STORE_NONE || b.bytes == 0, PE_ERR_SHAPE);
+  PE_CHECK(ctx->m->tensors[out.index].storage == PE_STORE_ARENA ||
+               ctx->m->tensors[out.index].storage == PE_STORE_STATE || out.bytes == 0,
+           PE_ERR_SHAPE);
+  return check_broadcast(&a, &b, &out);
+}
+
+pe_status pe_floor_div_check(const pe_op_ctx *ctx) {
+  const pe_floor_div_params *p = (const pe_floor_div_params *)ctx->params;
+  const int32_t dtype = pe_output(ctx, 0).dtype;
+  PE_CHECK(p->reserved == 0, PE_ERR_BAD_PARAMS);
+  PE_CHECK(dtype == PE_INT8 || dtype == PE_INT16 || dtype == PE_INT32 || dtype == PE_FLOAT32, PE_ERR_SHAPE);
+  return check_binary_typed(ctx, dtype);
+}
+
+/* Any zero in an integer denominator (TFLite checks the whole tensor before dividing). */
+static int has_zero(const pe_tensor *t) {
+  const int32_t n = pe_elems(t);
+  int32_t i;
+  for (i = 0; i < n; ++i)
+    if (load(t, i) == 0) return 1;
+  return 0;
+}
+
+/* floor(x / y) of integers, exactly (y != 0) */
+static int64_t floor_div_int(int64_t x, int64_t y) {
+  int64_t q = x / y;
+  if ((x % y != 0) && ((x < 0) != (y < 0))) --q;
+  return q;
+}
+
+pe_status pe_floor_div__scalar(const pe_op_ctx *ctx) {
+  const pe_tensor a = pe_input(ctx, 0), b = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  const int32_t n = pe_elems(&out);
+  bcast_walk w;
+  int32_t i;
+  if (out.dtype != PE_FLOAT32 && has_zero(&b)) return PE_ERR_RUNTIME;
+  walk_init(&w, &a, &b, &out);
+  for (i = 0; i < n; ++i, walk_next(&w)) {
+    if (out.dtype == PE_FLOAT32) {
+      const double x = ((const float *)a.data)[w.at[0]], y = ((const float *)b.data)[w.at[1]];
+      ((float *)out.data)[i] = (float)floor_exact(x / y);
+    } else {
+      /* low bits of the exact quotient: INT_MIN / -1 wraps, as static_cast of its double does on x86-64 */
+      const int64_t q = floor_div_int(load(&a, w.at[0]), load(&b, w.at[1]));
+      const uint32_t u = (uint32_t)(uint64_t)q;
+      store(&out, i, out.dtype == PE_INT8 ? (int8_t)(uint8_t)u : out.dtype == PE_INT16 ? (int16_t)(uint16_t)u : (int32_t)u);
+    }
+  }
+  return PE_OK;
+}
+
+pe_status pe_div_check(const pe_op_ctx *ctx) {
+  const pe_div_params *p = (const pe_div_params *)ctx->params;
+  const int32_t dtype = pe_output(ctx, 0).dtype;
+  PE_CHECK(dtype == PE_INT32 || dtype == PE_FLOAT32, PE_ERR_SHAPE);
+  PE_CHECK(p->activation >= PE_DIV_ACT_NONE && p->activation <= PE_DIV_ACT_RELU6, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->activation_min <= p->activation_max, PE_ERR_BAD_PARAMS);
+  return check_binary_typed(ctx, dtype);
+}
+
+pe_status pe_div__scalar(const pe_op_ctx *ctx) {
+  const pe_div_params *p = (const pe_div_params *)ctx->params;
+  const pe_tensor a = pe_input(ctx, 0), b = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  const int32_t n = pe_elems(&out);
+  float lo = -FLT_MAX, hi = FLT_MAX; /* CalculateActivationRange<float>: infinities clamp */
+  bcast_walk w;
+  int32_t i;
+  if (out.dtype == PE_INT32 && has_zero(&b)) return PE_ERR_RUNTIME;
+  if (p->activation == PE_DIV_ACT_RELU) lo = 0.0f;
+  if (p->activation == PE_DIV_ACT_RELU_N1_TO_1) {
+    lo = -1.0f;
+    hi = 1.0f;
+  }
+  if (p->activation == PE_DIV_ACT_RELU6) {
+    lo = 0.0f;
+    hi = 6.0f;
+  }
+  walk_init(&w, &a, &b, &out);
+  for (i = 0; i < n; ++i, walk_next(&w)) {
+    if (out.dtype == PE_FLOAT32) {
+      /* std::min(std::max(v, lo), hi): a NaN passes through */
+      float v = ((const float *)a.data)[w.at[0]] / ((const float *)b.data)[w.at[1]];
+      v = v < lo ? lo : v;
+      v = hi < v ? hi : v;
+      ((float *)out.data)[i] = v;
+    } else {
+      const int32_t x = load(&a, w.at[0]), y = load(&b, w.at[1]);
+      const int32_t q = (x == INT32_MIN && y == -1) ? INT32_MIN : x / y;
+      store(&out, i, pe_clamp(q, p->activation_min, p->activation_max));
+    }
+  }
+  return PE_OK;
+}
+
+pe_status pe_sqrt_check(const pe_op_ctx *ctx) {
+  const pe_sqrt_params *p = (const pe_sqrt_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  int32_t d;
+  PE_CHECK(ctx->n_inputs == 1 && ctx->n_outputs == 1 && in.index >= 0 && out.index >= 0, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->reserved == 0, PE_ERR_BAD_PARAMS);
+  PE_CHECK(in.dtype == PE_FLOAT32 && out.dtype == PE_FLOAT32 && in.rank == out.rank, PE_ERR_SHAPE);
+  for (d = 0; d < in.rank; ++d) PE_CHECK(in.dims[d] == out.dims[d], PE_ERR_SHAPE);
+  PE_CHECK(ctx->m->tensors[in.index].storage != PE_STORE_NONE || in.bytes == 0, PE_ERR_SHAPE);
+  PE_CHECK(ctx->m->tensors[out.index].storage == PE_STORE_ARENA ||
+               ctx->m->tensors[out.index].storage == PE_STORE_STATE || out.bytes == 0,
+           PE_ERR_SHAPE);
+  return PE_OK;
+}
+
+pe_status pe_sqrt__scalar(const pe_op_ctx *ctx) {
+  const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  const int32_t n = pe_elems(&out);
+  int32_t i;
+  for (i = 0; i < n; ++i) ((float *)out.data)[i] = sqrt_exact(((const float *)in.data)[i]);
+  return PE_OK;
+}
+

@@ -3,9 +3,18 @@
  * activations with int8 weights for FULLY_CONNECTED (int64 accumulator with an int64 bias, int32
  * with an int32 bias or none), int8 x int8 and int16 x int16 (int64 accumulator) for
  * BATCH_MATMUL. int8 FULLY_CONNECTED sums are formed in uint32 (wrapping as TFLite's int32
- * accumulator); the others exactly in int64, wrapped where TFLite's are int32. */
+ * accumulator); the others exactly in int64, wrapped where TFLite's are int32. uint8 (TFLite's
+ * legacy asymmetric FULLY_CONNECTED, reference_ops::FullyConnected): uint8 input, weights and
+ * output, int32 bias, filter_offset = -weights zero point in [-255, 0]. */
 #include "conv.h"
 #include "gemm_drivers.h"
+
+/* uint8 offsets and clamp: input offset and filter offset in [-255, 0], output zp in [0, 255] */
+static int fc_offsets_u8_ok(const pe_fc_params *p) {
+  return p->input_offset >= -255 && p->input_offset <= 0 && p->filter_offset >= -255 && p->filter_offset <= 0 &&
+         p->output_offset >= 0 && p->output_offset <= 255 && 0 <= p->act_min && p->act_min <= p->act_max &&
+         p->act_max <= 255;
+}
 
 /* ---------------------------------------------------------------- FULLY_CONNECTED */
 
@@ -16,16 +25,18 @@ pe_status pe_fully_connected_check(const pe_op_ctx *ctx) {
   const pe_tensor in = pe_input(ctx, FC_INPUT), w = pe_input(ctx, FC_WEIGHTS);
   const pe_tensor bias = pe_input(ctx, FC_BIAS), out = pe_output(ctx, 0);
   const pe_tensor mult = pe_input(ctx, FC_MULT), shift = pe_input(ctx, FC_SHIFT);
-  const int is8 = in.dtype == PE_INT8;
+  const int is8 = in.dtype == PE_INT8 || in.dtype == PE_UINT8; /* int32 accumulator and bias */
   int32_t units, depth, n_in, n_out;
   pe_status st;
 
   PE_CHECK(ctx->n_inputs == 5 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
   PE_CHECK(in.index >= 0 && w.index >= 0 && out.index >= 0, PE_ERR_SHAPE);
   if (ctx->op->layout == PE_LAYOUT_QS8_GEMM_N16K4) {
-    /* packed GEMM layout (gemm_drivers.c): int8, weights without zero point, bias folded in */
-    PE_CHECK(in.dtype == PE_INT8 && out.dtype == PE_INT8 && in.rank >= 1 && out.rank >= 1, PE_ERR_SHAPE);
-    PE_CHECK(bias.index < 0 && p->filter_offset == 0, PE_ERR_SHAPE);
+    /* packed GEMM layout (gemm_drivers.c): int8 with weights without zero point, or uint8; bias
+       folded in */
+    PE_CHECK((in.dtype == PE_INT8 || in.dtype == PE_UINT8) && out.dtype == in.dtype && in.rank >= 1 &&
+                 out.rank >= 1, PE_ERR_SHAPE);
+    PE_CHECK(bias.index < 0 && (in.dtype == PE_UINT8 || p->filter_offset == 0), PE_ERR_SHAPE);
     PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &out), PE_ERR_SHAPE);
     units = out.dims[out.rank - 1];
     depth = p->depth;
@@ -39,12 +50,14 @@ pe_status pe_fully_connected_check(const pe_op_ctx *ctx) {
     if (st != PE_OK) return st;
     st = pe_gemm_scratch_check(ctx, depth);
     if (st != PE_OK) return st;
-    PE_CHECK(pe_conv_offsets_ok(1, p->input_offset, p->output_offset, p->act_min, p->act_max, out.dtype),
+    PE_CHECK(in.dtype == PE_UINT8 ? fc_offsets_u8_ok(p)
+                                  : pe_conv_offsets_ok(1, p->input_offset, p->output_offset, p->act_min,
+                                                       p->act_max, out.dtype),
              PE_ERR_BAD_PARAMS);
     return PE_OK;
   }
-  PE_CHECK(in.dtype == PE_INT8 || in.dtype == PE_INT16, PE_ERR_SHAPE);
-  PE_CHECK(out.dtype == in.dtype && w.dtype == PE_INT8, PE_ERR_SHAPE);
+  PE_CHECK(in.dtype == PE_INT8 || in.dtype == PE_INT16 || in.dtype == PE_UINT8, PE_ERR_SHAPE);
+  PE_CHECK(out.dtype == in.dtype && w.dtype == (in.dtype == PE_UINT8 ? PE_UINT8 : PE_INT8), PE_ERR_SHAPE);
   PE_CHECK(in.rank >= 1 && w.rank == 2 && out.rank >= 1, PE_ERR_SHAPE);
   PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &w) && pe_conv_has_data(ctx, &bias) &&
                pe_conv_has_data(ctx, &out),
@@ -68,10 +81,31 @@ pe_status pe_fully_connected_check(const pe_op_ctx *ctx) {
                              is8 || bias.index < 0 || bias.dtype == PE_INT32 ? PE_CONV_SHIFT_MAX_32
                                                                             : PE_CONV_SHIFT_MAX_64);
   if (st != PE_OK) return st;
+  if (in.dtype == PE_UINT8) {
+    PE_CHECK(fc_offsets_u8_ok(p), PE_ERR_BAD_PARAMS);
+    return PE_OK;
+  }
   PE_CHECK(p->filter_offset >= -127 && p->filter_offset <= 128, PE_ERR_BAD_PARAMS);
   PE_CHECK(pe_conv_offsets_ok(is8, p->input_offset, p->output_offset, p->act_min, p->act_max, out.dtype),
            PE_ERR_BAD_PARAMS);
   return PE_OK;
+}
+
+/* uint8: acc = sum_d (w[d] + filter_offset) * (x[d] + input_offset) mod 2^32, one unit at a time. */
+static void fc_u8(const pe_fc_params *params, const uint8_t *in, const uint8_t *w, const int32_t *bias,
+                  const int32_t *mult, const int32_t *shift, uint8_t *out, int32_t batches, int32_t units,
+                  int32_t depth) {
+  const pe_fc_params pl = *params, *p = &pl; /* a local copy: stores to out may alias *params */
+  int32_t b, u, d;
+  for (b = 0; b < batches; ++b, in += depth)
+    for (u = 0; u < units; ++u) {
+      const uint8_t *row = w + (size_t)u * depth;
+      uint32_t acc = 0;
+      for (d = 0; d < depth; ++d)
+        acc += (uint32_t)(((int32_t)row[d] + p->filter_offset) * ((int32_t)in[d] + p->input_offset));
+      *out++ = (uint8_t)pe_conv_requant32(acc, bias != NULL ? bias[u] : 0, mult[u], shift[u], p->output_offset,
+                                          p->act_min, p->act_max);
+    }
 }
 
 /* int8: acc = sum_d (w[d] + filter_offset) * (x[d] + input_offset), TFLite's int32 accumulator,
@@ -135,7 +169,10 @@ pe_status pe_fully_connected__scalar(const pe_op_ctx *ctx) {
   const int32_t *shift = (const int32_t *)pe_input(ctx, FC_SHIFT).data;
   const int32_t units = w.dims[0], depth = w.dims[1];
   const int32_t batches = pe_conv_elems(&in) / depth;
-  if (in.dtype == PE_INT8)
+  if (in.dtype == PE_UINT8)
+    fc_u8(p, (const uint8_t *)in.data, (const uint8_t *)w.data, (const int32_t *)bias.data, mult, shift,
+          (uint8_t *)out.data, batches, units, depth);
+  else if (in.dtype == PE_INT8)
     fc_s8(p, (const int8_t *)in.data, (const int8_t *)w.data, (const int32_t *)bias.data, mult, shift,
           (int8_t *)out.data, batches, units, depth);
   else

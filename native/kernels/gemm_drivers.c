@@ -1,6 +1,21 @@
 /* Drivers for the packed int8 GEMM layout (CONV_2D, FULLY_CONNECTED) and the depthwise row
  * kernels: they tile the op, fill the activation panel and call the microkernel of the variant
- * the runtime chose (ctx->variant). No ISA code here. */
+ * the runtime chose (ctx->variant). No ISA code here.
+ *
+ * uint8 CONV_2D / DEPTHWISE_CONV_2D (one input channel) / FULLY_CONNECTED run on the same int8
+ * microkernels, exactly. With x the uint8 input (zero point zx), v the uint8 weights (zero point
+ * zw), W = v - 128 (int8, what the layout holds) and the panel a = x (the uint8 bytes as they are;
+ * a tap in the zero padding gets zx), for every term
+ *   (x - zx) * (v - zw) = (a - zx) * (W + 128 - zw) = a * W - zx * W + (128 - zw) * (a - zx),
+ * so over the K taps of output pixel r and channel n
+ *   acc = bias[n] + sum_k a * W  - zx * wsum[n] - (128 - zw) * K * zx  + (128 - zw) * T[r],
+ * T[r] = sum_k a[r][k]. The microkernel's sum_k a * W plus its init term (packed with input offset
+ * 128 - zx and bias[n] - (128 - zw) * K * zx: pyedge/layouts.py) gives all but the last term,
+ * which is the same for every channel of row r: the driver sums the panel row (K adds per pixel,
+ * against K * OC multiply-adds) and passes (128 - zw) * T[r] as the row's rowadd. All of it mod
+ * 2^32, as TFLite's int32 accumulator. Output: the microkernel stores int8 with output zero point
+ * zy - 128 and clamp [lo - 128, hi - 128], i.e. y - 128; the driver flips the tile's bytes back
+ * (y = (y - 128) ^ 0x80). With zw = 128 the row term is 0 and the driver skips the sums. */
 #include <string.h>
 
 #include "conv.h"
@@ -79,16 +94,24 @@ typedef struct {
   int8_t *out;
   int32_t output_offset, act_min, act_max;
   uint8_t pad_byte;           /* panel value of a tap in the zero padding: zero point ^ 0x80 */
+  uint8_t flip;               /* panel byte = input byte ^ flip: 0x80 (int8), 0 (uint8) */
+  int u8;                     /* uint8 op: output bytes flipped back after each tile */
+  int32_t row_term;           /* uint8: 128 - filter zero point (rowadd = row_term * T[r]) */
   size_t panel_bytes;         /* one thread's panel */
   /* conv geometry (conv only) */
   int conv, direct;
   int32_t in_h, in_w, in_c, out_h, out_w, kh, kw, sh, sw, dh, dw, ph, pw;
 } gemm_task;
 
-/* dst[i] = src[i] ^ 0x80 (int8 -> the panel's uint8), eight bytes at a time. */
-static inline void xor_copy(uint8_t *dst, const int8_t *src, int32_t n) {
-  const uint64_t flip = 0x8080808080808080ull;
+/* dst[i] = src[i] ^ flip (0x80: int8 -> the panel's uint8; 0: uint8 bytes as they are), eight
+   bytes at a time. */
+static inline void xor_copy(uint8_t *dst, const int8_t *src, int32_t n, uint8_t flip8) {
+  const uint64_t flip = 0x0101010101010101ull * flip8;
   int32_t i = 0;
+  if (flip8 == 0) {
+    memcpy(dst, src, (size_t)n);
+    return;
+  }
   for (; i + 8 <= n; i += 8) {
     uint64_t v;
     memcpy(&v, src + i, 8);
@@ -96,6 +119,27 @@ static inline void xor_copy(uint8_t *dst, const int8_t *src, int32_t n) {
     memcpy(dst + i, &v, 8);
   }
   for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ 0x80u);
+}
+
+/* sum of n bytes, eight at a time: four 16-bit lanes, each taking at most 2 * 255 per word, for
+   up to 128 words before they are folded */
+static uint32_t byte_sum(const uint8_t *p, int32_t n) {
+  const uint64_t lo = 0x00FF00FF00FF00FFull;
+  uint32_t total = 0;
+  int32_t i = 0;
+  while (i + 8 <= n) {
+    const int32_t end = n - i > 8 * 128 ? i + 8 * 128 : n;
+    uint64_t acc = 0;
+    for (; i + 8 <= end; i += 8) {
+      uint64_t v;
+      memcpy(&v, p + i, 8);
+      acc += (v & lo) + ((v >> 8) & lo);
+    }
+    total += (uint32_t)(acc & 0xFFFFu) + (uint32_t)((acc >> 16) & 0xFFFFu) + (uint32_t)((acc >> 32) & 0xFFFFu) +
+             (uint32_t)(acc >> 48);
+  }
+  for (; i < n; ++i) total += p[i];
+  return total;
 }
 
 /* The im2col row of output pixel (b, oy, ox) of a convolution, as x ^ 0x80; taps in the zero
@@ -118,9 +162,9 @@ static void fill_conv_row(const gemm_task *t, int32_t b, int32_t oy, int32_t ox,
     if (inside_x) { /* the filter row's taps are one contiguous run of the input */
       const int8_t *src = xrow + (size_t)x0 * t->in_c;
       if (run < 8) {
-        for (i = 0; i < run; ++i) o[i] = (uint8_t)((uint8_t)src[i] ^ 0x80u);
+        for (i = 0; i < run; ++i) o[i] = (uint8_t)((uint8_t)src[i] ^ t->flip);
       } else {
-        xor_copy(o, src, run);
+        xor_copy(o, src, run, t->flip);
       }
       o += run;
       continue;
@@ -131,7 +175,7 @@ static void fill_conv_row(const gemm_task *t, int32_t b, int32_t oy, int32_t ox,
         for (i = 0; i < t->in_c; ++i) o[i] = t->pad_byte;
       } else {
         const int8_t *src = xrow + (size_t)ix * t->in_c;
-        for (i = 0; i < t->in_c; ++i) o[i] = (uint8_t)((uint8_t)src[i] ^ 0x80u);
+        for (i = 0; i < t->in_c; ++i) o[i] = (uint8_t)((uint8_t)src[i] ^ t->flip);
       }
     }
   }
@@ -145,7 +189,7 @@ static void fill_panel(const gemm_task *t, int32_t r0, int32_t nr, uint8_t *pane
   if (!t->conv || t->direct) {
     for (r = 0; r < nr; ++r) {
       uint8_t *row = panel + (size_t)r * t->kp;
-      xor_copy(row, t->x + (size_t)(r0 + r) * t->k, t->k);
+      xor_copy(row, t->x + (size_t)(r0 + r) * t->k, t->k, t->flip);
       for (i = t->k; i < t->kp; ++i) row[i] = 0x80u;
     }
   } else {
@@ -175,15 +219,25 @@ static void gemm_item(void *task, uint32_t item, uint32_t thread) {
   const int32_t *init = (const int32_t *)t->packed, *mult = init + 2 * ocp, *shift = mult + ocp;
   const int8_t *w = (const int8_t *)(t->packed + 16u * (uint32_t)ocp);
   uint8_t *panel = t->ctx->scratch + (size_t)thread * t->panel_bytes;
-  int32_t blk;
+  int32_t blk, r;
   const pe_qs8_gemm_fn fn = nr == 1 && t->uk->fn1 != NULL ? t->uk->fn1 : t->uk->fn;
+  int32_t rowadd[PE_GEMM_MR_MAX];
   fill_panel(t, r0, nr, panel);
+  if (t->row_term != 0)
+    for (r = 0; r < nr; ++r) {
+      rowadd[r] = (int32_t)(byte_sum(panel + (size_t)r * t->kp, t->k) * (uint32_t)t->row_term);
+    }
   for (blk = b0; blk < b1; ++blk) {
     const int32_t c0 = blk * PE_GEMM_NR;
     const int32_t nc = t->oc - c0 < PE_GEMM_NR ? t->oc - c0 : PE_GEMM_NR;
     fn((size_t)nr, (size_t)nc, (size_t)t->kp, panel, (size_t)t->kp, w + (size_t)blk * t->kp * PE_GEMM_NR,
               init + c0, mult + c0, shift + c0, t->output_offset, t->act_min, t->act_max,
-              t->out + (size_t)r0 * t->oc + c0, (size_t)t->oc);
+              t->out + (size_t)r0 * t->oc + c0, (size_t)t->oc, t->row_term != 0 ? rowadd : NULL);
+    if (t->u8)
+      for (r = 0; r < nr; ++r) {
+        uint8_t *c = (uint8_t *)t->out + (size_t)(r0 + r) * t->oc + c0;
+        xor_copy(c, (const int8_t *)c, nc, 0x80u);
+      }
   }
 }
 
@@ -238,7 +292,16 @@ pe_status pe_conv_2d__gemm(const pe_op_ctx *ctx) {
   t.output_offset = p->output_offset;
   t.act_min = p->act_min;
   t.act_max = p->act_max;
-  t.pad_byte = (uint8_t)(((uint32_t)(-p->input_offset) & 0xFFu) ^ 0x80u);
+  t.flip = 0x80u;
+  if (in.dtype == PE_UINT8) {
+    t.flip = 0;
+    t.u8 = 1;
+    t.row_term = 128 - pe_input(ctx, 1).zero_point;
+    t.output_offset -= 128;
+    t.act_min -= 128;
+    t.act_max -= 128;
+  }
+  t.pad_byte = (uint8_t)(((uint32_t)(-p->input_offset) & 0xFFu) ^ t.flip);
   gemm_run(&t);
   return PE_OK;
 }
@@ -259,6 +322,15 @@ pe_status pe_fully_connected__gemm(const pe_op_ctx *ctx) {
   t.output_offset = p->output_offset;
   t.act_min = p->act_min;
   t.act_max = p->act_max;
+  t.flip = 0x80u;
+  if (in.dtype == PE_UINT8) {
+    t.flip = 0;
+    t.u8 = 1;
+    t.row_term = 128 + p->filter_offset;
+    t.output_offset -= 128;
+    t.act_min -= 128;
+    t.act_max -= 128;
+  }
   gemm_run(&t);
   return PE_OK;
 }
@@ -272,6 +344,7 @@ typedef struct {
   const int8_t *input;
   int8_t *out;
   int32_t out_h, out_w, batch_in, batch_out;
+  int u8; /* uint8: output rows flipped back after the kernel */
 } dw_task;
 
 static void dw_item(void *task, uint32_t item, uint32_t thread) {
@@ -281,17 +354,28 @@ static void dw_item(void *task, uint32_t item, uint32_t thread) {
   (void)thread;
   a.input = t->input + (size_t)b * t->batch_in;
   t->fn(&a, oy, 0, t->out_w, t->out + (size_t)b * t->batch_out + (size_t)oy * t->out_w * a.channels);
+  if (t->u8) {
+    uint8_t *row = (uint8_t *)t->out + (size_t)b * t->batch_out + (size_t)oy * t->out_w * a.channels;
+    xor_copy(row, (const int8_t *)row, t->out_w * a.channels, 0x80u);
+  }
 }
 
-/* The row kernels: int8 input, depth multiplier 1, an int32 bias or none. The op's check
-   (conv_scalar.c) has validated the rest at load: int8 output and filter [1, KH, KW, C], bias,
-   multipliers and shifts of C entries each (C = the input's channels = the output's, with
-   multiplier 1), shifts in [-31, 30], multipliers >= 0, int8 offsets (input in [-127, 128]).
-   int16 activations and depth multipliers > 1 run the scalar reference. */
+/* The row kernels: int8 or uint8 input, depth multiplier 1, an int32 bias or none. The op's check
+   (conv_scalar.c) has validated the rest at load: output and filter [1, KH, KW, C] of the input's
+   type, bias, multipliers and shifts of C entries each (C = the input's channels = the output's,
+   with multiplier 1), shifts in [-31, 30], multipliers >= 0, offsets in range (int8: input in
+   [-127, 128]; uint8: zero points in [0, 255]). uint8 needs scratch for its flipped input.
+   int16 activations and depth multipliers > 1 run the scalar reference.
+
+   uint8 on the int8 row kernels, exactly: the input x (zero point zx) flipped to x' = x ^ 0x80
+   = x - 128 with input offset 128 - zx (x' + 128 - zx = x - zx), the uint8 filter taken as
+   w - zw (filter_u8), the output stored as int8 with zero point zy - 128 and clamp - 128, then
+   flipped back (y = (y - 128) ^ 0x80). */
 int pe_depthwise_conv_2d__rows_accepts(const pe_op_ctx *ctx) {
   const pe_conv_params *p = (const pe_conv_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, 0), bias = pe_input(ctx, 2);
-  return in.dtype == PE_INT8 && p->depth_multiplier == 1 && (bias.index < 0 || bias.dtype == PE_INT32);
+  if (p->depth_multiplier != 1 || !(bias.index < 0 || bias.dtype == PE_INT32)) return 0;
+  return in.dtype == PE_INT8 || (in.dtype == PE_UINT8 && ctx->scratch_size >= in.bytes);
 }
 
 pe_status pe_depthwise_conv_2d__rows(const pe_op_ctx *ctx) {
@@ -322,6 +406,18 @@ pe_status pe_depthwise_conv_2d__rows(const pe_op_ctx *ctx) {
   t.a.act_max = p->act_max;
   t.input = (const int8_t *)in.data;
   t.out = (int8_t *)out.data;
+  if (in.dtype == PE_UINT8) {
+    uint8_t *flipped = (uint8_t *)ctx->scratch;
+    xor_copy(flipped, (const int8_t *)in.data, (int32_t)in.bytes, 0x80u);
+    t.input = (const int8_t *)flipped;
+    t.u8 = 1;
+    t.a.filter_u8 = 1;
+    t.a.filter_zp = pe_input(ctx, 1).zero_point;
+    t.a.input_offset += 128;
+    t.a.output_offset -= 128;
+    t.a.act_min -= 128;
+    t.a.act_max -= 128;
+  }
   t.out_h = out.dims[1];
   t.out_w = out.dims[2];
   t.batch_in = t.a.in_h * t.a.in_w * t.a.channels;

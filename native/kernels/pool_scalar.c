@@ -4,7 +4,8 @@
  *                                  ReduceGeneric)
  *   ARG_MAX / ARG_MIN              reference_ops::ArgMinMax
  *   RESIZE_NEAREST_NEIGHBOR        reference_ops::ResizeNearestNeighbor
- *   RESIZE_BILINEAR                reference_ops::ResizeBilinearInteger (int8, int16)
+ *   RESIZE_BILINEAR                reference_ops::ResizeBilinearInteger (int8, int16),
+ *                                  reference_ops::ResizeBilinear<uint8_t> (uint8, float32 math)
  */
 #include "pool.h"
 
@@ -205,8 +206,8 @@ static pe_status reduce_check(const pe_op_ctx *ctx, int is_mean) {
       PE_CHECK(in.dtype == PE_INT32 || (!is_mean && in.dtype == PE_INT16), PE_ERR_SHAPE);
       break;
     case PE_REDUCE_QUANTIZED:
-      /* MEAN of int8 and int16; SUM of int8 and uint8 */
-      PE_CHECK(is_mean ? (in.dtype == PE_INT8 || in.dtype == PE_INT16)
+      /* MEAN of int8, uint8 and int16; SUM of int8 and uint8 */
+      PE_CHECK(is_mean ? (in.dtype == PE_INT8 || in.dtype == PE_UINT8 || in.dtype == PE_INT16)
                        : (in.dtype == PE_INT8 || in.dtype == PE_UINT8),
                PE_ERR_SHAPE);
       PE_CHECK(p->multiplier >= 0 && p->shift >= -31 && p->shift <= 30, PE_ERR_BAD_PARAMS);
@@ -483,8 +484,9 @@ pe_status pe_resize_bilinear_check(const pe_op_ctx *ctx) {
   int32_t axis, i;
   pe_status st = resize_check_common(ctx);
   if (st != PE_OK) return st;
-  PE_CHECK(in.dtype == PE_INT8 || in.dtype == PE_INT16, PE_ERR_SHAPE);
+  PE_CHECK(in.dtype == PE_INT8 || in.dtype == PE_INT16 || in.dtype == PE_UINT8, PE_ERR_SHAPE);
   PE_CHECK(!(p->align_corners && p->half_pixel_centers), PE_ERR_BAD_PARAMS);
+  if (in.dtype == PE_UINT8) return PE_OK; /* float coordinates, clamped into the input */
   /* the lower neighbour of every output lies inside the input */
   for (axis = 1; axis <= 2; ++axis) {
     const int32_t scale_10 = bilinear_scale_10(in.dims[axis], out.dims[axis], p->align_corners);
@@ -497,9 +499,72 @@ pe_status pe_resize_bilinear_check(const pe_op_ctx *ctx) {
   return PE_OK;
 }
 
+/* uint8 RESIZE_BILINEAR is TFLite's reference_ops::ResizeBilinear<uint8_t>, in float32: the same
+ * scales, coordinates and expression order (products left to right, sums left to right, + 0.5,
+ * then truncation), compiled without contraction into fused multiply-adds (C99 mode). */
+static float bilinear_scale_f(int32_t in_size, int32_t out_size, int align_corners) {
+  if (align_corners && out_size > 1) return (float)(in_size - 1) / (float)(out_size - 1);
+  return (float)in_size / (float)out_size;
+}
+
+static void bilinear_coords_f(int32_t i, float scale, int half_pixel_centers, int32_t in_size, float *pos,
+                              int32_t *lo, int32_t *hi) {
+  int32_t l, h;
+  *pos = half_pixel_centers ? ((float)i + 0.5f) * scale - 0.5f : (float)i * scale;
+  /* floor and ceil of a value in (-1, in_size], without libm */
+  l = (int32_t)*pos;
+  if ((float)l > *pos) --l;
+  h = (int32_t)*pos;
+  if ((float)h < *pos) ++h;
+  *lo = l > 0 ? l : 0;
+  *hi = h < in_size - 1 ? h : in_size - 1;
+  if (*lo > in_size - 1) *lo = in_size - 1; /* never taken by a valid op; keeps reads inside */
+  if (*hi < 0) *hi = 0;
+}
+
+static void resize_bilinear_u8(const pe_resize_params *p, const pe_tensor *in, const pe_tensor *out) {
+  const int32_t batches = in->dims[0], in_h = in->dims[1], in_w = in->dims[2], depth = in->dims[3];
+  const int32_t out_h = out->dims[1], out_w = out->dims[2];
+  const float scale_y = bilinear_scale_f(in_h, out_h, p->align_corners);
+  const float scale_x = bilinear_scale_f(in_w, out_w, p->align_corners);
+  const uint8_t *src = (const uint8_t *)in->data;
+  uint8_t *dst = (uint8_t *)out->data;
+  int32_t b, y, x, c;
+  for (b = 0; b < batches; ++b)
+    for (y = 0; y < out_h; ++y) {
+      float in_y;
+      int32_t y0, y1;
+      bilinear_coords_f(y, scale_y, p->half_pixel_centers, in_h, &in_y, &y0, &y1);
+      for (x = 0; x < out_w; ++x) {
+        float in_x;
+        int32_t x0, x1;
+        const float dy = in_y - (float)y0;
+        float dx;
+        bilinear_coords_f(x, scale_x, p->half_pixel_centers, in_w, &in_x, &x0, &x1);
+        dx = in_x - (float)x0;
+        {
+          const uint8_t *p00 = src + ((size_t)(b * in_h + y0) * in_w + x0) * depth;
+          const uint8_t *p10 = src + ((size_t)(b * in_h + y1) * in_w + x0) * depth;
+          const uint8_t *p01 = src + ((size_t)(b * in_h + y0) * in_w + x1) * depth;
+          const uint8_t *p11 = src + ((size_t)(b * in_h + y1) * in_w + x1) * depth;
+          uint8_t *o = dst + ((size_t)(b * out_h + y) * out_w + x) * depth;
+          for (c = 0; c < depth; ++c) {
+            const float v = (float)p00[c] * (1 - dy) * (1 - dx) + (float)p10[c] * dy * (1 - dx) +
+                            (float)p01[c] * (1 - dy) * dx + (float)p11[c] * dy * dx + 0.5f;
+            o[c] = (uint8_t)v;
+          }
+        }
+      }
+    }
+}
+
 pe_status pe_resize_bilinear__scalar(const pe_op_ctx *ctx) {
   const pe_resize_params *p = (const pe_resize_params *)ctx->params;
   pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  if (in.dtype == PE_UINT8) {
+    resize_bilinear_u8(p, &in, &out);
+    return PE_OK;
+  }
   const int32_t batches = in.dims[0], in_h = in.dims[1], in_w = in.dims[2], depth = in.dims[3];
   const int32_t out_h = out.dims[1], out_w = out.dims[2];
   const int32_t scale_y = bilinear_scale_10(in_h, out_h, p->align_corners);

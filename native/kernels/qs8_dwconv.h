@@ -8,6 +8,10 @@
  *   y   = clamp(mbqm(acc, mult[c], shift[c]) + output_offset, act_min, act_max)
  * Taps outside the input are skipped (TFLite's reference kernel), as the scalar kernel does.
  * Results are bit-identical to the scalar DEPTHWISE_CONV_2D kernel.
+ *
+ * With filter_u8 the filter bytes are uint8 and w = byte - filter_zp (in [-255, 255]; int16
+ * inside the kernels, whose products with int8 inputs stay exact): the driver runs uint8
+ * DEPTHWISE_CONV_2D on these kernels with the input flipped to int8 (gemm_drivers.c).
  */
 #ifndef PE_QS8_DWCONV_H
 #define PE_QS8_DWCONV_H
@@ -24,6 +28,7 @@ typedef struct {
   const int32_t *bias;    /* [channels] or NULL */
   const int32_t *mult, *shift;  /* [channels] */
   int32_t input_offset, output_offset, act_min, act_max;
+  int32_t filter_u8, filter_zp; /* 1: uint8 filter, w = byte - filter_zp; 0: int8 filter (zp 0) */
 } pe_qs8_dw_args;
 
 /* Output row oy, pixels [ox0, ox1): writes out[(ox - ox0) * channels + c]. */

@@ -73,15 +73,22 @@ static inline __m128i load_partial(const int8_t *src, int32_t n) {
 /* 8 weights of tap widx at channel c0 (n < 8: n of them, the rest 0); the padding tap's are 0 */
 static inline __m128i load_w8(const pe_qs8_dw_args *p, int32_t widx, int32_t c0, int32_t n) {
   const int8_t *w;
-  if (widx < 0) return _mm_setzero_si128();
+  if (widx < 0) return _mm_set1_epi8((char)p->filter_zp); /* weight 0 (filter_zp is 0 for int8) */
   w = p->filter + (size_t)widx * p->channels + c0;
   return n >= 8 ? _mm_loadl_epi64((const __m128i *)w) : load_partial(w, n);
 }
 
 /* 16 weights of tap widx at channel c0; the padding tap's are 0 */
 static inline __m128i load_w16(const pe_qs8_dw_args *p, int32_t widx, int32_t c0) {
-  if (widx < 0) return _mm_setzero_si128();
+  if (widx < 0) return _mm_set1_epi8((char)p->filter_zp);
   return _mm_loadu_si128((const __m128i *)(p->filter + (size_t)widx * p->channels + c0));
+}
+
+/* 16 filter bytes as int16 weights: sign-extended (int8), or zero-extended minus the zero point */
+static inline __m256i widen_w(const pe_qs8_dw_args *p, __m128i bytes) {
+  if (p->filter_u8)
+    return _mm256_sub_epi16(_mm256_cvtepu8_epi16(bytes), _mm256_set1_epi16((int16_t)p->filter_zp));
+  return _mm256_cvtepi8_epi16(bytes);
 }
 
 /* per-channel int32 values c0 .. c0 + 7 (n < 8: n of them, the rest 0) */
@@ -230,8 +237,8 @@ static void block16(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32
   int32_t q;
   for (q = 0; q < np; ++q) {
     const __m128i wa = load_w16(p, r->widx[2 * q], c0), wb = load_w16(p, r->widx[2 * q + 1], c0);
-    b->w[2 * q] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(wa, wb));
-    b->w[2 * q + 1] = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(wa, wb));
+    b->w[2 * q] = widen_w(p, _mm_unpacklo_epi8(wa, wb));
+    b->w[2 * q + 1] = widen_w(p, _mm_unpackhi_epi8(wa, wb));
     sl = _mm256_add_epi32(sl, _mm256_madd_epi16(b->w[2 * q], ones));
     sh = _mm256_add_epi32(sh, _mm256_madd_epi16(b->w[2 * q + 1], ones));
   }
@@ -259,7 +266,7 @@ static void block8(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32_
   int32_t q, ox, ia, ib;
   for (q = 0; q < np; ++q) {
     const __m128i wa = load_w8(p, r->widx[2 * q], c0, n), wb = load_w8(p, r->widx[2 * q + 1], c0, n);
-    b->w[q] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(wa, wb));
+    b->w[q] = widen_w(p, _mm_unpacklo_epi8(wa, wb));
     s = _mm256_add_epi32(s, _mm256_madd_epi16(b->w[q], ones));
   }
   init = start(s, voff, load_i32x8(p->bias, c0, n));

@@ -69,6 +69,19 @@ static void row_setup(const pe_qs8_dw_args *p, int32_t oy, dw_row *r) {
 
 static inline __mmask32 lanes(int32_t n) { return n >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << n) - 1u); }
 
+/* Filter bytes as int16 weights: sign-extended (int8), or zero-extended minus the zero point
+   (uint8). The padding tap's bytes are the zero point (0 for int8): weight 0. */
+static inline __m512i widen_w32(const pe_qs8_dw_args *p, __m256i bytes) {
+  if (p->filter_u8)
+    return _mm512_sub_epi16(_mm512_cvtepu8_epi16(bytes), _mm512_set1_epi16((int16_t)p->filter_zp));
+  return _mm512_cvtepi8_epi16(bytes);
+}
+static inline __m256i widen_w16(const pe_qs8_dw_args *p, __m128i bytes) {
+  if (p->filter_u8)
+    return _mm256_sub_epi16(_mm256_cvtepu8_epi16(bytes), _mm256_set1_epi16((int16_t)p->filter_zp));
+  return _mm256_cvtepi8_epi16(bytes);
+}
+
 /* the filter bytes of tap widx at channel c0, NULL for the padding tap */
 static inline const int8_t *wptr(const pe_qs8_dw_args *p, int32_t widx, int32_t c0) {
   return widx < 0 ? NULL : p->filter + (size_t)widx * p->channels + c0;
@@ -228,10 +241,11 @@ static void block32(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32
   int32_t q;
   for (q = 0; q < np; ++q) {
     const int8_t *pa = wptr(p, r->widx[2 * q], c0), *pb = wptr(p, r->widx[2 * q + 1], c0);
-    const __m256i wa = pa != NULL ? _mm256_maskz_loadu_epi8(m, pa) : _mm256_setzero_si256();
-    const __m256i wb = pb != NULL ? _mm256_maskz_loadu_epi8(m, pb) : _mm256_setzero_si256();
-    b->w[2 * q] = _mm512_cvtepi8_epi16(_mm256_unpacklo_epi8(wa, wb));
-    b->w[2 * q + 1] = _mm512_cvtepi8_epi16(_mm256_unpackhi_epi8(wa, wb));
+    const __m256i zw = _mm256_set1_epi8((char)p->filter_zp);
+    const __m256i wa = pa != NULL ? _mm256_maskz_loadu_epi8(m, pa) : zw;
+    const __m256i wb = pb != NULL ? _mm256_maskz_loadu_epi8(m, pb) : zw;
+    b->w[2 * q] = widen_w32(p, _mm256_unpacklo_epi8(wa, wb));
+    b->w[2 * q + 1] = widen_w32(p, _mm256_unpackhi_epi8(wa, wb));
     sl = _mm512_add_epi32(sl, _mm512_madd_epi16(b->w[2 * q], ones));
     sh = _mm512_add_epi32(sh, _mm512_madd_epi16(b->w[2 * q + 1], ones));
   }
@@ -326,8 +340,10 @@ static void block16(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32
   int32_t q;
   for (q = 0; q < np; ++q) {
     const int8_t *pa = wptr(p, r->widx[2 * q], c0), *pb = wptr(p, r->widx[2 * q + 1], c0);
-    b->w[q] = pairs16(pa != NULL ? _mm_maskz_loadu_epi8(m, pa) : _mm_setzero_si128(),
-                      pb != NULL ? _mm_maskz_loadu_epi8(m, pb) : _mm_setzero_si128());
+    const __m128i zw = _mm_set1_epi8((char)p->filter_zp);
+    const __m128i wa = pa != NULL ? _mm_maskz_loadu_epi8(m, pa) : zw, wb = pb != NULL ? _mm_maskz_loadu_epi8(m, pb) : zw;
+    b->w[q] = widen_w32(p, _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(wa, wb)),
+                                                   _mm_unpackhi_epi8(wa, wb), 1));
     s = _mm512_add_epi32(s, _mm512_madd_epi16(b->w[q], ones));
   }
   b->init[0] = _mm512_mullo_epi32(s, voff);
@@ -381,8 +397,9 @@ static void block8(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32_
   int32_t q;
   for (q = 0; q < np; ++q) {
     const int8_t *pa = wptr(p, r->widx[2 * q], c0), *pb = wptr(p, r->widx[2 * q + 1], c0);
-    b->w8[q] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(pa != NULL ? _mm_maskz_loadu_epi8(m, pa) : _mm_setzero_si128(),
-                                                      pb != NULL ? _mm_maskz_loadu_epi8(m, pb) : _mm_setzero_si128()));
+    const __m128i zw = _mm_set1_epi8((char)p->filter_zp);
+    b->w8[q] = widen_w16(p, _mm_unpacklo_epi8(pa != NULL ? _mm_maskz_loadu_epi8(m, pa) : zw,
+                                              pb != NULL ? _mm_maskz_loadu_epi8(m, pb) : zw));
     s = _mm256_add_epi32(s, _mm256_madd_epi16(b->w8[q], ones));
   }
   b->init8 = _mm256_mullo_epi32(s, voff);

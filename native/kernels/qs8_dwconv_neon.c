@@ -10,7 +10,7 @@
 void pe_qs8_dw_row__neon(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t ox1, int8_t *out) {
   const int32_t ch = p->channels, ch16 = ch / 16 * 16;
   const int32_t y0 = oy * p->stride_h - p->pad_h;
-  const int16x8_t ioff = vdupq_n_s16((int16_t)p->input_offset);
+  const int16x8_t ioff = vdupq_n_s16((int16_t)p->input_offset), vzp = vdupq_n_s16((int16_t)p->filter_zp);
   const int32x4_t voff = vdupq_n_s32(p->output_offset), vmin = vdupq_n_s32(p->act_min), vmax = vdupq_n_s32(p->act_max);
   int32_t fy0 = 0, fy1 = p->kh, ox, c, fy, fx;
   /* the filter rows inside the input, the same for the whole output row */
@@ -32,7 +32,12 @@ void pe_qs8_dw_row__neon(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32
           const int8x16_t xv = vld1q_s8(p->input + ((size_t)iy * p->in_w + ix) * ch + c);
           const int8x16_t wv = vld1q_s8(p->filter + (fy * p->kw + fx) * ch + c);
           const int16x8_t xl = vaddq_s16(vmovl_s8(vget_low_s8(xv)), ioff), xh = vaddq_s16(vmovl_s8(vget_high_s8(xv)), ioff);
-          const int16x8_t wl = vmovl_s8(vget_low_s8(wv)), wh = vmovl_s8(vget_high_s8(wv));
+          int16x8_t wl = vmovl_s8(vget_low_s8(wv)), wh = vmovl_s8(vget_high_s8(wv));
+          if (p->filter_u8) { /* uint8 filter: zero-extended, minus its zero point */
+            const uint8x16_t wu = vreinterpretq_u8_s8(wv);
+            wl = vsubq_s16(vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(wu))), vzp);
+            wh = vsubq_s16(vreinterpretq_s16_u16(vmovl_u8(vget_high_u8(wu))), vzp);
+          }
           acc[0] = vmlal_s16(acc[0], vget_low_s16(wl), vget_low_s16(xl));
           acc[1] = vmlal_s16(acc[1], vget_high_s16(wl), vget_high_s16(xl));
           acc[2] = vmlal_s16(acc[2], vget_low_s16(wh), vget_low_s16(xh));
@@ -47,7 +52,9 @@ void pe_qs8_dw_row__neon(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32
         const int32_t iy = y0 + fy * p->dilation_h;
         for (fx = fx0; fx < fx1; ++fx) {
           const int32_t ix = x0 + fx * p->dilation_w;
-          acc += (uint32_t)((int32_t)p->filter[(fy * p->kw + fx) * ch + c] *
+          const int32_t k = (fy * p->kw + fx) * ch + c;
+          const int32_t w = p->filter_u8 ? (int32_t)((const uint8_t *)p->filter)[k] - p->filter_zp : p->filter[k];
+          acc += (uint32_t)(w *
                             ((int32_t)p->input[((size_t)iy * p->in_w + ix) * ch + c] + p->input_offset));
         }
       }

@@ -16,7 +16,9 @@ void pe_qs8_dw_row__scalar(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int
         for (fx = 0; fx < p->kw; ++fx) {
           const int32_t ix = x0 + fx * p->dilation_w;
           if (ix < 0 || ix >= p->in_w) continue;
-          acc += (uint32_t)((int32_t)p->filter[(fy * p->kw + fx) * ch + c] *
+          const int32_t k = (fy * p->kw + fx) * ch + c;
+          const int32_t w = p->filter_u8 ? (int32_t)((const uint8_t *)p->filter)[k] - p->filter_zp : p->filter[k];
+          acc += (uint32_t)(w *
                             ((int32_t)p->input[((size_t)iy * p->in_w + ix) * ch + c] + p->input_offset));
         }
       }

@@ -44,11 +44,14 @@ void pe_qs8_gemm_pack(int32_t oc, int32_t k, const int8_t *w, const int32_t *bia
 /* One tile: mr rows (1 <= mr <= the kernel's MR), nc channels stored (1 <= nc <= 16) of one
  * 16-channel block. a: row r at a + r * a_stride, kp bytes (kp a multiple of 4, >= 4);
  * w: the block's kp * 16 weight bytes; init, mult, shift: the block's 16 entries;
- * c: row r at c + r * c_stride, nc bytes written, nothing else. */
+ * c: row r at c + r * c_stride, nc bytes written, nothing else; rowadd: NULL, or mr int32 terms,
+ * rowadd[r] added (mod 2^32) to every channel's acc of row r before requantization (the weight
+ * zero point's term of uint8 convolutions, see gemm_drivers.c). */
 typedef void (*pe_qs8_gemm_fn)(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                                const int8_t *w, const int32_t *init, const int32_t *mult,
                                const int32_t *shift, int32_t output_offset, int32_t act_min,
-                               int32_t act_max, int8_t *c, size_t c_stride);
+                               int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd);
 
 /* A microkernel with its tile height, as the variant table names it; `fn1` (or NULL) computes a
    single-row tile faster than fn with mr = 1 (drivers call it for a lone row). */
@@ -62,40 +65,49 @@ typedef struct {
 void pe_qs8_gemm_1x16c4__scalar(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                                 const int8_t *w, const int32_t *init, const int32_t *mult,
                                 const int32_t *shift, int32_t output_offset, int32_t act_min,
-                                int32_t act_max, int8_t *c, size_t c_stride);
+                                int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd);
 void pe_qs8_gemm_4x16c4__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                               const int8_t *w, const int32_t *init, const int32_t *mult,
                               const int32_t *shift, int32_t output_offset, int32_t act_min,
-                              int32_t act_max, int8_t *c, size_t c_stride);
+                              int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd);
 void pe_qs8_gemm_1x16c4__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                               const int8_t *w, const int32_t *init, const int32_t *mult,
                               const int32_t *shift, int32_t output_offset, int32_t act_min,
-                              int32_t act_max, int8_t *c, size_t c_stride);
+                              int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd);
 void pe_qs8_gemm_1x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                                     const int8_t *w, const int32_t *init, const int32_t *mult,
                                     const int32_t *shift, int32_t output_offset, int32_t act_min,
-                                    int32_t act_max, int8_t *c, size_t c_stride);
+                                    int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd);
 void pe_qs8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                                     const int8_t *w, const int32_t *init, const int32_t *mult,
                                     const int32_t *shift, int32_t output_offset, int32_t act_min,
-                                    int32_t act_max, int8_t *c, size_t c_stride);
+                                    int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd);
 /* Arm: NEON (SMULL + SADALP; 2 rows on AArch64, 1 on ARMv7), dot product (SDOT), i8mm (SUDOT). */
 void pe_qs8_gemm_2x16c4__neon(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                               const int8_t *w, const int32_t *init, const int32_t *mult,
                               const int32_t *shift, int32_t output_offset, int32_t act_min,
-                              int32_t act_max, int8_t *c, size_t c_stride);
+                              int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd);
 void pe_qs8_gemm_1x16c4__neon(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                               const int8_t *w, const int32_t *init, const int32_t *mult,
                               const int32_t *shift, int32_t output_offset, int32_t act_min,
-                              int32_t act_max, int8_t *c, size_t c_stride);
+                              int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd);
 void pe_qs8_gemm_4x16c4__neondot(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                                  const int8_t *w, const int32_t *init, const int32_t *mult,
                                  const int32_t *shift, int32_t output_offset, int32_t act_min,
-                                 int32_t act_max, int8_t *c, size_t c_stride);
+                                 int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd);
 void pe_qs8_gemm_4x16c4__neoni8mm(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                                   const int8_t *w, const int32_t *init, const int32_t *mult,
                                   const int32_t *shift, int32_t output_offset, int32_t act_min,
-                                  int32_t act_max, int8_t *c, size_t c_stride);
+                                  int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd);
 #if defined(__aarch64__)
 #define pe_qs8_gemm_neon pe_qs8_gemm_2x16c4__neon
 #define PE_GEMM_NEON_MR 2

@@ -24,7 +24,8 @@ static inline __m256i fold(__m256i lo, __m256i hi) {
 void pe_qs8_gemm_4x16c4__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                               const int8_t *w, const int32_t *init, const int32_t *mult,
                               const int32_t *shift, int32_t output_offset, int32_t act_min,
-                              int32_t act_max, int8_t *c, size_t c_stride) {
+                              int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd) {
   const uint8_t *a0 = a, *a1 = mr > 1 ? a0 + a_stride : a0, *a2 = mr > 2 ? a1 + a_stride : a1;
   const uint8_t *a3 = mr > 3 ? a2 + a_stride : a2;
   const __m256i voff = _mm256_set1_epi32(output_offset);
@@ -54,10 +55,12 @@ void pe_qs8_gemm_4x16c4__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a,
       l3 = _mm256_add_epi32(l3, _mm256_madd_epi16(wl, x));
       h3 = _mm256_add_epi32(h3, _mm256_madd_epi16(wh, x));
     }
-    out[0][half] = pe_requant8_avx2(_mm256_add_epi32(vi, fold(l0, h0)), vm, vs, voff, vmin, vmax);
-    out[1][half] = pe_requant8_avx2(_mm256_add_epi32(vi, fold(l1, h1)), vm, vs, voff, vmin, vmax);
-    out[2][half] = pe_requant8_avx2(_mm256_add_epi32(vi, fold(l2, h2)), vm, vs, voff, vmin, vmax);
-    out[3][half] = pe_requant8_avx2(_mm256_add_epi32(vi, fold(l3, h3)), vm, vs, voff, vmin, vmax);
+#define PE_RADD(r) _mm256_set1_epi32(rowadd != NULL && mr > (r) ? rowadd[r] : 0)
+    out[0][half] = pe_requant8_avx2(_mm256_add_epi32(_mm256_add_epi32(vi, PE_RADD(0)), fold(l0, h0)), vm, vs, voff, vmin, vmax);
+    out[1][half] = pe_requant8_avx2(_mm256_add_epi32(_mm256_add_epi32(vi, PE_RADD(1)), fold(l1, h1)), vm, vs, voff, vmin, vmax);
+    out[2][half] = pe_requant8_avx2(_mm256_add_epi32(_mm256_add_epi32(vi, PE_RADD(2)), fold(l2, h2)), vm, vs, voff, vmin, vmax);
+    out[3][half] = pe_requant8_avx2(_mm256_add_epi32(_mm256_add_epi32(vi, PE_RADD(3)), fold(l3, h3)), vm, vs, voff, vmin, vmax);
+#undef PE_RADD
   }
   for (r = 0; r < mr; ++r, c += c_stride) {
     const __m128i v = pe_pack16_s8_avx2(out[r][0], out[r][1]);
@@ -77,7 +80,8 @@ void pe_qs8_gemm_4x16c4__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a,
 void pe_qs8_gemm_1x16c4__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                               const int8_t *w, const int32_t *init, const int32_t *mult,
                               const int32_t *shift, int32_t output_offset, int32_t act_min,
-                              int32_t act_max, int8_t *c, size_t c_stride) {
+                              int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd) {
   const __m256i voff = _mm256_set1_epi32(output_offset);
   const __m256i vmin = _mm256_set1_epi32(act_min), vmax = _mm256_set1_epi32(act_max);
   /* channels 0-3, 4-7, 8-11, 12-15: lanes hold pair sums */
@@ -111,6 +115,10 @@ void pe_qs8_gemm_1x16c4__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a,
   s3 = _mm256_add_epi32(s3, t3);
   lo = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)init), fold(s0, s1));
   hi = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(init + 8)), fold(s2, s3));
+  if (rowadd != NULL) {
+    lo = _mm256_add_epi32(lo, _mm256_set1_epi32(rowadd[0]));
+    hi = _mm256_add_epi32(hi, _mm256_set1_epi32(rowadd[0]));
+  }
   lo = pe_requant8_avx2(lo, _mm256_loadu_si256((const __m256i *)mult), _mm256_loadu_si256((const __m256i *)shift),
                         voff, vmin, vmax);
   hi = pe_requant8_avx2(hi, _mm256_loadu_si256((const __m256i *)(mult + 8)),

@@ -14,7 +14,8 @@ static inline __m512i bcast4(const uint8_t *p) {
 void pe_qs8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                                     const int8_t *w, const int32_t *init, const int32_t *mult,
                                     const int32_t *shift, int32_t output_offset, int32_t act_min,
-                                    int32_t act_max, int8_t *c, size_t c_stride) {
+                                    int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd) {
   /* rows past mr repeat the last row (computed, never stored) */
   const uint8_t *a0 = a, *a1 = mr > 1 ? a0 + a_stride : a0, *a2 = mr > 2 ? a1 + a_stride : a1;
   const uint8_t *a3 = mr > 3 ? a2 + a_stride : a2, *a4 = mr > 4 ? a3 + a_stride : a3;
@@ -40,8 +41,10 @@ void pe_qs8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8
   }
 #define PE_STORE_ROW(r, acc)                                                                    \
   if (mr > r)                                                                                   \
-    _mm512_mask_cvtepi32_storeu_epi8(c + (r) * c_stride, store,                                 \
-                                     pe_requant16_avx512(acc, vm, vs, voff, vmin, vmax));
+    _mm512_mask_cvtepi32_storeu_epi8(                                                           \
+        c + (r) * c_stride, store,                                                              \
+        pe_requant16_avx512(rowadd != NULL ? _mm512_add_epi32(acc, _mm512_set1_epi32(rowadd[r])) : acc, \
+                            vm, vs, voff, vmin, vmax));
   PE_STORE_ROW(0, c0)
   PE_STORE_ROW(1, c1)
   PE_STORE_ROW(2, c2)
@@ -59,7 +62,8 @@ void pe_qs8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8
 void pe_qs8_gemm_1x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                                     const int8_t *w, const int32_t *init, const int32_t *mult,
                                     const int32_t *shift, int32_t output_offset, int32_t act_min,
-                                    int32_t act_max, int8_t *c, size_t c_stride) {
+                                    int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd) {
   __m512i c0 = _mm512_loadu_si512((const void *)init), c1 = _mm512_setzero_si512(), c2 = c1, c3 = c1;
   const __mmask16 store = (__mmask16)((1u << nc) - 1u);
   size_t k = 0;
@@ -74,6 +78,7 @@ void pe_qs8_gemm_1x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8
   }
   for (; k < kp; k += 4, w += 64) c0 = _mm512_dpbusd_epi32(c0, bcast4(a + k), _mm512_loadu_si512((const void *)w));
   c0 = _mm512_add_epi32(_mm512_add_epi32(c0, c1), _mm512_add_epi32(c2, c3));
+  if (rowadd != NULL) c0 = _mm512_add_epi32(c0, _mm512_set1_epi32(rowadd[0]));
   _mm512_mask_cvtepi32_storeu_epi8(
       c, store,
       pe_requant16_avx512(c0, _mm512_loadu_si512((const void *)mult), _mm512_loadu_si512((const void *)shift),

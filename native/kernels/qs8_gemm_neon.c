@@ -48,12 +48,14 @@ static inline int32x4_t mac_hi(int32x4_t acc, int8x16_t w, int8x16_t x) {
 void pe_qs8_gemm_2x16c4__neon(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                               const int8_t *w, const int32_t *init, const int32_t *mult,
                               const int32_t *shift, int32_t output_offset, int32_t act_min,
-                              int32_t act_max, int8_t *c, size_t c_stride)
+                              int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd)
 #else
 void pe_qs8_gemm_1x16c4__neon(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                               const int8_t *w, const int32_t *init, const int32_t *mult,
                               const int32_t *shift, int32_t output_offset, int32_t act_min,
-                              int32_t act_max, int8_t *c, size_t c_stride)
+                              int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd)
 #endif
 {
   const int32x4_t voff = vdupq_n_s32(output_offset), vmin = vdupq_n_s32(act_min), vmax = vdupq_n_s32(act_max);
@@ -105,13 +107,15 @@ void pe_qs8_gemm_1x16c4__neon(size_t mr, size_t nc, size_t kp, const uint8_t *a,
     const int32x4_t b1 = vaddq_s32(vld1q_s32(init + 4), vshlq_n_s32(s1, 7));
     const int32x4_t b2 = vaddq_s32(vld1q_s32(init + 8), vshlq_n_s32(s2, 7));
     const int32x4_t b3 = vaddq_s32(vld1q_s32(init + 12), vshlq_n_s32(s3, 7));
-    const int32x4_t r0[4] = {vaddq_s32(b0, fold(c00, c01)), vaddq_s32(b1, fold(c02, c03)),
-                             vaddq_s32(b2, fold(c04, c05)), vaddq_s32(b3, fold(c06, c07))};
+    const int32x4_t ra0 = vdupq_n_s32(rowadd != NULL ? rowadd[0] : 0);
+    const int32x4_t r0[4] = {vaddq_s32(vaddq_s32(b0, ra0), fold(c00, c01)), vaddq_s32(vaddq_s32(b1, ra0), fold(c02, c03)),
+                             vaddq_s32(vaddq_s32(b2, ra0), fold(c04, c05)), vaddq_s32(vaddq_s32(b3, ra0), fold(c06, c07))};
     pe_requant16_store_neon(c, nc, r0, mult, shift, voff, vmin, vmax);
 #if MR == 2
     if (mr > 1) {
-      const int32x4_t r1[4] = {vaddq_s32(b0, fold(c10, c11)), vaddq_s32(b1, fold(c12, c13)),
-                               vaddq_s32(b2, fold(c14, c15)), vaddq_s32(b3, fold(c16, c17))};
+      const int32x4_t ra1 = vdupq_n_s32(rowadd != NULL ? rowadd[1] : 0);
+      const int32x4_t r1[4] = {vaddq_s32(vaddq_s32(b0, ra1), fold(c10, c11)), vaddq_s32(vaddq_s32(b1, ra1), fold(c12, c13)),
+                               vaddq_s32(vaddq_s32(b2, ra1), fold(c14, c15)), vaddq_s32(vaddq_s32(b3, ra1), fold(c16, c17))};
       pe_requant16_store_neon(c + c_stride, nc, r1, mult, shift, voff, vmin, vmax);
     }
 #else

@@ -18,7 +18,8 @@ static inline uint32_t ld32(const uint8_t *p) {
 void pe_qs8_gemm_4x16c4__neondot(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                                  const int8_t *w, const int32_t *init, const int32_t *mult,
                                  const int32_t *shift, int32_t output_offset, int32_t act_min,
-                                 int32_t act_max, int8_t *c, size_t c_stride) {
+                                 int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd) {
   const int32x4_t voff = vdupq_n_s32(output_offset), vmin = vdupq_n_s32(act_min), vmax = vdupq_n_s32(act_max);
   const int8x16_t flip = vdupq_n_s8((int8_t)0x80);
   const uint8_t *a0 = a, *a1 = mr > 1 ? a0 + a_stride : a0, *a2 = mr > 2 ? a1 + a_stride : a1;
@@ -55,10 +56,13 @@ void pe_qs8_gemm_4x16c4__neondot(size_t mr, size_t nc, size_t kp, const uint8_t 
     /* init + 128 * wsum = init - sum(w * -128) */
     const int32x4_t b0 = vsubq_s32(vld1q_s32(init), n0), b1 = vsubq_s32(vld1q_s32(init + 4), n1);
     const int32x4_t b2 = vsubq_s32(vld1q_s32(init + 8), n2), b3 = vsubq_s32(vld1q_s32(init + 12), n3);
-    const int32x4_t s0[4] = {vaddq_s32(b0, c00), vaddq_s32(b1, c01), vaddq_s32(b2, c02), vaddq_s32(b3, c03)};
-    const int32x4_t s1[4] = {vaddq_s32(b0, c10), vaddq_s32(b1, c11), vaddq_s32(b2, c12), vaddq_s32(b3, c13)};
-    const int32x4_t s2[4] = {vaddq_s32(b0, c20), vaddq_s32(b1, c21), vaddq_s32(b2, c22), vaddq_s32(b3, c23)};
-    const int32x4_t s3[4] = {vaddq_s32(b0, c30), vaddq_s32(b1, c31), vaddq_s32(b2, c32), vaddq_s32(b3, c33)};
+#define PE_RADD(r) vdupq_n_s32(rowadd != NULL && mr > (r) ? rowadd[r] : 0)
+    const int32x4_t ra0 = PE_RADD(0), ra1 = PE_RADD(1), ra2 = PE_RADD(2), ra3 = PE_RADD(3);
+#undef PE_RADD
+    const int32x4_t s0[4] = {vaddq_s32(vaddq_s32(b0, ra0), c00), vaddq_s32(vaddq_s32(b1, ra0), c01), vaddq_s32(vaddq_s32(b2, ra0), c02), vaddq_s32(vaddq_s32(b3, ra0), c03)};
+    const int32x4_t s1[4] = {vaddq_s32(vaddq_s32(b0, ra1), c10), vaddq_s32(vaddq_s32(b1, ra1), c11), vaddq_s32(vaddq_s32(b2, ra1), c12), vaddq_s32(vaddq_s32(b3, ra1), c13)};
+    const int32x4_t s2[4] = {vaddq_s32(vaddq_s32(b0, ra2), c20), vaddq_s32(vaddq_s32(b1, ra2), c21), vaddq_s32(vaddq_s32(b2, ra2), c22), vaddq_s32(vaddq_s32(b3, ra2), c23)};
+    const int32x4_t s3[4] = {vaddq_s32(vaddq_s32(b0, ra3), c30), vaddq_s32(vaddq_s32(b1, ra3), c31), vaddq_s32(vaddq_s32(b2, ra3), c32), vaddq_s32(vaddq_s32(b3, ra3), c33)};
     pe_requant16_store_neon(c, nc, s0, mult, shift, voff, vmin, vmax);
     if (mr > 1) pe_requant16_store_neon(c + c_stride, nc, s1, mult, shift, voff, vmin, vmax);
     if (mr > 2) pe_requant16_store_neon(c + 2 * c_stride, nc, s2, mult, shift, voff, vmin, vmax);

@@ -17,7 +17,8 @@ static inline uint32_t ld32(const uint8_t *p) {
 void pe_qs8_gemm_4x16c4__neoni8mm(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                                   const int8_t *w, const int32_t *init, const int32_t *mult,
                                   const int32_t *shift, int32_t output_offset, int32_t act_min,
-                                  int32_t act_max, int8_t *c, size_t c_stride) {
+                                  int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd) {
   const int32x4_t voff = vdupq_n_s32(output_offset), vmin = vdupq_n_s32(act_min), vmax = vdupq_n_s32(act_max);
   const uint8_t *a0 = a, *a1 = mr > 1 ? a0 + a_stride : a0, *a2 = mr > 2 ? a1 + a_stride : a1;
   const uint8_t *a3 = mr > 3 ? a2 + a_stride : a2;
@@ -49,10 +50,13 @@ void pe_qs8_gemm_4x16c4__neoni8mm(size_t mr, size_t nc, size_t kp, const uint8_t
   }
 #undef PE_STEP
   {
-    const int32x4_t s0[4] = {c00, c01, c02, c03};
-    const int32x4_t s1[4] = {c10, c11, c12, c13};
-    const int32x4_t s2[4] = {c20, c21, c22, c23};
-    const int32x4_t s3[4] = {c30, c31, c32, c33};
+#define PE_RADD(r) vdupq_n_s32(rowadd != NULL && mr > (r) ? rowadd[r] : 0)
+    const int32x4_t ra0 = PE_RADD(0), ra1 = PE_RADD(1), ra2 = PE_RADD(2), ra3 = PE_RADD(3);
+#undef PE_RADD
+    const int32x4_t s0[4] = {vaddq_s32(c00, ra0), vaddq_s32(c01, ra0), vaddq_s32(c02, ra0), vaddq_s32(c03, ra0)};
+    const int32x4_t s1[4] = {vaddq_s32(c10, ra1), vaddq_s32(c11, ra1), vaddq_s32(c12, ra1), vaddq_s32(c13, ra1)};
+    const int32x4_t s2[4] = {vaddq_s32(c20, ra2), vaddq_s32(c21, ra2), vaddq_s32(c22, ra2), vaddq_s32(c23, ra2)};
+    const int32x4_t s3[4] = {vaddq_s32(c30, ra3), vaddq_s32(c31, ra3), vaddq_s32(c32, ra3), vaddq_s32(c33, ra3)};
     pe_requant16_store_neon(c, nc, s0, mult, shift, voff, vmin, vmax);
     if (mr > 1) pe_requant16_store_neon(c + c_stride, nc, s1, mult, shift, voff, vmin, vmax);
     if (mr > 2) pe_requant16_store_neon(c + 2 * c_stride, nc, s2, mult, shift, voff, vmin, vmax);

@@ -38,12 +38,13 @@ void pe_qs8_gemm_pack(int32_t oc, int32_t k, const int8_t *w, const int32_t *bia
 void pe_qs8_gemm_1x16c4__scalar(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                                 const int8_t *w, const int32_t *init, const int32_t *mult,
                                 const int32_t *shift, int32_t output_offset, int32_t act_min,
-                                int32_t act_max, int8_t *c, size_t c_stride) {
+                                int32_t act_max, int8_t *c, size_t c_stride,
+    const int32_t *rowadd) {
   size_t r, n, g, j;
   for (r = 0; r < mr; ++r, a += a_stride, c += c_stride) {
     uint32_t acc[PE_GEMM_NR];
     const int8_t *wg = w;
-    for (n = 0; n < PE_GEMM_NR; ++n) acc[n] = (uint32_t)init[n];
+    for (n = 0; n < PE_GEMM_NR; ++n) acc[n] = (uint32_t)init[n] + (rowadd != NULL ? (uint32_t)rowadd[r] : 0u);
     for (g = 0; g < kp; g += PE_GEMM_KR, wg += PE_GEMM_NR * PE_GEMM_KR)
       for (n = 0; n < PE_GEMM_NR; ++n)
         for (j = 0; j < PE_GEMM_KR; ++j) acc[n] += (uint32_t)((int32_t)wg[n * PE_GEMM_KR + j] * (int32_t)a[g + j]);

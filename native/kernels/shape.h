@@ -53,6 +53,18 @@ typedef struct {
   int32_t axis;       /* in [batch_dims, params rank) */
   int32_t batch_dims; /* in [0, indices rank] */
 } pe_gather_params;
+
+/* GATHER_ND: inputs (params, indices int16/int32/int64 [..., K], 1 <= K <= params rank); output
+   indices.shape[:-1] + params.shape[K:], each index tuple's slice of params. No parameters. */
+typedef struct {
+  int32_t reserved; /* 0 */
+} pe_gather_nd_params;
+
+/* CAST: one input, one output of the same shape, each element converted as C++'s static_cast
+   (TFLite's cast.cc): float32, int8, uint8, int16, int32, int64, bool; to bool: != 0. */
+typedef struct {
+  int32_t reserved; /* 0 */
+} pe_cast_params;
 /* END CDEF */
 
 /* PAD in place (a PAD op that passed pe_pad_check): the byte offset inside output 0 at which

@@ -1,4 +1,5 @@
-/* Data-movement kernels: RESHAPE, CONCATENATION, PAD, TRANSPOSE, STRIDED_SLICE, SPLIT, GATHER.
+/* Data-movement kernels: RESHAPE, CONCATENATION, PAD, TRANSPOSE, STRIDED_SLICE, SPLIT, GATHER,
+ * GATHER_ND; CAST.
  *
  * Apart from CONCATENATION's uint8 requantization they only move elements, so they work on
  * element sizes and serve every dtype the core stores. Shapes are checked at load so that
@@ -543,3 +544,138 @@ pe_status pe_gather__scalar(const pe_op_ctx *ctx) {
   }
   return PE_OK;
 }
+
+/* ---- GATHER_ND ------------------------------------------------------------------------- */
+
+pe_status pe_gather_nd_check(const pe_op_ctx *ctx) {
+  const pe_gather_nd_params *p = (const pe_gather_nd_params *)ctx->params;
+  pe_tensor in = pe_input(ctx, 0), ix = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  int32_t d, o = 0, k;
+  PE_CHECK(ctx->n_inputs == 2 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(in.index >= 0 && ix.index >= 0 && out.index >= 0, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->reserved == 0, PE_ERR_BAD_PARAMS);
+  PE_CHECK(elem_size(in.dtype) != 0 && out.dtype == in.dtype, PE_ERR_SHAPE);
+  PE_CHECK(ix.dtype == PE_INT16 || ix.dtype == PE_INT32 || ix.dtype == PE_INT64, PE_ERR_SHAPE);
+  PE_CHECK(ix.rank >= 1, PE_ERR_SHAPE);
+  k = ix.dims[ix.rank - 1];
+  PE_CHECK(k >= 1 && k <= in.rank, PE_ERR_SHAPE);
+  /* output shape: indices[:-1] + params[k:] */
+  PE_CHECK(out.rank == ix.rank - 1 + in.rank - k, PE_ERR_SHAPE);
+  for (d = 0; d < ix.rank - 1; ++d) PE_CHECK(out.dims[o++] == ix.dims[d], PE_ERR_SHAPE);
+  for (d = k; d < in.rank; ++d) PE_CHECK(out.dims[o++] == in.dims[d], PE_ERR_SHAPE);
+  return PE_OK;
+}
+
+/* The slice (of `slices`) that index tuple i names, or -1 outside the params; sums wrap as
+   int64 arithmetic. */
+static int64_t nd_slice(const pe_tensor *ix, const pe_tensor *in, int64_t i, int32_t k, int64_t slices) {
+  uint64_t pos = 0, below = (uint64_t)slices;
+  int32_t j;
+  for (j = 0; j < k; ++j) {
+    const int64_t c = index_at(ix, i * k + j);
+    if (c < 0) return -1; /* gather_nd.cc refuses negative indices first */
+    below /= (uint64_t)in->dims[j];
+    pos += (uint64_t)c * below;
+  }
+  return (int64_t)pos >= 0 && (int64_t)pos < slices ? (int64_t)pos : -1;
+}
+
+pe_status pe_gather_nd__scalar(const pe_op_ctx *ctx) {
+  pe_tensor in = pe_input(ctx, 0), ix = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  const uint32_t es = elem_size(in.dtype);
+  const int32_t k = ix.dims[ix.rank - 1];
+  const int64_t n = dims_prod(ix.dims, 0, ix.rank - 1);
+  const int64_t slice = dims_prod(in.dims, k, in.rank) * es;
+  const int64_t slices = dims_prod(in.dims, 0, k);
+  const uint8_t *src = (const uint8_t *)in.data;
+  uint8_t *dst = (uint8_t *)out.data;
+  int64_t i;
+  /* TFLite refuses negative indices, then reference_ops::GatherNd checks only the flat
+     position, sum_j index[j] * (slices below dim j): one index may run past its dim into the
+     next while the slice stays inside the params. Positions come from data: all are checked
+     before any is written. */
+  for (i = 0; i < n; ++i)
+    if (nd_slice(&ix, &in, i, k, slices) < 0) return PE_ERR_RUNTIME;
+  for (i = 0; i < n; ++i)
+    memcpy(dst + i * slice, src + nd_slice(&ix, &in, i, k, slices) * slice, (size_t)slice);
+  return PE_OK;
+}
+
+/* ---- CAST ------------------------------------------------------------------------------ */
+
+static int cast_type(int32_t dtype) {
+  return dtype == PE_FLOAT32 || dtype == PE_INT8 || dtype == PE_UINT8 || dtype == PE_INT16 ||
+         dtype == PE_INT32 || dtype == PE_INT64 || dtype == PE_BOOL;
+}
+
+pe_status pe_cast_check(const pe_op_ctx *ctx) {
+  const pe_cast_params *p = (const pe_cast_params *)ctx->params;
+  pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  int32_t d;
+  PE_CHECK(ctx->n_inputs == 1 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(in.index >= 0 && out.index >= 0, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->reserved == 0, PE_ERR_BAD_PARAMS);
+  PE_CHECK(cast_type(in.dtype) && cast_type(out.dtype), PE_ERR_SHAPE);
+  PE_CHECK(in.rank == out.rank, PE_ERR_SHAPE);
+  for (d = 0; d < in.rank; ++d) PE_CHECK(in.dims[d] == out.dims[d], PE_ERR_SHAPE);
+  return PE_OK;
+}
+
+/* An integer input element as int64; a float one goes through cast_float. */
+static int64_t cast_load_int(const void *data, int32_t dtype, int64_t i) {
+  switch (dtype) {
+    case PE_INT8: return ((const int8_t *)data)[i];
+    case PE_UINT8: return ((const uint8_t *)data)[i];
+    case PE_BOOL: return ((const uint8_t *)data)[i] != 0;
+    case PE_INT16: return ((const int16_t *)data)[i];
+    case PE_INT32: return ((const int32_t *)data)[i];
+    default: return ((const int64_t *)data)[i];
+  }
+}
+
+/* Store an integer value as static_cast does: the low bits (two's complement), bool != 0. */
+static void cast_store_int(void *data, int32_t dtype, int64_t i, int64_t v) {
+  switch (dtype) {
+    case PE_INT8: ((int8_t *)data)[i] = (int8_t)(uint8_t)(uint64_t)v; break;
+    case PE_UINT8: ((uint8_t *)data)[i] = (uint8_t)(uint64_t)v; break;
+    case PE_BOOL: ((uint8_t *)data)[i] = v != 0; break;
+    case PE_INT16: ((int16_t *)data)[i] = (int16_t)(uint16_t)(uint64_t)v; break;
+    case PE_INT32: ((int32_t *)data)[i] = (int32_t)(uint32_t)(uint64_t)v; break;
+    case PE_FLOAT32: ((float *)data)[i] = (float)v; break;
+    default: ((int64_t *)data)[i] = v; break;
+  }
+}
+
+/* float -> integer as x86-64 compilers emit static_cast: truncation toward zero through a 32-bit
+   conversion for types up to 32 bits (64-bit for int64); NaN and values outside that range give
+   the conversion's "integer indefinite" (INT32_MIN, INT64_MIN), whose low bits are stored. Values
+   inside the target type's range are exact everywhere; the rest is what TFLite does on x86-64. */
+static int64_t cast_float(float f, int32_t dtype) {
+  if (dtype == PE_INT64) {
+    if (!(f > -9223372036854775808.0f && f < 9223372036854775808.0f)) return INT64_MIN;
+    return (int64_t)f;
+  }
+  if (!(f > -2147483904.0f && f < 2147483648.0f)) return INT32_MIN;
+  return (int32_t)f;
+}
+
+pe_status pe_cast__scalar(const pe_op_ctx *ctx) {
+  pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  const int64_t n = elems(&in);
+  int64_t i;
+  for (i = 0; i < n; ++i) {
+    if (in.dtype == PE_FLOAT32) {
+      const float f = ((const float *)in.data)[i];
+      if (out.dtype == PE_FLOAT32)
+        ((float *)out.data)[i] = f;
+      else if (out.dtype == PE_BOOL)
+        ((uint8_t *)out.data)[i] = f != 0.0f;
+      else
+        cast_store_int(out.data, out.dtype, i, cast_float(f, out.dtype));
+    } else {
+      cast_store_int(out.data, out.dtype, i, cast_load_int(in.data, in.dtype, i));
+    }
+  }
+  return PE_OK;
+}
+

@@ -145,6 +145,11 @@ static void simd_case(kt_state *s, int32_t ch, int32_t kh, int32_t kw) {
   p.filter = filt_ + sizeof filt_ - (size_t)n_w;
   for (i = 0; i < n_in; ++i) ((int8_t *)p.input)[i] = datum(s, mode);
   for (i = 0; i < n_w; ++i) ((int8_t *)p.filter)[i] = datum(s, mode == 0 ? 0 : 1);
+  if (kt_rand(s) % 3 == 0) { /* a uint8 filter (uint8 DEPTHWISE_CONV_2D): w = byte - zero point */
+    static const int32_t zps[] = {0, 255, 128, 1};
+    p.filter_u8 = 1;
+    p.filter_zp = kt_rand(s) % 2 ? kt_range(s, 0, 255) : zps[kt_rand(s) % 4];
+  }
   {
     int32_t *b = bias_ + MAX_C - ch, *m = mult_ + MAX_C - ch, *sh = shift_ + MAX_C - ch;
     const int bias_mode = (int)(kt_rand(s) % 4); /* 0 small, 1 any int32, 2 near INT32_MAX, 3 near INT32_MIN */
@@ -200,10 +205,11 @@ static void simd_case(kt_state *s, int32_t ch, int32_t kh, int32_t kw) {
         for (i = 0; i < OUT_PAD && ok; ++i) ok = (uint8_t)out_a_[n + (size_t)i] == KT_CANARY;
         if (!ok)
           sprintf(detail, "ch %d k %dx%d in %dx%d stride %dx%d dil %dx%d pad %dx%d row %d px [%d, %d) in_off %d "
-                  "clamp [%d, %d] mode %d bias %s",
+                  "clamp [%d, %d] mode %d bias %s filter_u8 %d zp %d",
                   (int)ch, (int)kh, (int)kw, (int)p.in_h, (int)p.in_w, (int)p.stride_h, (int)p.stride_w,
                   (int)p.dilation_h, (int)p.dilation_w, (int)p.pad_h, (int)p.pad_w, (int)oy, (int)ox0, (int)ox1,
-                  (int)p.input_offset, (int)p.act_min, (int)p.act_max, mode, p.bias ? "yes" : "NULL");
+                  (int)p.input_offset, (int)p.act_min, (int)p.act_max, mode, p.bias ? "yes" : "NULL",
+                  (int)p.filter_u8, (int)p.filter_zp);
       }
     }
     if (ok) sprintf(detail, "ch %d k %dx%d", (int)ch, (int)kh, (int)kw);

@@ -21,7 +21,7 @@ typedef struct {
 } kt_variant;
 
 static int8_t w_[MAX_OC * MAX_K];
-static int32_t bias_[MAX_OC], mult_[MAX_OC], shift_[MAX_OC];
+static int32_t bias_[MAX_OC], mult_[MAX_OC], shift_[MAX_OC], rowadd_[MAX_MR];
 static uint8_t packed_[16 * 144 + 144 * 1000];
 static int8_t x_[MAX_MR * (MAX_K + STRIDE_PAD)];
 static uint8_t panel_[MAX_MR * (MAX_K + 4 + STRIDE_PAD)];
@@ -30,7 +30,7 @@ static int8_t out_ref_[MAX_MR * (MAX_OC + STRIDE_PAD)], out_a_[MAX_MR * (MAX_OC 
 
 /* The whole op for mr rows through one microkernel: every 16-channel block. */
 static void run(const kt_variant *v, int32_t mr, int32_t oc, int32_t k, size_t a_stride, int32_t out_off,
-                int32_t lo, int32_t hi, int8_t *out, size_t c_stride) {
+                int32_t lo, int32_t hi, int8_t *out, size_t c_stride, const int32_t *rowadd) {
   const int32_t ocp = (oc + 15) / 16 * 16, kp = (k + 3) / 4 * 4;
   const int32_t *init = (const int32_t *)packed_, *m = init + 2 * ocp, *s = m + ocp;
   const int8_t *w = (const int8_t *)(packed_ + 16 * ocp);
@@ -40,7 +40,8 @@ static void run(const kt_variant *v, int32_t mr, int32_t oc, int32_t k, size_t a
     for (b = 0; b < ocp / 16; ++b) {
       const int32_t nc = oc - 16 * b < 16 ? oc - 16 * b : 16;
       v->fn((size_t)n, (size_t)nc, (size_t)kp, panel_ + (size_t)r0 * a_stride, a_stride, w + (size_t)b * kp * 16,
-            init + 16 * b, m + 16 * b, s + 16 * b, out_off, lo, hi, out + (size_t)r0 * c_stride + 16 * b, c_stride);
+            init + 16 * b, m + 16 * b, s + 16 * b, out_off, lo, hi, out + (size_t)r0 * c_stride + 16 * b, c_stride,
+            rowadd != NULL ? rowadd + r0 : NULL);
     }
   }
 }
@@ -61,7 +62,10 @@ static void one_case(kt_state *s, const kt_variant *vs, int nv, int32_t oc, int3
   const int32_t in_off = kt_range(s, -127, 128), out_off = kt_range(s, -128, 127);
   const int mode = (int)(kt_rand(s) % 4); /* 0 random, 1 extremes, 2 all -128, 3 all 127 */
   int32_t lo = -128, hi = 127, r, n, j, i;
+  /* per-row terms (uint8 convolutions' weight zero point term), any int32: the sums wrap */
+  const int32_t *rowadd = kt_rand(s) % 2 ? rowadd_ : NULL;
   char detail[160];
+  for (r = 0; r < mr; ++r) rowadd_[r] = kt_rand(s) % 3 == 0 ? (int32_t)kt_rand(s) : kt_range(s, -300000, 300000);
   if (kt_rand(s) % 3 == 0) {
     lo = kt_range(s, -128, 0);
     hi = kt_range(s, lo, 127);
@@ -85,29 +89,29 @@ static void one_case(kt_state *s, const kt_variant *vs, int nv, int32_t oc, int3
   }
   for (r = 0; r < mr; ++r)
     for (n = 0; n < oc; ++n) {
-      uint32_t acc = 0;
+      uint32_t acc = rowadd != NULL ? (uint32_t)rowadd[r] : 0u;
       for (j = 0; j < k; ++j) acc += (uint32_t)((int32_t)w_[n * k + j] * ((int32_t)x_[r * k + j] + in_off));
       out_ref_[r * c_stride + n] =
           (int8_t)pe_conv_requant32((int64_t)(int32_t)acc, bias_[n], mult_[n], shift_[n], out_off, lo, hi);
     }
   memset(out_a_, KT_CANARY, sizeof out_a_);
-  run(&vs[0], mr, oc, k, a_stride, out_off, lo, hi, out_a_, c_stride);
+  run(&vs[0], mr, oc, k, a_stride, out_off, lo, hi, out_a_, c_stride, rowadd);
   {
     int ok = canaries_ok(out_a_, mr, oc, c_stride);
     for (r = 0; r < mr && ok; ++r) ok = memcmp(out_a_ + r * c_stride, out_ref_ + r * c_stride, (size_t)oc) == 0;
-    sprintf(detail, "%s vs TFLite formula: oc %d k %d mr %d in_off %d mode %d", vs[0].name, (int)oc, (int)k, (int)mr,
-            (int)in_off, mode);
+    sprintf(detail, "%s vs TFLite formula: oc %d k %d mr %d in_off %d mode %d rowadd %d", vs[0].name, (int)oc, (int)k,
+            (int)mr, (int)in_off, mode, rowadd != NULL);
     kt_check(s, ok, "gemm scalar twin", detail);
   }
   for (i = 1; i < nv; ++i) {
     int ok;
     if ((s->features & vs[i].features) != vs[i].features) continue;
     memset(out_b_, KT_CANARY, sizeof out_b_);
-    run(&vs[i], mr, oc, k, a_stride, out_off, lo, hi, out_b_, c_stride);
+    run(&vs[i], mr, oc, k, a_stride, out_off, lo, hi, out_b_, c_stride, rowadd);
     ok = canaries_ok(out_b_, mr, oc, c_stride);
     for (r = 0; r < mr && ok; ++r) ok = memcmp(out_a_ + r * c_stride, out_b_ + r * c_stride, (size_t)oc) == 0;
-    sprintf(detail, "%s vs scalar: oc %d k %d mr %d in_off %d mode %d", vs[i].name, (int)oc, (int)k, (int)mr,
-            (int)in_off, mode);
+    sprintf(detail, "%s vs scalar: oc %d k %d mr %d in_off %d mode %d rowadd %d", vs[i].name, (int)oc, (int)k,
+            (int)mr, (int)in_off, mode, rowadd != NULL);
     kt_check(s, ok, vs[i].name, detail);
   }
 }

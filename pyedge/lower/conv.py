@@ -1,4 +1,5 @@
-"""Lowering of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and BATCH_MATMUL (int8, int16x8).
+"""Lowering of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and BATCH_MATMUL (int8, int16x8; the
+first three also uint8, TFLite's legacy asymmetric quantization).
 
 Each computes what TFLite 2.14's Prepare computes (kernel_util.cc
 PopulateConvolutionQuantizationParams / GetQuantizedConvolutionMultipler, padding.h
@@ -46,6 +47,22 @@ def _require_activations(ctx: LowerCtx, x: Tensor, y: Tensor, what: str = "input
     else:
         ctx.require(-128 <= x.zero_point <= 127 and -128 <= y.zero_point <= 127,
                     f"int8 zero points {x.zero_point}, {y.zero_point} out of range")
+
+
+def _require_uint8(ctx: LowerCtx, x: Tensor, w: Tensor, y: Tensor, b: Tensor | None, what: str) -> None:
+    """uint8 ops (reference_ops::Conv, DepthwiseConv, FullyConnected): uint8 input, weights and
+    output, per-tensor weights, an int32 bias."""
+    ctx.require(w.type_code == UINT8 and y.type_code == UINT8,
+                f"uint8 input with {w.type_name} {what} and {y.type_name} output (need UINT8 for all three)")
+    ctx.require(x.quantized and w.quantized and y.quantized, f"input, {what} and output must be quantized")
+    ctx.require(x.scale > 0 and y.scale > 0, f"input scale {x.scale} and output scale {y.scale} must be > 0")
+    ctx.require(len(w.scales) == 1, f"uint8 {what} has {len(w.scales)} scales (TFLite's uint8 kernels "
+                "take one per-tensor scale)")
+    for t, n in ((x, "input"), (w, what), (y, "output")):
+        ctx.require(0 <= t.zero_point <= 255, f"{n} zero point {t.zero_point} outside [0, 255]")
+    if b is not None:
+        ctx.require(b.type_code == INT32, f"bias type {b.type_name} with uint8 input (need INT32)")
+        ctx.require(b.zero_point == 0, f"bias zero point {b.zero_point} (must be 0)")
 
 
 def _require_int8_weights(ctx: LowerCtx, w: Tensor, what: str = "filter") -> None:
@@ -194,8 +211,12 @@ def _conv_common(ctx: LowerCtx, depthwise: bool) -> Lowered:
     ctx.require(len(ctx.op.inputs) in (2, 3), f"{len(ctx.op.inputs)} inputs (expected 2 or 3)")
     if x.type_code == FLOAT32 and w.type_code in (INT8, INT4):
         ctx.fail("hybrid float input with int8 weights is not supported")
-    _require_activations(ctx, x, y)
-    _require_int8_weights(ctx, w)
+    u8 = x.type_code == UINT8
+    if u8:
+        _require_uint8(ctx, x, w, y, b, "filter")
+    else:
+        _require_activations(ctx, x, y)
+        _require_int8_weights(ctx, w)
     ctx.require(len(x.shape) == 4 and len(w.shape) == 4, f"input {x.shape} and filter {w.shape} must be 4-D")
     batches, _, _, in_c = x.shape
     if depthwise:
@@ -216,12 +237,22 @@ def _conv_common(ctx: LowerCtx, depthwise: bool) -> Lowered:
         depth_multiplier = 0
         _filter_scales(ctx, w, out_c, "filter dimension 0")
         # TFLite's int8/int16 conv ignores filter zero points and so requires them to be 0.
-        ctx.require(not np.any(w.zero_points), "filter zero points must be 0")
-    _require_bias(ctx, b, x, out_c, int16_int32_bias=not depthwise)
+        ctx.require(u8 or not np.any(w.zero_points), "filter zero points must be 0")
+    if u8:
+        ctx.require(b is None or b.size == out_c, f"bias has {b.size if b is not None else 0} elements, "
+                    f"expected {out_c}")
+    else:
+        _require_bias(ctx, b, x, out_c, int16_int32_bias=not depthwise)
     win = _window(ctx, x, kh, kw)
     _require_shape(ctx, y, (batches, win["out_h"], win["out_w"], out_c))
 
-    mults, shifts = _channel_requant(ctx, x, w, y, out_c)
+    if u8:
+        # uint8 requantizes with the one legacy multiplier (GetQuantizedConvolutionMultipler,
+        # QuantizeMultiplier), the kernel's per-channel inputs repeat it
+        mult, shift = _tensor_requant(ctx, x, w, y)
+        mults, shifts = np.full(out_c, mult, np.int32), np.full(out_c, shift, np.int32)
+    else:
+        mults, shifts = _channel_requant(ctx, x, w, y, out_c)
     # 16x8 runs with an int64 accumulator unless the bias is int32 (TFLite's template argument)
     _require_shifts(ctx, shifts, wide=x.type_code == INT16 and (b is None or b.type_code == INT64))
     act_min, act_max = _fused_activation(ctx, y)
@@ -231,17 +262,21 @@ def _conv_common(ctx: LowerCtx, depthwise: bool) -> Lowered:
                         output_offset=y.zero_point, act_min=act_min, act_max=act_max,
                         depth_multiplier=depth_multiplier, kernel_h=kh, kernel_w=kw)
     op = "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D"
-    return Lowered(op, [x, w, b, ctx.const(mults, "multipliers"), ctx.const(shifts, "shifts")], [y], params)
+    # uint8 depthwise rows run on the int8 row kernels with the input flipped into scratch
+    # (native/kernels/gemm_drivers.c)
+    scratch = x.size if u8 and depthwise and depth_multiplier == 1 else 0
+    return Lowered(op, [x, w, b, ctx.const(mults, "multipliers"), ctx.const(shifts, "shifts")], [y], params,
+                   scratch=scratch)
 
 
-@register("CONV_2D", max_version=7, types="int8, int16x8")
+@register("CONV_2D", max_version=7, types="int8, uint8, int16x8")
 def conv_2d(ctx: LowerCtx) -> Lowered:
     """reference_integer_ops::ConvPerChannel: per-channel or per-tensor int8 filters, groups,
     dilation, SAME/VALID padding; absent bias runs as zero bias."""
     return _conv_common(ctx, depthwise=False)
 
 
-@register("DEPTHWISE_CONV_2D", max_version=7, types="int8, int16x8")
+@register("DEPTHWISE_CONV_2D", max_version=7, types="int8, uint8, int16x8")
 def depthwise_conv_2d(ctx: LowerCtx) -> Lowered:
     """reference_integer_ops::DepthwiseConvPerChannel, any depth multiplier."""
     return _conv_common(ctx, depthwise=True)
@@ -249,7 +284,7 @@ def depthwise_conv_2d(ctx: LowerCtx) -> Lowered:
 
 # ----------------------------------------------------------------------------- FULLY_CONNECTED
 
-@register("FULLY_CONNECTED", max_version=12, types="int8, int16x8")
+@register("FULLY_CONNECTED", max_version=12, types="int8, uint8, int16x8")
 def fully_connected(ctx: LowerCtx) -> Lowered:
     """reference_integer_ops::FullyConnected (per-tensor weights, with the weights zero point) and
     FullyConnectedPerChannel; inputs of any rank are read as [batches, depth] rows."""
@@ -261,8 +296,12 @@ def fully_connected(ctx: LowerCtx) -> Lowered:
         ctx.fail("hybrid float input with quantized weights is not supported")
     ctx.require(int(ctx.opt("WeightsFormat", WEIGHTS_FORMAT_DEFAULT)) == WEIGHTS_FORMAT_DEFAULT,
                 "shuffled (SHUFFLED4x16INT8) weights format is not supported")
-    _require_activations(ctx, x, y)
-    _require_int8_weights(ctx, w, "weights")
+    u8 = x.type_code == UINT8
+    if u8:
+        _require_uint8(ctx, x, w, y, b, "weights")
+    else:
+        _require_activations(ctx, x, y)
+        _require_int8_weights(ctx, w, "weights")
     ctx.require(len(x.shape) >= 1, "scalar input")
     ctx.require(len(w.shape) == 2, f"weights shape {w.shape} must be 2-D [units, depth]")
     units, depth = w.shape
@@ -276,14 +315,19 @@ def fully_connected(ctx: LowerCtx) -> Lowered:
     else:
         want = (batches, units)
     _require_shape(ctx, y, want)
-    _require_bias(ctx, b, x, units, int16_int32_bias=True)
+    if u8:
+        ctx.require(b is None or b.size == units, f"bias has {b.size if b is not None else 0} elements, "
+                    f"expected {units}")
+    else:
+        _require_bias(ctx, b, x, units, int16_int32_bias=True)
 
-    per_channel = w.per_channel
+    per_channel = w.per_channel and not u8
     if per_channel:
         _filter_scales(ctx, w, units, "weights dimension 0")
     # The per-tensor kernels subtract the weights zero point; the per-channel ones ignore it.
     filter_offset = 0 if per_channel else -w.zero_point
-    ctx.require(-127 <= filter_offset <= 128, f"weights zero point {w.zero_point} out of int8 range")
+    if not u8:
+        ctx.require(-127 <= filter_offset <= 128, f"weights zero point {w.zero_point} out of int8 range")
     if per_channel:
         mults, shifts = _channel_requant(ctx, x, w, y, units)
     else:

@@ -14,8 +14,8 @@ from ..graph import TFLITE_TYPE_NAMES, Tensor
 from ..quant import (ACT_NONE, ACT_RELU, ACT_RELU6, ACT_RELU_N1_TO_1, INT_RANGES, activation_range,
                      quantize_multiplier, quantize_multiplier_smaller_than_one_exp, tflite_round)
 
-INT8, INT16, INT32 = 9, 7, 2
-_NP = {INT8: np.int8, INT16: np.int16, INT32: np.int32}
+INT8, INT16, INT32, UINT8 = 9, 7, 2, 3
+_NP = {INT8: np.int8, INT16: np.int16, INT32: np.int32, UINT8: np.uint8}
 
 # Highest output rank at which TFLite 2.14's reference kernels broadcast (BroadcastAdd6DSlow,
 # BroadcastQuantSubSlow/BroadcastSubSlow<5>, BroadcastMul4DSlow, MaximumMinimumBroadcastSlow<5>,
@@ -95,7 +95,7 @@ def _add_sub(ctx: LowerCtx) -> Lowered:
     op = ctx.op.opcode
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     _binary_shapes(ctx, a, b, y)
-    t = _same_type(ctx, [a, b, y], (INT8, INT16, INT32), op)
+    t = _same_type(ctx, [a, b, y], (INT8, UINT8, INT16, INT32), op)
     if t == INT32:
         lo, hi = _int32_activation(ctx)
         return Lowered(op, [a, b], [y], ctx.params("pe_add_params", kind=_native.lib.PE_ADD_INT32,
@@ -151,23 +151,23 @@ def _add_sub_pot(ctx: LowerCtx, a: Tensor, b: Tensor, y: Tensor, logs: list[int]
         activation_min=lo, activation_max=hi))
 
 
-@register("ADD", max_version=5, types="int8, int16, int32")
+@register("ADD", max_version=5, types="int8, uint8, int16, int32")
 def add(ctx: LowerCtx) -> Lowered:
     return _add_sub(ctx)
 
 
-@register("SUB", max_version=5, types="int8, int16, int32")
+@register("SUB", max_version=5, types="int8, uint8, int16, int32")
 def sub(ctx: LowerCtx) -> Lowered:
     return _add_sub(ctx)
 
 
 # ---- MUL ---------------------------------------------------------------------------------------
 
-@register("MUL", max_version=7, types="int8, int16, int16 -> int8, int32")
+@register("MUL", max_version=7, types="int8, uint8, int16, int16 -> int8, int32")
 def mul(ctx: LowerCtx) -> Lowered:
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     _binary_shapes(ctx, a, b, y)
-    t = _same_type(ctx, [a, b], (INT8, INT16, INT32), "MUL")
+    t = _same_type(ctx, [a, b], (INT8, UINT8, INT16, INT32), "MUL")
     if t == INT32:
         ctx.require(y.type_code == INT32, f"int32 inputs with a {y.type_name} output")
         lo, hi = _int32_activation(ctx)
@@ -201,12 +201,12 @@ def mul(ctx: LowerCtx) -> Lowered:
 
 # ---- MINIMUM, MAXIMUM --------------------------------------------------------------------------
 
-@register("MINIMUM", "MAXIMUM", max_version=4, types="int8, int16, int32")
+@register("MINIMUM", "MAXIMUM", max_version=4, types="int8, uint8, int16, int32")
 def minimum_maximum(ctx: LowerCtx) -> Lowered:
     """TFLite compares the raw values and requires nothing of the quantization parameters."""
     a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
     _binary_shapes(ctx, a, b, y)
-    _same_type(ctx, [a, b, y], (INT8, INT16, INT32), ctx.op.opcode)
+    _same_type(ctx, [a, b, y], (INT8, UINT8, INT16, INT32), ctx.op.opcode)
     return Lowered(ctx.op.opcode, [a, b], [y], ctx.params("pe_minmax_params"))
 
 
@@ -229,3 +229,63 @@ def prelu(ctx: LowerCtx) -> Lowered:
     return Lowered("PRELU", [x, alpha], [y], ctx.params(
         "pe_prelu_params", input_offset=-zx, alpha_offset=-za, output_offset=zy,
         identity_multiplier=m1, identity_shift=s1, alpha_multiplier=m2, alpha_shift=s2))
+
+
+# ---- FLOOR_DIV, DIV, SQRT (no quantization) -----------------------------------------------------
+
+FLOAT32 = 0
+_DIV_ACT = {ACT_NONE: _native.lib.PE_DIV_ACT_NONE, ACT_RELU: _native.lib.PE_DIV_ACT_RELU,
+            ACT_RELU_N1_TO_1: _native.lib.PE_DIV_ACT_RELU_N1_TO_1, ACT_RELU6: _native.lib.PE_DIV_ACT_RELU6}
+
+
+def _plain_binary(ctx: LowerCtx, allowed: tuple[int, ...], limit: int) -> tuple[Tensor, Tensor, Tensor, int]:
+    a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
+    ctx.require(len(ctx.op.inputs) == 2 and a is not None and b is not None, "expects exactly two inputs")
+    names = {FLOAT32: "float32", INT8: "int8", INT16: "int16", INT32: "int32"}
+    t = a.type_code
+    ctx.require(t in allowed, f"{a.type_name} {ctx.op.opcode} (pyedge runs {', '.join(names[c] for c in allowed)})")
+    for x in (b, y):
+        ctx.require(x.type_code == t, f"mixed types {a.type_name} and {x.type_name}")
+    try:
+        shape = tuple(np.broadcast_shapes(a.shape, b.shape))
+    except ValueError:
+        ctx.fail(f"input shapes {a.shape} and {b.shape} do not broadcast")
+    ctx.require(tuple(y.shape) == shape, f"output shape {y.shape} is not the broadcast {shape} of the inputs")
+    ctx.require(a.shape == b.shape or len(shape) <= limit,
+                f"broadcasting {a.shape} with {b.shape}: TFLite broadcasts this op up to rank {limit}")
+    if t != FLOAT32 and b.is_const:
+        ctx.require(not np.any(np.asarray(b.data) == 0), "a zero in the constant denominator (TFLite fails the invoke)")
+    return a, b, y, t
+
+
+@register("FLOOR_DIV", max_version=3, types="int8, int16, int32, float32 (raw values)")
+def floor_div(ctx: LowerCtx) -> Lowered:
+    """floor_div.cc: floor(in1 / in2) on the raw values (quantization plays no part), broadcast up
+    to rank 4 (BroadcastBinaryFunction4DSlow)."""
+    a, b, y, _ = _plain_binary(ctx, (INT8, INT16, INT32, FLOAT32), 4)
+    return Lowered("FLOOR_DIV", [a, b], [y], ctx.params("pe_floor_div_params"))
+
+
+@register("DIV", max_version=2, types="int32, float32")
+def div(ctx: LowerCtx) -> Lowered:
+    """div.cc: int32 truncating division and float32 division, with the fused activation;
+    broadcast up to rank 5 (BroadcastDivSlow<5>). uint8 (quantized) DIV is not implemented."""
+    x = ctx.input(0)
+    if x is not None and x.type_code == UINT8:
+        ctx.fail("uint8 (quantized) DIV is not implemented (int32 and float32 are)")
+    a, b, y, t = _plain_binary(ctx, (INT32, FLOAT32), 5)
+    act = ctx.opt("FusedActivationFunction", ACT_NONE)
+    ctx.require(act in _DIV_ACT, f"fused activation {act}")
+    lo, hi = _int32_activation(ctx) if t == INT32 else (0, 0)
+    return Lowered("DIV", [a, b], [y], ctx.params("pe_div_params", activation=_DIV_ACT[act],
+                                                  activation_min=lo, activation_max=hi))
+
+
+@register("SQRT", max_version=1, types="float32")
+def sqrt(ctx: LowerCtx) -> Lowered:
+    """elementwise.cc: sqrtf per element, float32 only (as TFLite 2.14)."""
+    x, y = ctx.input(0), ctx.output(0)
+    ctx.require(x.type_code == FLOAT32 and y.type_code == FLOAT32,
+                f"{x.type_name} SQRT (TFLite 2.14 runs float32 only)")
+    ctx.require(tuple(y.shape) == tuple(x.shape), f"output shape {y.shape} differs from the input's {x.shape}")
+    return Lowered("SQRT", [x], [y], ctx.params("pe_sqrt_params"))

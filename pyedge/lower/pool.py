@@ -115,7 +115,7 @@ def _reduce(ctx: LowerCtx, name: str) -> Lowered:
     is_mean = name == "MEAN"
     if x.type_code == FLOAT32:
         ctx.fail(f"float32 {name} is not supported (pyedge runs quantized models)")
-    _require_type(ctx, x, (INT8, INT16, INT32) if is_mean else (INT8, UINT8, INT16, INT32))
+    _require_type(ctx, x, (INT8, UINT8, INT16, INT32))
     ctx.require(y.type_code == x.type_code, f"output type {y.type_name} differs from input {x.type_name}")
     ctx.require(x.size > 0, "empty input tensor")
     raw, axes = _reduce_axes(ctx, x)
@@ -153,7 +153,7 @@ def _reduce(ctx: LowerCtx, name: str) -> Lowered:
     return Lowered(name, [x], [y], params)
 
 
-@register("MEAN", max_version=3, types="int8, int16, int32")
+@register("MEAN", max_version=3, types="int8, uint8, int16, int32")
 def mean(ctx: LowerCtx) -> Lowered:
     return _reduce(ctx, "MEAN")
 
@@ -226,12 +226,13 @@ def resize_nearest_neighbor(ctx: LowerCtx) -> Lowered:
     return _resize(ctx, "RESIZE_NEAREST_NEIGHBOR", (INT8, UINT8, INT16, FLOAT32))
 
 
-@register("RESIZE_BILINEAR", max_version=4, types="int8, int16")
+@register("RESIZE_BILINEAR", max_version=4, types="int8, uint8, int16")
 def resize_bilinear(ctx: LowerCtx) -> Lowered:
+    """int8, int16: reference_ops::ResizeBilinearInteger (fixed point); uint8: TFLite's
+    reference_ops::ResizeBilinear<uint8_t>, float32 interpolation (pool_scalar.c)."""
     x = ctx.input(0)
-    if x.type_code in (FLOAT32, UINT8):
-        ctx.fail(f"{x.type_name} RESIZE_BILINEAR runs TFLite's float interpolation, which pyedge "
-                 "does not implement (int8 and int16 use the integer path)")
+    if x.type_code == FLOAT32:
+        ctx.fail("float32 RESIZE_BILINEAR is not supported (pyedge runs quantized models)")
     if ctx.opt("AlignCorners", False) and ctx.opt("HalfPixelCenters", False):
         ctx.fail("align_corners and half_pixel_centers together (TFLite rejects this)")
-    return _resize(ctx, "RESIZE_BILINEAR", (INT8, INT16))
+    return _resize(ctx, "RESIZE_BILINEAR", (INT8, UINT8, INT16))

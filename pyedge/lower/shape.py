@@ -503,3 +503,43 @@ def gather(ctx: LowerCtx) -> Lowered:
         bad = [int(v) for v in np.asarray(ix.data).reshape(-1) if not 0 <= v < x.shape[axis]]
         ctx.require(not bad, f"constant indices {bad[:4]} outside [0, {x.shape[axis]})")
     return Lowered("GATHER", [x, ix], [y], ctx.params("pe_gather_params", axis=axis, batch_dims=batch_dims))
+
+
+# -- GATHER_ND ------------------------------------------------------------------------------------
+
+@register("GATHER_ND", max_version=4, types="float32, int8, uint8, int16, int32, int64; int16/int32/int64 indices")
+def gather_nd(ctx: LowerCtx) -> Lowered:
+    """reference_ops::GatherNd: indices [..., K] name slices of params; indices may be non-constant
+    (the kernel checks their range at run time and fails the invoke, as TFLite does)."""
+    x, ix, y = ctx.input(0), ctx.input(1), ctx.output(0)
+    _require_type(ctx, x, (FLOAT32, INT8, UINT8, INT16, INT32, INT64))
+    _require_type(ctx, ix, (INT16, INT32, INT64), "indices")
+    ctx.require(y.type_code == x.type_code, f"output type {y.type_name}, input {x.type_name}")
+    ctx.require(len(ix.shape) >= 1, "scalar indices (TFLite requires rank >= 1)")
+    k = ix.shape[-1]
+    ctx.require(1 <= k <= len(x.shape), f"index depth {k} outside [1, params rank {len(x.shape)}]")
+    _require_shape(ctx, y, list(ix.shape[:-1]) + list(x.shape[k:]))
+    if ix.is_const:
+        # TFLite checks the flat position only (reference_ops::GatherNd)
+        below = [int(np.prod(x.shape[j + 1:k], dtype=np.int64)) for j in range(k)]
+        slices = int(np.prod(x.shape[:k], dtype=np.int64))
+        tuples = np.asarray(ix.data).reshape(-1, k)
+        bad = [list(map(int, t)) for t in tuples
+               if min(t) < 0 or not sum(int(v) * b for v, b in zip(t, below)) < slices]
+        ctx.require(not bad, f"constant indices {bad[:3]} outside the params shape {list(x.shape)}")
+    return Lowered("GATHER_ND", [x, ix], [y], ctx.params("pe_gather_nd_params"))
+
+
+# -- CAST -----------------------------------------------------------------------------------------
+
+CAST_TYPES = (FLOAT32, INT8, UINT8, INT16, INT32, INT64, BOOL)
+
+
+@register("CAST", max_version=6, types="float32, int8, uint8, int16, int32, int64, bool (to and from each)")
+def cast(ctx: LowerCtx) -> Lowered:
+    """cast.cc: static_cast per element (quantization parameters play no part); to bool: != 0."""
+    x, y = ctx.input(0), ctx.output(0)
+    _require_type(ctx, x, CAST_TYPES)
+    _require_type(ctx, y, CAST_TYPES, "output")
+    _require_shape(ctx, y, list(x.shape))
+    return Lowered("CAST", [x], [y], ctx.params("pe_cast_params"))

@@ -181,6 +181,13 @@ def _single_op_models() -> dict[str, Callable[[], bytes]]:
         "gather": lambda: som("GATHER", [i8([4, 3]), _const([3, 0, 2])], [i8([3, 3])], ("GatherOptions", {"Axis": 0})),
         "gather_input_indices": lambda: som("GATHER", [i8([5]), _q([4], "int32")], [i8([4])],
                                             ("GatherOptions", {"Axis": 0})),
+        "gather_nd": lambda: som("GATHER_ND", [i8([3, 4, 2]), _const([[2, 1], [0, 3]])], [i8([2, 2])]),
+        "gather_nd_input_indices": lambda: som("GATHER_ND", [i8([5, 3]), _q([4, 1], "int32")], [i8([4, 3])]),
+        "cast": lambda: som("CAST", [_q([2, 3], "float32")], [_q([2, 3], "int32")]),
+        "floor_div": lambda: som("FLOOR_DIV", [_q([2, 3], "int32"), _const([3, -2, 5])], [_q([2, 3], "int32")]),
+        "div": lambda: som("DIV", [_q([2, 3], "float32"), _q([3], "float32")], [_q([2, 3], "float32")],
+                           ("DivOptions", {"FusedActivationFunction": 0})),
+        "sqrt": lambda: som("SQRT", [_q([2, 3], "float32")], [_q([2, 3], "float32")]),
         "resource_variables": resource_model,
     }
 

@@ -64,7 +64,7 @@ static void gemm(pe_qs8_gemm_fn fn, size_t mr, int8_t *out) {
   for (r0 = 0; r0 < ROWS; r0 += mr)
     for (b = 0; b < OC / 16; ++b)
       fn(ROWS - r0 < mr ? ROWS - r0 : mr, 16, K, panel_ + r0 * K, K, w + b * K * 16, init + 16 * b, m + 16 * b,
-         s + 16 * b, -3, -128, 127, out + r0 * OC + 16 * b, OC);
+         s + 16 * b, -3, -128, 127, out + r0 * OC + 16 * b, OC, NULL);
 }
 
 static int run(const char *name, pe_qs8_gemm_fn fn, size_t mr, int8_t *out) {
