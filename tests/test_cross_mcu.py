@@ -1,0 +1,120 @@
+"""Cortex-M bare metal under qemu-system-arm: the platform of boards/platform/ (vector table,
+reset, UART, SysTick clock, semihosting exit, fault handler), the C kernel test, and real models
+through a bare-metal model runner, on
+
+  qemu-system-arm -M mps2-an386 -cpu cortex-m4    (Cortex-M4F, DSP)
+  qemu-system-arm -M mps3-an547 -cpu cortex-m55   (Cortex-M55, DSP + Helium)
+
+Programs are built once per test run with boards/platform/build.py under build/mcu-<board>-O2/
+(objects are reused while no source or header changed). The runner's outputs must equal the
+host's for the same blob and inputs, bit for bit. tools/test.sh installs the compiler and QEMU;
+without them these tests skip, saying why.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "boards" / "platform"))
+import build as mcu  # noqa: E402
+
+BOARDS = {"mps2-an386": {"dsp"}, "mps3-an547": {"dsp", "mve"}}
+KT_SOURCES = [ROOT / "native" / "tests" / f for f in
+              ("test_kernels.c", "kt_gemm.c", "kt_dwconv.c", "kt_vadd.c", "kt_requant.c", "kt_dot.c")]
+SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed, (\d+) skipped$", re.M)
+
+_built: dict[tuple, Path] = {}
+
+
+def need_toolchain() -> None:
+    reason = mcu.missing()
+    if reason:
+        pytest.skip(f"Cortex-M bare-metal test skipped: {reason}")
+
+
+def firmware(board: str, name: str, sources: list[Path], defines: tuple[str, ...] = (), **kw) -> Path:
+    """Build (once per run) and return build/mcu-<board>-O2/<name>.elf; no compiler warnings."""
+    need_toolchain()
+    key = (board, name, defines)
+    if key not in _built:
+        elf = mcu.out_dir(board, "O2") / f"{name}.elf"
+        _, warns = mcu.build(board, sources, elf, "O2", list(defines), **kw)
+        assert not warns, "bare-metal build warnings:\n" + "\n".join(warns)
+        _built[key] = elf
+    return _built[key]
+
+
+def run(board: str, elf: Path, icount: bool = False, loads=None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(mcu.qemu_command(board, elf, icount=icount, loads=loads), capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def features_line(text: str) -> set[str]:
+    m = re.search(r"^features:(.*)$", text, re.M)
+    assert m, text
+    return set() if "none" in m.group(1) else set(m.group(1).split())
+
+
+SELFTEST = [ROOT / "native" / "tests" / "pe_mcu_selftest.c"]
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_platform_boots_and_counts_deterministically(board):
+    """Reset handler, UART, features fixed at compile time, the CYCCNT fallback (QEMU's DWT
+    counter is frozen, so the clock is SysTick), and under -icount shift=0 a loop takes the same
+    ticks run after run, twice the ticks for twice the loop."""
+    elf = firmware(board, "selftest", SELFTEST)
+    outs = []
+    for _ in range(2):
+        r = run(board, elf, icount=True, timeout=60)
+        assert r.returncode == 0, f"exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+        outs.append(r.stdout)
+    text = outs[0]
+    assert f"board: {board}" in text
+    assert features_line(text) == BOARDS[board]
+    hz = mcu.BOARDS[board].systick_hz
+    assert f"clock: systick {hz} Hz" in text, text
+    assert "monotonic: yes" in text
+    t1, t2 = (int(x) for x in re.findall(r"^spin \d+: (\d+) ticks", text, re.M))
+    assert outs[0] == outs[1], "instruction counts differ between two runs:\n" + outs[0] + outs[1]
+    assert t1 > 0 and abs(t2 - 2 * t1) <= 2, (t1, t2)
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_platform_exit_code_passes_through(board):
+    elf = firmware(board, "selftest-exit201", SELFTEST, ("-DPE_SELFTEST_EXIT=201",))
+    r = run(board, elf, timeout=60)
+    assert r.returncode == 201, f"exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_platform_fault_reports_and_exits_nonzero(board):
+    elf = firmware(board, "selftest-fault", SELFTEST, ("-DPE_SELFTEST_FAULT=1",))
+    r = run(board, elf, timeout=60)
+    assert r.returncode == 254, f"exit {r.returncode}\n{r.stdout}\n{r.stderr}"
+    m = re.search(r"pe_platform: fault: exception (0x[0-9a-f]+) pc (0x[0-9a-f]+)", r.stdout)
+    assert m, r.stdout
+    # the stacked PC is the udf instruction inside main
+    nm = subprocess.run(["arm-none-eabi-nm", "-S", str(elf)], capture_output=True, text=True, check=True).stdout
+    start, size = next((int(a, 16), int(s, 16)) for a, s, _, n in (ln.split() for ln in nm.splitlines()
+                       if len(ln.split()) == 4) if n == "main")
+    assert start <= int(m.group(2), 16) < start + size, (m.group(0), hex(start), size)
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_kernels_bare_metal(board):
+    """The C kernel test (every microkernel against its scalar twin and the op's arithmetic)."""
+    elf = firmware(board, "kernels", KT_SOURCES)
+    r = run(board, elf)
+    out = r.stdout
+    assert r.returncode == 0, f"pe_test_kernels on {board}: exit {r.returncode}\n{out[-3000:]}\n{r.stderr[-2000:]}"
+    assert features_line(out) == BOARDS[board]
+    m = SUMMARY.search(out)
+    assert m, f"no summary line\n{out[-2000:]}"
+    passed, failed, _ = map(int, m.groups())
+    assert failed == 0 and passed > 0, m.group(0)
