@@ -118,3 +118,97 @@ def test_kernels_bare_metal(board):
     assert m, f"no summary line\n{out[-2000:]}"
     passed, failed, _ = map(int, m.groups())
     assert failed == 0 and passed > 0, m.group(0)
+
+
+# ---- real models through the bare-metal runner (native/tests/pe_mcu_run_model.c) ----
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import pyedge  # noqa: E402
+from models import model_path  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "boards" / "platform"))
+import runner  # noqa: E402
+
+MODELS = ["tflm_micro_speech_quantized", "tflm_person_detect"]
+SETS = 2  # input sets, one per invoke
+_host: dict[tuple, tuple] = {}
+
+
+def host_run(name: str, board: str, layouts: str) -> tuple[bytes, bytes, list[bytes]]:
+    """(blob packed for the board, SETS random input sets, the host's outputs per invoke)."""
+    key = (name, board, layouts)
+    if key not in _host:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # person_detect's quantized_dimension warning
+            blob = pyedge.pack_tflite(model_path(name).read_bytes(), target=board, layouts=layouts)
+        it = pyedge.Interpreter(model_content=blob)
+        it.allocate_tensors()
+        rng = np.random.default_rng(11)
+        ins, outs = bytearray(), []
+        for _ in range(SETS):
+            for d in it.get_input_details():
+                info = np.iinfo(d["dtype"])
+                x = rng.integers(info.min, info.max, size=tuple(d["shape"]), endpoint=True).astype(d["dtype"])
+                it.set_tensor(d["index"], x)
+                ins += x.tobytes()
+            it.invoke()
+            outs.append(b"".join(it.get_tensor(d["index"]).tobytes() for d in it.get_output_details()))
+        _host[key] = (blob, bytes(ins), outs)
+    return _host[key]
+
+
+_fw: dict[tuple, Path] = {}
+
+
+def model_firmware(name: str, board: str, layouts: str) -> Path:
+    need_toolchain()
+    if (name, board, layouts) not in _fw:
+        blob, _, _ = host_run(name, board, layouts)
+        elf, warns = runner.firmware(board, blob, name)
+        assert not warns, "bare-metal build warnings:\n" + "\n".join(warns)
+        _fw[name, board, layouts] = elf
+    return _fw[name, board, layouts]
+
+
+# "auto": what `pyedge pack --target BOARD` writes (TFLite's layouts where the board has no SIMD
+# kernel for the op); "packed": every conv/FC in the packed GEMM layout, on its scalar twin
+@pytest.mark.parametrize("layouts", ["auto", "packed"])
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_models_bit_identical_bare_metal(board, name, layouts):
+    elf = model_firmware(name, board, layouts)
+    blob, ins, want = host_run(name, board, layouts)
+    res = runner.run(board, elf, ins, invokes=SETS)
+    assert len(res.outputs) == SETS, res.stdout[-2000:]
+    for k, (got, exp) in enumerate(zip(res.outputs, want)):
+        assert got == exp, f"{name} on {board}, invoke {k}: outputs {got.hex()} != host {exp.hex()}"
+    host = pyedge.Interpreter(model_content=blob)
+    host.allocate_tensors()
+    assert res.blob_bytes == len(blob)
+    assert res.clock == "systick" and res.clock_hz == mcu.BOARDS[board].systick_hz
+    # per-op counts through the core's timing hook: one per op, every one counted, and together
+    # about the whole invoke (the hook's own clock reads add a little)
+    assert len(res.ops) == len(host.op_variants()), res.stdout[-2000:]
+    assert all(t > 0 for _, _, t in res.ops), res.ops
+    total, ops = res.invoke_ticks[0], sum(t for _, _, t in res.ops)
+    assert total > 0 and abs(ops - total) <= 0.02 * total + 4 * len(res.ops), (ops, total)
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_model_instruction_counts_repeat(board):
+    """Under -icount shift=0 two runs of the same model count the same instructions."""
+    name = "tflm_micro_speech_quantized"
+    elf = model_firmware(name, board, "auto")
+    _, ins, _ = host_run(name, board, "auto")
+    a, b = (runner.run(board, elf, ins, invokes=SETS) for _ in range(2))
+    assert a.invoke_ticks == b.invoke_ticks and a.ops == b.ops
+
+
+def test_model_runner_without_inputs_says_so():
+    name, board = "tflm_micro_speech_quantized", "mps2-an386"
+    elf = model_firmware(name, board, "auto")
+    r = run(board, elf, timeout=60)
+    assert r.returncode == 2, r.stdout
+    assert "no input block" in r.stdout and "-device loader" in r.stdout

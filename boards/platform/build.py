@@ -44,10 +44,12 @@ class Board:
     systick_hz: int       # the processor clock SysTick counts
     code: tuple           # (origin, size): code memory (QEMU loads the ELF there)
     ram: tuple            # (origin, size): data, bss, heap, stack
+    const: tuple = ()     # (origin, size): constants, the model blob; () = in the code memory
     stack: int = 0x8000
 
 
-# Memory maps as boards/<name>.toml gives them; UART base and clocks from QEMU's hw/arm/mps2.c and
+# Memory maps as boards/<name>.toml gives them (AN547: code in the ITCM, constants in the 2 MiB
+# SRAM, data in the DTCM); UART base and clocks from QEMU's hw/arm/mps2.c and
 # mps2-tz.c (AN547 boots Secure: its UART0 is the Secure alias 0x59303000).
 BOARDS = {
     "mps2-an386": Board("mps2-an386", "mps2-an386", "cortex-m4",
@@ -55,7 +57,8 @@ BOARDS = {
                         0x40004000, 25_000_000, (0x00000000, 0x00400000), (0x20000000, 0x00400000)),
     "mps3-an547": Board("mps3-an547", "mps3-an547", "cortex-m55",
                         ("-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"), ("mcu", "dsp", "mve"),
-                        0x59303000, 32_000_000, (0x00000000, 0x00080000), (0x20000000, 0x00080000)),
+                        0x59303000, 32_000_000, (0x00000000, 0x00080000), (0x20000000, 0x00080000),
+                        (0x01000000, 0x00200000)),
 }
 WARN = ["-Wall", "-Wextra", "-std=c99"]
 PLATFORM_SOURCES = ["startup.c", "platform.c", "syscalls.c"]
@@ -132,6 +135,9 @@ def compile_all(board: str, files: list[tuple[Path, list[str]]], opt: str = "O2"
 def linker_script(board: str, opt: str) -> Path:
     b = BOARDS[board]
     text = (PLATFORM / "cortex-m.ld.in").read_text()
+    text = text.replace("@CONST_MEMORY@", f"  CONST (r) : ORIGIN = 0x{b.const[0]:08x}, LENGTH = 0x{b.const[1]:08x}"
+                        if b.const else "")
+    text = text.replace("@CONST_REGION@", "CONST" if b.const else "CODE")
     for k, v in {"CODE_ORIGIN": b.code[0], "CODE_SIZE": b.code[1], "RAM_ORIGIN": b.ram[0],
                  "RAM_SIZE": b.ram[1], "STACK": b.stack}.items():
         text = text.replace(f"@{k}@", f"0x{v:08x}")
@@ -151,7 +157,7 @@ def build(board: str, program: list[Path], elf: Path, opt: str = "O2", defines: 
     plat_objs, w2 = compile_all(board, [(PLATFORM / s, []) for s in PLATFORM_SOURCES], opt, subdir="platform")
     inc = [f"-I{d}" for d in (extra_includes or [])]
     prog_objs, w3 = compile_all(board, [(p, []) for p in program], opt, extra=inc + (defines or []),
-                                subdir=f"prog-{elf.stem}")
+                                subdir=f"prog-{elf.parent.name}-{elf.stem}")
     elf.parent.mkdir(parents=True, exist_ok=True)
     link = [CC, *b.cflags, f"-{opt}", "-nostartfiles", "--specs=nano.specs", "-T", str(linker_script(board, opt)),
             "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments", f"-Wl,-Map={elf.with_suffix('.map')}",
