@@ -212,3 +212,19 @@ def test_model_runner_without_inputs_says_so():
     r = run(board, elf, timeout=60)
     assert r.returncode == 2, r.stdout
     assert "no input block" in r.stdout and "-device loader" in r.stdout
+
+
+def test_mcu_icount_tool(tmp_path):
+    """tools/mcu_icount.py measures both models on both boards (exit 1 if a board's outputs
+    differ from the host's) and writes the table docs/mcu-instruction-counts.md holds."""
+    need_toolchain()
+    out = tmp_path / "counts.md"
+    r = subprocess.run([sys.executable, ROOT / "tools" / "mcu_icount.py", "--write", out], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    text = out.read_text()
+    for model in ("person detection 96x96", "micro_speech"):
+        for board in BOARDS:
+            assert re.search(rf"^\| {model} \| {board} \(Cortex-M\w+\) \| [\d.]+ M \| [\d.]+ M \|", text, re.M), text
+    doc = (ROOT / "docs" / "mcu-instruction-counts.md").read_text()
+    assert doc.splitlines()[:12] == text.splitlines()[:12]

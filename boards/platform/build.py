@@ -15,6 +15,7 @@ Used by tests/test_cross_mcu.py and tools/mcu_icount.py.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -189,6 +190,40 @@ def symbol_address(elf: Path, name: str) -> int:
         if len(parts) == 3 and parts[2] == name:
             return int(parts[0], 16)
     raise KeyError(f"{elf.name} has no symbol {name}")
+
+
+def text_by_origin(map_file: Path) -> dict[str, dict[str, int]]:
+    """Bytes of code (.text*) and constants (.rodata*) the link kept, by where they came from:
+    `core` (native/src, native/kernels), `platform` (boards/platform), `program` (the program's
+    own sources, the model blob among its constants) and `libc` (newlib, libgcc, libm)."""
+    out = {k: {"text": 0, "rodata": 0} for k in ("core", "platform", "program", "libc")}
+    text = map_file.read_text()
+    body = text[text.index("Linker script and memory map"):]
+    pending = None
+    line_re = re.compile(r"^ (\.(?:text|rodata)\S*)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S.*)$")
+    cont_re = re.compile(r"^\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S.*)$")
+    for line in body.splitlines():
+        m = line_re.match(line)
+        if m:
+            name, size, origin = m.groups()
+        elif pending and (m2 := cont_re.match(line)):
+            name, (size, origin) = pending, m2.groups()
+        else:
+            pending = line.strip() if re.match(r"^ \.(?:text|rodata)\S*$", line) else None
+            continue
+        pending = None
+        kind = "text" if name.startswith(".text") else "rodata"
+        if "/native/src/" in origin or "/native/kernels/" in origin or "native__src__" in origin or \
+                "native__kernels__" in origin:
+            who = "core"
+        elif "/platform/" in origin and origin.endswith(".o") and "boards" in origin:
+            who = "platform"
+        elif origin.endswith(".o") and str(ROOT) in origin:
+            who = "program"
+        else:
+            who = "libc"
+        out[who][kind] += int(size, 16)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,3 +84,11 @@ def run(board: str, elf: Path, inputs: bytes, invokes: int = 1, icount: bool = T
     if r.returncode != 0:
         raise RuntimeError(f"{elf} on {board}: exit {r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-2000:]}")
     return parse(board, r.stdout)
+
+
+HAVE_OP_LIST = False
+
+
+def link_options(blob: bytes, used_only: bool) -> dict:
+    """firmware() keyword arguments: link every op of the core, or only those `blob` uses."""
+    return {}
