@@ -216,15 +216,69 @@ def test_model_runner_without_inputs_says_so():
 
 def test_mcu_icount_tool(tmp_path):
     """tools/mcu_icount.py measures both models on both boards (exit 1 if a board's outputs
-    differ from the host's) and writes the table docs/mcu-instruction-counts.md holds."""
+    differ from the host's) and writes the table docs/mcu-instruction-counts.md holds; linked
+    with only its own ops, person detection's core (runtime + kernels) is under 20 KB of .text
+    at -Os on the Cortex-M4."""
     need_toolchain()
+    import json
     out = tmp_path / "counts.md"
-    r = subprocess.run([sys.executable, ROOT / "tools" / "mcu_icount.py", "--write", out], capture_output=True,
-                       text=True, timeout=600)
+    r = subprocess.run([sys.executable, ROOT / "tools" / "mcu_icount.py", "--write", out, "--json"],
+                       capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
+    res = json.loads(r.stdout)
+    for every, used in zip(res["all_ops"], res["used_ops"]):
+        assert used["Os"]["core_text"] < every["Os"]["core_text"], (every, used)
+        assert used["O2"]["instructions"] > 0
+        if (used["model"], used["board"]) == ("tflm_person_detect", "mps2-an386"):
+            assert used["Os"]["core_text"] < 20_000, used
     text = out.read_text()
     for model in ("person detection 96x96", "micro_speech"):
         for board in BOARDS:
             assert re.search(rf"^\| {model} \| {board} \(Cortex-M\w+\) \| [\d.]+ M \| [\d.]+ M \|", text, re.M), text
     doc = (ROOT / "docs" / "mcu-instruction-counts.md").read_text()
     assert doc.splitlines()[:12] == text.splitlines()[:12]
+
+
+def test_op_list_header_names_the_models_ops(tmp_path):
+    """pyedge pack --op-list writes the ops and layouts the model uses (no toolchain needed)."""
+    from pyedge.cformat import op_list
+    blob, _, _ = host_run("tflm_micro_speech_quantized", "mps2-an386", "auto")
+    assert op_list(blob) == [("DEPTHWISE_CONV_2D", 0), ("FULLY_CONNECTED", 0), ("RESHAPE", 0), ("SOFTMAX", 0)]
+    blob, _, _ = host_run("tflm_micro_speech_quantized", "mps2-an386", "packed")
+    assert ("FULLY_CONNECTED", 1) in op_list(blob)
+    out = tmp_path / "ops.h"
+    r = subprocess.run([sys.executable, "-m", "pyedge", "pack", model_path("tflm_micro_speech_quantized"),
+                        "--target", "mps2-an386", "-o", tmp_path / "m.h", "--op-list", out],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    assert "#define PE_USE_OP_SOFTMAX PE_PROBE" in text and "PE_USE_OP_CONV_2D " not in text
+    assert "#define PE_USE_LAYOUT_FULLY_CONNECTED_0u PE_PROBE" in text
+
+
+@pytest.mark.parametrize("layouts", ["auto", "packed"])
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_models_linked_with_only_their_ops(board, name, layouts):
+    """Firmware whose core keeps only the model's ops and layouts (the packer's op list) runs
+    it bit-identically to the host, on the same variants as the full core."""
+    need_toolchain()
+    blob, ins, want = host_run(name, board, layouts)
+    elf, warns = runner.firmware(board, blob, name, op_list_of=blob)
+    assert not warns, "\n".join(warns)
+    res = runner.run(board, elf, ins, invokes=SETS)
+    assert res.outputs == want, f"{name} on {board}: {[o.hex() for o in res.outputs]} != {[o.hex() for o in want]}"
+    full = runner.run(board, model_firmware(name, board, layouts), ins, invokes=SETS)
+    assert [(op, v) for op, v, _ in res.ops] == [(op, v) for op, v, _ in full.ops]
+
+
+def test_firmware_without_an_op_refuses_the_model():
+    """A core linked for micro_speech's ops refuses person detection at pe_model_init, by name."""
+    need_toolchain()
+    board = "mps2-an386"
+    blob, ins, _ = host_run("tflm_person_detect", board, "auto")
+    other, _, _ = host_run("tflm_micro_speech_quantized", board, "auto")
+    elf, warns = runner.firmware(board, blob, "tflm_person_detect", op_list_of=other)
+    assert not warns, "\n".join(warns)
+    with pytest.raises(RuntimeError, match=r"exit 1[\s\S]*model refused: op not supported by this core"):
+        runner.run(board, elf, ins, invokes=SETS)

@@ -107,7 +107,10 @@ def markdown(rows: list[dict], rows_used: list[dict] | None = None) -> str:
             "arena as its own tools report it). `.text`: code of the pyedge core (runtime + kernels) the",
             "link kept at -Os, from the linker map; the C library (printf for the UART lines, memcpy,",
             "libgcc's division) and the platform are counted apart. TFLM's runtime + kernels: "
-            f"{TFLM_TEXT}.", "",
+            f"{TFLM_TEXT}. \"The model's ops only\": the core's op and variant tables keep only the",
+            "ops and weight layouts the model uses (`pyedge pack --op-list model_ops.h`, then",
+            "`native/src/ops.c` compiled with `-DPE_OP_LIST='\"model_ops.h\"'`), so `--gc-sections` drops",
+            "every other kernel; a blob needing more is refused at `pe_model_init`.", "",
             "| model | board | arena | TFLM arena | blob | core .text -Os, all ops | core .rodata | libc .text |"
             + (" core .text -Os, the model's ops only |" if rows_used else ""),
             "|---|---|---|---|---|---|---|---|" + ("---|" if rows_used else "")]

@@ -149,12 +149,24 @@ def linker_script(board: str, opt: str) -> Path:
     return path
 
 
+OPS_C = NATIVE / "src" / "ops.c"
+
+
 def build(board: str, program: list[Path], elf: Path, opt: str = "O2", defines: list[str] | None = None,
-          core: list[tuple[Path, list[str]]] | None = None, extra_includes: list[Path] | None = None) -> tuple[Path, list[str]]:
+          core: list[tuple[Path, list[str]]] | None = None, extra_includes: list[Path] | None = None,
+          op_list: Path | None = None) -> tuple[Path, list[str]]:
     """Link program sources + platform + core into `elf`; returns (elf, warnings). `core`
-    replaces the core's file list (e.g. only the kernels a model uses)."""
+    replaces the core's file list; `op_list` (a header from pyedge pack --op-list) compiles
+    native/src/ops.c with only that model's ops and variants, so the link drops the rest."""
     b = BOARDS[board]
-    core_objs, warns = compile_all(board, core if core is not None else core_files(b), opt)
+    files = core if core is not None else core_files(b)
+    if op_list is not None:
+        files = [(p, f) for p, f in files if p != OPS_C]
+    core_objs, warns = compile_all(board, files, opt)
+    if op_list is not None:
+        ops_obj, w = compile_all(board, [(OPS_C, [f'-DPE_OP_LIST="{op_list}"'])], opt,
+                                 subdir=f"prog-{elf.parent.name}-{elf.stem}-ops")
+        core_objs, warns = core_objs + ops_obj, warns + w
     plat_objs, w2 = compile_all(board, [(PLATFORM / s, []) for s in PLATFORM_SOURCES], opt, subdir="platform")
     inc = [f"-I{d}" for d in (extra_includes or [])]
     prog_objs, w3 = compile_all(board, [(p, []) for p in program], opt, extra=inc + (defines or []),

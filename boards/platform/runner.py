@@ -37,20 +37,29 @@ class RunResult:
         return ticks * 1e9 / self.clock_hz
 
 
-def firmware(board: str, blob: bytes, name: str, opt: str = "O2", core=None, defines=()) -> tuple[Path, list[str]]:
+def firmware(board: str, blob: bytes, name: str, opt: str = "O2", core=None, defines=(),
+             op_list_of: bytes | None = None) -> tuple[Path, list[str]]:
     """The runner linked around `blob` (a C header from pyedge.cformat), built under
-    build/mcu-<board>-<opt>/models/<name>-<hash>/; returns (elf, warnings)."""
-    from pyedge.cformat import write_c
-    digest = hashlib.sha1(blob + repr((core, defines)).encode()).hexdigest()[:10]
+    build/mcu-<board>-<opt>/models/<name>-<hash>/; returns (elf, warnings). With `op_list_of`
+    (a blob: `blob` itself, or another for a negative test) the core keeps only that blob's ops
+    and layouts (pyedge pack --op-list)."""
+    from pyedge.cformat import write_c, write_op_list
+    digest = hashlib.sha1(blob + repr((core, defines)).encode() + (b"ops" + op_list_of if op_list_of else b"")
+                          ).hexdigest()[:10]
     d = mcu.out_dir(board, opt) / "models" / f"{name}-{digest}"
     d.mkdir(parents=True, exist_ok=True)
     header = d / "model_data.h"
     if not header.exists():
         write_c(blob, header, "model", source=name)
+    op_list = None
+    if op_list_of is not None:
+        op_list = d / "model_ops.h"
+        if not op_list.exists():
+            write_op_list(op_list_of, op_list, source=name)
     elf = d / "run_model.elf"
     return mcu.build(board, [RUNNER], elf, opt,
                      ['-DPE_MODEL_HEADER="model_data.h"', "-DPE_MODEL_PREFIX=MODEL", *defines],
-                     core=core, extra_includes=[d])
+                     core=core, extra_includes=[d], op_list=op_list)
 
 
 def io_block(inputs: bytes, invokes: int) -> bytes:
@@ -86,9 +95,10 @@ def run(board: str, elf: Path, inputs: bytes, invokes: int = 1, icount: bool = T
     return parse(board, r.stdout)
 
 
-HAVE_OP_LIST = False
+HAVE_OP_LIST = True
 
 
 def link_options(blob: bytes, used_only: bool) -> dict:
-    """firmware() keyword arguments: link every op of the core, or only those `blob` uses."""
-    return {}
+    """firmware() keyword arguments: link every op of the core, or only those `blob` uses (its
+    op list from the packer, pyedge.cformat.op_list_header)."""
+    return {"op_list_of": blob} if used_only else {}
