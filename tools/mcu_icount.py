@@ -57,13 +57,20 @@ def host_outputs(blob: bytes, seed: int = 7) -> tuple[bytes, bytes]:
     return bytes(ins), b"".join(it.get_tensor(d["index"]).tobytes() for d in it.get_output_details())
 
 
-def measure(model: str, board: str, link_used_only: bool = False) -> dict:
+# how the model is packed: "scalar" TFLite's layouts, every op on the scalar reference kernels;
+# "dsp" every conv/FC (and 1-channel depthwise) in the packed GEMM layout, which the Cortex-M
+# DSP microkernel (SMLAD) runs on both boards
+PATHS = {"scalar": "generic", "dsp": "packed"}
+
+
+def measure(model: str, board: str, link_used_only: bool = False, path: str = "scalar") -> dict:
     import pyedge
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # person_detect's quantized_dimension warning
-        blob = pyedge.pack_tflite((ROOT / "tests" / "models" / f"{model}.tflite").read_bytes(), target=board)
+        blob = pyedge.pack_tflite((ROOT / "tests" / "models" / f"{model}.tflite").read_bytes(), target=board,
+                                  layouts=PATHS[path])
     ins, want = host_outputs(blob)
-    row: dict = {"model": model, "board": board, "blob_bytes": len(blob)}
+    row: dict = {"model": model, "board": board, "path": path, "blob_bytes": len(blob)}
     for opt in ("O2", "Os"):
         elf, warns = runner.firmware(board, blob, model, opt, **runner.link_options(blob, link_used_only))
         if warns:
@@ -85,23 +92,30 @@ def measure(model: str, board: str, link_used_only: bool = False) -> dict:
     return row
 
 
-def markdown(rows: list[dict], rows_used: list[dict] | None = None) -> str:
+def markdown(rows: list[dict], rows_used: list[dict] | None = None, rows_dsp: list[dict] | None = None) -> str:
     out = ["# Cortex-M instruction counts", "",
            "Written by `tools/mcu_icount.py` (do not edit by hand). Bare metal on QEMU 7.2's `mps2-an386`",
            "(Cortex-M4F) and `mps3-an547` (Cortex-M55), `-icount shift=0,align=off,sleep=off`, SysTick as",
            "the clock: **instruction counts, not cycles** (QEMU runs one instruction per ns of virtual time",
            "and models no pipeline or memory timing); they repeat exactly run after run. One inference on",
-           "random inputs, outputs bit-identical to the host's. Models packed with `pyedge pack --target",
-           "BOARD` (TFLite's weight layouts where the board has no SIMD kernel of the op), firmware built",
-           "by `boards/platform/build.py` with GCC " + _gcc_version() + ". TFLite Micro's numbers are from the",
-           "same boards and QEMU (issue 8).", "",
+           "random inputs, outputs bit-identical to the host's. Firmware built by",
+           "`boards/platform/build.py` with GCC " + _gcc_version() + ". TFLite Micro's numbers are from the same",
+           "boards and QEMU (issue 8). Two pyedge paths: **scalar**, TFLite's weight layouts and the",
+           "scalar reference kernels only (`pyedge pack --target BOARD --layouts generic`); **dsp**, every",
+           "conv and FC (and depthwise of one input channel) in the packed GEMM layout (`--layouts",
+           "packed`), run by the Cortex-M DSP microkernel `gemm_2x16c4__dsp` (SMLAD on int16 pairs,",
+           "`native/kernels/qs8_gemm_dsp.c`) on both boards; depthwise with one channel per group stays",
+           "scalar there. The M55 runs the same DSP code: no Helium (MVE) kernel yet.", "",
            "## Instructions per inference", "",
-           "| model | board | pyedge -O2 | pyedge -Os | TFLM reference kernels | TFLM + CMSIS-NN | target |",
-           "|---|---|---|---|---|---|---|"]
-    for r in rows:
+           "| model | board | pyedge scalar -O2 | pyedge scalar -Os | pyedge dsp -O2 | TFLM reference kernels | "
+           "TFLM + CMSIS-NN | target |",
+           "|---|---|---|---|---|---|---|---|"]
+    for k, r in enumerate(rows):
         ref, cmsis = TFLM[r["model"], r["board"]]
+        dsp = f"**{rows_dsp[k]['O2']['instructions'] / 1e6:.2f} M**" if rows_dsp else "-"
         out.append(f"| {_name(r['model'])} | {r['board']} ({BOARDS[r['board']]}) | {r['O2']['instructions'] / 1e6:.2f} M | "
-                   f"{r['Os']['instructions'] / 1e6:.2f} M | {ref} M | {cmsis} M | <= {TARGET[r['model'], r['board']]} M |")
+                   f"{r['Os']['instructions'] / 1e6:.2f} M | {dsp} | {ref} M | {cmsis} M | "
+                   f"<= {TARGET[r['model'], r['board']]} M |")
     out += ["", "## Memory", "",
             "Arena: the one buffer of activations and scratch the model needs (pyedge's planner; TFLM's",
             "arena as its own tools report it). `.text`: code of the pyedge core (runtime + kernels) the",
@@ -121,10 +135,17 @@ def markdown(rows: list[dict], rows_used: list[dict] | None = None) -> str:
         if rows_used:
             line += f" {rows_used[k]['Os']['core_text']:,} B |"
         out.append(line)
+    if rows_dsp:
+        out += ["", "The dsp path (packed GEMM layout; the firmware linked with the model's ops only, which",
+                "does not change a count):", "",
+                "| model | board | arena | blob | core .text -Os, the model's ops only |", "|---|---|---|---|---|"]
+        for r in rows_dsp:
+            out.append(f"| {_name(r['model'])} | {r['board']} | {r['Os']['arena_bytes']:,} B | {r['blob_bytes']:,} B | "
+                       f"{r['Os']['core_text']:,} B |")
     out += ["", "## Where the instructions go (-O2, per op through the core's timing hook)", ""]
-    for r in rows:
+    for r in rows + (rows_dsp or []):
         total = r["O2"]["instructions"]
-        out += [f"### {_name(r['model'])} on {r['board']}: {total / 1e6:.2f} M", "",
+        out += [f"### {_name(r['model'])} on {r['board']}, {r['path']}: {total / 1e6:.2f} M", "",
                 "| op (variant) | instructions | share |", "|---|---|---|"]
         for name, n in r["ops"][:6]:
             out.append(f"| {name} | {n / 1e6:.3f} M | {100 * n / total:.1f}% |")
@@ -154,15 +175,18 @@ def main(argv: list[str] | None = None) -> int:
     rows = [measure(m, b) for m in MODELS.values() for b in BOARDS]
     rows_used = [measure(m, b, link_used_only=True) for m in MODELS.values() for b in BOARDS] \
         if runner.HAVE_OP_LIST else None
+    rows_dsp = [measure(m, b, link_used_only=True, path="dsp") for m in MODELS.values() for b in BOARDS]
     if args.json:
-        print(json.dumps({"all_ops": rows, "used_ops": rows_used}, indent=1))
+        print(json.dumps({"all_ops": rows, "used_ops": rows_used, "dsp": rows_dsp}, indent=1))
     else:
         for r in rows:
             print(f"{r['model']:30s} {r['board']:11s} {r['O2']['instructions'] / 1e6:8.2f} M instructions (-O2) "
                   f"{r['Os']['instructions'] / 1e6:8.2f} M (-Os)  arena {r['Os']['arena_bytes']} B  "
                   f"core .text -Os {r['Os']['core_text']} B")
+        for r in rows_dsp:
+            print(f"{r['model']:30s} {r['board']:11s} {r['O2']['instructions'] / 1e6:8.2f} M instructions (-O2, dsp)")
     if args.write:
-        args.write.write_text(markdown(rows, rows_used))
+        args.write.write_text(markdown(rows, rows_used, rows_dsp))
     return 0
 
 

@@ -40,7 +40,8 @@ class Board:
     machine: str          # qemu-system-arm -M
     qemu_cpu: str         # qemu-system-arm -cpu
     cflags: tuple         # CPU flags
-    tags: tuple           # native/sources.txt targets this board builds (besides `all`)
+    tags: tuple           # native/sources.txt targets this board builds besides `all` (ISA files are
+                          # `all` and empty where the compiler lacks the feature)
     uart_base: int        # CMSDK APB UART0
     systick_hz: int       # the processor clock SysTick counts
     code: tuple           # (origin, size): code memory (QEMU loads the ELF there)
@@ -54,10 +55,10 @@ class Board:
 # mps2-tz.c (AN547 boots Secure: its UART0 is the Secure alias 0x59303000).
 BOARDS = {
     "mps2-an386": Board("mps2-an386", "mps2-an386", "cortex-m4",
-                        ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), ("mcu", "dsp"),
+                        ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), (),
                         0x40004000, 25_000_000, (0x00000000, 0x00400000), (0x20000000, 0x00400000)),
     "mps3-an547": Board("mps3-an547", "mps3-an547", "cortex-m55",
-                        ("-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"), ("mcu", "dsp", "mve"),
+                        ("-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"), (),
                         0x59303000, 32_000_000, (0x00000000, 0x00080000), (0x20000000, 0x00080000),
                         (0x01000000, 0x00200000)),
 }

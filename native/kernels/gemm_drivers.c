@@ -22,6 +22,10 @@ const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx512 = {pe_qs8_dw_row__avx512};
 const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_neon = {pe_qs8_gemm_neon, PE_GEMM_NEON_MR, PE_GEMM_NEON_NAME, NULL};
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__neon = {pe_qs8_dw_row__neon};
 #endif
+#if PE_DSP_KERNELS
+const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_2x16c4__dsp = {pe_qs8_gemm_2x16c4__dsp, 2, "gemm_2x16c4__dsp",
+                                                        pe_qs8_gemm_1x16c4__dsp};
+#endif
 #if PE_ARM64_KERNELS
 const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__neondot = {pe_qs8_gemm_4x16c4__neondot, 4,
                                                             "gemm_4x16c4__neondot", NULL};

@@ -27,6 +27,14 @@
 #define PE_ARMV7_NEON_KERNELS 0
 #endif
 #define PE_NEON_KERNELS (PE_ARM64_KERNELS || PE_ARMV7_NEON_KERNELS)
+/* Cortex-M DSP kernels (SMLAD on int16 pairs): M-profile cores with the DSP extension, fixed at
+   compile time (no detection on a microcontroller; the *_dsp.c files are empty elsewhere). */
+#if defined(__arm__) && defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M' && \
+    defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(PE_SCALAR_ONLY)
+#define PE_DSP_KERNELS 1
+#else
+#define PE_DSP_KERNELS 0
+#endif
 
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define PE_STATIC_ASSERT(cond, msg) _Static_assert(cond, #msg)
