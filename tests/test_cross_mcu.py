@@ -192,9 +192,18 @@ def test_models_bit_identical_bare_metal(board, name, layouts):
     # about the whole invoke (the hook's own clock reads add a little)
     assert len(res.ops) == len(host.op_variants()), res.stdout[-2000:]
     assert all(t > 0 for _, _, t in res.ops), res.ops
-    # on these DSP boards the packed GEMM layout runs the SMLAD microkernel, never its scalar twin
-    gemm = {v for _, v, _ in res.ops if v.startswith("gemm_")}
+    # on these DSP boards the packed GEMM layout runs the SMLAD microkernel, never its scalar twin,
+    # and depthwise of one channel per group the DSP row kernel
+    assert res.features == BOARDS[board]
+    variants = {v for _, v, _ in res.ops}
+    gemm = {v for v in variants if v.startswith("gemm_")}
     assert gemm <= {"gemm_2x16c4__dsp"} and (layouts == "auto" or gemm), gemm
+    if name == "tflm_person_detect":
+        assert "dw_row__dsp" in variants, variants
+    # the same firmware with its DSP kernels switched off: the scalar kernels, the same bytes
+    scalar = runner.run(board, elf, ins, invokes=SETS, features_off=runner.SCALAR_ONLY)
+    assert scalar.features == set() and scalar.outputs == want
+    assert {v for _, v, _ in scalar.ops} <= {"scalar", "gemm_1x16c4__scalar"}, scalar.ops
     total, ops = res.invoke_ticks[0], sum(t for _, _, t in res.ops)
     assert total > 0 and abs(ops - total) <= 0.02 * total + 4 * len(res.ops), (ops, total)
 

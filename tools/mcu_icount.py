@@ -61,6 +61,7 @@ def host_outputs(blob: bytes, seed: int = 7) -> tuple[bytes, bytes]:
 # "dsp" every conv/FC (and 1-channel depthwise) in the packed GEMM layout, which the Cortex-M
 # DSP microkernel (SMLAD) runs on both boards
 PATHS = {"scalar": "generic", "dsp": "packed"}
+FEATURES_OFF = {"scalar": runner.SCALAR_ONLY, "dsp": 0}
 
 
 def measure(model: str, board: str, link_used_only: bool = False, path: str = "scalar") -> dict:
@@ -75,7 +76,7 @@ def measure(model: str, board: str, link_used_only: bool = False, path: str = "s
         elf, warns = runner.firmware(board, blob, model, opt, **runner.link_options(blob, link_used_only))
         if warns:
             raise SystemExit(f"{model} on {board} -{opt}: compiler warnings:\n" + "\n".join(warns))
-        res = runner.run(board, elf, ins)
+        res = runner.run(board, elf, ins, features_off=FEATURES_OFF[path])
         if res.outputs[0] != want:
             raise SystemExit(f"{model} on {board} -{opt}: outputs {res.outputs[0].hex()} differ from the host's {want.hex()}")
         sizes = mcu.text_by_origin(elf.with_suffix(".map"))
@@ -104,8 +105,10 @@ def markdown(rows: list[dict], rows_used: list[dict] | None = None, rows_dsp: li
            "scalar reference kernels only (`pyedge pack --target BOARD --layouts generic`); **dsp**, every",
            "conv and FC (and depthwise of one input channel) in the packed GEMM layout (`--layouts",
            "packed`), run by the Cortex-M DSP microkernel `gemm_2x16c4__dsp` (SMLAD on int16 pairs,",
-           "`native/kernels/qs8_gemm_dsp.c`) on both boards; depthwise with one channel per group stays",
-           "scalar there. The M55 runs the same DSP code: no Helium (MVE) kernel yet.", "",
+           "`native/kernels/qs8_gemm_dsp.c`), and depthwise with one channel per group by `dw_row__dsp`",
+           "(SMLABB/SMLATT, `native/kernels/qs8_dwconv_dsp.c`), on both boards. The scalar path runs",
+           "with the firmware's DSP feature switched off (the runner's `features_off`), so every op takes",
+           "the scalar reference kernel. The M55 runs the same DSP code: no Helium (MVE) kernel yet.", "",
            "## Instructions per inference", "",
            "| model | board | pyedge scalar -O2 | pyedge scalar -Os | pyedge dsp -O2 | TFLM reference kernels | "
            "TFLM + CMSIS-NN | target |",

@@ -31,6 +31,7 @@ class RunResult:
     arena_bytes: int = 0
     blob_bytes: int = 0
     stdout: str = ""
+    features: set = field(default_factory=set)  # what the kernels may use
 
     def instructions(self, ticks: int) -> float:
         """SysTick ticks -> instructions under -icount shift=0 (1 instruction per ns)."""
@@ -62,8 +63,8 @@ def firmware(board: str, blob: bytes, name: str, opt: str = "O2", core=None, def
                      core=core, extra_includes=[d], op_list=op_list)
 
 
-def io_block(inputs: bytes, invokes: int) -> bytes:
-    return struct.pack("<IIII", IO_MAGIC, invokes, len(inputs), 0) + inputs
+def io_block(inputs: bytes, invokes: int, features_off: int = 0) -> bytes:
+    return struct.pack("<IIII", IO_MAGIC, invokes, len(inputs), features_off) + inputs
 
 
 def parse(board: str, text: str) -> RunResult:
@@ -75,19 +76,26 @@ def parse(board: str, text: str) -> RunResult:
         m = re.search(rf"^{key} (\d+)$", text, re.M)
         if m:
             setattr(res, f"{key}_bytes", int(m.group(1)))
+    m = re.search(r"^features:(.*)$", text, re.M)
+    if m:
+        res.features = set() if "none" in m.group(1) else set(m.group(1).split())
     res.outputs = [bytes.fromhex(h) for h in re.findall(r"^out \d+ ([0-9a-f]*)$", text, re.M)]
     res.invoke_ticks = [int(t) for t in re.findall(r"^invoke \d+ ticks (\d+)$", text, re.M)]
     res.ops = [(op, var, int(t)) for op, var, t in re.findall(r"^op \d+ (\S+) (\S+) ticks (\d+)$", text, re.M)]
     return res
 
 
-def run(board: str, elf: Path, inputs: bytes, invokes: int = 1, icount: bool = True, timeout: float = 600) -> RunResult:
-    """Run the runner `elf` on `inputs` (one set, or one per invoke); raises RuntimeError with the
-    UART text on a non-zero exit."""
+SCALAR_ONLY = 0xFFFFFFFF  # features_off: no SIMD kernel
+
+
+def run(board: str, elf: Path, inputs: bytes, invokes: int = 1, icount: bool = True, timeout: float = 600,
+        features_off: int = 0) -> RunResult:
+    """Run the runner `elf` on `inputs` (one set, or one per invoke), with the PE_FEAT_* bits of
+    `features_off` not used; raises RuntimeError with the UART text on a non-zero exit."""
     addr = mcu.symbol_address(elf, "pe_mcu_io")
     with tempfile.TemporaryDirectory(prefix="pe_mcu_io_") as tmp:
         io = Path(tmp) / "io.bin"
-        io.write_bytes(io_block(inputs, invokes))
+        io.write_bytes(io_block(inputs, invokes, features_off))
         r = subprocess.run(mcu.qemu_command(board, elf, icount=icount, loads=[(io, addr)]), capture_output=True,
                            text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     if r.returncode != 0:

@@ -25,6 +25,7 @@ const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__neon = {pe_qs8_dw_row__neon};
 #if PE_DSP_KERNELS
 const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_2x16c4__dsp = {pe_qs8_gemm_2x16c4__dsp, 2, "gemm_2x16c4__dsp",
                                                         pe_qs8_gemm_1x16c4__dsp};
+const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__dsp = {pe_qs8_dw_row__dsp};
 #endif
 #if PE_ARM64_KERNELS
 const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__neondot = {pe_qs8_gemm_4x16c4__neondot, 4,

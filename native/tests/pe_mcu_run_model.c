@@ -6,8 +6,10 @@
  * Build: boards/platform/build.py ... -DPE_MODEL_HEADER='"model_data.h"' -DPE_MODEL_PREFIX=MODEL
  * Inputs: the .noinit block `pe_mcu_io` (its address from the ELF's symbols), placed with
  *   qemu-system-arm ... -device loader,file=io.bin,addr=ADDR,force-raw=on
- * io.bin is: u32 magic 0x4F494550 ("PEIO"), u32 invokes, u32 bytes, u32 0, then `bytes` of input
- * data: one set (every model input's raw bytes in order) or one set per invoke.
+ * io.bin is: u32 magic 0x4F494550 ("PEIO"), u32 invokes, u32 bytes, u32 features_off, then `bytes`
+ * of input data: one set (every model input's raw bytes in order) or one set per invoke.
+ * features_off: PE_FEAT_* bits the kernels must not use (as PYEDGE_ISA caps a hosted build;
+ * 0xFFFFFFFF: the scalar kernels only).
  * UART lines, one invoke after another:
  *   out K HEX          every output's raw bytes after invoke K, in order, as hex
  *   invoke K ticks T   pe_invoke's clock ticks with no per-op hook
@@ -39,7 +41,7 @@ static const uint32_t output_bytes[AT_LEAST_1(M(NUM_OUTPUTS))] = M(OUTPUT_BYTES_
 
 #define IO_MAGIC 0x4F494550u
 typedef struct {
-  uint32_t magic, invokes, bytes, reserved;
+  uint32_t magic, invokes, bytes, features_off;
   uint8_t data[PE_MCU_IO_BYTES];
 } pe_mcu_io_block;
 __attribute__((section(".noinit"), aligned(16))) volatile pe_mcu_io_block pe_mcu_io;
@@ -108,12 +110,19 @@ int main(void) {
   }
 
   st = pe_model_init(&m, M(BLOB), M(BLOB_SIZE));
-  if (st == PE_OK) st = pe_interp_init(&it, &m, arena, sizeof arena, pe_detect_features());
+  if (st == PE_OK) st = pe_interp_init(&it, &m, arena, sizeof arena, pe_detect_features() & ~pe_mcu_io.features_off);
   if (st != PE_OK) {
     printf("pe_mcu_run_model: model refused: %s\n", pe_status_str(st));
     return 1;
   }
   printf("arena %lu\nblob %lu\n", (unsigned long)pe_model_arena_bytes(&m), (unsigned long)m.size);
+  {
+    uint32_t bit;
+    printf("features:");
+    for (bit = 1; bit != 0; bit <<= 1)
+      if (it.features & bit) printf(" %s", pe_feature_name(bit) ? pe_feature_name(bit) : "?");
+    printf("%s\n", it.features ? "" : " none (scalar only)");
+  }
 
   for (k = 0; k < invokes; ++k) {
     if (k == 0 || sets > 1) set_inputs(&it, k);
