@@ -181,13 +181,11 @@ static inline int pe_same_shape(const pe_tensor *a, const pe_tensor *b) {
  * ------------------------------------------------------------------------ */
 
 static inline int32_t pe_sat_rounding_doubling_high_mul(int32_t a, int32_t b) {
-  int64_t ab;
-  int32_t nudge;
+  /* gemmlowp: (ab + (ab >= 0 ? 2^30 : 1 - 2^30)) / 2^31, the division rounding toward zero. For
+     ab < 0 that quotient is ceil((ab + 1 - 2^30) / 2^31) = floor((ab + 2^30) / 2^31), so both
+     cases are one arithmetic shift of ab + 2^30 (on a 32-bit core: SMULL, ADDS/ADC, two shifts). */
   if (a == b && a == INT32_MIN) return INT32_MAX;
-  ab = (int64_t)a * (int64_t)b;
-  nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-  /* division (not shift) rounds toward zero, as gemmlowp does */
-  return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+  return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
 }
 
 static inline int32_t pe_rounding_divide_by_pot(int32_t x, int exponent) {
