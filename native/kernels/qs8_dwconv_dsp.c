@@ -6,8 +6,10 @@
  * SADD16 adds the input offset to both halves (x + input_offset is in [-255, 255]), and
  * SMLABB / SMLATT multiply-accumulate the bottom and top halves into one int32 per channel
  * (exact products, wrapping sums, as the scalar kernel's uint32 accumulator). Taps outside the
- * input are skipped: the valid tap range is found once per pixel. The last channels (fewer than
- * 4) take the scalar arithmetic. Built on M-profile cores with DSP only (PE_DSP_KERNELS). */
+ * input are skipped: the valid tap range is found once per pixel. 3x3 filters (dilation 1) take
+ * a fast path on the pixels whose taps all lie inside: the input offset times the channel's
+ * weight sum is added once per channel (with the bias), so the 9 unrolled taps need no SADD16.
+ * The last channels (fewer than 4) take the scalar arithmetic. Built on M-profile cores with DSP only (PE_DSP_KERNELS). */
 #include "pe_kernel.h"
 
 #if PE_DSP_KERNELS
@@ -37,60 +39,135 @@ static inline void tap_range(int32_t start, int32_t k, int32_t dil, int32_t size
   *hi = b;
 }
 
-void pe_qs8_dw_row__dsp(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t ox1, int8_t *out) {
+#define PE_DW_DSP_MAX_CH 256 /* channels the 3x3 fast path precomputes (on the stack) */
+
+/* One tap of 4 channels with the input offset folded into the per-channel base: acc += w * x. */
+#define PE_DW_TAP(xp, wp)                                    \
+  do {                                                       \
+    const uint32_t xv_ = ld32(xp), wv_ = ld32(wp);           \
+    const int32_t xe_ = (int32_t)__sxtb16(xv_), xo_ = sxtb16_ror8(xv_); \
+    const int32_t we_ = (int32_t)__sxtb16(wv_), wo_ = sxtb16_ror8(wv_); \
+    a0 = __smlabb(we_, xe_, a0);                             \
+    a2 = __smlatt(we_, xe_, a2);                             \
+    a1 = __smlabb(wo_, xo_, a1);                             \
+    a3 = __smlatt(wo_, xo_, a3);                             \
+  } while (0)
+
+static inline int8_t dw_out(const pe_qs8_dw_args *p, int32_t c, int32_t acc, int32_t bias) {
+  return (int8_t)pe_conv_requant32((int64_t)acc, bias, p->mult[c], p->shift[c], p->output_offset, p->act_min,
+                                   p->act_max);
+}
+
+/* Every pixel of [ox0, ox1) whose 3x3 taps (dilation 1) all lie inside the input, 4 channels
+   at a time: base[c] = bias + input_offset * sum of the channel's 9 weights (mod 2^32, the sum
+   the scalar kernel forms tap by tap), so the taps need no offset. */
+static void dw3x3_inside(const pe_qs8_dw_args *p, const int32_t *base, int32_t y0, int32_t ox, int8_t *out) {
+  const int32_t ch = p->channels, ch4 = ch & ~3;
+  const size_t in_row = (size_t)p->in_w * ch;
+  const int8_t *x0 = p->input + ((size_t)y0 * p->in_w + (ox * p->stride_w - p->pad_w)) * ch;
+  int32_t c;
+  for (c = 0; c < ch4; c += 4) {
+    const int8_t *r0 = x0 + c, *r1 = r0 + in_row, *r2 = r1 + in_row;
+    const int8_t *f = p->filter + c;
+    int32_t a0 = base[c], a1 = base[c + 1], a2 = base[c + 2], a3 = base[c + 3];
+    PE_DW_TAP(r0, f);
+    PE_DW_TAP(r0 + ch, f + ch);
+    PE_DW_TAP(r0 + 2 * ch, f + 2 * ch);
+    PE_DW_TAP(r1, f + 3 * ch);
+    PE_DW_TAP(r1 + ch, f + 4 * ch);
+    PE_DW_TAP(r1 + 2 * ch, f + 5 * ch);
+    PE_DW_TAP(r2, f + 6 * ch);
+    PE_DW_TAP(r2 + ch, f + 7 * ch);
+    PE_DW_TAP(r2 + 2 * ch, f + 8 * ch);
+    out[c] = dw_out(p, c, a0, 0);
+    out[c + 1] = dw_out(p, c + 1, a1, 0);
+    out[c + 2] = dw_out(p, c + 2, a2, 0);
+    out[c + 3] = dw_out(p, c + 3, a3, 0);
+  }
+  for (; c < ch; ++c) {
+    uint32_t acc = (uint32_t)base[c];
+    int32_t t;
+    for (t = 0; t < 9; ++t)
+      acc += (uint32_t)((int32_t)p->filter[t * ch + c] * (int32_t)x0[(size_t)(t / 3) * in_row + (size_t)(t % 3) * ch + c]);
+    out[c] = dw_out(p, c, (int32_t)acc, 0);
+  }
+}
+
+/* The general case: taps [fy_lo, fy_hi) x [fx_lo, fx_hi), the offset added to each input. */
+static void dw_general(const pe_qs8_dw_args *p, int32_t y0, int32_t fy_lo, int32_t fy_hi, int32_t ox, int8_t *out) {
   const int32_t ch = p->channels;
-  const int32_t y0 = oy * p->stride_h - p->pad_h;
   const size_t row_step = (size_t)p->dilation_h * p->in_w * ch, col_step = (size_t)p->dilation_w * ch;
   const size_t frow_step = (size_t)p->kw * ch;
   const int32_t off2 = (int32_t)(((uint32_t)(uint16_t)p->input_offset << 16) | (uint16_t)p->input_offset);
-  int32_t fy_lo, fy_hi, ox, c;
+  const int32_t x0 = ox * p->stride_w - p->pad_w;
+  int32_t fx_lo, fx_hi, c;
+  const int8_t *in0, *f0;
+  tap_range(x0, p->kw, p->dilation_w, p->in_w, &fx_lo, &fx_hi);
+  in0 = p->input + ((size_t)(y0 + fy_lo * p->dilation_h) * p->in_w + (x0 + fx_lo * p->dilation_w)) * ch;
+  f0 = p->filter + ((size_t)fy_lo * p->kw + fx_lo) * ch;
+  for (c = 0; c + 4 <= ch; c += 4) {
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, fy, fx;
+    const int8_t *ir = in0 + c, *fr = f0 + c;
+    const int32_t *b = p->bias;
+    for (fy = fy_lo; fy < fy_hi; ++fy, ir += row_step, fr += frow_step) {
+      const int8_t *ip = ir, *fp = fr;
+      for (fx = fx_lo; fx < fx_hi; ++fx, ip += col_step, fp += ch) {
+        const uint32_t xv = ld32(ip), wv = ld32(fp);
+        const int32_t xe = (int32_t)__sadd16(__sxtb16(xv), off2), xo = (int32_t)__sadd16(sxtb16_ror8(xv), off2);
+        const int32_t we = (int32_t)__sxtb16(wv), wo = sxtb16_ror8(wv);
+        a0 = __smlabb(we, xe, a0);
+        a2 = __smlatt(we, xe, a2);
+        a1 = __smlabb(wo, xo, a1);
+        a3 = __smlatt(wo, xo, a3);
+      }
+    }
+    out[c] = dw_out(p, c, a0, b ? b[c] : 0);
+    out[c + 1] = dw_out(p, c + 1, a1, b ? b[c + 1] : 0);
+    out[c + 2] = dw_out(p, c + 2, a2, b ? b[c + 2] : 0);
+    out[c + 3] = dw_out(p, c + 3, a3, b ? b[c + 3] : 0);
+  }
+  for (; c < ch; ++c) {
+    uint32_t acc = 0;
+    int32_t fy, fx;
+    const int8_t *ir = in0 + c, *fr = f0 + c;
+    for (fy = fy_lo; fy < fy_hi; ++fy, ir += row_step, fr += frow_step) {
+      const int8_t *ip = ir, *fp = fr;
+      for (fx = fx_lo; fx < fx_hi; ++fx, ip += col_step, fp += ch)
+        acc += (uint32_t)((int32_t)*fp * ((int32_t)*ip + p->input_offset));
+    }
+    out[c] = dw_out(p, c, (int32_t)acc, p->bias != NULL ? p->bias[c] : 0);
+  }
+}
+
+void pe_qs8_dw_row__dsp(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t ox1, int8_t *out) {
+  const int32_t ch = p->channels;
+  const int32_t y0 = oy * p->stride_h - p->pad_h;
+  int32_t fy_lo, fy_hi, ox, in_lo = ox1, in_hi = ox1;
+  int32_t base[PE_DW_DSP_MAX_CH];
   tap_range(y0, p->kh, p->dilation_h, p->in_h, &fy_lo, &fy_hi);
+  /* pixels whose 3x3 taps are all inside: [in_lo, in_hi) */
+  if (p->kh == 3 && p->kw == 3 && p->dilation_h == 1 && p->dilation_w == 1 && fy_lo == 0 && fy_hi == 3 &&
+      ch <= PE_DW_DSP_MAX_CH && ox0 < ox1) {
+    int32_t c, t;
+    in_lo = ox0;
+    while (in_lo < ox1 && in_lo * p->stride_w - p->pad_w < 0) ++in_lo;
+    in_hi = in_lo;
+    while (in_hi < ox1 && in_hi * p->stride_w - p->pad_w + 3 <= p->in_w) ++in_hi;
+    if (in_hi > in_lo) {
+      for (c = 0; c < ch; ++c) {
+        uint32_t sum = 0;
+        for (t = 0; t < 9; ++t) sum += (uint32_t)(int32_t)p->filter[t * ch + c];
+        base[c] = (int32_t)((p->bias != NULL ? (uint32_t)p->bias[c] : 0u) + sum * (uint32_t)p->input_offset);
+      }
+    } else {
+      in_lo = in_hi = ox1;
+    }
+  }
   for (ox = ox0; ox < ox1; ++ox, out += ch) {
-    const int32_t x0 = ox * p->stride_w - p->pad_w;
-    int32_t fx_lo, fx_hi;
-    const int8_t *in0, *f0;
-    tap_range(x0, p->kw, p->dilation_w, p->in_w, &fx_lo, &fx_hi);
-    in0 = p->input + ((size_t)(y0 + fy_lo * p->dilation_h) * p->in_w + (x0 + fx_lo * p->dilation_w)) * ch;
-    f0 = p->filter + ((size_t)fy_lo * p->kw + fx_lo) * ch;
-    for (c = 0; c + 4 <= ch; c += 4) {
-      int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, fy, fx;
-      const int8_t *ir = in0 + c, *fr = f0 + c;
-      for (fy = fy_lo; fy < fy_hi; ++fy, ir += row_step, fr += frow_step) {
-        const int8_t *ip = ir, *fp = fr;
-        for (fx = fx_lo; fx < fx_hi; ++fx, ip += col_step, fp += ch) {
-          const uint32_t xv = ld32(ip), wv = ld32(fp);
-          const int32_t xe = (int32_t)__sadd16(__sxtb16(xv), off2), xo = (int32_t)__sadd16(sxtb16_ror8(xv), off2);
-          const int32_t we = (int32_t)__sxtb16(wv), wo = sxtb16_ror8(wv);
-          a0 = __smlabb(we, xe, a0);
-          a2 = __smlatt(we, xe, a2);
-          a1 = __smlabb(wo, xo, a1);
-          a3 = __smlatt(wo, xo, a3);
-        }
-      }
-      {
-        const int32_t *b = p->bias;
-        out[c] = (int8_t)pe_conv_requant32((int64_t)a0, b ? b[c] : 0, p->mult[c], p->shift[c], p->output_offset,
-                                           p->act_min, p->act_max);
-        out[c + 1] = (int8_t)pe_conv_requant32((int64_t)a1, b ? b[c + 1] : 0, p->mult[c + 1], p->shift[c + 1],
-                                               p->output_offset, p->act_min, p->act_max);
-        out[c + 2] = (int8_t)pe_conv_requant32((int64_t)a2, b ? b[c + 2] : 0, p->mult[c + 2], p->shift[c + 2],
-                                               p->output_offset, p->act_min, p->act_max);
-        out[c + 3] = (int8_t)pe_conv_requant32((int64_t)a3, b ? b[c + 3] : 0, p->mult[c + 3], p->shift[c + 3],
-                                               p->output_offset, p->act_min, p->act_max);
-      }
-    }
-    for (; c < ch; ++c) {
-      uint32_t acc = 0;
-      int32_t fy, fx;
-      const int8_t *ir = in0 + c, *fr = f0 + c;
-      for (fy = fy_lo; fy < fy_hi; ++fy, ir += row_step, fr += frow_step) {
-        const int8_t *ip = ir, *fp = fr;
-        for (fx = fx_lo; fx < fx_hi; ++fx, ip += col_step, fp += ch)
-          acc += (uint32_t)((int32_t)*fp * ((int32_t)*ip + p->input_offset));
-      }
-      out[c] = (int8_t)pe_conv_requant32((int64_t)(int32_t)acc, p->bias != NULL ? p->bias[c] : 0, p->mult[c],
-                                         p->shift[c], p->output_offset, p->act_min, p->act_max);
-    }
+    if (ox >= in_lo && ox < in_hi)
+      dw3x3_inside(p, base, y0, ox, out);
+    else
+      dw_general(p, y0, fy_lo, fy_hi, ox, out);
   }
 }
 #else
