@@ -16,6 +16,7 @@
 #include <arm_acle.h>
 
 #include "conv.h"
+#include "pe_requant_dsp.h"
 #include "qs8_dwconv.h"
 
 static inline uint32_t ld32(const void *p) {
@@ -54,8 +55,8 @@ static inline void tap_range(int32_t start, int32_t k, int32_t dil, int32_t size
   } while (0)
 
 static inline int8_t dw_out(const pe_qs8_dw_args *p, int32_t c, int32_t acc, int32_t bias) {
-  return (int8_t)pe_conv_requant32((int64_t)acc, bias, p->mult[c], p->shift[c], p->output_offset, p->act_min,
-                                   p->act_max);
+  return pe_dsp_requant(pe_conv_add_wrap(acc, bias), pe_dsp_rq_channel(p->mult[c], p->shift[c]), p->output_offset,
+                        p->act_min, p->act_max);
 }
 
 /* Every pixel of [ox0, ox1) whose 3x3 taps (dilation 1) all lie inside the input, 4 channels

@@ -14,7 +14,7 @@
 #if PE_DSP_KERNELS
 #include <arm_acle.h>
 
-#include "conv.h"
+#include "pe_requant_dsp.h"
 #include "qs8_gemm.h"
 
 static inline uint32_t ld32(const void *p) {
@@ -35,9 +35,6 @@ static inline int32_t uxtb16_ror8(uint32_t x) {
   return r;
 }
 
-static inline int8_t requant(int32_t acc, int32_t mult, int32_t shift, int32_t out_off, int32_t lo, int32_t hi) {
-  return (int8_t)pe_conv_requant32((int64_t)acc, 0, mult, shift, out_off, lo, hi);
-}
 
 /* one row x 2 channels (n, n + 1) over all k-groups */
 static inline void row_pair(size_t kp, const uint8_t *a, const int8_t *wp, int32_t *acc0, int32_t *acc1) {
@@ -63,8 +60,9 @@ void pe_qs8_gemm_1x16c4__dsp(size_t mr, size_t nc, size_t kp, const uint8_t *a, 
     for (n = 0; n < nc; n += 2) {
       int32_t s0 = init[n], s1 = init[n + 1];
       row_pair(kp, a, w + n * PE_GEMM_KR, &s0, &s1);
-      c[n] = requant(s0, mult[n], shift[n], output_offset, act_min, act_max);
-      if (n + 1 < nc) c[n + 1] = requant(s1, mult[n + 1], shift[n + 1], output_offset, act_min, act_max);
+      c[n] = pe_dsp_requant(s0, pe_dsp_rq_channel(mult[n], shift[n]), output_offset, act_min, act_max);
+      if (n + 1 < nc)
+        c[n + 1] = pe_dsp_requant(s1, pe_dsp_rq_channel(mult[n + 1], shift[n + 1]), output_offset, act_min, act_max);
     }
   }
 }
@@ -102,11 +100,15 @@ void pe_qs8_gemm_2x16c4__dsp(size_t mr, size_t nc, size_t kp, const uint8_t *a, 
       s11 = __smlad(wl, x1l, s11);
       s11 = __smlad(wh, x1h, s11);
     }
-    c0[n] = requant(s00, mult[n], shift[n], output_offset, act_min, act_max);
-    c1[n] = requant(s10, mult[n], shift[n], output_offset, act_min, act_max);
+    {
+      const pe_dsp_rq q = pe_dsp_rq_channel(mult[n], shift[n]);
+      c0[n] = pe_dsp_requant(s00, q, output_offset, act_min, act_max);
+      c1[n] = pe_dsp_requant(s10, q, output_offset, act_min, act_max);
+    }
     if (n + 1 < nc) {
-      c0[n + 1] = requant(s01, mult[n + 1], shift[n + 1], output_offset, act_min, act_max);
-      c1[n + 1] = requant(s11, mult[n + 1], shift[n + 1], output_offset, act_min, act_max);
+      const pe_dsp_rq q = pe_dsp_rq_channel(mult[n + 1], shift[n + 1]);
+      c0[n + 1] = pe_dsp_requant(s01, q, output_offset, act_min, act_max);
+      c1[n + 1] = pe_dsp_requant(s11, q, output_offset, act_min, act_max);
     }
   }
 }
