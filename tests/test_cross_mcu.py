@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT / "boards" / "platform"))
 import build as mcu  # noqa: E402
 
 BOARDS = {"mps2-an386": {"dsp"}, "mps3-an547": {"dsp", "mve"}}
+GEMM = {"mps2-an386": "gemm_2x16c4__dsp", "mps3-an547": "gemm_4x16c4__mve"}  # the packed layout's kernel
 KT_SOURCES = [ROOT / "native" / "tests" / f for f in
               ("test_kernels.c", "kt_gemm.c", "kt_dwconv.c", "kt_vadd.c", "kt_requant.c", "kt_dot.c")]
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed, (\d+) skipped$", re.M)
@@ -192,12 +193,12 @@ def test_models_bit_identical_bare_metal(board, name, layouts):
     # about the whole invoke (the hook's own clock reads add a little)
     assert len(res.ops) == len(host.op_variants()), res.stdout[-2000:]
     assert all(t > 0 for _, _, t in res.ops), res.ops
-    # on these DSP boards the packed GEMM layout runs the SMLAD microkernel, never its scalar twin,
-    # and depthwise of one channel per group the DSP row kernel
+    # the packed GEMM layout runs the board's microkernel (Helium on the M55, SMLAD on the M4),
+    # never its scalar twin, and depthwise of one channel per group the DSP row kernel
     assert res.features == BOARDS[board]
     variants = {v for _, v, _ in res.ops}
     gemm = {v for v in variants if v.startswith("gemm_")}
-    assert gemm <= {"gemm_2x16c4__dsp"} and (layouts == "auto" or gemm), gemm
+    assert gemm <= {GEMM[board]} and (layouts == "auto" or gemm), gemm
     if name == "tflm_person_detect":
         assert "dw_row__dsp" in variants, variants
     # the same firmware with its DSP kernels switched off: the scalar kernels, the same bytes

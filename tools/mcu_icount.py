@@ -57,11 +57,11 @@ def host_outputs(blob: bytes, seed: int = 7) -> tuple[bytes, bytes]:
     return bytes(ins), b"".join(it.get_tensor(d["index"]).tobytes() for d in it.get_output_details())
 
 
-# how the model is packed: "scalar" TFLite's layouts, every op on the scalar reference kernels;
-# "dsp" every conv/FC (and 1-channel depthwise) in the packed GEMM layout, which the Cortex-M
-# DSP microkernel (SMLAD) runs on both boards
-PATHS = {"scalar": "generic", "dsp": "packed"}
-FEATURES_OFF = {"scalar": runner.SCALAR_ONLY, "dsp": 0}
+# how the model is packed and run: "scalar" TFLite's layouts, every op on the scalar reference
+# kernels (the firmware's SIMD switched off); "simd" every conv/FC (and 1-channel depthwise) in
+# the packed GEMM layout, run by the board's microkernels (M4: DSP; M55: Helium GEMM, DSP depthwise)
+PATHS = {"scalar": "generic", "simd": "packed"}
+FEATURES_OFF = {"scalar": runner.SCALAR_ONLY, "simd": 0}
 
 
 def measure(model: str, board: str, link_used_only: bool = False, path: str = "scalar") -> dict:
@@ -102,15 +102,16 @@ def markdown(rows: list[dict], rows_used: list[dict] | None = None, rows_dsp: li
            "random inputs, outputs bit-identical to the host's. Firmware built by",
            "`boards/platform/build.py` with GCC " + _gcc_version() + ". TFLite Micro's numbers are from the same",
            "boards and QEMU (issue 8). Two pyedge paths: **scalar**, TFLite's weight layouts and the",
-           "scalar reference kernels only (`pyedge pack --target BOARD --layouts generic`); **dsp**, every",
-           "conv and FC (and depthwise of one input channel) in the packed GEMM layout (`--layouts",
-           "packed`), run by the Cortex-M DSP microkernel `gemm_2x16c4__dsp` (SMLAD on int16 pairs,",
-           "`native/kernels/qs8_gemm_dsp.c`), and depthwise with one channel per group by `dw_row__dsp`",
-           "(SMLABB/SMLATT, `native/kernels/qs8_dwconv_dsp.c`), on both boards. The scalar path runs",
-           "with the firmware's DSP feature switched off (the runner's `features_off`), so every op takes",
-           "the scalar reference kernel. The M55 runs the same DSP code: no Helium (MVE) kernel yet.", "",
+           "scalar reference kernels only (`pyedge pack --target BOARD --layouts generic`, the firmware's",
+           "SIMD switched off through the runner's `features_off`; GCC auto-vectorizes some scalar loops",
+           "with MVE on the M55); **simd**, every conv and FC (and depthwise of one input channel) in the",
+           "packed GEMM layout (`--layouts packed`), run on the M4 by `gemm_2x16c4__dsp` (SMLAD on int16",
+           "pairs, `native/kernels/qs8_gemm_dsp.c`) and on the M55 by `gemm_4x16c4__mve` (Helium",
+           "VMLADAVA, `native/kernels/qs8_gemm_mve.c`); depthwise with one channel per group by",
+           "`dw_row__dsp` (SMLABB/SMLATT, `native/kernels/qs8_dwconv_dsp.c`) on both: there is no Helium",
+           "depthwise kernel yet.", "",
            "## Instructions per inference", "",
-           "| model | board | pyedge scalar -O2 | pyedge scalar -Os | pyedge dsp -O2 | TFLM reference kernels | "
+           "| model | board | pyedge scalar -O2 | pyedge scalar -Os | pyedge simd -O2 | TFLM reference kernels | "
            "TFLM + CMSIS-NN | target |",
            "|---|---|---|---|---|---|---|---|"]
     for k, r in enumerate(rows):
@@ -139,7 +140,7 @@ def markdown(rows: list[dict], rows_used: list[dict] | None = None, rows_dsp: li
             line += f" {rows_used[k]['Os']['core_text']:,} B |"
         out.append(line)
     if rows_dsp:
-        out += ["", "The dsp path (packed GEMM layout; the firmware linked with the model's ops only, which",
+        out += ["", "The simd path (packed GEMM layout; the firmware linked with the model's ops only, which",
                 "does not change a count):", "",
                 "| model | board | arena | blob | core .text -Os, the model's ops only |", "|---|---|---|---|---|"]
         for r in rows_dsp:
@@ -178,16 +179,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = [measure(m, b) for m in MODELS.values() for b in BOARDS]
     rows_used = [measure(m, b, link_used_only=True) for m in MODELS.values() for b in BOARDS] \
         if runner.HAVE_OP_LIST else None
-    rows_dsp = [measure(m, b, link_used_only=True, path="dsp") for m in MODELS.values() for b in BOARDS]
+    rows_dsp = [measure(m, b, link_used_only=True, path="simd") for m in MODELS.values() for b in BOARDS]
     if args.json:
-        print(json.dumps({"all_ops": rows, "used_ops": rows_used, "dsp": rows_dsp}, indent=1))
+        print(json.dumps({"all_ops": rows, "used_ops": rows_used, "simd": rows_dsp}, indent=1))
     else:
         for r in rows:
             print(f"{r['model']:30s} {r['board']:11s} {r['O2']['instructions'] / 1e6:8.2f} M instructions (-O2) "
                   f"{r['Os']['instructions'] / 1e6:8.2f} M (-Os)  arena {r['Os']['arena_bytes']} B  "
                   f"core .text -Os {r['Os']['core_text']} B")
         for r in rows_dsp:
-            print(f"{r['model']:30s} {r['board']:11s} {r['O2']['instructions'] / 1e6:8.2f} M instructions (-O2, dsp)")
+            print(f"{r['model']:30s} {r['board']:11s} {r['O2']['instructions'] / 1e6:8.2f} M instructions (-O2, simd)")
     if args.write:
         args.write.write_text(markdown(rows, rows_used, rows_dsp))
     return 0

@@ -35,6 +35,13 @@
 #else
 #define PE_DSP_KERNELS 0
 #endif
+/* Cortex-M Helium (MVE) kernels: Armv8.1-M cores with integer MVE (Cortex-M55/M85), fixed at
+   compile time as DSP is. */
+#if PE_DSP_KERNELS && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define PE_MVE_KERNELS 1
+#else
+#define PE_MVE_KERNELS 0
+#endif
 
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define PE_STATIC_ASSERT(cond, msg) _Static_assert(cond, #msg)

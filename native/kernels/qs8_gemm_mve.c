@@ -1,0 +1,63 @@
+/* int8 GEMM microkernel for Cortex-M Helium (MVE, Armv8.1-M: Cortex-M55/M85) over the
+ * PE_LAYOUT_QS8_GEMM_N16K4 layout (qs8_gemm.h), bit-identical to pe_qs8_gemm_1x16c4__scalar.
+ *
+ * One channel at a time for up to 4 rows: a byte gather (VLDRB with offsets 0-3, 64-67, 128-131,
+ * 192-195) takes the channel's 16 weights of 4 consecutive k-groups, the rows' 16 panel bytes are
+ * flipped back to int8 (x = a ^ 0x80) and VMLADAVA sums the 16 exact products into each row's
+ * int32 accumulator; VADDVA sums the weights, so that acc = init + 128 * sum(w) + sum(w * x)
+ * = init + sum(w * a), the scalar twin's sum (mod 2^32). The last k-groups (kp not a multiple of
+ * 16) are loaded under a tail predicate (VCTP), zeroing the weights there. Only the nc channels
+ * stored are computed; requantization as the DSP kernels (pe_requant_dsp.h). Built on M-profile
+ * cores with integer MVE only (PE_MVE_KERNELS); elsewhere this file is empty. */
+#include "pe_kernel.h"
+
+#if PE_MVE_KERNELS
+#include <arm_mve.h>
+
+#include "pe_requant_dsp.h"
+#include "qs8_gemm.h"
+
+void pe_qs8_gemm_4x16c4__mve(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                             const int8_t *w, const int32_t *init, const int32_t *mult, const int32_t *shift,
+                             int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *c, size_t c_stride) {
+  const uint8_t *a0 = a, *a1 = mr > 1 ? a0 + a_stride : a0, *a2 = mr > 2 ? a1 + a_stride : a1;
+  const uint8_t *a3 = mr > 3 ? a2 + a_stride : a2;
+  static const uint8_t offs_[16] = {0, 1, 2, 3, 64, 65, 66, 67, 128, 129, 130, 131, 192, 193, 194, 195};
+  const uint8x16_t offs = vld1q_u8(offs_), flip = vdupq_n_u8(0x80);
+  const size_t kfull = kp & ~(size_t)15;
+  size_t n;
+  for (n = 0; n < nc; ++n) {
+    const int8_t *wn = w + 4 * n;
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, ws = 0;
+    size_t g;
+    for (g = 0; g < kfull; g += 16) {
+      const int8x16_t wv = vldrbq_gather_offset_s8(wn + 16 * g, offs);
+      s0 = vmladavaq_s8(s0, wv, vreinterpretq_s8_u8(veorq_u8(vld1q_u8(a0 + g), flip)));
+      s1 = vmladavaq_s8(s1, wv, vreinterpretq_s8_u8(veorq_u8(vld1q_u8(a1 + g), flip)));
+      s2 = vmladavaq_s8(s2, wv, vreinterpretq_s8_u8(veorq_u8(vld1q_u8(a2 + g), flip)));
+      s3 = vmladavaq_s8(s3, wv, vreinterpretq_s8_u8(veorq_u8(vld1q_u8(a3 + g), flip)));
+      ws = vaddvaq_s8(ws, wv);
+    }
+    if (g < kp) {
+      const mve_pred16_t p = vctp8q((uint32_t)(kp - g));
+      const int8x16_t wv = vldrbq_gather_offset_z_s8(wn + 16 * g, offs, p);
+      s0 = vmladavaq_s8(s0, wv, vreinterpretq_s8_u8(veorq_u8(vldrbq_z_u8(a0 + g, p), flip)));
+      s1 = vmladavaq_s8(s1, wv, vreinterpretq_s8_u8(veorq_u8(vldrbq_z_u8(a1 + g, p), flip)));
+      s2 = vmladavaq_s8(s2, wv, vreinterpretq_s8_u8(veorq_u8(vldrbq_z_u8(a2 + g, p), flip)));
+      s3 = vmladavaq_s8(s3, wv, vreinterpretq_s8_u8(veorq_u8(vldrbq_z_u8(a3 + g, p), flip)));
+      ws = vaddvaq_s8(ws, wv);
+    }
+    {
+      const pe_dsp_rq q = pe_dsp_rq_channel(mult[n], shift[n]);
+      const uint32_t base = (uint32_t)init[n] + 128u * (uint32_t)ws;
+      int8_t *cn = c + n;
+      cn[0] = pe_dsp_requant((int32_t)(base + (uint32_t)s0), q, output_offset, act_min, act_max);
+      if (mr > 1) cn[c_stride] = pe_dsp_requant((int32_t)(base + (uint32_t)s1), q, output_offset, act_min, act_max);
+      if (mr > 2) cn[2 * c_stride] = pe_dsp_requant((int32_t)(base + (uint32_t)s2), q, output_offset, act_min, act_max);
+      if (mr > 3) cn[3 * c_stride] = pe_dsp_requant((int32_t)(base + (uint32_t)s3), q, output_offset, act_min, act_max);
+    }
+  }
+}
+#else
+typedef int pe_qs8_gemm_mve_unused; /* ISO C: a translation unit holds a declaration */
+#endif
