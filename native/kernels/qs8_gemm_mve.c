@@ -7,15 +7,28 @@
  * int32 accumulator; VADDVA sums the weights, so that acc = init + 128 * sum(w) + sum(w * x)
  * = init + sum(w * a), the scalar twin's sum (mod 2^32). The last k-groups (kp not a multiple of
  * 16) are loaded under a tail predicate (VCTP), zeroing the weights there. Only the nc channels
- * stored are computed; requantization as the DSP kernels (pe_requant_dsp.h). Built on M-profile
+ * stored are computed; the rows' results are requantized as one vector and stored with a byte
+ * scatter (row r at r * c_stride). Built on M-profile
  * cores with integer MVE only (PE_MVE_KERNELS); elsewhere this file is empty. */
 #include "pe_kernel.h"
 
 #if PE_MVE_KERNELS
 #include <arm_mve.h>
 
-#include "pe_requant_dsp.h"
 #include "qs8_gemm.h"
+
+/* TFLite's requantization of 4 lanes with one channel's multiplier (>= 0) and shift, exactly as
+   pe_conv_requant32: VQRDMULH is gemmlowp's rounding doubling high multiply bit for bit; VRSHL
+   rounds ties up, so negative values first move down by one when there is a right shift (the
+   NEON kernels' pe_requant_neon.h does the same); the left shift wraps (VSHL). */
+static inline int32x4_t requant4(int32x4_t acc, int32_t mult, int32_t shift, int32x4_t vout, int32x4_t vmin,
+                                 int32x4_t vmax) {
+  const int32x4_t left = vdupq_n_s32(shift > 0 ? shift : 0), right = vdupq_n_s32(shift > 0 ? 0 : shift);
+  int32x4_t x = vqrdmulhq_n_s32(vshlq_s32(acc, left), mult);
+  x = vqaddq_s32(x, vshrq_n_s32(vandq_s32(x, right), 31));
+  x = vaddq_s32(vrshlq_s32(x, right), vout);
+  return vminq_s32(vmaxq_s32(x, vmin), vmax);
+}
 
 void pe_qs8_gemm_4x16c4__mve(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                              const int8_t *w, const int32_t *init, const int32_t *mult, const int32_t *shift,
@@ -25,6 +38,9 @@ void pe_qs8_gemm_4x16c4__mve(size_t mr, size_t nc, size_t kp, const uint8_t *a, 
   static const uint8_t offs_[16] = {0, 1, 2, 3, 64, 65, 66, 67, 128, 129, 130, 131, 192, 193, 194, 195};
   const uint8x16_t offs = vld1q_u8(offs_), flip = vdupq_n_u8(0x80);
   const size_t kfull = kp & ~(size_t)15;
+  const uint32x4_t rows = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)c_stride); /* row r's byte at r * c_stride */
+  const mve_pred16_t store = vctp32q((uint32_t)mr);
+  const int32x4_t vout = vdupq_n_s32(output_offset), vmin = vdupq_n_s32(act_min), vmax = vdupq_n_s32(act_max);
   size_t n;
   for (n = 0; n < nc; ++n) {
     const int8_t *wn = w + 4 * n;
@@ -48,13 +64,13 @@ void pe_qs8_gemm_4x16c4__mve(size_t mr, size_t nc, size_t kp, const uint8_t *a, 
       ws = vaddvaq_s8(ws, wv);
     }
     {
-      const pe_dsp_rq q = pe_dsp_rq_channel(mult[n], shift[n]);
-      const uint32_t base = (uint32_t)init[n] + 128u * (uint32_t)ws;
-      int8_t *cn = c + n;
-      cn[0] = pe_dsp_requant((int32_t)(base + (uint32_t)s0), q, output_offset, act_min, act_max);
-      if (mr > 1) cn[c_stride] = pe_dsp_requant((int32_t)(base + (uint32_t)s1), q, output_offset, act_min, act_max);
-      if (mr > 2) cn[2 * c_stride] = pe_dsp_requant((int32_t)(base + (uint32_t)s2), q, output_offset, act_min, act_max);
-      if (mr > 3) cn[3 * c_stride] = pe_dsp_requant((int32_t)(base + (uint32_t)s3), q, output_offset, act_min, act_max);
+      /* the rows' sums as one vector: requantize and store them together */
+      const int32_t base = (int32_t)((uint32_t)init[n] + 128u * (uint32_t)ws);
+      int32x4_t acc = vdupq_n_s32((int32_t)((uint32_t)base + (uint32_t)s0));
+      acc = vsetq_lane_s32((int32_t)((uint32_t)base + (uint32_t)s1), acc, 1);
+      acc = vsetq_lane_s32((int32_t)((uint32_t)base + (uint32_t)s2), acc, 2);
+      acc = vsetq_lane_s32((int32_t)((uint32_t)base + (uint32_t)s3), acc, 3);
+      vstrbq_scatter_offset_p_s32(c + n, rows, requant4(acc, mult[n], shift[n], vout, vmin, vmax), store);
     }
   }
 }
