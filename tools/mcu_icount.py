@@ -59,7 +59,7 @@ def host_outputs(blob: bytes, seed: int = 7) -> tuple[bytes, bytes]:
 
 # how the model is packed and run: "scalar" TFLite's layouts, every op on the scalar reference
 # kernels (the firmware's SIMD switched off); "simd" every conv/FC (and 1-channel depthwise) in
-# the packed GEMM layout, run by the board's microkernels (M4: DSP; M55: Helium GEMM, DSP depthwise)
+# the packed GEMM layout, run by the board's microkernels (M4: DSP; M55: Helium)
 PATHS = {"scalar": "generic", "simd": "packed"}
 FEATURES_OFF = {"scalar": runner.SCALAR_ONLY, "simd": 0}
 
@@ -108,8 +108,8 @@ def markdown(rows: list[dict], rows_used: list[dict] | None = None, rows_dsp: li
            "packed GEMM layout (`--layouts packed`), run on the M4 by `gemm_2x16c4__dsp` (SMLAD on int16",
            "pairs, `native/kernels/qs8_gemm_dsp.c`) and on the M55 by `gemm_4x16c4__mve` (Helium",
            "VMLADAVA, `native/kernels/qs8_gemm_mve.c`); depthwise with one channel per group by",
-           "`dw_row__dsp` (SMLABB/SMLATT, `native/kernels/qs8_dwconv_dsp.c`) on both: there is no Helium",
-           "depthwise kernel yet.", "",
+           "`dw_row__dsp` on the M4 (SMLABB/SMLATT, `native/kernels/qs8_dwconv_dsp.c`) and `dw_row__mve`",
+           "on the M55 (VMULLB/VMULLT on int16, `native/kernels/qs8_dwconv_mve.c`).", "",
            "## Instructions per inference", "",
            "| model | board | pyedge scalar -O2 | pyedge scalar -Os | pyedge simd -O2 | TFLM reference kernels | "
            "TFLM + CMSIS-NN | target |",
