@@ -20,6 +20,7 @@ from .interpreter import Interpreter
 
 REFERENCE = "tflite-ref"
 XNNPACK = "litert+xnnpack"
+ORT = "onnxruntime"
 
 # the instruction whose register-only rate is each tier's peak (native/bench/peak_x86.c)
 PEAK_OF_TIER = {"avx2": "vpmaddwd ymm", "avxvnni": "vpmaddwd ymm", "avx512": "vpmaddwd zmm",
@@ -108,8 +109,9 @@ def _best_tier(have: list[str]) -> str:
 
 def make_runners(raw: bytes, tiers: list[str], threads: int = 1, profile: bool = False,
                  litert: bool = True, reference: bool = True,
-                 warn: Callable[[str], None] | None = None) -> list[Runner]:
-    """The runtimes to compare on one .tflite (or, pyedge only, a .peb)."""
+                 warn: Callable[[str], None] | None = None, onnx: bytes | str | None = None) -> list[Runner]:
+    """The runtimes to compare on one .tflite (or, pyedge only, a .peb). `onnx`: an equivalent
+    ONNX model for ONNX Runtime, or "auto" to convert the .tflite (pyedge.bench_onnx)."""
     from .blob import is_blob
 
     runners = [Runner(f"pyedge[{t}]" + (f" x{threads}" if threads > 1 else ""),
@@ -127,6 +129,18 @@ def make_runners(raw: bytes, tiers: list[str], threads: int = 1, profile: bool =
             except ImportError:
                 if warn:
                     warn("LiteRT not installed (pip install -e '.[bench]'): no XNNPACK column")
+        if onnx is not None:
+            try:
+                from .bench_onnx import OrtRunner, tflite_to_onnx
+
+                model = tflite_to_onnx(raw) if onnx == "auto" else onnx
+                runners.append(Runner(ORT, OrtRunner(model, threads), "onnxruntime"))
+            except ImportError:
+                if warn:
+                    warn("onnx/onnxruntime not installed (pip install -e '.[bench]'): no ONNX Runtime column")
+            except ValueError as exc:
+                if warn:
+                    warn(f"no ONNX Runtime column: {exc}")
         if reference:
             from tflite_runtime.interpreter import Interpreter as RefInterpreter, OpResolverType
 
@@ -196,15 +210,35 @@ def per_op(runner: Runner, rounds: int) -> list[dict[str, Any]]:
     return out
 
 
+def ort_difference(runners: list[Runner]) -> int | None:
+    """Largest |ONNX Runtime - reference| over the outputs, in LSB (it requantizes in float)."""
+    ref = next((r for r in runners if r.kind == "reference"), None)
+    ort = next((r for r in runners if r.kind == "onnxruntime"), None)
+    if ref is None or ort is None:
+        return None
+    worst = 0
+    for k, d in enumerate(ref.interp.get_output_details()):
+        want = ref.interp.get_tensor(d["index"]).astype(np.int64)
+        got = ort.interp.get_tensor(k).astype(np.int64)
+        if got.shape != want.shape:
+            return -1
+        worst = max(worst, int(np.abs(got - want).max(initial=0)))
+    return worst
+
+
 def bench_model(path: str | os.PathLike, rounds: int = 15, threads: int = 1, isa: str | None = None,
                 per_op_rounds: int = 0, litert: bool = True, reference: bool = True,
-                warn: Callable[[str], None] | None = None) -> dict[str, Any]:
+                warn: Callable[[str], None] | None = None, onnx: str | None = None) -> dict[str, Any]:
     """Times `path` on every runtime; returns {"model", "threads", "runtimes": {name: ms},
     "mismatch": [...], "per_op": {tier: [...]}}."""
     with open(path, "rb") as f:
         raw = f.read()
     tiers = tiers_to_run(isa)
-    runners = make_runners(raw, tiers, threads, litert=litert, reference=reference, warn=warn)
+    onnx_model: bytes | str | None = onnx
+    if onnx not in (None, "auto"):
+        with open(onnx, "rb") as f:
+            onnx_model = f.read()
+    runners = make_runners(raw, tiers, threads, litert=litert, reference=reference, warn=warn, onnx=onnx_model)
     time_runners(runners, rounds)
     from .inspector import inspect_model
 
@@ -214,7 +248,7 @@ def bench_model(path: str | os.PathLike, rounds: int = 15, threads: int = 1, isa
                            "spread": {r.name: _spread(r.times) for r in runners},
                            "kinds": {r.name: r.kind for r in runners},
                            "tiers": {r.name: t for r, t in zip(runners, tiers)},
-                           "mismatch": check_outputs(runners)}
+                           "mismatch": check_outputs(runners), "onnxruntime_max_diff": ort_difference(runners)}
     if per_op_rounds:
         res["per_op"] = {}
         for t in tiers:
@@ -236,22 +270,29 @@ def format_result(res: dict[str, Any], peak: dict[str, float] | None = None) -> 
     kinds = res["kinds"]
     xnn = next((v for k, v in rt.items() if kinds[k] == "litert"), None)
     ref = next((v for k, v in rt.items() if kinds[k] == "reference"), None)
+    anchors = [v for k, v in rt.items() if kinds[k] in ("litert", "onnxruntime")]
+    best = min(anchors) if anchors else None
     macs = res.get("macs", 0)
     lines = [f"{res['model']}  ({res['threads']} thread{'s' if res['threads'] > 1 else ''}, "
              f"{macs / 1e6:.1f} M MACs)"]
-    lines.append(f"  {'runtime':28s} {'ms':>10s} {'IQR':>6s} {'vs xnnpack':>11s} {'vs ref':>9s} {'GMAC/s':>8s} "
-                 f"{'% peak':>7s}")
+    lines.append(f"  {'runtime':28s} {'ms':>10s} {'IQR':>6s} {'vs xnnpack':>11s} {'vs best':>8s} {'vs ref':>9s} "
+                 f"{'GMAC/s':>8s} {'% peak':>7s}")
     for name, ms in rt.items():
         vx = f"{ms / xnn:10.2f}x" if xnn else f"{'-':>11s}"
         vr = f"{ms / ref:8.3f}x" if ref else f"{'-':>9s}"
+        vb = f"{ms / best:7.2f}x" if best else f"{'-':>8s}"
         gmacs = macs / (ms * 1e6) if ms > 0 else 0.0
         tier = res.get("tiers", {}).get(name)
         pk = (peak or {}).get(PEAK_OF_TIER.get(tier or "", ""))
         pct = f"{100 * gmacs / (pk * res['threads']):6.1f}%" if pk else f"{'':7s}"
         iqr = res.get("spread", {}).get(name, float("nan"))
-        lines.append(f"  {name:28s} {ms:10.3f} {100 * iqr:5.1f}% {vx} {vr} {gmacs:8.2f} {pct}")
-    lines.append("  (ratios: time / that runtime's time, below 1 is faster; IQR: interquartile range / median; "
-                 "% peak: of the register-only rate of the tier's multiply-accumulate instruction)")
+        lines.append(f"  {name:28s} {ms:10.3f} {100 * iqr:5.1f}% {vx} {vb} {vr} {gmacs:8.2f} {pct}")
+    lines.append("  (ratios: time / that runtime's time, below 1 is faster; best: the faster of LiteRT+XNNPACK and "
+                 "ONNX Runtime; IQR: interquartile range / median; % peak: of the register-only rate of the tier's "
+                 "multiply-accumulate instruction)")
+    if res.get("onnxruntime_max_diff") is not None:
+        lines.append(f"  onnxruntime: outputs within {res['onnxruntime_max_diff']} LSB of the reference kernels "
+                     "(it requantizes in float; a speed anchor, not an oracle)")
     n_pyedge = sum(1 for k in rt if kinds[k] == "pyedge")
     if res["mismatch"]:
         lines.append(f"  OUTPUT MISMATCH vs reference: {', '.join(res['mismatch'])}")
@@ -273,7 +314,9 @@ def format_result(res: dict[str, Any], peak: dict[str, float] | None = None) -> 
 
 
 def main_bench(models: list[str], rounds: int, threads: int, isa: str | None, per_op_rounds: int,
-               json_path: str | None, litert: bool = True, reference: bool = True) -> int:
+               json_path: str | None, litert: bool = True, reference: bool = True,
+               onnx: list[str] | None = None) -> int:
+    """`onnx`: None, ["auto"] (convert every .tflite), or one .onnx file per model, in order."""
     import json
 
     feats = cpu.cpu_features()
@@ -285,9 +328,12 @@ def main_bench(models: list[str], rounds: int, threads: int, isa: str | None, pe
         print("peak, register-only, 1 thread: " + ", ".join(f"{k} {v:.1f} GMAC/s" for k, v in peak.items()))
     results = []
     status = 0
-    for m in models:
+    if onnx and onnx != ["auto"] and len(onnx) != len(models):
+        raise ValueError(f"--onnx: {len(onnx)} file(s) for {len(models)} model(s) (give one per model, or auto)")
+    for k, m in enumerate(models):
+        o = None if not onnx else ("auto" if onnx == ["auto"] else onnx[k])
         res = bench_model(m, rounds, threads, isa, per_op_rounds, litert, reference,
-                          warn=lambda s: print(s, file=sys.stderr))
+                          warn=lambda s: print(s, file=sys.stderr), onnx=o)
         print(format_result(res, peak))
         results.append(res)
         status |= bool(res["mismatch"])
@@ -315,7 +361,7 @@ def _versions() -> str:
     from importlib import metadata
 
     out = []
-    for pkg in ("pyedge", "ai-edge-litert", "tflite-runtime", "numpy"):
+    for pkg in ("pyedge", "ai-edge-litert", "onnxruntime", "tflite-runtime", "numpy"):
         try:
             out.append(f"{pkg} {metadata.version(pkg)}")
         except metadata.PackageNotFoundError:

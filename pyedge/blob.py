@@ -21,7 +21,9 @@ NONE = 0xFFFFFFFF
 MAX_RANK = 6
 LAYOUT_GENERIC = 0
 LAYOUT_QS8_GEMM_N16K4 = 1  # native/kernels/qs8_gemm.h
-LAYOUT_NAMES = {LAYOUT_GENERIC: "generic", LAYOUT_QS8_GEMM_N16K4: "qs8_gemm_n16k4"}
+LAYOUT_QS8_DWDM_PAIRS = 2  # native/kernels/qs8_dwconv_dm.h
+LAYOUT_NAMES = {LAYOUT_GENERIC: "generic", LAYOUT_QS8_GEMM_N16K4: "qs8_gemm_n16k4",
+                LAYOUT_QS8_DWDM_PAIRS: "qs8_dwdm_pairs"}
 
 SEC_TENSORS, SEC_OPS, SEC_SUBGRAPHS, SEC_INDICES, SEC_PARAMS, SEC_QUANT, SEC_CONST, SEC_META = range(8)
 SECTION_NAMES = ["tensors", "ops", "subgraphs", "indices", "params", "quant", "const", "meta"]

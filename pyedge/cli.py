@@ -133,7 +133,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
         raise PyedgeError("--target applies when packing a .tflite: a .peb keeps the target it was packed for")
     # a .peb re-emits as C unchanged
     blob = raw if is_blob(raw) else pack_tflite(raw, target=args.target, threads=max(1, args.threads),
-                                                preserve_inputs=not args.reuse_inputs, layouts=args.layouts)
+                                                preserve_inputs=not args.reuse_inputs, layouts=args.layouts,
+                                                strip=not args.keep_constants)
     if getattr(args, "op_list", None):
         from .cformat import op_list, write_op_list
         p = write_op_list(blob, args.op_list, source=Path(args.model).name)
@@ -168,7 +169,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 2
     try:
         return main_bench(args.models, args.rounds, args.threads, args.isa, args.per_op, args.json,
-                          litert=not args.no_litert, reference=not args.no_reference)
+                          litert=not args.no_litert, reference=not args.no_reference, onnx=args.onnx)
     except ValueError as exc:
         print(f"pyedge: error: {exc}", file=sys.stderr)
         return 2
@@ -219,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("--threads", type=int, default=1, metavar="N",
                    help="plan per-thread scratch for N threads (default 1; an Interpreter with more threads "
                         "is capped at N for the ops that need scratch)")
+    k.add_argument("--keep-constants", action="store_true",
+                   help="keep the model's weights in the blob where the packer repacked them into a layout "
+                        "(default: left out, a smaller blob; kept, get_tensor reads them)")
     k.add_argument("--reuse-inputs", action="store_true",
                    help="let the planner reuse the inputs' memory after their last read (smaller arena, as "
                         "TFLM; the inputs no longer hold their values after invoke)")
@@ -242,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--json", metavar="F", help="write the results as JSON to F")
     b.add_argument("--no-litert", action="store_true", help="leave out LiteRT+XNNPACK")
     b.add_argument("--no-reference", action="store_true", help="leave out TFLite's reference kernels")
+    b.add_argument("--onnx", action="append", metavar="M.onnx|auto",
+                   help="add ONNX Runtime: an equivalent .onnx per model (repeat, in model order), or 'auto' to "
+                        "convert each .tflite (pyedge.bench_onnx)")
     b.set_defaults(fn=cmd_bench)
     o = sub.add_parser("ops", help="list supported TFLite ops")
     o.set_defaults(fn=cmd_ops)

@@ -72,8 +72,9 @@ class Interpreter:
         else:
             self._tflite = bytes(model_content)
             from .pack import pack_tflite  # the compiler: only for .tflite input
+            # strip=False: the model's own weights stay readable with get_tensor, as in TFLite
             packed = pack_tflite(bytes(model_content), preserve_all_tensors=experimental_preserve_all_tensors,
-                                 features=self.features, threads=self.num_threads)
+                                 features=self.features, threads=self.num_threads, strip=False)
             self._blob = _aligned_copy(packed)
         self._preserve_all = experimental_preserve_all_tensors
         self._pending: dict[int, tuple[int, ...]] = {}  # resize_tensor_input, applied by allocate_tensors
@@ -181,7 +182,7 @@ class Interpreter:
                 graph = read_tflite(self._tflite)
                 resize_inputs(graph, shapes)
                 packed = pack_graph(graph, preserve_all_tensors=self._preserve_all, features=self.features,
-                                    threads=self.num_threads)
+                                    threads=self.num_threads, strip=False)
         except ResizeError as exc:
             raise ResizeError(f"cannot resize {what}: {exc}") from None
         except PyedgeError as exc:  # the lowering's checks: the model does not take these shapes

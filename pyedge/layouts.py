@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _native
-from .blob import LAYOUT_GENERIC, LAYOUT_QS8_GEMM_N16K4, LAYOUT_NAMES
+from .blob import LAYOUT_GENERIC, LAYOUT_NAMES, LAYOUT_QS8_DWDM_PAIRS, LAYOUT_QS8_GEMM_N16K4
 
 ffi, lib = _native.ffi, _native.lib
 INT8, INT32 = 9, 2
@@ -37,6 +37,18 @@ def variants() -> list[Variant]:
     return out
 
 
+def catalog() -> list[Variant]:
+    """The variant table's rows of every architecture, this build's or not (the kernels of
+    another target: what `pack --target` chooses layouts from)."""
+    names = _native.op_names()
+    out = []
+    op, feat, lay = ffi.new("uint32_t *"), ffi.new("uint32_t *"), ffi.new("uint32_t *")
+    for i in range(lib.pe_variant_catalog_count()):
+        name = ffi.string(lib.pe_variant_catalog_info(i, op, feat, lay)).decode()
+        out.append(Variant(name, names.get(op[0], str(op[0])), int(feat[0]), int(lay[0])))
+    return out
+
+
 def feature_names(mask: int) -> list[str]:
     out = []
     bit = 1
@@ -57,8 +69,9 @@ def features_for_tier(tier: str) -> int:
 
 
 def simd_layout_for(op: str, features: int) -> int:
-    """The packed layout a SIMD variant of `op` reads on `features`, or generic (0)."""
-    for v in variants():
+    """The packed layout the best SIMD variant of `op` reads on a CPU with `features` (of any
+    architecture: the catalog, not only this build's kernels), or generic (0)."""
+    for v in catalog():
         if v.op == op and v.features and (v.features & ~features) == 0 and v.layout != LAYOUT_GENERIC:
             return v.layout
     return LAYOUT_GENERIC
@@ -84,6 +97,19 @@ def pack_qs8_gemm(w2d: np.ndarray, bias: np.ndarray | None, mult: np.ndarray, sh
     return out
 
 
+def pack_qs8_dwdm(w: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """Depthwise filter [1, kh, kw, m] int8 of one input channel -> the PE_LAYOUT_QS8_DWDM_PAIRS
+    words (native/kernels/qs8_dwconv_dm.h)."""
+    w = np.ascontiguousarray(w, np.int8)
+    _, kh, kw, m = w.shape
+    out = np.zeros(int(lib.pe_qs8_dwdm_packed_bytes(m, kh, kw)) // 4, np.int32)
+    b = np.ascontiguousarray(bias, np.int32) if bias is not None else None
+    lib.pe_qs8_dwdm_pack(m, kh, kw, ffi.from_buffer("int8_t[]", w),
+                         ffi.from_buffer("int32_t[]", b) if b is not None else ffi.NULL,
+                         ffi.from_buffer("int32_t[]", out, require_writable=True))
+    return out
+
+
 def _params(lw, ctype: str):
     p = ffi.new(f"{ctype} *")
     ffi.memmove(p, lw.params, len(lw.params))
@@ -101,7 +127,8 @@ def apply_layouts(packer, features: int, threads: int = 1, everywhere: bool = Fa
             lw = p.lowered
             if lw.op not in ("CONV_2D", "FULLY_CONNECTED", "DEPTHWISE_CONV_2D") or lw.layout != LAYOUT_GENERIC:
                 continue
-            if not everywhere and simd_layout_for(lw.op, features) != LAYOUT_QS8_GEMM_N16K4:
+            want = simd_layout_for(lw.op, features)
+            if not everywhere and want == LAYOUT_GENERIC:
                 continue
             x, w, b, mt, st = lw.inputs[:5]
             if x is None or w is None or x.type_code != INT8 or w.type_code != INT8 or w.data is None:
@@ -109,6 +136,24 @@ def apply_layouts(packer, features: int, threads: int = 1, everywhere: bool = Fa
             if b is not None and (b.data is None or b.type_code != INT32):
                 continue
             if mt is None or st is None or mt.data is None or st.data is None:
+                continue
+            if (lw.op == "DEPTHWISE_CONV_2D" and want == LAYOUT_QS8_DWDM_PAIRS and len(w.shape) == 4
+                    and len(x.shape) == 4 and x.shape[3] == 1 and w.shape[0] == 1):
+                # one input channel: output pixels in the vector lanes (qs8_dwconv_dm.h)
+                params = _params(lw, "pe_conv_params")
+                key = ("dwdm", id(w), id(b))
+                if key not in cache:
+                    cache[key] = packer.new_const(pack_qs8_dwdm(np.asarray(w.data), None if b is None
+                                                                else np.asarray(b.data)),
+                                                  f"{w.name}/{layout_name(LAYOUT_QS8_DWDM_PAIRS)}")
+                out_w = int(lw.outputs[0].shape[2])
+                lw.inputs = [x, cache[key], None, mt, st]
+                lw.layout = LAYOUT_QS8_DWDM_PAIRS
+                lw.scratch = max(lw.scratch, int(lib.pe_qs8_dwdm_scratch_bytes(
+                    out_w, int(w.shape[1]), int(w.shape[2]), int(params.stride_w), int(params.dilation_w),
+                    max(1, threads))))
+                name = layout_name(lw.layout)
+                counts[name] = counts.get(name, 0) + 1
                 continue
             if lw.op == "CONV_2D":
                 params = _params(lw, "pe_conv_params")

@@ -37,8 +37,9 @@ class Packer:
     """Lowers every op of a Graph, plans memory and writes the blob."""
 
     def __init__(self, graph: Graph, preserve_all_tensors: bool = False, preserve_inputs: bool = True,
-                 features: int = 0, threads: int = 1, layouts: str = "auto"):
+                 features: int = 0, threads: int = 1, layouts: str = "auto", strip: bool = False):
         self.graph = graph
+        self.strip = strip  # leave out the data of constants no op reads (weights repacked into a layout)
         self.preserve_all_tensors = preserve_all_tensors
         self.preserve_inputs = preserve_inputs  # False: inputs' memory is reused once they are read
         self.features = features  # PE_FEAT_* of the target: packed weight layouts for its kernels
@@ -152,7 +153,8 @@ class Packer:
         graph = self.graph
         # storage classes, lifetimes, in-place aliasing and offsets: pyedge/plan.py
         mp = plan_memory(self.tensors, graph, order, self._extra_state,
-                         preserve_all_tensors=self.preserve_all_tensors, preserve_inputs=self.preserve_inputs)
+                         preserve_all_tensors=self.preserve_all_tensors, preserve_inputs=self.preserve_inputs,
+                         strip_unread_constants=self.strip)
         storage, arena_size, state_off = mp.storage, mp.arena_size, mp.state_size
 
         tensors = []
@@ -210,12 +212,15 @@ class Packer:
 
 def pack_graph(graph: Graph, *, preserve_all_tensors: bool = False, preserve_inputs: bool = True,
                target: str | None = None, features: int | None = None, threads: int = 1,
-               layouts: str = "auto") -> bytes:
+               layouts: str = "auto", strip: bool = True) -> bytes:
     """Lower, plan and serialize a Graph into pyedge blob bytes. With preserve_inputs=False the
     inputs' memory is reused after their last read (smaller arena; inputs are not kept).
     `features` (PE_FEAT_* bits; default: those of `target`'s ISA, or none) chooses the packed
     weight layouts ("auto"; "generic": none, TFLite's own; "packed": every op that has one, run by
-    the layout's scalar twin where the CPU has no SIMD variant); `threads` the per-thread scratch."""
+    the layout's scalar twin where the CPU has no SIMD variant); `threads` the per-thread scratch.
+    `strip` (default) leaves out the data of constants that no op reads, such as a model's weights
+    once they are repacked (a smaller blob for a device; get_tensor on those tensors then says so);
+    the Interpreter, packing a .tflite in-process, keeps them, as TFLite can read them."""
     from .simplify import prepare_for_pack  # dead ops, constant folding, unused constants; --target
     extra_meta = prepare_for_pack(graph, preserve_all_tensors=preserve_all_tensors, target=target)
     if features is None:
@@ -228,15 +233,16 @@ def pack_graph(graph: Graph, *, preserve_all_tensors: bool = False, preserve_inp
             except ValueError:
                 features = 0
     packer = Packer(graph, preserve_all_tensors, preserve_inputs, features=features, threads=threads,
-                    layouts=layouts)
+                    layouts=layouts, strip=strip)
     packer.extra_meta = extra_meta
     return packer.build()
 
 
 def pack_tflite(model: bytes, *, preserve_all_tensors: bool = False, preserve_inputs: bool = True,
                 target: str | None = None, features: int | None = None, threads: int = 1,
-                layouts: str = "auto") -> bytes:
-    """.tflite bytes -> pyedge blob bytes. Raises ModelError / UnsupportedOpError."""
+                layouts: str = "auto", strip: bool = True) -> bytes:
+    """.tflite bytes -> pyedge blob bytes (`strip`: see pack_graph). Raises ModelError /
+    UnsupportedOpError."""
     return pack_graph(read_tflite(model), preserve_all_tensors=preserve_all_tensors,
                       preserve_inputs=preserve_inputs, target=target, features=features, threads=threads,
-                      layouts=layouts)
+                      layouts=layouts, strip=strip)

@@ -330,14 +330,17 @@ def _nbytes(t: Any) -> int:
 
 
 def plan_memory(tensors: Sequence[Any], graph: Any, order: Sequence[Any], extra_state: set[int],
-                preserve_all_tensors: bool = False, preserve_inputs: bool = True) -> MemoryPlan:
+                preserve_all_tensors: bool = False, preserve_inputs: bool = True,
+                strip_unread_constants: bool = False) -> MemoryPlan:
     """Storage class, lifetime and offset of every tensor of a lowered program.
 
     `order` is the execution timeline (pyedge.pack.PackedOp, subgraphs called by an op placed
     right after it); `extra_state` the packer-made persistent tensors. Subgraph 0's inputs live
     for the whole invoke (unless `preserve_inputs` is False) and its outputs from when they are
     written to the end; `preserve_all_tensors` keeps every subgraph-0 tensor for the whole
-    invoke and turns in-place execution off."""
+    invoke and turns in-place execution off. `strip_unread_constants` leaves out the data of
+    constants that no op reads (a model's weights once the packer has repacked them): their
+    records stay, without data."""
     steps = max(len(order), 1)
     last_step = steps - 1
     n_sg = len(graph.subgraphs)
@@ -410,6 +413,8 @@ def plan_memory(tensors: Sequence[Any], graph: Any, order: Sequence[Any], extra_
             st = STORE_NONE
         elif t.is_const:
             st = STORE_CONST
+            if strip_unread_constants and g not in uses and g not in sg_io and not preserve_all_tensors:
+                st = STORE_NONE
         elif t.is_variable or g in extra_state:
             st = STORE_STATE
         elif g in uses or g in sg0_in or g in sg0_out or (preserve_all_tensors and t.subgraph == 0):

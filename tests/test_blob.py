@@ -76,7 +76,7 @@ def _run(content: bytes, x: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def chain():
     model = _chain_model()
-    packed = pyedge.pack_tflite(model)
+    packed = pyedge.pack_tflite(model, strip=False)  # the shape constants stay: a blob with a const section
     x = np.arange(24, dtype=np.int8).reshape(1, 4, 6)
     return model, packed, x
 
@@ -239,3 +239,45 @@ def test_peb_file_runs_in_place_without_copying(chain, tmp_path):
     ptr = int(ffi.cast("uintptr_t", lib.pe_tensor_data(it._interp, const[0])))
     start = it._blob.ctypes.data
     assert start <= ptr < start + len(packed)
+
+
+def test_variant_catalog_holds_every_architecture():
+    """The catalog (native/src/variant_catalog.c) has every row of kernels.def whatever this build
+    compiled: each PE_*_KERNELS switch kernels.def tests is forced on there, and this build's rows
+    are a subset of it."""
+    from pyedge.layouts import catalog, variants
+
+    root = Path(__file__).resolve().parent.parent
+    switches = set(re.findall(r"^#if\s+(PE_\w+_KERNELS)\b", (root / "native" / "kernels.def").read_text(), re.M))
+    forced = set(re.findall(r"^#define\s+(PE_\w+_KERNELS)\s+1\b", (root / "native" / "src" / "variant_catalog.c")
+                            .read_text(), re.M))
+    assert switches and switches <= forced, sorted(switches - forced)
+    rows = {(v.op, v.name, v.features, v.layout) for v in catalog()}
+    assert {(v.op, v.name, v.features, v.layout) for v in variants()} <= rows
+    names = {v.name for v in catalog()}
+    assert {"gemm_4x16c4__neondot", "gemm_8x16c4__avx512vnni", "gemm_1x16c4__scalar"} <= names
+
+
+@pytest.mark.parametrize("target, want", [
+    ("rpi4", {"qs8_gemm_n16k4"}), ("rpi5", {"qs8_gemm_n16k4"}), ("neon", {"qs8_gemm_n16k4"}),
+    ("avx2", {"qs8_gemm_n16k4", "qs8_dwdm_pairs"}), ("scalar", set()),
+])
+def test_pack_for_another_architecture_uses_its_layouts(target, want):
+    """`pack --target rpi4` on any machine gives the ops the layouts the Pi's NEON kernels read
+    (not only those of the packing machine's kernels), and the blob runs here, bit-exact."""
+    from models import model_path
+    from pyedge.inspector import inspect_model
+
+    raw = model_path("tflm_person_detect").read_bytes()
+    packed = pyedge.pack_tflite(raw, target=target)
+    layouts = {o["layout"] for o in inspect_model(packed)["ops"]} - {"generic"}
+    assert layouts == want, layouts
+    x = np.random.default_rng(0).integers(-128, 128, (1, 96, 96, 1), dtype=np.int8)
+    outs = []
+    for content in (packed, raw):
+        it = pyedge.Interpreter(model_content=content)
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        outs.append(it.get_tensor(it.get_output_details()[0]["index"]))
+    assert np.array_equal(outs[0], outs[1])

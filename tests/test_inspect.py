@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import pyedge
+from pyedge import blob as blob_mod
 from models import MODELS, model_path
 from pyedge.blob import read_blob
 from pyedge.boards import ISAS, BoardError, list_boards, load_board, resolve_target
@@ -347,7 +348,8 @@ def test_pack_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     info = read_blob(blob)
     assert info.meta["target"] == {"name": "rpi4", "kind": "board", "isa": "neon", "cpu": "cortex-a72"}
     assert info.header["target_features"] == pyedge._native.lib.PE_FEAT_NEON
-    assert all(o["layout"] == 0 for o in info.ops)  # no NEON kernels read a packed layout yet
+    # the Pi's NEON GEMM reads the packed layout: its conv and FC get it, packed here on x86 or not
+    assert {o["layout"] for o in info.ops} == {0, blob_mod.LAYOUT_QS8_GEMM_N16K4}
     assert inspect_model(out)["target"]["name"] == "rpi4"
     x = [np.arange(1960, dtype=np.int8).reshape(1, 1960)]
     plain = pyedge.pack_tflite(model_path("tflm_micro_speech_quantized").read_bytes())
@@ -397,3 +399,30 @@ def test_subgraphs_and_call_once() -> None:
     t = r["totals"]
     assert t["subgraphs"] == 2 and t["state_bytes"] > 0 and t["peak_bytes"] <= t["arena_bytes"]
     assert re.search(r"^ +4 +1\.1 ASSIGN_VARIABLE", format_report(r), re.M)
+
+
+def test_pack_leaves_out_weights_no_kernel_reads(tmp_path: Path) -> None:
+    """`pyedge pack` writes a device blob: a model's weights, once repacked into a target's layout,
+    are not stored twice (--keep-constants keeps them for get_tensor); outputs are identical."""
+    src = str(model_path("tflm_person_detect"))
+    small, full = tmp_path / "s.peb", tmp_path / "f.peb"
+    assert main(["pack", src, "-o", str(small), "--target", "rpi4"]) == 0
+    assert main(["pack", src, "-o", str(full), "--target", "rpi4", "--keep-constants"]) == 0
+    assert inspect_model(small)["totals"]["unreferenced_const_bytes"] == 0
+    assert inspect_model(full)["totals"]["unreferenced_const_bytes"] > 150_000
+    assert small.stat().st_size < full.stat().st_size - 150_000
+    x = np.random.default_rng(1).integers(-128, 128, (1, 96, 96, 1), dtype=np.int8)
+    outs = []
+    for p in (small, full):
+        it = pyedge.Interpreter(model_path=str(p))
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        outs.append(it.get_tensor(it.get_output_details()[0]["index"]))
+        w = next(t for t in it.get_tensor_details() if t["name"] == "MobilenetV1/Conv2d_0/weights/read")
+        if p == small:
+            with pytest.raises(ValueError, match="not in the packed blob"):
+                it.get_tensor(w["index"])
+        else:
+            assert it.get_tensor(w["index"]).shape == (1, 3, 3, 8)
+    assert np.array_equal(outs[0], outs[1])

@@ -89,6 +89,27 @@ def test_softmax_int8_shapes(shape) -> None:
     run(content, np.full(shape, 17, np.int8), seeds=(0, 1, 2))
 
 
+@pytest.mark.parametrize("in_scale, in_zp", SOFTMAX_INT8_SCALES)
+@pytest.mark.parametrize("beta", [1.0, 0.35])
+@pytest.mark.parametrize("dtypes", ["int8->int8", "int8->int16", "uint8->uint8"])
+def test_softmax_8bit_long_rows(in_scale: float, in_zp: int, beta: float, dtypes: str) -> None:
+    """Rows longer than their range of input values (1000 classes) take each distinct
+    input - max's exp and output from a per-row table: the same results, for every scale (so
+    every diff_min cut-off), narrow and full-range rows, and a row of one value."""
+    src, dst = dtypes.split("->")
+    zp = in_zp + 128 if src == "uint8" else in_zp
+    out = {"int8": spec("int8", 1 / 256, -128, (4, 1000)), "int16": spec("int16", 1 / 32768, 0, (4, 1000)),
+           "uint8": spec("uint8", 1 / 256, 0, (4, 1000))}[dst]
+    content = model("SOFTMAX", spec(src, in_scale, zp, (4, 1000)), out, ("SoftmaxOptions", {"Beta": beta}))
+    rng = np.random.default_rng(3)
+    lo, hi = (0, 255) if src == "uint8" else (-128, 127)
+    x = rng.integers(lo, hi + 1, (4, 1000)).astype(src)
+    x[1] = np.clip(np.round(rng.normal((lo + hi) / 2, 6, 1000)), lo, hi).astype(src)  # a narrow range
+    x[2] = (lo + hi) // 2                                                                 # one value
+    x[3, ::2] = hi
+    run(content, x, seeds=())
+
+
 @pytest.mark.parametrize("n", [511, 512, 513, 1000, 4097, 5000])
 @pytest.mark.parametrize("out_type", ["int8", "int16"])
 def test_softmax_int8_long_tied_rows(n: int, out_type: str) -> None:

@@ -258,6 +258,38 @@ def test_depthwise_one_input_channel(in_shape, k, dm, stride, dilation, padding,
                     per_channel=per_channel), quant)
 
 
+@pytest.mark.parametrize("in_shape, k, dm, stride", [
+    ([1, 96, 96, 1], (3, 3), 8, (2, 2)),   # person detection's first layer
+    ([1, 49, 40, 1], (10, 8), 8, (2, 2)),  # micro_speech's
+    ([2, 9, 23, 1], (3, 3), 12, (1, 1)),
+    ([1, 8, 30, 1], (2, 5), 17, (1, 3)),   # stride 3: the gathering path
+])
+def test_depthwise_one_input_channel_layouts(in_shape, k, dm, stride) -> None:
+    """The two packed layouts of a one-input-channel depthwise conv, bit-exact on every tier and
+    thread count: the x86 kernels' tap-pair layout (output pixels in the vector lanes) and the
+    GEMM layout Arm targets get (here built with layouts="packed" and run by the x86 GEMM
+    kernels and the scalar twins)."""
+    model = dw_model(in_shape, k, dm, stride=stride, padding=SAME, act=RELU6)
+    rng = np.random.default_rng(7)
+    x = random_inputs(model, rng)
+    want = run_model(reference_interpreter, model, x)[0]
+    tiers = pyedge.cpu.tiers_available()
+    blobs = {"qs8_dwdm_pairs": pyedge.pack_tflite(model, target=tiers[-1], threads=3),
+             "qs8_gemm_n16k4": pyedge.pack_tflite(model, target="scalar", layouts="packed", threads=3)}
+    for layout, blob_bytes in blobs.items():
+        for isa in tiers:
+            for threads in (1, 3):
+                it = pyedge.Interpreter(model_content=blob_bytes, isa=isa, num_threads=threads)
+                it.allocate_tensors()
+                variant = it.op_variants()[0]
+                if tiers[-1] != "scalar":
+                    assert variant.startswith("dwdm_row__" if layout == "qs8_dwdm_pairs" else "gemm_"), variant
+                it.set_tensor(it.get_input_details()[0]["index"], x[0])
+                it.invoke()
+                got = it.get_tensor(it.get_output_details()[0]["index"])
+                assert_bit_exact([got], want, context=f"{layout} on {isa} x{threads} ({variant})")
+
+
 @pytest.mark.parametrize("option_multiplier", [0, 1, 5])
 def test_depthwise_multiplier_option_is_ignored(option_multiplier: int) -> None:
     """TFLite derives the depth multiplier from the filter and input channels."""

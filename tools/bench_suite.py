@@ -8,6 +8,9 @@
 Generated models (written to --out, default build/bench-suite):
   ds_cnn_kws      DS-CNN keyword spotter: 49x10x1 input, conv 10x4/2 to 64 channels, 4 depthwise-
                   separable blocks (3x3 depthwise + 1x1 conv, 64 channels), average pool, FC 12
+  mobilenet_v1_025_96  MobileNetV1 0.25 at 96x96 (1000 classes) as tf.keras exports it: 13
+                  depthwise-separable blocks, global average pool, 1x1 conv classifier, then the
+                  new shape computed by SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE, softmax
   ffn_64x512      transformer feed-forward block: 64 tokens, FC 512->2048 (RELU), FC 2048->512
   fc_1x1024x4096  a single-token fully connected layer, 1x1024 by 1024x4096
   fc_sweep_*      (--sweep) FC d x d for d = 256..4096 and tokens 1..256
@@ -36,25 +39,37 @@ NONE, RELU, RELU6 = 0, 1, 3
 class Net:
     """A chain of int8 layers with plausible scales (outputs neither saturate nor collapse)."""
 
-    def __init__(self, name: str, in_shape: list[int], seed: int = 0):
+    def __init__(self, name: str, in_shape: list[int], seed: int = 0, stable: bool = False):
+        # stable: weight scales of 1 / (73 sqrt(taps)), so that every layer's output keeps the
+        # input's scale (a deep chain neither saturates nor collapses); else the scale follows
+        # the taps (the shallow models' original recipe)
+        self.stable = stable
+        self.gain = 2.0
         self.mb = ModelBuilder(name)
         self.rng = np.random.default_rng(seed)
         self.scale = 0.05
-        self.x = self.mb.add_tensor(in_shape, "int8", name="input", scale=self.scale, zero_point=-3)
+        self.zp = -3
+        self.x = self.mb.add_tensor(in_shape, "int8", name="input", scale=self.scale, zero_point=self.zp)
         self.shape = list(in_shape)
         self.input = self.x
 
     def _out(self, shape: list[int], taps: int, act: int) -> int:
         w_scale = 0.02
-        self.scale = self.scale * w_scale * 40.0 * np.sqrt(taps) / 8.0
-        zp = -128 if act in (RELU, RELU6) else 0
-        t = self.mb.add_tensor(shape, "int8", scale=self.scale, zero_point=zp)
+        if not self.stable:
+            self.scale = self.scale * w_scale * 40.0 * np.sqrt(taps) / 8.0
+        self.zp = -128 if act in (RELU, RELU6) else 0
+        t = self.mb.add_tensor(shape, "int8", scale=self.scale, zero_point=self.zp)
         self.shape = shape
         return t
 
     def _weights(self, shape: list[int], out_c: int, axis: int) -> int:
         w = self.rng.integers(-127, 128, size=shape, dtype=np.int8)
-        scales = list(self.rng.uniform(0.01, 0.03, out_c))
+        if self.stable:
+            taps = int(np.prod(shape)) // out_c
+            # a gain against RELU6 halving the variance, and for the logits of the classifier
+            scales = list(self.rng.uniform(0.7, 1.3, out_c) * self.gain / (73.0 * np.sqrt(taps)))
+        else:
+            scales = list(self.rng.uniform(0.01, 0.03, out_c))
         return self.mb.add_tensor(shape, "int8", data=w, scale=scales, zero_point=[0] * out_c,
                                   quantized_dimension=axis), scales
 
@@ -87,7 +102,8 @@ class Net:
 
     def avgpool(self) -> "Net":
         n, h, w, c = self.shape
-        out = self.mb.add_tensor([n, 1, 1, c], "int8", scale=self.scale, zero_point=-128)
+        self.zp = -128
+        out = self.mb.add_tensor([n, 1, 1, c], "int8", scale=self.scale, zero_point=self.zp)
         self.mb.add_operator("AVERAGE_POOL_2D", [self.x], [out], ("Pool2DOptions", {
             "Padding": VALID, "StrideH": 1, "StrideW": 1, "FilterHeight": h, "FilterWidth": w,
             "FusedActivationFunction": NONE}))
@@ -106,6 +122,34 @@ class Net:
         self.x = out
         return self
 
+    def keras_flatten(self) -> "Net":
+        """tf.keras' Reshape((C,)) with a dynamic batch: the new shape [N, C] computed from
+        SHAPE(x) by STRIDED_SLICE and PACK (pyedge folds it at pack time)."""
+        mb = self.mb
+        c = self.shape[-1]
+
+        def i32(values, shape=None):
+            a = np.array(values, np.int32)
+            return mb.add_tensor(list(a.shape if shape is None else shape), "int32", data=a)
+
+        shp = mb.add_tensor([len(self.shape)], "int32")
+        mb.add_operator("SHAPE", [self.x], [shp], ("ShapeOptions", {"OutType": 2}))
+        n = mb.add_tensor([], "int32")
+        mb.add_operator("STRIDED_SLICE", [shp, i32([0]), i32([1]), i32([1])], [n],
+                        ("StridedSliceOptions", {"BeginMask": 0, "EndMask": 0, "ShrinkAxisMask": 1}))
+        new_shape = mb.add_tensor([2], "int32")
+        mb.add_operator("PACK", [n, i32(c, [])], [new_shape], ("PackOptions", {"ValuesCount": 2, "Axis": 0}))
+        out = mb.add_tensor([self.shape[0], c], "int8", scale=self.scale, zero_point=self.zp)
+        mb.add_operator("RESHAPE", [self.x, new_shape], [out], ("ReshapeOptions", {}))
+        self.x, self.shape = out, [self.shape[0], c]
+        return self
+
+    def softmax(self) -> "Net":
+        out = self.mb.add_tensor(list(self.shape), "int8", scale=1.0 / 256, zero_point=-128)
+        self.mb.add_operator("SOFTMAX", [self.x], [out], ("SoftmaxOptions", {"Beta": 1.0}))
+        self.x = out
+        return self
+
     def build(self) -> bytes:
         self.mb.set_io([self.input], [self.x])
         return self.mb.build()
@@ -118,9 +162,20 @@ def ds_cnn() -> bytes:
     return net.avgpool().fc(12).build()
 
 
+def mobilenet_v1_025() -> bytes:
+    """MobileNetV1, width 0.25, 96x96x3, 1000 classes, with tf.keras' head."""
+    net = Net("mobilenet_v1_025_96", [1, 96, 96, 3], stable=True).conv(8, (3, 3), stride=2, act=RELU6)
+    for out_c, stride in [(16, 1), (32, 2), (32, 1), (64, 2), (64, 1), (128, 2), (128, 1), (128, 1), (128, 1),
+                          (128, 1), (128, 1), (256, 2), (256, 1)]:
+        net.conv(0, (3, 3), stride=stride, act=RELU6, depthwise=True).conv(out_c, (1, 1), act=RELU6)
+    net.gain = 1.0
+    return net.avgpool().conv(1000, (1, 1), act=NONE).keras_flatten().softmax().build()
+
+
 def models(sweep: bool) -> dict[str, bytes]:
     out = {
         "ds_cnn_kws": ds_cnn(),
+        "mobilenet_v1_025_96": mobilenet_v1_025(),
         "ffn_64x512": Net("ffn", [64, 512]).fc(2048, RELU).fc(512).build(),
         "fc_1x1024x4096": Net("fc", [1, 1024]).fc(4096).build(),
     }

@@ -263,6 +263,10 @@ const char *pe_layout_name(uint32_t layout);
    required features and layout through the out-pointers. */
 uint32_t pe_variant_count(void);
 const char *pe_variant_info(uint32_t i, uint32_t *op, uint32_t *features, uint32_t *layout);
+/* The same facts for the rows of every architecture, compiled here or not (the packer's choice of
+   a target's layouts): row i < pe_variant_catalog_count(). */
+uint32_t pe_variant_catalog_count(void);
+const char *pe_variant_catalog_info(uint32_t i, uint32_t *op, uint32_t *features, uint32_t *layout);
 /* Threads the blob's per-thread scratch was planned for (at least 1). */
 uint32_t pe_model_max_threads(const pe_model *m);
 /* Reset variable tensors to their initial values; like TFLite's ResetVariableTensors() it
@@ -282,6 +286,7 @@ void *pe_tensor_data(pe_interp *it, uint32_t index);
 #define PE_NONE 0xFFFFFFFFu
 #define PE_LAYOUT_GENERIC 0u
 #define PE_LAYOUT_QS8_GEMM_N16K4 1u /* int8 GEMM blocks of 16 channels x 4 inputs (qs8_gemm.h) */
+#define PE_LAYOUT_QS8_DWDM_PAIRS 2u /* one-input-channel depthwise: int16 tap pairs (qs8_dwconv_dm.h) */
 #define PE_MAX_DEPTH 4u
 
 #define PE_TF_VARIABLE 1u /* variable tensor: reset to zero point (int8) or 0 */

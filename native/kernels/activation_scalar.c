@@ -116,28 +116,40 @@ static int32_t rounding_divide_by_pot_x86(int32_t x, int32_t exponent) {
 }
 
 /* int8/uint8 input: reference_ops::Softmax (gemmlowp fixed point). exp(input - max) in Q0
-   for input - max rescaled to Q5.26, summed in Q12, multiplied by the reciprocal sum. */
+   for input - max rescaled to Q5.26, summed in Q12, multiplied by the reciprocal sum.
+   Everything per element is a function of diff = input - max alone, and an 8-bit row has at
+   most 256 distinct diffs: a long row (1000 classes) computes each diff's exp and output once
+   into a table and looks them up, in the same order and with the same arithmetic. */
 static pe_status softmax_8bit(const pe_op_ctx *ctx, const pe_tensor *in, const pe_tensor *out) {
   const pe_softmax_params *p = (const pe_softmax_params *)ctx->params;
   const int32_t depth = pe_dim_from_end(in, 0);
   const int32_t outer = depth > 0 ? pe_elems(in) / depth : 0;
   const int32_t out_min = pe_int_min(out->dtype), out_max = pe_int_max(out->dtype);
-  const int32_t in_min = pe_int_min(in->dtype);
-  int32_t i, c;
+  const int32_t in_min = pe_int_min(in->dtype), in_max = pe_int_max(in->dtype);
+  int32_t exp_tab[256], out_tab[256];
+  int32_t i, c, d;
   for (i = 0; i < outer; ++i) {
     const int32_t base = i * depth;
-    int32_t max_in_row = in_min, sum_of_exps = 0, shifted_scale, exponent;
+    int32_t max_in_row = in_min, min_in_row = in_max, sum_of_exps = 0, shifted_scale, exponent, lo, use_tab;
     int num_bits_over_unit;
     for (c = 0; c < depth; ++c) {
       const int32_t v = pe_load_int(in->data, in->dtype, base + c);
       if (v > max_in_row) max_in_row = v;
+      if (v < min_in_row) min_in_row = v;
     }
+    /* diffs that count lie in [lo, 0]; at most 256 of them */
+    lo = min_in_row - max_in_row > p->diff_min ? min_in_row - max_in_row : p->diff_min;
+    use_tab = lo >= -255 && depth > 1 - lo;
+    if (use_tab)
+      for (d = lo; d <= 0; ++d)
+        exp_tab[d - lo] = pe_fp_exp_on_negative_values(
+            pe_mbqm_greater_than_one(d, p->input_multiplier, p->input_left_shift), 5);
     for (c = 0; c < depth; ++c) {
       const int32_t diff = pe_load_int(in->data, in->dtype, base + c) - max_in_row;
       if (diff >= p->diff_min) {
-        const int32_t scaled_diff =
-            pe_mbqm_greater_than_one(diff, p->input_multiplier, p->input_left_shift);
-        const int32_t exp_q0 = pe_fp_exp_on_negative_values(scaled_diff, 5);
+        const int32_t exp_q0 = use_tab ? exp_tab[diff - lo]
+                                       : pe_fp_exp_on_negative_values(pe_mbqm_greater_than_one(
+                                             diff, p->input_multiplier, p->input_left_shift), 5);
         sum_of_exps = pe_fp_add(sum_of_exps, pe_fp_rescale(exp_q0, 0, 12));
       }
     }
@@ -147,15 +159,24 @@ static pe_status softmax_8bit(const pe_op_ctx *ctx, const pe_tensor *in, const p
     /* negative only if > 4095 ties wrap the int32 sum to below 2^(12 - 8 * output bytes);
        TFLite's shift is undefined there */
     if (exponent < 0) return PE_ERR_RUNTIME;
+    if (use_tab)
+      for (d = lo; d <= 0; ++d) {
+        const int32_t unsat = rounding_divide_by_pot_x86(pe_fp_mul(shifted_scale, exp_tab[d - lo]), exponent);
+        out_tab[d - lo] = pe_clamp(pe_fp_add(unsat, out_min), out_min, out_max);
+      }
     for (c = 0; c < depth; ++c) {
       const int32_t diff = pe_load_int(in->data, in->dtype, base + c) - max_in_row;
       int32_t result = out_min;
       if (diff >= p->diff_min) {
-        const int32_t scaled_diff =
-            pe_mbqm_greater_than_one(diff, p->input_multiplier, p->input_left_shift);
-        const int32_t exp_q0 = pe_fp_exp_on_negative_values(scaled_diff, 5);
-        const int32_t unsat = rounding_divide_by_pot_x86(pe_fp_mul(shifted_scale, exp_q0), exponent);
-        result = pe_clamp(pe_fp_add(unsat, out_min), out_min, out_max);
+        if (use_tab) {
+          result = out_tab[diff - lo];
+        } else {
+          const int32_t scaled_diff =
+              pe_mbqm_greater_than_one(diff, p->input_multiplier, p->input_left_shift);
+          const int32_t exp_q0 = pe_fp_exp_on_negative_values(scaled_diff, 5);
+          const int32_t unsat = rounding_divide_by_pot_x86(pe_fp_mul(shifted_scale, exp_q0), exponent);
+          result = pe_clamp(pe_fp_add(unsat, out_min), out_min, out_max);
+        }
       }
       pe_store_int(out->data, out->dtype, base + c, result);
     }

@@ -4,6 +4,7 @@
  * TFLite accumulates in int32). Tensors are NHWC; padding is implicit zeros, i.e. taps outside
  * the input are skipped. Sums are formed exactly in int64 and wrapped where TFLite's are int32. */
 #include "conv.h"
+#include "dwconv_dm_drivers.h"
 #include "gemm_drivers.h"
 
 enum { IN_INPUT = 0, IN_FILTER = 1, IN_BIAS = 2, IN_MULT = 3, IN_SHIFT = 4 };
@@ -90,6 +91,41 @@ static pe_status conv_check_packed(const pe_op_ctx *ctx, int depthwise) {
   return conv_check_common(p, &g, 1, out.dtype);
 }
 
+/* DEPTHWISE_CONV_2D of one int8 input channel with weights in PE_LAYOUT_QS8_DWDM_PAIRS
+   (qs8_dwconv_dm.h): no bias input (it is the layout's init terms), kernel size from the params. */
+static pe_status conv_check_dwdm(const pe_op_ctx *ctx) {
+  const pe_conv_params *p = (const pe_conv_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, IN_INPUT), filt = pe_input(ctx, IN_FILTER);
+  const pe_tensor bias = pe_input(ctx, IN_BIAS), out = pe_output(ctx, 0);
+  const pe_tensor mult = pe_input(ctx, IN_MULT), shift = pe_input(ctx, IN_SHIFT);
+  conv_geom g;
+  pe_status st;
+  PE_CHECK(in.rank == 4 && out.rank == 4 && in.dtype == PE_INT8 && out.dtype == PE_INT8, PE_ERR_SHAPE);
+  PE_CHECK(in.dims[3] == 1 && p->depth_multiplier == out.dims[3], PE_ERR_LAYOUT);
+  PE_CHECK(bias.index < 0, PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_elems(&in) >= 0 && pe_conv_elems(&out) >= 0, PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &out) && pe_conv_has_data(ctx, &filt),
+           PE_ERR_SHAPE);
+  PE_CHECK(in.dims[0] == out.dims[0] && out.dims[3] >= 1, PE_ERR_SHAPE);
+  PE_CHECK(p->kernel_h >= 1 && p->kernel_w >= 1 && p->kernel_h <= 4096 && p->kernel_w <= 4096, PE_ERR_BAD_PARAMS);
+  g.batches = in.dims[0];
+  g.in_h = in.dims[1];
+  g.in_w = in.dims[2];
+  g.in_c = 1;
+  g.k_h = p->kernel_h;
+  g.k_w = p->kernel_w;
+  g.out_h = out.dims[1];
+  g.out_w = out.dims[2];
+  g.out_c = out.dims[3];
+  g.filter_c = 1;
+  g.groups = 1;
+  st = conv_check_common(p, &g, 1, out.dtype);
+  if (st != PE_OK) return st;
+  st = pe_conv_check_requant(&mult, &shift, g.out_c, PE_CONV_SHIFT_MAX_32);
+  if (st != PE_OK) return st;
+  return pe_dwdm_check(ctx, &filt, g.out_c, g.k_h, g.k_w, g.out_w, p->stride_w, p->dilation_w);
+}
+
 static pe_status conv_check(const pe_op_ctx *ctx, int depthwise) {
   const pe_conv_params *p = (const pe_conv_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, IN_INPUT), filt = pe_input(ctx, IN_FILTER);
@@ -102,6 +138,10 @@ static pe_status conv_check(const pe_op_ctx *ctx, int depthwise) {
   PE_CHECK(ctx->n_inputs == 5 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
   PE_CHECK(in.index >= 0 && filt.index >= 0 && out.index >= 0, PE_ERR_SHAPE);
   if (ctx->op->layout == PE_LAYOUT_QS8_GEMM_N16K4) return conv_check_packed(ctx, depthwise);
+  if (ctx->op->layout == PE_LAYOUT_QS8_DWDM_PAIRS) {
+    PE_CHECK(depthwise, PE_ERR_LAYOUT);
+    return conv_check_dwdm(ctx);
+  }
   PE_CHECK(in.rank == 4 && filt.rank == 4 && out.rank == 4, PE_ERR_SHAPE);
   PE_CHECK(p->kernel_h == filt.dims[1] && p->kernel_w == filt.dims[2], PE_ERR_BAD_PARAMS);
   PE_CHECK(in.dtype == PE_INT8 || in.dtype == PE_INT16, PE_ERR_SHAPE);

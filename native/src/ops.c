@@ -5,6 +5,7 @@
 #include "conv.h"
 #include "elementwise.h"
 #include "elementwise_drivers.h"
+#include "dwconv_dm_drivers.h"
 #include "gemm_drivers.h"
 #include "lstm.h"
 #include "pool.h"
@@ -103,6 +104,7 @@ const char *pe_layout_name(uint32_t layout) {
   switch (layout) {
     case PE_LAYOUT_GENERIC: return "generic";
     case PE_LAYOUT_QS8_GEMM_N16K4: return "qs8_gemm_n16k4";
+    case PE_LAYOUT_QS8_DWDM_PAIRS: return "qs8_dwdm_pairs";
     default: return NULL;
   }
 }

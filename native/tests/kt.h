@@ -33,6 +33,7 @@ void kt_skip(kt_state *s, const char *variant, const char *missing_feature);
 /* Test suites, one per kernel family (native/tests/kt_<family>.c). */
 void kt_gemm(kt_state *s);
 void kt_dwconv(kt_state *s);
+void kt_dwconv_dm(kt_state *s);
 void kt_vadd(kt_state *s);
 void kt_requant(kt_state *s);
 void kt_dot(kt_state *s);

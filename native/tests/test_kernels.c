@@ -30,6 +30,7 @@ int main(void) {
   printf("%s\n", s.features ? "" : " none (scalar only)");
   kt_gemm(&s);
   kt_dwconv(&s);
+  kt_dwconv_dm(&s);
   kt_vadd(&s);
   kt_requant(&s);
   kt_dot(&s);
