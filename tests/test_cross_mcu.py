@@ -42,7 +42,7 @@ def need_toolchain() -> None:
 def firmware(board: str, name: str, sources: list[Path], defines: tuple[str, ...] = (), **kw) -> Path:
     """Build (once per run) and return build/mcu-<board>-O2/<name>.elf; no compiler warnings."""
     need_toolchain()
-    key = (board, name, defines)
+    key = (board, name, defines, repr(kw))
     if key not in _built:
         elf = mcu.out_dir(board, "O2") / f"{name}.elf"
         _, warns = mcu.build(board, sources, elf, "O2", list(defines), **kw)
@@ -85,6 +85,23 @@ def test_platform_boots_and_counts_deterministically(board):
     t1, t2 = (int(x) for x in re.findall(r"^spin \d+: (\d+) ticks", text, re.M))
     assert outs[0] == outs[1], "instruction counts differ between two runs:\n" + outs[0] + outs[1]
     assert t1 > 0 and abs(t2 - 2 * t1) <= 2, (t1, t2)
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_platform_clock_across_systick_wraps(board):
+    """With a 4096-tick SysTick reload the loops span many wrap interrupts: the clock stays
+    monotonic and counts the same ticks as with the full 24-bit reload."""
+    full = run(board, firmware(board, "selftest", SELFTEST), icount=True, timeout=60)
+    elf = firmware(board, "selftest-wrap", SELFTEST, platform_defines=["-DPE_PLAT_SYSTICK_RELOAD=0xFFFu"])
+    r = run(board, elf, icount=True, timeout=60)
+    assert r.returncode == 0 and full.returncode == 0, r.stdout + full.stdout
+    assert "monotonic: yes" in r.stdout
+    spins = lambda text: [int(x) for x in re.findall(r"^spin \d+: (\d+) ticks", text, re.M)]  # noqa: E731
+    got, want = spins(r.stdout), spins(full.stdout)
+    assert len(got) == 2 and got[1] > 4 * 4096, got  # several wraps inside the measured loop
+    # the wrap interrupts' own instructions add a few ticks each
+    for g, w in zip(got, want):
+        assert w <= g <= w + w // 4096 * 4 + 4, (got, want)
 
 
 @pytest.mark.parametrize("board", sorted(BOARDS))

@@ -155,10 +155,11 @@ OPS_C = NATIVE / "src" / "ops.c"
 
 def build(board: str, program: list[Path], elf: Path, opt: str = "O2", defines: list[str] | None = None,
           core: list[tuple[Path, list[str]]] | None = None, extra_includes: list[Path] | None = None,
-          op_list: Path | None = None) -> tuple[Path, list[str]]:
+          op_list: Path | None = None, platform_defines: list[str] | None = None) -> tuple[Path, list[str]]:
     """Link program sources + platform + core into `elf`; returns (elf, warnings). `core`
     replaces the core's file list; `op_list` (a header from pyedge pack --op-list) compiles
-    native/src/ops.c with only that model's ops and variants, so the link drops the rest."""
+    native/src/ops.c with only that model's ops and variants, so the link drops the rest;
+    `platform_defines` builds the platform's own copy with those -D flags."""
     b = BOARDS[board]
     files = core if core is not None else core_files(b)
     if op_list is not None:
@@ -168,7 +169,9 @@ def build(board: str, program: list[Path], elf: Path, opt: str = "O2", defines: 
         ops_obj, w = compile_all(board, [(OPS_C, [f'-DPE_OP_LIST="{op_list}"'])], opt,
                                  subdir=f"prog-{elf.parent.name}-{elf.stem}-ops")
         core_objs, warns = core_objs + ops_obj, warns + w
-    plat_objs, w2 = compile_all(board, [(PLATFORM / s, []) for s in PLATFORM_SOURCES], opt, subdir="platform")
+    plat_objs, w2 = compile_all(board, [(PLATFORM / s, []) for s in PLATFORM_SOURCES], opt,
+                                extra=platform_defines,
+                                subdir="platform" if not platform_defines else f"platform-{elf.parent.name}-{elf.stem}")
     inc = [f"-I{d}" for d in (extra_includes or [])]
     prog_objs, w3 = compile_all(board, [(p, []) for p in program], opt, extra=inc + (defines or []),
                                 subdir=f"prog-{elf.parent.name}-{elf.stem}")

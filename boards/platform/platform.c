@@ -33,7 +33,13 @@
 #define DWT_CTRL (*(volatile uint32_t *)0xE0001000u)
 #define DWT_CYCCNT (*(volatile uint32_t *)0xE0001004u)
 
+/* SysTick's reload: the full 24 bits (one wrap interrupt per 2^24 ticks); a build may choose a
+   smaller one (the platform test does, to exercise the wrap path) */
+#ifdef PE_PLAT_SYSTICK_RELOAD
+#define SYSTICK_RELOAD PE_PLAT_SYSTICK_RELOAD
+#else
 #define SYSTICK_RELOAD 0x00FFFFFFu
+#endif
 
 static int clock_source;
 static volatile uint32_t systick_wraps;
