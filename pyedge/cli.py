@@ -155,6 +155,10 @@ def cmd_pack(args: argparse.Namespace) -> int:
     blob = raw if is_blob(raw) else pack_tflite(raw, target=args.target, threads=max(1, args.threads),
                                                 preserve_inputs=not args.reuse_inputs, layouts=args.layouts,
                                                 strip=not args.keep_constants)
+    if getattr(args, "op_list", None):
+        from .cformat import op_list, write_op_list
+        p = write_op_list(blob, args.op_list, source=Path(args.model).name)
+        print(f"wrote {p}: " + ", ".join(sorted({op for op, _ in op_list(blob)})))
     if fmt == "c":
         for p in write_c(blob, out, args.name, source=Path(args.model).name):
             print(f"wrote {p} ({p.stat().st_size} bytes)")
@@ -244,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
                         "avx2, avx512vnni, neon, dsp, helium); it must exist. Ops that a SIMD kernel of that "
                         "ISA runs get its packed weight layout (its scalar twin runs it on any other CPU); "
                         "without --target weights keep TFLite's generic layout")
+    k.add_argument("--op-list", metavar="FILE.h",
+                   help="also write the ops and weight layouts the model uses as a C header: firmware that "
+                        "compiles native/src/ops.c with -DPE_OP_LIST='\"FILE.h\"' links only their kernels")
     k.add_argument("--layouts", choices=["auto", "generic", "packed"], default="auto",
                    help="weight layouts: auto (packed where the target has a SIMD kernel for the op), "
                         "generic (TFLite's layouts everywhere), packed (every op a packed layout can take, "

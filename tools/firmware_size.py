@@ -2,7 +2,9 @@
 """Firmware-side size of pyedge on a Cortex-M4: cross-compiles the whole C core and a model
 header written by `pyedge pack --format c` with arm-none-eabi-gcc, links a minimal bare-metal
 program (native/tests/pe_fw_main.c: one pe_model_init + pe_invoke) and reports, from
-arm-none-eabi-size, the core's code/const bytes and the linked firmware's flash and RAM.
+arm-none-eabi-size, the core's code/const bytes and the linked firmware's flash and RAM, and the
+firmware's .text once more linked with only the model's ops (`pyedge pack --op-list`: ops.c
+compiled with -DPE_OP_LIST).
 
     .venv/bin/python tools/firmware_size.py [MODEL.tflite ...] [--opt O2|Os] [--json] [--no-float]
 
@@ -103,7 +105,7 @@ def measure(models: list[Path], opt: str = "O2", cc: str = "arm-none-eabi-gcc",
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from pyedge.blob import is_blob
-    from pyedge.cformat import model_info, write_c
+    from pyedge.cformat import model_info, write_c, write_op_list
     from pyedge.pack import pack_tflite
 
     gcc, size_tool = find_toolchain(cc)
@@ -145,10 +147,23 @@ def measure(models: list[Path], opt: str = "O2", cc: str = "arm-none-eabi-gcc",
             if r.returncode != 0:
                 raise CompileWarnings("\n".join(warnings))
         fw = _group(section_sizes(size_tool, elf))
+        # again with only the model's ops in the op and variant tables
+        ops_h = write_op_list(blob, tmp / f"model{i}_ops.h", source=Path(model).name)
+        ops_obj = tmp / f"model{i}_ops.o"
+        err = _compile(gcc, NATIVE / "src" / "ops.c", ops_obj, flags + [f'-DPE_OP_LIST="{ops_h}"'])
+        if err.strip():
+            warnings.append(err)
+        own = [str(ops_obj) if o.name == "core_src_ops.o" else str(o) for o in objs]
+        elf_own = tmp / f"model{i}_own_ops.elf"
+        link_own = link[:link.index(str(main_obj)) + 1] + own + ["-lm", "-o", str(elf_own)]
+        r = subprocess.run(link_own, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise CompileWarnings(f"link {Path(model).name} with its own ops:\n{r.stderr}")
+        fw_own = _group(section_sizes(size_tool, elf_own))
         result["models"].append({
             "model": Path(model).name, "blob_bytes": info.blob_size, "arena_bytes": info.arena_bytes,
             "flash_bytes": fw["text"] + fw["rodata"] + fw["data"], "ram_bytes": fw["data"] + fw["bss"],
-            **{f"elf_{k}": v for k, v in fw.items()},
+            **{f"elf_{k}": v for k, v in fw.items()}, "elf_text_own_ops": fw_own["text"],
         })
     result["warnings"] = warnings
     if warnings:
@@ -163,13 +178,13 @@ def format_table(r: dict) -> str:
              f".rodata {c['rodata']} B, .data {c['data']} B, .bss {c['bss']} B",
              "",
              f"{'model':44s} {'blob':>9s} {'arena':>9s} {'.text':>8s} {'.rodata':>9s} {'.data':>6s} "
-             f"{'.bss':>9s} {'flash':>9s} {'RAM':>9s}"]
+             f"{'.bss':>9s} {'flash':>9s} {'RAM':>9s} {'.text own ops':>14s}"]
     for m in r["models"]:
         lines.append(f"{m['model']:44s} {m['blob_bytes']:9d} {m['arena_bytes']:9d} {m['elf_text']:8d} "
                      f"{m['elf_rodata']:9d} {m['elf_data']:6d} {m['elf_bss']:9d} {m['flash_bytes']:9d} "
-                     f"{m['ram_bytes']:9d}")
+                     f"{m['ram_bytes']:9d} {m['elf_text_own_ops']:14d}")
     lines.append("(linked firmware, no startup code or vector table: flash = .text+.rodata+.data, "
-                 "RAM = .data+.bss; add stack)")
+                 "RAM = .data+.bss; add stack; .text own ops: linked with only the model's ops, pyedge pack --op-list)")
     return "\n".join(lines)
 
 

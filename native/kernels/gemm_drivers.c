@@ -37,6 +37,15 @@ const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx512 = {pe_qs8_dw_row__avx512};
 const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_neon = {pe_qs8_gemm_neon, PE_GEMM_NEON_MR, PE_GEMM_NEON_NAME, NULL};
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__neon = {pe_qs8_dw_row__neon};
 #endif
+#if PE_MVE_KERNELS
+const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__mve = {pe_qs8_gemm_4x16c4__mve, 4, "gemm_4x16c4__mve", NULL};
+const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__mve = {pe_qs8_dw_row__mve};
+#endif
+#if PE_DSP_KERNELS
+const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_2x16c4__dsp = {pe_qs8_gemm_2x16c4__dsp, 2, "gemm_2x16c4__dsp",
+                                                        pe_qs8_gemm_1x16c4__dsp};
+const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__dsp = {pe_qs8_dw_row__dsp};
+#endif
 #if PE_ARM64_KERNELS
 const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__neondot = {pe_qs8_gemm_4x16c4__neondot, 4,
                                                             "gemm_4x16c4__neondot", NULL};

@@ -23,6 +23,14 @@ extern const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx512;
 extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_neon; /* 2x16c4 on AArch64, 1x16c4 on ARMv7 */
 extern const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__neon;
 #endif
+#if PE_MVE_KERNELS
+extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__mve;
+extern const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__mve;
+#endif
+#if PE_DSP_KERNELS
+extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_2x16c4__dsp;
+extern const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__dsp;
+#endif
 #if PE_ARM64_KERNELS
 extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__neondot;
 extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__neoni8mm;

@@ -14,6 +14,28 @@
 #include "sequence_drivers.h"
 #include "shape.h"
 
+/* Firmware for one model links only its ops: -DPE_OP_LIST='"model_ops.h"' (written by
+   `pyedge pack --op-list`) defines PE_USE_OP_<NAME> and PE_USE_LAYOUT_<NAME>_<layout> as
+   PE_PROBE for what the model uses; every other row of the op and variant tables expands to
+   nothing, so --gc-sections drops its kernels. Without PE_OP_LIST every row is kept. */
+#define PE_CAT_(a, b) a##b
+#define PE_CAT(a, b) PE_CAT_(a, b)
+#define PE_SECOND_(a, b, ...) b
+#define PE_SECOND(...) PE_SECOND_(__VA_ARGS__, )
+#define PE_PROBE ~, 1
+#define PE_IS_PROBE(x) PE_SECOND(x, 0)
+#define PE_IF_1(...) __VA_ARGS__
+#define PE_IF_0(...)
+#define PE_IF(c) PE_CAT(PE_IF_, c)
+#ifdef PE_OP_LIST
+#include PE_OP_LIST
+#define PE_KEEP_OP(NAME) PE_IF(PE_IS_PROBE(PE_CAT(PE_USE_OP_, NAME)))
+#define PE_KEEP_VARIANT(NAME, layout) PE_IF(PE_IS_PROBE(PE_CAT(PE_CAT(PE_USE_LAYOUT_, NAME), PE_CAT(_, layout))))
+#else
+#define PE_KEEP_OP(NAME) PE_IF_1
+#define PE_KEEP_VARIANT(NAME, layout) PE_IF_1
+#endif
+
 #define PE_OP(code, NAME, lname, params_t, inplace)       \
   pe_status pe_##lname##_check(const pe_op_ctx *ctx);     \
   pe_status pe_##lname##__scalar(const pe_op_ctx *ctx);
@@ -21,7 +43,7 @@
 #undef PE_OP
 
 #define PE_OP(code, NAME, lname, params_t, inplace) \
-  [code] = {#NAME, (uint32_t)sizeof(params_t), pe_##lname##_check, pe_##lname##__scalar, inplace},
+  PE_KEEP_OP(NAME)([code] = {#NAME, (uint32_t)sizeof(params_t), pe_##lname##_check, pe_##lname##__scalar, inplace}, )
 const pe_op_entry pe_op_table[PE_OP_MAX] = {
 #include "../ops.def"
 };
@@ -55,7 +77,7 @@ uint32_t pe_op_params_size(uint32_t op) {
 }
 
 #define PE_VARIANT(NAME, variant, feats, layout, eval, accepts, uk) \
-  {PE_OP_CODE_##NAME, variant, feats, layout, eval, accepts, uk},
+  PE_KEEP_VARIANT(NAME, layout)({PE_OP_CODE_##NAME, variant, feats, layout, eval, accepts, uk}, )
 const pe_variant pe_variant_table[] = {
 #include "../kernels.def"
     {0, NULL, 0, 0, NULL, NULL, NULL}};

@@ -27,6 +27,21 @@
 #define PE_ARMV7_NEON_KERNELS 0
 #endif
 #define PE_NEON_KERNELS (PE_ARM64_KERNELS || PE_ARMV7_NEON_KERNELS)
+/* Cortex-M DSP kernels (SMLAD on int16 pairs): M-profile cores with the DSP extension, fixed at
+   compile time (no detection on a microcontroller; the *_dsp.c files are empty elsewhere). */
+#if defined(__arm__) && defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M' && \
+    defined(__ARM_FEATURE_DSP) && defined(__GNUC__) && !defined(PE_SCALAR_ONLY)
+#define PE_DSP_KERNELS 1
+#else
+#define PE_DSP_KERNELS 0
+#endif
+/* Cortex-M Helium (MVE) kernels: Armv8.1-M cores with integer MVE (Cortex-M55/M85), fixed at
+   compile time as DSP is. */
+#if PE_DSP_KERNELS && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define PE_MVE_KERNELS 1
+#else
+#define PE_MVE_KERNELS 0
+#endif
 
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define PE_STATIC_ASSERT(cond, msg) _Static_assert(cond, #msg)
@@ -173,13 +188,11 @@ static inline int pe_same_shape(const pe_tensor *a, const pe_tensor *b) {
  * ------------------------------------------------------------------------ */
 
 static inline int32_t pe_sat_rounding_doubling_high_mul(int32_t a, int32_t b) {
-  int64_t ab;
-  int32_t nudge;
+  /* gemmlowp: (ab + (ab >= 0 ? 2^30 : 1 - 2^30)) / 2^31, the division rounding toward zero. For
+     ab < 0 that quotient is ceil((ab + 1 - 2^30) / 2^31) = floor((ab + 2^30) / 2^31), so both
+     cases are one arithmetic shift of ab + 2^30 (on a 32-bit core: SMULL, ADDS/ADC, two shifts). */
   if (a == b && a == INT32_MIN) return INT32_MAX;
-  ab = (int64_t)a * (int64_t)b;
-  nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-  /* division (not shift) rounds toward zero, as gemmlowp does */
-  return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+  return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
 }
 
 static inline int32_t pe_rounding_divide_by_pot(int32_t x, int exponent) {

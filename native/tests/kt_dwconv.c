@@ -33,6 +33,12 @@ static const kt_dw_variant simd_[] = {
 #if PE_NEON_KERNELS
     {"pe_qs8_dw_row__neon", pe_qs8_dw_row__neon, PE_FEAT_NEON, "neon"},
 #endif
+#if PE_MVE_KERNELS
+    {"pe_qs8_dw_row__mve", pe_qs8_dw_row__mve, PE_FEAT_MVE, "mve"},
+#endif
+#if PE_DSP_KERNELS
+    {"pe_qs8_dw_row__dsp", pe_qs8_dw_row__dsp, PE_FEAT_DSP, "dsp"},
+#endif
     {NULL, NULL, 0, NULL}};
 
 static int32_t out_dim(int32_t in, int32_t k, int32_t stride, int32_t dil, int32_t pad) {

@@ -134,6 +134,13 @@ void kt_gemm(kt_state *s) {
 #elif PE_ARMV7_NEON_KERNELS
       {"pe_qs8_gemm_1x16c4__neon", pe_qs8_gemm_1x16c4__neon, 1, PE_FEAT_NEON, "neon"},
 #endif
+#if PE_MVE_KERNELS
+      {"pe_qs8_gemm_4x16c4__mve", pe_qs8_gemm_4x16c4__mve, 4, PE_FEAT_MVE, "mve"},
+#endif
+#if PE_DSP_KERNELS
+      {"pe_qs8_gemm_2x16c4__dsp", pe_qs8_gemm_2x16c4__dsp, 2, PE_FEAT_DSP, "dsp"},
+      {"pe_qs8_gemm_1x16c4__dsp", pe_qs8_gemm_1x16c4__dsp, 1, PE_FEAT_DSP, "dsp"},
+#endif
   };
   const int nv = (int)(sizeof vs / sizeof vs[0]);
   size_t a, b;

@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Instructions per inference of real models on QEMU's Cortex-M boards, next to TFLite Micro's.
+
+For each model (person detection, micro_speech) and board (mps2-an386: Cortex-M4F, mps3-an547:
+Cortex-M55) it packs the model for the board (`pyedge pack --target BOARD --format c`), links
+the bare-metal runner (native/tests/pe_mcu_run_model.c on boards/platform/) and runs it under
+  qemu-system-arm -M BOARD -icount shift=0,align=off,sleep=off
+where SysTick then counts instructions (one per ns of virtual time; 40 a tick on MPS2, 31.25 on
+AN547). These are instruction counts, not cycles, and they repeat exactly. The outputs are
+checked against the host's bit for bit (exit 1 if they differ). Per op through the core's timing
+hook; the whole inference without it. Code size: `.text` of the core (runtime + kernels) the
+link kept, at -Os, from the linker map.
+
+    python3 tools/mcu_icount.py [--write docs/mcu-instruction-counts.md] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "boards" / "platform"))
+import build as mcu  # noqa: E402
+import runner  # noqa: E402
+
+MODELS = {"person detection 96x96": "tflm_person_detect", "micro_speech": "tflm_micro_speech_quantized"}
+BOARDS = {"mps2-an386": "Cortex-M4F", "mps3-an547": "Cortex-M55"}
+# TFLM built bare metal on the same QEMU boards (issue 8): (reference kernels, CMSIS-NN), M instructions
+TFLM = {("tflm_person_detect", "mps2-an386"): (95.66, 22.93), ("tflm_person_detect", "mps3-an547"): (91.48, 6.38),
+        ("tflm_micro_speech_quantized", "mps2-an386"): (9.31, 1.50),
+        ("tflm_micro_speech_quantized", "mps3-an547"): (9.83, 0.837)}
+TFLM_ARENA = {"tflm_person_detect": 82292, "tflm_micro_speech_quantized": 6788}
+TFLM_TEXT = "39-46 KB"
+TARGET = {("tflm_person_detect", "mps2-an386"): 18.3, ("tflm_person_detect", "mps3-an547"): 6.4,
+          ("tflm_micro_speech_quantized", "mps2-an386"): 1.2, ("tflm_micro_speech_quantized", "mps3-an547"): 0.84}
+
+
+def host_outputs(blob: bytes, seed: int = 7) -> tuple[bytes, bytes]:
+    import numpy as np
+
+    import pyedge
+    it = pyedge.Interpreter(model_content=blob)
+    it.allocate_tensors()
+    rng = np.random.default_rng(seed)
+    ins = bytearray()
+    for d in it.get_input_details():
+        info = np.iinfo(d["dtype"])
+        x = rng.integers(info.min, info.max, size=tuple(d["shape"]), endpoint=True).astype(d["dtype"])
+        it.set_tensor(d["index"], x)
+        ins += x.tobytes()
+    it.invoke()
+    return bytes(ins), b"".join(it.get_tensor(d["index"]).tobytes() for d in it.get_output_details())
+
+
+# how the model is packed and run: "scalar" TFLite's layouts, every op on the scalar reference
+# kernels (the firmware's SIMD switched off); "simd" every conv/FC (and 1-channel depthwise) in
+# the packed GEMM layout, run by the board's microkernels (M4: DSP; M55: Helium)
+PATHS = {"scalar": "generic", "simd": "packed"}
+FEATURES_OFF = {"scalar": runner.SCALAR_ONLY, "simd": 0}
+
+
+def measure(model: str, board: str, link_used_only: bool = False, path: str = "scalar") -> dict:
+    import pyedge
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # person_detect's quantized_dimension warning
+        blob = pyedge.pack_tflite((ROOT / "tests" / "models" / f"{model}.tflite").read_bytes(), target=board,
+                                  layouts=PATHS[path])
+    ins, want = host_outputs(blob)
+    row: dict = {"model": model, "board": board, "path": path, "blob_bytes": len(blob)}
+    for opt in ("O2", "Os"):
+        elf, warns = runner.firmware(board, blob, model, opt, **runner.link_options(blob, link_used_only))
+        if warns:
+            raise SystemExit(f"{model} on {board} -{opt}: compiler warnings:\n" + "\n".join(warns))
+        res = runner.run(board, elf, ins, features_off=FEATURES_OFF[path])
+        if res.outputs[0] != want:
+            raise SystemExit(f"{model} on {board} -{opt}: outputs {res.outputs[0].hex()} differ from the host's {want.hex()}")
+        sizes = mcu.text_by_origin(elf.with_suffix(".map"))
+        row[opt] = {"instructions": res.instructions(res.invoke_ticks[0]), "arena_bytes": res.arena_bytes,
+                    "core_text": sizes["core"]["text"], "core_rodata": sizes["core"]["rodata"],
+                    "libc_text": sizes["libc"]["text"], "platform_text": sizes["platform"]["text"] + sizes["program"]["text"]}
+        if opt == "O2":
+            by_kind: dict = defaultdict(float)
+            for op, var, t in res.ops:
+                by_kind[f"{op} ({var})"] += res.instructions(t)
+            row["ops"] = sorted(by_kind.items(), key=lambda kv: -kv[1])
+            row["layers"] = sorted(((f"{i} {op} ({var})", res.instructions(t)) for i, (op, var, t) in enumerate(res.ops)),
+                                   key=lambda kv: -kv[1])[:5]
+    return row
+
+
+def markdown(rows: list[dict], rows_used: list[dict] | None = None, rows_dsp: list[dict] | None = None) -> str:
+    out = ["# Cortex-M instruction counts", "",
+           "Written by `tools/mcu_icount.py` (do not edit by hand). Bare metal on QEMU 7.2's `mps2-an386`",
+           "(Cortex-M4F) and `mps3-an547` (Cortex-M55), `-icount shift=0,align=off,sleep=off`, SysTick as",
+           "the clock: **instruction counts, not cycles** (QEMU runs one instruction per ns of virtual time",
+           "and models no pipeline or memory timing); they repeat exactly run after run. One inference on",
+           "random inputs, outputs bit-identical to the host's. Firmware built by",
+           "`boards/platform/build.py` with GCC " + _gcc_version() + ". TFLite Micro's numbers are from the same",
+           "boards and QEMU (issue 8). Two pyedge paths: **scalar**, TFLite's weight layouts and the",
+           "scalar reference kernels only (`pyedge pack --target BOARD --layouts generic`, the firmware's",
+           "SIMD switched off through the runner's `features_off`; GCC auto-vectorizes some scalar loops",
+           "with MVE on the M55); **simd**, every conv and FC (and depthwise of one input channel) in the",
+           "packed GEMM layout (`--layouts packed`), run on the M4 by `gemm_2x16c4__dsp` (SMLAD on int16",
+           "pairs, `native/kernels/qs8_gemm_dsp.c`) and on the M55 by `gemm_4x16c4__mve` (Helium",
+           "VMLADAVA, `native/kernels/qs8_gemm_mve.c`); depthwise with one channel per group by",
+           "`dw_row__dsp` on the M4 (SMLABB/SMLATT, `native/kernels/qs8_dwconv_dsp.c`) and `dw_row__mve`",
+           "on the M55 (VMULLB/VMULLT on int16, `native/kernels/qs8_dwconv_mve.c`).", "",
+           "## Instructions per inference", "",
+           "| model | board | pyedge scalar -O2 | pyedge scalar -Os | pyedge simd -O2 | TFLM reference kernels | "
+           "TFLM + CMSIS-NN | target |",
+           "|---|---|---|---|---|---|---|---|"]
+    for k, r in enumerate(rows):
+        ref, cmsis = TFLM[r["model"], r["board"]]
+        dsp = f"**{rows_dsp[k]['O2']['instructions'] / 1e6:.2f} M**" if rows_dsp else "-"
+        out.append(f"| {_name(r['model'])} | {r['board']} ({BOARDS[r['board']]}) | {r['O2']['instructions'] / 1e6:.2f} M | "
+                   f"{r['Os']['instructions'] / 1e6:.2f} M | {dsp} | {ref} M | {cmsis} M | "
+                   f"<= {TARGET[r['model'], r['board']]} M |")
+    out += ["", "## Memory", "",
+            "Arena: the one buffer of activations and scratch the model needs (pyedge's planner; TFLM's",
+            "arena as its own tools report it). `.text`: code of the pyedge core (runtime + kernels) the",
+            "link kept at -Os, from the linker map; the C library (printf for the UART lines, memcpy,",
+            "libgcc's division) and the platform are counted apart. TFLM's runtime + kernels: "
+            f"{TFLM_TEXT}. \"The model's ops only\": the core's op and variant tables keep only the",
+            "ops and weight layouts the model uses (`pyedge pack --op-list model_ops.h`, then",
+            "`native/src/ops.c` compiled with `-DPE_OP_LIST='\"model_ops.h\"'`), so `--gc-sections` drops",
+            "every other kernel; a blob needing more is refused at `pe_model_init`.", "",
+            "| model | board | arena | TFLM arena | blob | core .text -Os, all ops | core .rodata | libc .text |"
+            + (" core .text -Os, the model's ops only |" if rows_used else ""),
+            "|---|---|---|---|---|---|---|---|" + ("---|" if rows_used else "")]
+    for k, r in enumerate(rows):
+        line = (f"| {_name(r['model'])} | {r['board']} | {r['Os']['arena_bytes']:,} B | {TFLM_ARENA[r['model']]:,} B | "
+                f"{r['blob_bytes']:,} B | {r['Os']['core_text']:,} B | {r['Os']['core_rodata']:,} B | "
+                f"{r['Os']['libc_text']:,} B |")
+        if rows_used:
+            line += f" {rows_used[k]['Os']['core_text']:,} B |"
+        out.append(line)
+    if rows_dsp:
+        out += ["", "The simd path (packed GEMM layout; the firmware linked with the model's ops only, which",
+                "does not change a count):", "",
+                "| model | board | arena | blob | core .text -Os, the model's ops only |", "|---|---|---|---|---|"]
+        for r in rows_dsp:
+            out.append(f"| {_name(r['model'])} | {r['board']} | {r['Os']['arena_bytes']:,} B | {r['blob_bytes']:,} B | "
+                       f"{r['Os']['core_text']:,} B |")
+    out += ["", "## Where the instructions go (-O2, per op through the core's timing hook)", ""]
+    for r in rows + (rows_dsp or []):
+        total = r["O2"]["instructions"]
+        out += [f"### {_name(r['model'])} on {r['board']}, {r['path']}: {total / 1e6:.2f} M", "",
+                "| op (variant) | instructions | share |", "|---|---|---|"]
+        for name, n in r["ops"][:6]:
+            out.append(f"| {name} | {n / 1e6:.3f} M | {100 * n / total:.1f}% |")
+        out += ["", "Heaviest layers: " + ", ".join(f"{n} {v / 1e6:.2f} M" for n, v in r["layers"]), ""]
+    out += ["## Reproduce", "", "```", "python3 tools/mcu_icount.py --write docs/mcu-instruction-counts.md", "```", ""]
+    return "\n".join(out)
+
+
+def _name(model: str) -> str:
+    return next(k for k, v in MODELS.items() if v == model)
+
+
+def _gcc_version() -> str:
+    import subprocess
+    return subprocess.run([mcu.CC, "-dumpversion"], capture_output=True, text=True).stdout.strip() or "?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--write", type=Path, help="write the Markdown tables to this file")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    reason = mcu.missing()
+    if reason:
+        print(f"mcu_icount: {reason}", file=sys.stderr)
+        return 3
+    rows = [measure(m, b) for m in MODELS.values() for b in BOARDS]
+    rows_used = [measure(m, b, link_used_only=True) for m in MODELS.values() for b in BOARDS] \
+        if runner.HAVE_OP_LIST else None
+    rows_dsp = [measure(m, b, link_used_only=True, path="simd") for m in MODELS.values() for b in BOARDS]
+    if args.json:
+        print(json.dumps({"all_ops": rows, "used_ops": rows_used, "simd": rows_dsp}, indent=1))
+    else:
+        for r in rows:
+            print(f"{r['model']:30s} {r['board']:11s} {r['O2']['instructions'] / 1e6:8.2f} M instructions (-O2) "
+                  f"{r['Os']['instructions'] / 1e6:8.2f} M (-Os)  arena {r['Os']['arena_bytes']} B  "
+                  f"core .text -Os {r['Os']['core_text']} B")
+        for r in rows_dsp:
+            print(f"{r['model']:30s} {r['board']:11s} {r['O2']['instructions'] / 1e6:8.2f} M instructions (-O2, simd)")
+    if args.write:
+        args.write.write_text(markdown(rows, rows_used, rows_dsp))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
