@@ -209,12 +209,15 @@ def cmd_ops(args: argparse.Namespace) -> int:
 
 
 def _float_model_hint(message: str) -> str | None:
-    """A float model's refusal in one sentence, instead of one line per float op."""
+    """A float model's refusal in one sentence, instead of one line per op: every refused op is a
+    float one (float32 or float16 types, or a filter that float16 weights feed at run time)."""
     lines = [ln for ln in message.splitlines()[1:] if ln.strip() and not ln.startswith("supported ops:")]
-    if not lines or not all("float32" in ln.lower() for ln in lines):
+    floaty = ("float32", "float16", "the filter must be constant", "weights must be constant")
+    if not lines or not all(any(f in ln.lower() for f in floaty) for ln in lines):
         return None
-    return (f"this is a float model ({len(lines)} float32 ops): pyedge runs integer-quantized models; quantize "
-            "it first: pyedge quantize MODEL.tflite --calibration DATA.npz -o MODEL_int8.tflite")
+    return (f"this is a float model ({len(lines)} op(s) pyedge does not run in float, e.g. "
+            f"{lines[0].strip().split(' at operator')[0].removeprefix('op ')}): quantize it first: "
+            "pyedge quantize MODEL.tflite --calibration DATA.npz -o MODEL_int8.tflite")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -259,7 +259,8 @@ def test_variant_catalog_holds_every_architecture():
 
 
 @pytest.mark.parametrize("target, want", [
-    ("rpi4", {"qs8_gemm_n16k4"}), ("rpi5", {"qs8_gemm_n16k4"}), ("neon", {"qs8_gemm_n16k4"}),
+    ("rpi4", {"qs8_gemm_n16k4", "qs8_dwdm_pairs"}), ("rpi5", {"qs8_gemm_n16k4", "qs8_dwdm_pairs"}),
+    ("neon", {"qs8_gemm_n16k4", "qs8_dwdm_pairs"}), ("mps2-an386", {"qs8_gemm_n16k4"}),
     ("avx2", {"qs8_gemm_n16k4", "qs8_dwdm_pairs"}), ("scalar", set()),
 ])
 def test_pack_for_another_architecture_uses_its_layouts(target, want):

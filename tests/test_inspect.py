@@ -348,8 +348,9 @@ def test_pack_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     info = read_blob(blob)
     assert info.meta["target"] == {"name": "rpi4", "kind": "board", "isa": "neon", "cpu": "cortex-a72"}
     assert info.header["target_features"] == pyedge._native.lib.PE_FEAT_NEON
-    # the Pi's NEON GEMM reads the packed layout: its conv and FC get it, packed here on x86 or not
-    assert {o["layout"] for o in info.ops} == {0, blob_mod.LAYOUT_QS8_GEMM_N16K4}
+    # the Pi's NEON kernels read packed layouts: its FC and one-channel depthwise conv get them,
+    # packed here on x86 or not
+    assert {o["layout"] for o in info.ops} == {0, blob_mod.LAYOUT_QS8_GEMM_N16K4, blob_mod.LAYOUT_QS8_DWDM_PAIRS}
     assert inspect_model(out)["target"]["name"] == "rpi4"
     x = [np.arange(1960, dtype=np.int8).reshape(1, 1960)]
     plain = pyedge.pack_tflite(model_path("tflm_micro_speech_quantized").read_bytes())

@@ -76,7 +76,8 @@ PATHS = {"scalar": "scalar twin of the packed layout", "neon": "NEON", "neondot"
 
 
 def _core_objects(out: Path) -> list[Path]:
-    """The core for bare-metal AArch64 (every `all` and `aarch64` file, as CMake's Release)."""
+    """The core for bare-metal AArch64 (every `all` and `aarch64` file, as CMake's Release),
+    integer-only (PE_NO_FLOAT_KERNELS: no libm here)."""
     inc = [f"-I{d}" for d in include_dirs()]
     objs = []
     out.mkdir(parents=True, exist_ok=True)
@@ -84,7 +85,8 @@ def _core_objects(out: Path) -> list[Path]:
     for src, flags in sources({"all", "aarch64"}):
         obj = out / (src.stem + ".o")
         if not obj.exists() or obj.stat().st_mtime < max(src.stat().st_mtime, headers):
-            subprocess.run([CC, "-O3", "-ffreestanding", "-fno-stack-protector", *flags, *inc, "-c", src, "-o", obj],
+            subprocess.run([CC, "-O3", "-ffreestanding", "-fno-stack-protector", "-DPE_NO_FLOAT_KERNELS", *flags, *inc,
+                            "-c", src, "-o", obj],
                            check=True)
         objs.append(obj)
     return objs
@@ -113,10 +115,11 @@ def build_model(name: str, out: Path, layouts: str) -> tuple[Path, list[np.ndarr
     bench = ROOT / "native" / "bench" / "a64"
     inc = [f"-I{p}" for p in include_dirs()] + [f"-I{d}", f"-I{ROOT / 'native' / 'tests'}"]
     elf = d / "icount_model.elf"
-    subprocess.run([CC, "-O3", "-ffreestanding", "-nostdlib", "-static", "-fno-stack-protector", *inc,
+    subprocess.run([CC, "-O3", "-ffreestanding", "-nostdlib", "-static", "-fno-stack-protector",
+                    "-DPE_NO_FLOAT_KERNELS", *inc,
                     '-DPE_MODEL_HEADER="model_data.h"', "-DPE_MODEL_PREFIX=NET", '-DPE_INPUT_HEADER="input.h"',
                     "-T", bench / "link.ld", "-Wl,--no-warn-rwx-segments", bench / "start.S",
-                    bench / "icount_model.c", *_core_objects(out / "core"), "-lgcc", "-o", elf], check=True)
+                    bench / "icount_model.c", *_core_objects(out / "core-int"), "-lgcc", "-o", elf], check=True)
     return elf, xs, inspect_model(blob)["totals"]["macs"]
 
 
