@@ -39,12 +39,20 @@ void pe_qs8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8
     c6 = _mm512_dpbusd_epi32(c6, bcast4(a6 + k), vw);
     c7 = _mm512_dpbusd_epi32(c7, bcast4(a7 + k), vw);
   }
+  if (rowadd != NULL) { /* uint8 weights: the row's zero-point term (qs8_gemm.h), rows < mr */
+    c0 = _mm512_add_epi32(c0, _mm512_set1_epi32(rowadd[0]));
+    if (mr > 1) c1 = _mm512_add_epi32(c1, _mm512_set1_epi32(rowadd[1]));
+    if (mr > 2) c2 = _mm512_add_epi32(c2, _mm512_set1_epi32(rowadd[2]));
+    if (mr > 3) c3 = _mm512_add_epi32(c3, _mm512_set1_epi32(rowadd[3]));
+    if (mr > 4) c4 = _mm512_add_epi32(c4, _mm512_set1_epi32(rowadd[4]));
+    if (mr > 5) c5 = _mm512_add_epi32(c5, _mm512_set1_epi32(rowadd[5]));
+    if (mr > 6) c6 = _mm512_add_epi32(c6, _mm512_set1_epi32(rowadd[6]));
+    if (mr > 7) c7 = _mm512_add_epi32(c7, _mm512_set1_epi32(rowadd[7]));
+  }
 #define PE_STORE_ROW(r, acc)                                                                    \
   if (mr > r)                                                                                   \
-    _mm512_mask_cvtepi32_storeu_epi8(                                                           \
-        c + (r) * c_stride, store,                                                              \
-        pe_requant16_avx512(rowadd != NULL ? _mm512_add_epi32(acc, _mm512_set1_epi32(rowadd[r])) : acc, \
-                            vm, vs, voff, vmin, vmax));
+    _mm512_mask_cvtepi32_storeu_epi8(c + (r) * c_stride, store,                                 \
+                                     pe_requant16_avx512(acc, vm, vs, voff, vmin, vmax));
   PE_STORE_ROW(0, c0)
   PE_STORE_ROW(1, c1)
   PE_STORE_ROW(2, c2)
