@@ -120,6 +120,18 @@ static int32_t rounding_divide_by_pot_x86(int32_t x, int32_t exponent) {
    Everything per element is a function of diff = input - max alone, and an 8-bit row has at
    most 256 distinct diffs: a long row (1000 classes) computes each diff's exp and output once
    into a table and looks them up, in the same order and with the same arithmetic. */
+/* exp(diff) in Q0, diff = input - max rescaled to Q5.26 */
+static int32_t softmax_exp(const pe_softmax_params *p, int32_t diff) {
+  return pe_fp_exp_on_negative_values(pe_mbqm_greater_than_one(diff, p->input_multiplier, p->input_left_shift), 5);
+}
+
+/* one output from its exp and the row's reciprocal sum */
+static int32_t softmax_out(int32_t exp_q0, int32_t shifted_scale, int32_t exponent, int32_t out_min,
+                           int32_t out_max) {
+  const int32_t unsat = rounding_divide_by_pot_x86(pe_fp_mul(shifted_scale, exp_q0), exponent);
+  return pe_clamp(pe_fp_add(unsat, out_min), out_min, out_max);
+}
+
 static pe_status softmax_8bit(const pe_op_ctx *ctx, const pe_tensor *in, const pe_tensor *out) {
   const pe_softmax_params *p = (const pe_softmax_params *)ctx->params;
   const int32_t depth = pe_dim_from_end(in, 0);
@@ -141,15 +153,11 @@ static pe_status softmax_8bit(const pe_op_ctx *ctx, const pe_tensor *in, const p
     lo = min_in_row - max_in_row > p->diff_min ? min_in_row - max_in_row : p->diff_min;
     use_tab = lo >= -255 && depth > 1 - lo;
     if (use_tab)
-      for (d = lo; d <= 0; ++d)
-        exp_tab[d - lo] = pe_fp_exp_on_negative_values(
-            pe_mbqm_greater_than_one(d, p->input_multiplier, p->input_left_shift), 5);
+      for (d = lo; d <= 0; ++d) exp_tab[d - lo] = softmax_exp(p, d);
     for (c = 0; c < depth; ++c) {
       const int32_t diff = pe_load_int(in->data, in->dtype, base + c) - max_in_row;
       if (diff >= p->diff_min) {
-        const int32_t exp_q0 = use_tab ? exp_tab[diff - lo]
-                                       : pe_fp_exp_on_negative_values(pe_mbqm_greater_than_one(
-                                             diff, p->input_multiplier, p->input_left_shift), 5);
+        const int32_t exp_q0 = use_tab ? exp_tab[diff - lo] : softmax_exp(p, diff);
         sum_of_exps = pe_fp_add(sum_of_exps, pe_fp_rescale(exp_q0, 0, 12));
       }
     }
@@ -160,24 +168,13 @@ static pe_status softmax_8bit(const pe_op_ctx *ctx, const pe_tensor *in, const p
        TFLite's shift is undefined there */
     if (exponent < 0) return PE_ERR_RUNTIME;
     if (use_tab)
-      for (d = lo; d <= 0; ++d) {
-        const int32_t unsat = rounding_divide_by_pot_x86(pe_fp_mul(shifted_scale, exp_tab[d - lo]), exponent);
-        out_tab[d - lo] = pe_clamp(pe_fp_add(unsat, out_min), out_min, out_max);
-      }
+      for (d = lo; d <= 0; ++d) out_tab[d - lo] = softmax_out(exp_tab[d - lo], shifted_scale, exponent, out_min, out_max);
     for (c = 0; c < depth; ++c) {
       const int32_t diff = pe_load_int(in->data, in->dtype, base + c) - max_in_row;
       int32_t result = out_min;
-      if (diff >= p->diff_min) {
-        if (use_tab) {
-          result = out_tab[diff - lo];
-        } else {
-          const int32_t scaled_diff =
-              pe_mbqm_greater_than_one(diff, p->input_multiplier, p->input_left_shift);
-          const int32_t exp_q0 = pe_fp_exp_on_negative_values(scaled_diff, 5);
-          const int32_t unsat = rounding_divide_by_pot_x86(pe_fp_mul(shifted_scale, exp_q0), exponent);
-          result = pe_clamp(pe_fp_add(unsat, out_min), out_min, out_max);
-        }
-      }
+      if (diff >= p->diff_min)
+        result = use_tab ? out_tab[diff - lo]
+                         : softmax_out(softmax_exp(p, diff), shifted_scale, exponent, out_min, out_max);
       pe_store_int(out->data, out->dtype, base + c, result);
     }
   }
