@@ -8,40 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "a64_support.h"
 #include "qs8_gemm.h"
 
 #define ROWS 64
 #define OC 64
 #define K 576 /* 3x3x64 */
-
-void *memset(void *d, int v, size_t n) {
-  unsigned char *p = (unsigned char *)d;
-  while (n--) *p++ = (unsigned char)v;
-  return d;
-}
-void *memcpy(void *d, const void *s, size_t n) {
-  unsigned char *p = (unsigned char *)d;
-  const unsigned char *q = (const unsigned char *)s;
-  while (n--) *p++ = *q++;
-  return d;
-}
-
-static void putc_(char c) { *(volatile uint32_t *)0x09000000u = (uint32_t)c; }
-static void puts_(const char *s) {
-  while (*s) putc_(*s++);
-}
-static void putu(uint64_t v) {
-  char b[24];
-  int n = 0;
-  do b[n++] = (char)('0' + v % 10); while (v /= 10);
-  while (n) putc_(b[--n]);
-}
-
-static uint64_t ticks(void) {
-  uint64_t t;
-  __asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(t));
-  return t;
-}
 
 static int8_t w_[OC * K];
 static int32_t bias_[OC], mult_[OC], shift_[OC];
@@ -72,9 +44,9 @@ static int run(const char *name, pe_qs8_gemm_fn fn, size_t mr, int8_t *out) {
   const uint64_t macs = (uint64_t)ROWS * OC * K;
   size_t i;
   gemm(fn, mr, out); /* warm: same count either way under -icount; keeps the two runs alike */
-  t0 = ticks();
+  t0 = cntvct();
   gemm(fn, mr, out);
-  t1 = ticks();
+  t1 = cntvct();
   instr = (t1 - t0) * 16u;
   puts_("gemm ");
   puts_(name);

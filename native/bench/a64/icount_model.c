@@ -15,24 +15,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "a64_support.h"
 #include "pyedge.h"
 
 #include "pe_model_select.h" /* M(x) = <PREFIX>_x */
 #include PE_INPUT_HEADER
 
-/* ---------------------------------------------------------------- freestanding support */
+/* ---------------------------------------------------------------- what the core needs besides a64_support.h */
 
-void *memset(void *d, int v, size_t n) {
-  unsigned char *p = (unsigned char *)d;
-  while (n--) *p++ = (unsigned char)v;
-  return d;
-}
-void *memcpy(void *d, const void *s, size_t n) {
-  unsigned char *p = (unsigned char *)d;
-  const unsigned char *q = (const unsigned char *)s;
-  while (n--) *p++ = *q++;
-  return d;
-}
 void *memmove(void *d, const void *s, size_t n) {
   unsigned char *p = (unsigned char *)d;
   const unsigned char *q = (const unsigned char *)s;
@@ -76,16 +66,6 @@ unsigned long getauxval(unsigned long type) {
   return 0;
 }
 
-static void putc_(char c) { *(volatile uint32_t *)0x09000000u = (uint32_t)c; }
-static void puts_(const char *s) {
-  while (*s) putc_(*s++);
-}
-static void putu(uint64_t v) {
-  char b[24];
-  int n = 0;
-  do b[n++] = (char)('0' + v % 10); while (v /= 10);
-  while (n) putc_(b[--n]);
-}
 static void puthex(const uint8_t *p, uint32_t n) {
   static const char hex[] = "0123456789abcdef";
   uint32_t i;
@@ -96,10 +76,8 @@ static void puthex(const uint8_t *p, uint32_t n) {
 }
 
 static uint64_t ticks(void *user) {
-  uint64_t t;
   (void)user;
-  __asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(t));
-  return t;
+  return cntvct();
 }
 
 /* ---------------------------------------------------------------- the model */
