@@ -65,6 +65,24 @@ static pe_status conv_check_common(const pe_conv_params *p, const conv_geom *g, 
   return PE_OK;
 }
 
+/* Shapes of an op whose weights are in a packed layout: the kernel size comes from the params
+   (the filter tensor is the packed data), one group. */
+static conv_geom packed_geometry(const pe_conv_params *p, const pe_tensor *in, const pe_tensor *out) {
+  conv_geom g;
+  g.batches = in->dims[0];
+  g.in_h = in->dims[1];
+  g.in_w = in->dims[2];
+  g.in_c = in->dims[3];
+  g.k_h = p->kernel_h;
+  g.k_w = p->kernel_w;
+  g.out_h = out->dims[1];
+  g.out_w = out->dims[2];
+  g.out_c = out->dims[3];
+  g.filter_c = g.in_c;
+  g.groups = 1;
+  return g;
+}
+
 /* CONV_2D (or DEPTHWISE_CONV_2D of one input channel) with weights in the packed GEMM layout
    (gemm_drivers.c): int8 or uint8 (the packed tensor's zero point is then the filter's, in
    [0, 255]), one group, no bias input (it is folded into the layout's init terms), kernel size
@@ -88,17 +106,7 @@ static pe_status conv_check_packed(const pe_op_ctx *ctx, int depthwise) {
   PE_CHECK(in.dims[0] == out.dims[0] && in.dims[3] >= 1 && out.dims[3] >= 1, PE_ERR_SHAPE);
   PE_CHECK(p->kernel_h >= 1 && p->kernel_w >= 1 && p->kernel_h <= 4096 && p->kernel_w <= 4096, PE_ERR_BAD_PARAMS);
   PE_CHECK((int64_t)p->kernel_h * p->kernel_w * in.dims[3] <= (1 << 24), PE_ERR_SHAPE);
-  g.batches = in.dims[0];
-  g.in_h = in.dims[1];
-  g.in_w = in.dims[2];
-  g.in_c = in.dims[3];
-  g.k_h = p->kernel_h;
-  g.k_w = p->kernel_w;
-  g.out_h = out.dims[1];
-  g.out_w = out.dims[2];
-  g.out_c = out.dims[3];
-  g.filter_c = g.in_c;
-  g.groups = 1;
+  g = packed_geometry(p, &in, &out);
   st = pe_conv_check_requant(&mult, &shift, g.out_c, PE_CONV_SHIFT_MAX_32);
   if (st != PE_OK) return st;
   st = pe_gemm_packed_check(&filt, &mult, &shift, g.out_c, g.k_h * g.k_w * g.in_c);
@@ -125,17 +133,7 @@ static pe_status conv_check_dwdm(const pe_op_ctx *ctx) {
            PE_ERR_SHAPE);
   PE_CHECK(in.dims[0] == out.dims[0] && out.dims[3] >= 1, PE_ERR_SHAPE);
   PE_CHECK(p->kernel_h >= 1 && p->kernel_w >= 1 && p->kernel_h <= 4096 && p->kernel_w <= 4096, PE_ERR_BAD_PARAMS);
-  g.batches = in.dims[0];
-  g.in_h = in.dims[1];
-  g.in_w = in.dims[2];
-  g.in_c = 1;
-  g.k_h = p->kernel_h;
-  g.k_w = p->kernel_w;
-  g.out_h = out.dims[1];
-  g.out_w = out.dims[2];
-  g.out_c = out.dims[3];
-  g.filter_c = 1;
-  g.groups = 1;
+  g = packed_geometry(p, &in, &out); /* in_c is 1, checked above */
   st = conv_check_common(p, &g, 1, out.dtype);
   if (st != PE_OK) return st;
   st = pe_conv_check_requant(&mult, &shift, g.out_c, PE_CONV_SHIFT_MAX_32);
