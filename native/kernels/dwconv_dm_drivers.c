@@ -15,6 +15,9 @@ const pe_qs8_dwdm_ukernel pe_uk_qs8_dwdm_row__avx512vnni = {pe_qs8_dwdm_row__avx
 #if PE_NEON_KERNELS
 const pe_qs8_dwdm_ukernel pe_uk_qs8_dwdm_row__neon = {pe_qs8_dwdm_row__neon};
 #endif
+#if PE_ARM64_KERNELS
+const pe_qs8_dwdm_ukernel pe_uk_qs8_dwdm_row__neondot = {pe_qs8_dwdm_row__neondot};
+#endif
 
 typedef struct {
   pe_qs8_dwdm_fn fn;

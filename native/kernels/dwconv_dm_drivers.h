@@ -19,6 +19,9 @@ extern const pe_qs8_dwdm_ukernel pe_uk_qs8_dwdm_row__avx512vnni;
 #if PE_NEON_KERNELS
 extern const pe_qs8_dwdm_ukernel pe_uk_qs8_dwdm_row__neon;
 #endif
+#if PE_ARM64_KERNELS
+extern const pe_qs8_dwdm_ukernel pe_uk_qs8_dwdm_row__neondot;
+#endif
 
 pe_status pe_depthwise_conv_2d__dm(const pe_op_ctx *ctx);
 /* The packed tensor (exact size) and the planned scratch of a DWDM-layout op. */

@@ -48,6 +48,8 @@ void pe_qs8_dwdm_row__scalar(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out,
 void pe_qs8_dwdm_row__avx2(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out, void *scratch);
 void pe_qs8_dwdm_row__avx512(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out, void *scratch);
 void pe_qs8_dwdm_row__neon(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out, void *scratch);
+/* AArch64 +dotprod: SDOT by element over groups of four taps of a filter row */
+void pe_qs8_dwdm_row__neondot(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out, void *scratch);
 void pe_qs8_dwdm_row__avx512vnni(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out, void *scratch);
 
 /* Channels per block of the layout and of the SIMD kernels' accumulators. */

@@ -35,6 +35,9 @@ static const kt_dwdm_variant simd_[] = {
 #if PE_NEON_KERNELS
     {"pe_qs8_dwdm_row__neon", pe_qs8_dwdm_row__neon, PE_FEAT_NEON, "neon"},
 #endif
+#if PE_ARM64_KERNELS
+    {"pe_qs8_dwdm_row__neondot", pe_qs8_dwdm_row__neondot, PE_FEAT_DOTPROD, "dotprod"},
+#endif
     {NULL, NULL, 0, NULL}};
 
 static int32_t out_dim(int32_t in, int32_t k, int32_t stride, int32_t dil, int32_t pad) {
@@ -162,7 +165,7 @@ static void one_case(kt_state *s, int32_t m, int32_t kh, int32_t kw, int check_f
 
 void kt_dwconv_dm(kt_state *s) {
   static const int32_t ms[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65, 127, 129};
-  static const int32_t ksz[][2] = {{3, 3}, {1, 1}, {10, 8}, {5, 5}, {3, 5}, {2, 3}, {1, 7}};
+  static const int32_t ksz[][2] = {{3, 3}, {1, 1}, {10, 8}, {5, 5}, {3, 5}, {2, 3}, {1, 7}, {4, 6}, {3, 2}};
   const kt_dwdm_variant *v;
   size_t mi, ki;
   int rep;
