@@ -16,7 +16,11 @@ dot product, i8mm), and once more from TFLite's generic layouts on the scalar ke
 instructions per inference, MACs per instruction, the top ops; every path's outputs are compared
 with the host's (pyedge on x86, itself bit-exact with TFLite's reference kernels).
 
-  python3 tools/arm_icount.py --models [MODEL ...] [--markdown]
+The same models also run bare metal on 32-bit Arm (ARMv7-A with NEON, the Pi on a 32-bit OS):
+built with arm-linux-gnueabihf-gcc (native/bench/a32/start.S) and run under qemu-system-arm
+-M virt -cpu cortex-a7 -icount shift=0, on the scalar and NEON paths.
+
+  python3 tools/arm_icount.py --models [MODEL ...] [--arch aarch64|armv7 ...] [--markdown]
 """
 from __future__ import annotations
 
@@ -73,9 +77,27 @@ def run(elf: Path, cpu: str) -> list[dict]:
 MODELS = ["tflm_person_detect", "tflm_micro_speech_quantized", "tflm_mobilenet_v2_quantized_1x3x224x224"]
 PATHS = {"scalar": "scalar twin of the packed layout", "neon": "NEON", "neondot": "NEON + dot product",
          "neoni8mm": "NEON + dot + i8mm"}
+# Whole models run on both Arm A-profile architectures: (compiler, its flags, manifest tags, QEMU,
+# machine CPU, label prefix). ARMv7 takes the core's `all` files and the NEON files Linux builds
+# get (`arm,hosted`, -mfpu=neon), not the pthread pool and clock of the other hosted files.
+ARCHS = {
+    "aarch64": ("aarch64-linux-gnu-gcc", [], {"all", "aarch64"}, "qemu-system-aarch64", "max", "",
+                ROOT / "native" / "bench" / "a64" / "start.S"),
+    "armv7": ("arm-linux-gnueabihf-gcc", ["-march=armv7-a", "-mfpu=neon", "-mfloat-abi=hard", "-marm"],
+              {"all", "arm"}, "qemu-system-arm", "cortex-a7", "ARMv7 (cortex-a7): ",
+              ROOT / "native" / "bench" / "a32" / "start.S"),
+}
 
 
-def _core_objects(out: Path) -> list[Path]:
+def _arch_sources(arch: str) -> list[tuple[Path, list[str]]]:
+    tags = ARCHS[arch][2]
+    out = sources(tags)
+    if arch == "armv7":
+        out += [(p, f) for p, f in sources({"all", "arm", "hosted"}) if "-mfpu=neon" in f]
+    return out
+
+
+def _core_objects(out: Path, arch: str = "aarch64") -> list[Path]:
     """The core for bare-metal AArch64 (every `all` and `aarch64` file, as CMake's Release),
     integer-only (PE_NO_FLOAT_KERNELS: no libm here). Compiled hosted, as the Linux build is, so
     that GCC inlines the small fixed-size memcpy of unaligned loads; freestanding, each would be a
@@ -85,17 +107,18 @@ def _core_objects(out: Path) -> list[Path]:
     objs = []
     out.mkdir(parents=True, exist_ok=True)
     headers = max(h.stat().st_mtime for h in (ROOT / "native").rglob("*.h"))
-    for src, flags in sources({"all", "aarch64"}):
+    cc, aflags = ARCHS[arch][0], ARCHS[arch][1]
+    for src, flags in _arch_sources(arch):
         obj = out / (src.stem + ".o")
         if not obj.exists() or obj.stat().st_mtime < max(src.stat().st_mtime, headers):
-            subprocess.run([CC, "-O3", "-fno-stack-protector", "-DPE_NO_FLOAT_KERNELS", *flags, *inc,
+            subprocess.run([cc, *aflags, "-O3", "-fno-stack-protector", "-DPE_NO_FLOAT_KERNELS", *flags, *inc,
                             "-c", src, "-o", obj],
                            check=True)
         objs.append(obj)
     return objs
 
 
-def build_model(name: str, out: Path, layouts: str) -> tuple[Path, list[np.ndarray], int]:
+def build_model(name: str, out: Path, layouts: str, arch: str = "aarch64") -> tuple[Path, list[np.ndarray], int]:
     """A bare-metal ELF running model `name` (tests/models) packed for the Pi's NEON kernels
     (layouts "auto") or with TFLite's layouts ("generic"); returns it, the inputs and the MACs."""
     import pyedge
@@ -104,7 +127,7 @@ def build_model(name: str, out: Path, layouts: str) -> tuple[Path, list[np.ndarr
 
     raw = (ROOT / "tests" / "models" / f"{name}.tflite").read_bytes()
     blob = pyedge.pack_tflite(raw, target="neon", layouts=layouts)
-    d = out / f"{name}-{layouts}"
+    d = out / (f"{name}-{layouts}" + ("" if arch == "aarch64" else f"-{arch}"))
     d.mkdir(parents=True, exist_ok=True)
     write_c(blob, d / "model_data.h", "net", source=f"{name}.tflite")
     it = pyedge.Interpreter(model_content=blob)
@@ -118,17 +141,19 @@ def build_model(name: str, out: Path, layouts: str) -> tuple[Path, list[np.ndarr
     bench = ROOT / "native" / "bench" / "a64"
     inc = [f"-I{p}" for p in include_dirs()] + [f"-I{d}", f"-I{ROOT / 'native' / 'tests'}"]
     elf = d / "icount_model.elf"
-    subprocess.run([CC, "-O3", "-ffreestanding", "-nostdlib", "-static", "-fno-stack-protector",
+    cc, aflags, start = ARCHS[arch][0], ARCHS[arch][1], ARCHS[arch][6]
+    core = out / ("core-int" if arch == "aarch64" else f"core-int-{arch}")
+    subprocess.run([cc, *aflags, "-O3", "-ffreestanding", "-nostdlib", "-static", "-fno-stack-protector",
                     "-DPE_NO_FLOAT_KERNELS", *inc,
                     '-DPE_MODEL_HEADER="model_data.h"', "-DPE_MODEL_PREFIX=NET", '-DPE_INPUT_HEADER="input.h"',
-                    "-T", bench / "link.ld", "-Wl,--no-warn-rwx-segments", bench / "start.S",
-                    bench / "icount_model.c", *_core_objects(out / "core-int"), "-lgcc", "-o", elf], check=True)
+                    "-T", bench / "link.ld", "-Wl,--no-warn-rwx-segments", start,
+                    bench / "icount_model.c", *_core_objects(core, arch), "-lgcc", "-o", elf], check=True)
     return elf, xs, inspect_model(blob)["totals"]["macs"]
 
 
-def run_model(elf: Path, cpu: str = "max") -> dict:
+def run_model(elf: Path, cpu: str = "max", arch: str = "aarch64") -> dict:
     """{path: {"instructions", "ops": [...], "out": bytes}} of one run of icount_model.elf."""
-    r = subprocess.run(["qemu-system-aarch64", "-M", "virt", "-m", "1024", "-cpu", cpu, "-nic", "none",
+    r = subprocess.run([ARCHS[arch][3], "-M", "virt", "-m", "1024", "-cpu", cpu, "-nic", "none",
                         "-nographic", "-icount", "shift=0,align=off,sleep=off",
                         "-semihosting-config", "enable=on,target=native", "-kernel", elf],
                        capture_output=True, text=True, timeout=1200)
@@ -158,7 +183,7 @@ def host_outputs(name: str, xs: list[np.ndarray]) -> bytes:
     return b"".join(it.get_tensor(d["index"]).tobytes() for d in it.get_output_details())
 
 
-def main_models(names: list[str], markdown: bool) -> int:
+def main_models(names: list[str], markdown: bool, archs: tuple[str, ...] = ("aarch64", "armv7")) -> int:
     from pyedge.inspector import inspect_model
 
     out = ROOT / "build" / "icount-models"
@@ -166,20 +191,20 @@ def main_models(names: list[str], markdown: bool) -> int:
     if markdown:
         print("| model | MACs | path | instructions | MACs/instruction | scalar / this | top ops (share of instructions) |")
         print("|---|---|---|---|---|---|---|")
-    for name in names:
+    for name, arch in [(n, a) for n in names for a in archs]:
         rows = []
         for layouts in ("generic", "auto"):
-            elf, xs, macs = build_model(name, out, layouts)
+            elf, xs, macs = build_model(name, out, layouts, arch)
             want = host_outputs(name, xs)
             import pyedge
 
             blob = pyedge.pack_tflite((ROOT / "tests" / "models" / f"{name}.tflite").read_bytes(), target="neon",
                                       layouts=layouts)
             ops = inspect_model(blob)["ops"]
-            for path, res in run_model(elf).items():
+            for path, res in run_model(elf, ARCHS[arch][4], arch).items():
                 if layouts == "generic" and path != "scalar":
                     continue  # generic layouts: the SIMD rows read packed layouts; the same scalar kernels
-                label = "scalar kernels, TFLite's layouts" if layouts == "generic" else PATHS[path]
+                label = ARCHS[arch][5] + ("scalar kernels, TFLite's layouts" if layouts == "generic" else PATHS[path])
                 ok = res.get("out") == want
                 status |= not ok
                 tot = res["instructions"]
@@ -202,6 +227,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cpu", action="append", help="QEMU CPU model (repeatable)")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--arch", action="append", choices=sorted(ARCHS),
+                    help="with --models: the architectures to count (repeatable; default both)")
     ap.add_argument("--models", nargs="*", metavar="MODEL",
                     help="count whole models (default: " + ", ".join(MODELS) + ")")
     a = ap.parse_args()
@@ -209,7 +236,13 @@ def main() -> None:
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found (tools/test.sh installs gcc-aarch64-linux-gnu and qemu-system-arm)")
     if a.models is not None:
-        sys.exit(main_models(a.models or MODELS, a.markdown))
+        archs = tuple(a.arch or ["aarch64", "armv7"])
+        for arch in archs:
+            for tool in (ARCHS[arch][0], ARCHS[arch][3]):
+                if shutil.which(tool) is None:
+                    raise SystemExit(f"{tool} not found (tools/test.sh installs gcc-aarch64-linux-gnu, "
+                                     "gcc-arm-linux-gnueabihf and qemu-system-arm)")
+        sys.exit(main_models(a.models or MODELS, a.markdown, archs))
     elf = build(ROOT / "build" / "icount")
     rows = [r for cpu in (a.cpu or ["cortex-a72", "cortex-a76", "max"]) for r in run(elf, cpu)]
     if a.markdown:

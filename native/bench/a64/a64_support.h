@@ -32,7 +32,11 @@ static void putu(uint64_t v) {
 
 static uint64_t cntvct(void) {
   uint64_t t;
+#if defined(__aarch64__)
   __asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(t));
+#else /* 32-bit Arm (native/bench/a32/start.S): CNTVCT through CP15 */
+  __asm__ volatile("isb; mrrc p15, 1, %Q0, %R0, c14" : "=r"(t));
+#endif
   return t;
 }
 

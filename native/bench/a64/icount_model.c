@@ -57,6 +57,7 @@ char *getenv(const char *name) {
   return NULL; /* no PYEDGE_ISA: the paths below choose the features */
 }
 /* AT_HWCAP / AT_HWCAP2 bits the core reads (cpu.c), from the ID registers */
+#if defined(__aarch64__)
 unsigned long getauxval(unsigned long type) {
   uint64_t isar0, isar1;
   __asm__ volatile("mrs %0, id_aa64isar0_el1" : "=r"(isar0));
@@ -65,6 +66,21 @@ unsigned long getauxval(unsigned long type) {
   if (type == 26) return ((isar1 >> 52) & 0xF) >= 1 ? 1ul << 13 : 0ul; /* AT_HWCAP2: I8MM */
   return 0;
 }
+#else
+/* libgcc's integer division by zero (__aeabi_idiv0) raises SIGFPE; nothing divides by zero here */
+int raise(int sig) {
+  (void)sig;
+  for (;;) {
+  }
+}
+/* 32-bit Arm (ARMv7-A): HWCAP_NEON, as Linux reports for a core with Advanced SIMD (MVFR1.SIMDSP) */
+unsigned long getauxval(unsigned long type) {
+  uint32_t mvfr1;
+  __asm__ volatile("vmrs %0, mvfr1" : "=r"(mvfr1));
+  if (type == 16) return ((mvfr1 >> 16) & 0xF) >= 1 ? 1ul << 12 : 0ul; /* AT_HWCAP: HWCAP_NEON */
+  return 0;
+}
+#endif
 
 static void puthex(const uint8_t *p, uint32_t n) {
   static const char hex[] = "0123456789abcdef";
