@@ -195,7 +195,9 @@ static void fill_conv_row(const gemm_task *t, int32_t b, int32_t oy, int32_t ox,
    convs that read the input directly), as x ^ 0x80, padded to kp against zero weights. */
 static void fill_panel(const gemm_task *t, int32_t r0, int32_t nr, uint8_t *panel) {
   int32_t r, i;
-  if (!t->conv || t->direct) {
+  if ((!t->conv || t->direct) && t->kp == t->k) { /* the tile's rows are one run of the input */
+    xor_copy(panel, t->x + (size_t)r0 * t->k, nr * t->k, t->flip);
+  } else if (!t->conv || t->direct) {
     for (r = 0; r < nr; ++r) {
       uint8_t *row = panel + (size_t)r * t->kp;
       xor_copy(row, t->x + (size_t)(r0 + r) * t->k, t->k, t->flip);
