@@ -384,56 +384,100 @@ pe_status pe_transpose_check(const pe_op_ctx *ctx) {
   return PE_OK;
 }
 
+/* One TRANSPOSE: the output walked in order, one tile of its last two dims at a time (a run of
+   the last dim alone is too short when it is a few channels, e.g. NCHW -> NHWC): output index idx
+   reads input element idx[d] along dim perm[d]; along the tile the input moves by those two
+   dims' strides (step: the last output dim's, step2: the one before). Tiles are independent: the
+   op's threads take them in turn. */
+typedef struct {
+  const uint8_t *src;
+  uint8_t *dst;
+  uint32_t es;
+  int32_t rank;
+  int32_t dims[PE_MAX_RANK];   /* the output's */
+  int64_t sstep[PE_MAX_RANK];  /* input stride of output dim d */
+  int64_t inner, outer, step, step2;
+} transpose_task;
+
+/* dst[r * c + i] = src[r + i * step] for r < outer, i < c: c planes interleaved (NCHW -> NHWC
+   with a few channels), written so that the compiler vectorizes the interleave. */
+#define PE_INTERLEAVE(c)                                                       \
+  for (r = 0; r < t->outer; ++r)                                               \
+    for (i = 0; i < (c); ++i) d[r * (c) + i] = sp[r + i * t->step];
+
+static void transpose_tile(void *task, uint32_t item, uint32_t thread) {
+  const transpose_task *t = (const transpose_task *)task;
+  const int64_t j = (int64_t)item * t->inner * t->outer;
+  int64_t o = 0, i, r, rest = item;
+  int32_t d0;
+  (void)thread;
+  for (d0 = t->rank - 3; d0 >= 0; --d0) { /* the tile's index in the output dims before the last two */
+    o += rest % t->dims[d0] * t->sstep[d0];
+    rest /= t->dims[d0];
+  }
+  if (t->es == 1 && t->step2 == 1 && t->inner >= 2 && t->inner <= 4) {
+    const uint8_t *sp = t->src + o;
+    uint8_t *d = t->dst + j;
+    switch (t->inner) {
+      case 2: PE_INTERLEAVE(2) break;
+      case 3: PE_INTERLEAVE(3) break;
+      default: PE_INTERLEAVE(4) break;
+    }
+    return;
+  }
+  for (r = 0; r < t->outer; ++r, o += t->step2) {
+    const int64_t jr = j + r * t->inner;
+    uint8_t *dst = t->dst;
+    const uint8_t *src = t->src;
+    switch (t->es) {
+      case 1:
+        for (i = 0; i < t->inner; ++i) dst[jr + i] = src[o + i * t->step];
+        break;
+      case 2:
+        for (i = 0; i < t->inner; ++i) memcpy(dst + (jr + i) * 2, src + (o + i * t->step) * 2, 2);
+        break;
+      case 4:
+        for (i = 0; i < t->inner; ++i) memcpy(dst + (jr + i) * 4, src + (o + i * t->step) * 4, 4);
+        break;
+      default:
+        for (i = 0; i < t->inner; ++i) memcpy(dst + (jr + i) * t->es, src + (o + i * t->step) * t->es, t->es);
+        break;
+    }
+  }
+}
+#undef PE_INTERLEAVE
+
 pe_status pe_transpose__scalar(const pe_op_ctx *ctx) {
   const pe_transpose_params *p = (const pe_transpose_params *)ctx->params;
   pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
-  const uint32_t es = elem_size(in.dtype);
   const int32_t rank = in.rank;
   const int64_t n = elems(&out);
   int64_t istride[PE_MAX_RANK] = {0, 0, 0, 0, 0, 0};
-  int32_t idx[PE_MAX_RANK] = {0, 0, 0, 0, 0, 0};
-  uint8_t *dst = (uint8_t *)out.data;
-  const uint8_t *src = (const uint8_t *)in.data;
-  int64_t j;
-  int64_t inner, step, outer = 1, step2 = 0;
-  dims_strides(in.dims, rank, istride);
+  transpose_task t;
+  int32_t d;
+  memset(&t, 0, sizeof t);
+  t.es = elem_size(in.dtype);
+  t.src = (const uint8_t *)in.data;
+  t.dst = (uint8_t *)out.data;
+  t.rank = rank;
   if (rank == 0 || n == 0) {
-    if (n > 0) memcpy(dst, src, es);
+    if (n > 0) memcpy(t.dst, t.src, t.es);
     return PE_OK;
   }
-  /* Walk the output in order, one tile of its last two dims at a time (a run of the last dim
-     alone is too short when it is a few channels, e.g. NCHW -> NHWC): output index idx reads
-     input element idx[d] along dim perm[d]; along the tile the input moves by those two dims'
-     strides. */
-  inner = out.dims[rank - 1];
-  step = istride[p->perm[rank - 1]];
+  dims_strides(in.dims, rank, istride);
+  for (d = 0; d < rank; ++d) {
+    t.dims[d] = out.dims[d];
+    t.sstep[d] = istride[p->perm[d]];
+  }
+  t.inner = out.dims[rank - 1];
+  t.step = istride[p->perm[rank - 1]];
+  t.outer = 1;
   if (rank >= 2) {
-    outer = out.dims[rank - 2];
-    step2 = istride[p->perm[rank - 2]];
+    t.outer = out.dims[rank - 2];
+    t.step2 = istride[p->perm[rank - 2]];
   }
-  for (j = 0; j < n; j += inner * outer) {
-    int64_t o = 0, i, r;
-    int32_t d;
-    for (d = 0; d < rank - 2; ++d) o += (int64_t)idx[d] * istride[p->perm[d]];
-    for (r = 0; r < outer; ++r, o += step2) {
-      const int64_t jr = j + r * inner;
-      switch (es) {
-        case 1:
-          for (i = 0; i < inner; ++i) dst[jr + i] = src[o + i * step];
-          break;
-        case 2:
-          for (i = 0; i < inner; ++i) memcpy(dst + (jr + i) * 2, src + (o + i * step) * 2, 2);
-          break;
-        case 4:
-          for (i = 0; i < inner; ++i) memcpy(dst + (jr + i) * 4, src + (o + i * step) * 4, 4);
-          break;
-        default:
-          for (i = 0; i < inner; ++i) memcpy(dst + (jr + i) * es, src + (o + i * step) * es, es);
-          break;
-      }
-    }
-    if (rank >= 2) next_index(idx, out.dims, rank - 2);
-  }
+  if (n / (t.inner * t.outer) > 0xFFFFFFFFll) return PE_ERR_SHAPE;
+  pe_parallel(ctx, transpose_tile, &t, (uint32_t)(n / (t.inner * t.outer)));
   return PE_OK;
 }
 
