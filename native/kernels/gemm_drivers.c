@@ -32,6 +32,7 @@ const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_8x16c4__avx512vnni = {pe_qs8_gemm_8x16c
                                                                pe_qs8_gemm_1x16c4__avx512vnni};
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx2 = {pe_qs8_dw_row__avx2};
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx512 = {pe_qs8_dw_row__avx512};
+const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx512vnni = {pe_qs8_dw_row__avx512vnni};
 #endif
 #if PE_NEON_KERNELS
 const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_neon = {pe_qs8_gemm_neon, PE_GEMM_NEON_MR, PE_GEMM_NEON_NAME, NULL};

@@ -18,6 +18,7 @@ extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__avx2;
 extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_8x16c4__avx512vnni;
 extern const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx2;
 extern const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx512;
+extern const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx512vnni;
 #endif
 #if PE_NEON_KERNELS
 extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_neon; /* 2x16c4 on AArch64, 1x16c4 on ARMv7 */

@@ -37,6 +37,8 @@ typedef void (*pe_qs8_dw_fn)(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, i
 void pe_qs8_dw_row__scalar(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t ox1, int8_t *out);
 void pe_qs8_dw_row__avx2(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t ox1, int8_t *out);
 void pe_qs8_dw_row__avx512(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t ox1, int8_t *out);
+/* the same with vpdpwssd (AVX-512 VNNI) */
+void pe_qs8_dw_row__avx512vnni(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t ox1, int8_t *out);
 void pe_qs8_dw_row__neon(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t ox1, int8_t *out);
 /* Cortex-M DSP (SMLABB/SMLATT on int16 pairs, 4 channels at a time) */
 /* Cortex-M Helium (MVE): 8 channels at a time, int16 widening loads, VMULLB/VMULLT */

@@ -24,6 +24,18 @@
 
 #define DW_INLINE static inline __attribute__((always_inline))
 
+/* acc + the pair sums of x and w: vpmaddwd + vpaddd, or with PE_DW_VNNI (qs8_dwconv_avx512vnni.c
+   includes this file) one vpdpwssd, the same exact sum */
+#ifdef PE_DW_VNNI
+#define PE_DW_ROW pe_qs8_dw_row__avx512vnni
+#define PE_DW_MAC512(acc, x, w) _mm512_dpwssd_epi32(acc, x, w)
+#define PE_DW_MAC256(acc, x, w) _mm256_dpwssd_epi32(acc, x, w)
+#else
+#define PE_DW_ROW pe_qs8_dw_row__avx512
+#define PE_DW_MAC512(acc, x, w) _mm512_add_epi32(acc, _mm512_madd_epi16(x, w))
+#define PE_DW_MAC256(acc, x, w) _mm256_add_epi32(acc, _mm256_madd_epi16(x, w))
+#endif
+
 /* Filters with more taps run the scalar twin. */
 #define DW_MAX_TAPS 128
 /* bytes per tap of the staging buffer */
@@ -141,8 +153,8 @@ DW_INLINE void taps32(const int8_t *x, const ptrdiff_t *off, const __m512i *w, i
   int32_t q;
   for (q = 0; q < np; ++q) {
     const __m256i xa = ld32(x + off[2 * q], m, full), xb = ld32(x + off[2 * q + 1], m, full);
-    l = _mm512_add_epi32(l, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_unpacklo_epi8(xa, xb)), w[2 * q]));
-    h = _mm512_add_epi32(h, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_unpackhi_epi8(xa, xb)), w[2 * q + 1]));
+    l = PE_DW_MAC512(l, _mm512_cvtepi8_epi16(_mm256_unpacklo_epi8(xa, xb)), w[2 * q]);
+    h = PE_DW_MAC512(h, _mm512_cvtepi8_epi16(_mm256_unpackhi_epi8(xa, xb)), w[2 * q + 1]);
   }
   *al = l;
   *ah = h;
@@ -157,12 +169,12 @@ DW_INLINE void taps32x2(const int8_t *x, const int8_t *y, const ptrdiff_t *off, 
     const ptrdiff_t a = off[2 * q], b = off[2 * q + 1];
     const __m512i wl = w[2 * q], wh = w[2 * q + 1];
     __m256i xa = ld32(x + a, m, full), xb = ld32(x + b, m, full);
-    l0 = _mm512_add_epi32(l0, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_unpacklo_epi8(xa, xb)), wl));
-    h0 = _mm512_add_epi32(h0, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_unpackhi_epi8(xa, xb)), wh));
+    l0 = PE_DW_MAC512(l0, _mm512_cvtepi8_epi16(_mm256_unpacklo_epi8(xa, xb)), wl);
+    h0 = PE_DW_MAC512(h0, _mm512_cvtepi8_epi16(_mm256_unpackhi_epi8(xa, xb)), wh);
     xa = ld32(y + a, m, full);
     xb = ld32(y + b, m, full);
-    l1 = _mm512_add_epi32(l1, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_unpacklo_epi8(xa, xb)), wl));
-    h1 = _mm512_add_epi32(h1, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_unpackhi_epi8(xa, xb)), wh));
+    l1 = PE_DW_MAC512(l1, _mm512_cvtepi8_epi16(_mm256_unpacklo_epi8(xa, xb)), wl);
+    h1 = PE_DW_MAC512(h1, _mm512_cvtepi8_epi16(_mm256_unpackhi_epi8(xa, xb)), wh);
   }
   *lx = l0;
   *hx = h0;
@@ -273,9 +285,9 @@ DW_INLINE void taps16(const int8_t *x, const ptrdiff_t *off, const __m512i *w, i
   __m512i a = *acc;
   int32_t q;
   for (q = 0; q < np; ++q)
-    a = _mm512_add_epi32(a, _mm512_madd_epi16(pairs16(_mm_maskz_loadu_epi8(m, x + off[2 * q]),
+    a = PE_DW_MAC512(a, pairs16(_mm_maskz_loadu_epi8(m, x + off[2 * q]),
                                                       _mm_maskz_loadu_epi8(m, x + off[2 * q + 1])),
-                                              w[q]));
+                                              w[q]);
   *acc = a;
 }
 
@@ -286,8 +298,8 @@ DW_INLINE void taps16x2(const int8_t *x, const int8_t *y, const ptrdiff_t *off, 
   for (q = 0; q < np; ++q) {
     const ptrdiff_t a = off[2 * q], b = off[2 * q + 1];
     const __m512i wq = w[q];
-    a0 = _mm512_add_epi32(a0, _mm512_madd_epi16(pairs16(_mm_maskz_loadu_epi8(m, x + a), _mm_maskz_loadu_epi8(m, x + b)), wq));
-    a1 = _mm512_add_epi32(a1, _mm512_madd_epi16(pairs16(_mm_maskz_loadu_epi8(m, y + a), _mm_maskz_loadu_epi8(m, y + b)), wq));
+    a0 = PE_DW_MAC512(a0, pairs16(_mm_maskz_loadu_epi8(m, x + a), _mm_maskz_loadu_epi8(m, x + b)), wq);
+    a1 = PE_DW_MAC512(a1, pairs16(_mm_maskz_loadu_epi8(m, y + a), _mm_maskz_loadu_epi8(m, y + b)), wq);
   }
   *ax = a0;
   *ay = a1;
@@ -361,7 +373,7 @@ DW_INLINE void taps8(const int8_t *x, const ptrdiff_t *off, const __m256i *w, in
   int32_t q;
   for (q = 0; q < np; ++q) {
     const __m128i xa = _mm_maskz_loadu_epi8(m, x + off[2 * q]), xb = _mm_maskz_loadu_epi8(m, x + off[2 * q + 1]);
-    a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_unpacklo_epi8(xa, xb)), w[q]));
+    a = PE_DW_MAC256(a, _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(xa, xb)), w[q]);
   }
   *acc = a;
 }
@@ -409,7 +421,7 @@ static void block8(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32_
   row8(p, r, b, ox0, ox1, c0, m, np, out);
 }
 
-void pe_qs8_dw_row__avx512(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t ox1, int8_t *out) {
+void PE_DW_ROW(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t ox1, int8_t *out) {
   const int32_t ch = p->channels;
   dw_row r;
   dw_block b;

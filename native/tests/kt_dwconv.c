@@ -29,6 +29,7 @@ static const kt_dw_variant simd_[] = {
 #if PE_X86_KERNELS
     {"pe_qs8_dw_row__avx2", pe_qs8_dw_row__avx2, PE_FEAT_AVX2, "avx2"},
     {"pe_qs8_dw_row__avx512", pe_qs8_dw_row__avx512, PE_FEAT_AVX512, "avx512"},
+    {"pe_qs8_dw_row__avx512vnni", pe_qs8_dw_row__avx512vnni, PE_FEAT_AVX512VNNI, "avx512vnni"},
 #endif
 #if PE_NEON_KERNELS
     {"pe_qs8_dw_row__neon", pe_qs8_dw_row__neon, PE_FEAT_NEON, "neon"},
