@@ -76,42 +76,63 @@ static pe_status pool_check(const pe_op_ctx *ctx, int average) {
   return PE_OK;
 }
 
+/* Channels per pass: one window's sums (or maxima) for a block of channels sit in a small array,
+   the window's pixels added to it one run of channels at a time (loops the compiler vectorizes). */
+#define POOL_CB 64
+
+/* acc[i] (op)= s[i] for the n channels of one input pixel */
+#define POOL_RUN(T)                                                        \
+  do {                                                                     \
+    const T *s = (const T *)in.data + base;                                \
+    if (average)                                                           \
+      for (i = 0; i < n; ++i) acc[i] += s[i];                              \
+    else                                                                   \
+      for (i = 0; i < n; ++i) acc[i] = s[i] > acc[i] ? s[i] : acc[i];      \
+  } while (0)
+
 static pe_status pool_eval(const pe_op_ctx *ctx, int average) {
   const pe_pool_params *p = (const pe_pool_params *)ctx->params;
   pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
   const int32_t batches = in.dims[0], in_h = in.dims[1], in_w = in.dims[2], depth = in.dims[3];
   const int32_t out_h = out.dims[1], out_w = out.dims[2];
-  int32_t b, oy, ox, c, fy, fx;
+  const int32_t lo = average ? 0 : pe_int_min(in.dtype);
+  int32_t acc[POOL_CB];
+  int32_t b, oy, ox, c0, fy, fx, i;
   for (b = 0; b < batches; ++b) {
     for (oy = 0; oy < out_h; ++oy) {
       int32_t y_origin, fy_start, fy_end;
       pool_window(oy, p->stride_h, p->pad_h, p->filter_h, in_h, &y_origin, &fy_start, &fy_end);
       for (ox = 0; ox < out_w; ++ox) {
-        int32_t x_origin, fx_start, fx_end;
+        int32_t x_origin, fx_start, fx_end, count;
         pool_window(ox, p->stride_w, p->pad_w, p->filter_w, in_w, &x_origin, &fx_start, &fx_end);
-        for (c = 0; c < depth; ++c) {
-          int32_t acc = average ? 0 : pe_int_min(in.dtype), count = 0;
+        count = (fy_end - fy_start) * (fx_end - fx_start);
+        for (c0 = 0; c0 < depth; c0 += POOL_CB) {
+          const int32_t n = depth - c0 < POOL_CB ? depth - c0 : POOL_CB;
+          const int32_t obase = ((b * out_h + oy) * out_w + ox) * depth + c0;
+          for (i = 0; i < n; ++i) acc[i] = lo;
           for (fy = fy_start; fy < fy_end; ++fy) {
             for (fx = fx_start; fx < fx_end; ++fx) {
-              const int32_t v = pe_load_int(
-                  in.data, in.dtype, ((b * in_h + y_origin + fy) * in_w + x_origin + fx) * depth + c);
-              if (average) acc += v;
-              else if (v > acc) acc = v;
-              count++;
+              const int32_t base = ((b * in_h + y_origin + fy) * in_w + x_origin + fx) * depth + c0;
+              switch (in.dtype) {
+                case PE_INT8: POOL_RUN(int8_t); break;
+                case PE_UINT8: POOL_RUN(uint8_t); break;
+                default: POOL_RUN(int16_t); break;
+              }
             }
           }
-          if (average) {
+          for (i = 0; i < n; ++i) {
+            int32_t v = acc[i];
             /* round half away from zero (division truncates) */
-            acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+            if (average) v = v > 0 ? (v + count / 2) / count : (v - count / 2) / count;
+            pe_store_int(out.data, out.dtype, obase + i, pe_clamp(v, p->act_min, p->act_max));
           }
-          acc = pe_clamp(acc, p->act_min, p->act_max);
-          pe_store_int(out.data, out.dtype, ((b * out_h + oy) * out_w + ox) * depth + c, acc);
         }
       }
     }
   }
   return PE_OK;
 }
+#undef POOL_RUN
 
 pe_status pe_average_pool_2d_check(const pe_op_ctx *ctx) { return pool_check(ctx, 1); }
 pe_status pe_average_pool_2d__scalar(const pe_op_ctx *ctx) { return pool_eval(ctx, 1); }
