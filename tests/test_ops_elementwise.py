@@ -376,6 +376,11 @@ PRELU_SHAPES = [
     ([5], [1]),
     ([1, 1], [1]),
     ([2, 3, 2, 2, 3], [2, 3, 2, 2, 3]),
+    # the SIMD rows: per-channel alpha on rows grouped against a repeated alpha, rows of 512 and
+    # more taken one by one, and an image split over several work items (threads)
+    ([1, 9, 11, 40], [40]),
+    ([2, 33, 17], [33, 17]),
+    ([1, 48, 48, 16], [1, 1, 16]),
 ]
 # (input, alpha, output): identity multiplier (input / output scale) above and below one
 QPRELU = [

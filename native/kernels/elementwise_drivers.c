@@ -11,6 +11,14 @@ const pe_qs8_vadd_ukernel pe_uk_qs8_vadd_16x__avx512 = {pe_qs8_vadd_16x__avx512}
 #if PE_NEON_KERNELS
 const pe_qs8_vadd_ukernel pe_uk_qs8_vadd_16x__neon = {pe_qs8_vadd_16x__neon};
 #endif
+const pe_qs8_prelu_ukernel pe_uk_qs8_prelu__scalar = {pe_qs8_prelu__scalar};
+#if PE_X86_KERNELS
+const pe_qs8_prelu_ukernel pe_uk_qs8_prelu_16x__avx2 = {pe_qs8_prelu_16x__avx2};
+const pe_qs8_prelu_ukernel pe_uk_qs8_prelu_16x__avx512 = {pe_qs8_prelu_16x__avx512};
+#endif
+#if PE_NEON_KERNELS
+const pe_qs8_prelu_ukernel pe_uk_qs8_prelu_16x__neon = {pe_qs8_prelu_16x__neon};
+#endif
 
 #define VADD_CHUNK 8192
 /* uint8: elements flipped to int8 per piece, in buffers on the stack */
@@ -105,3 +113,80 @@ static pe_status vadd_eval(const pe_op_ctx *ctx, int32_t sign) {
 
 pe_status pe_add__vadd(const pe_op_ctx *ctx) { return vadd_eval(ctx, 1); }
 pe_status pe_sub__vadd(const pe_op_ctx *ctx) { return vadd_eval(ctx, -1); }
+
+/* ---- PRELU ---------------------------------------------------------------------------- */
+
+/* Elements of x over which alpha does not broadcast (the row the microkernel takes), or 0 when
+   alpha's shape is not x's trailing dims with leading 1s (the scalar kernel takes those). */
+static int32_t prelu_row(const pe_tensor *x, const pe_tensor *alpha) {
+  int32_t row = 1, d, t;
+  if (alpha->rank > x->rank) return 0;
+  for (t = 0; t < alpha->rank; ++t) { /* alpha's dims from the last */
+    const int32_t ad = alpha->dims[alpha->rank - 1 - t], xd = x->dims[x->rank - 1 - t];
+    if (ad != xd) break;
+    row *= xd;
+  }
+  for (d = 0; d < alpha->rank - t; ++d)
+    if (alpha->dims[d] != 1) return 0;
+  return row;
+}
+
+int pe_prelu__rows_accepts(const pe_op_ctx *ctx) {
+  const pe_tensor x = pe_input(ctx, 0), alpha = pe_input(ctx, 1);
+  return x.dtype == PE_INT8 && prelu_row(&x, &alpha) > 0;
+}
+
+#define PRELU_CHUNK 8192
+/* rows shorter than this run together, alpha repeated in a buffer on the stack */
+#define PRELU_REP 1024
+
+typedef struct {
+  pe_qs8_prelu_fn fn;
+  pe_qs8_prelu_params p;
+  const int8_t *x, *alpha;
+  int8_t *out;
+  size_t row, rows, rows_per_item;
+} prelu_task;
+
+static void prelu_item(void *task, uint32_t item, uint32_t thread) {
+  const prelu_task *t = (const prelu_task *)task;
+  const size_t r0 = (size_t)item * t->rows_per_item;
+  const size_t r1 = r0 + t->rows_per_item < t->rows ? r0 + t->rows_per_item : t->rows;
+  size_t r, i;
+  (void)thread;
+  if (t->row >= PRELU_REP / 2) {
+    for (r = r0; r < r1; ++r) t->fn(t->row, t->x + r * t->row, t->alpha, t->out + r * t->row, &t->p);
+  } else { /* g rows at a time against g copies of alpha */
+    int8_t rep[PRELU_REP];
+    const size_t g = PRELU_REP / t->row;
+    for (i = 0; i < g * t->row; ++i) rep[i] = t->alpha[i % t->row];
+    for (r = r0; r < r1; r += g) {
+      const size_t k = r1 - r < g ? r1 - r : g;
+      t->fn(k * t->row, t->x + r * t->row, rep, t->out + r * t->row, &t->p);
+    }
+  }
+}
+
+pe_status pe_prelu__rows(const pe_op_ctx *ctx) {
+  const pe_prelu_params *p = (const pe_prelu_params *)ctx->params;
+  const pe_tensor x = pe_input(ctx, 0), alpha = pe_input(ctx, 1), out = pe_output(ctx, 0);
+  const size_t n = (size_t)pe_elems(&out);
+  prelu_task t;
+  t.fn = ((const pe_qs8_prelu_ukernel *)ctx->variant->ukernel)->fn;
+  t.p.input_offset = p->input_offset;
+  t.p.alpha_offset = p->alpha_offset;
+  t.p.output_offset = p->output_offset;
+  t.p.identity_multiplier = p->identity_multiplier;
+  t.p.identity_shift = p->identity_shift;
+  t.p.alpha_multiplier = p->alpha_multiplier;
+  t.p.alpha_shift = p->alpha_shift;
+  t.x = (const int8_t *)x.data;
+  t.alpha = (const int8_t *)alpha.data;
+  t.out = (int8_t *)out.data;
+  t.row = (size_t)prelu_row(&x, &alpha);
+  if (n == 0 || t.row == 0) return PE_OK; /* accepts() refused row 0 */
+  t.rows = n / t.row;
+  t.rows_per_item = PRELU_CHUNK / t.row > 0 ? PRELU_CHUNK / t.row : 1;
+  pe_parallel(ctx, prelu_item, &t, (uint32_t)((t.rows + t.rows_per_item - 1) / t.rows_per_item));
+  return PE_OK;
+}

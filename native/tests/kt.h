@@ -35,6 +35,7 @@ void kt_gemm(kt_state *s);
 void kt_dwconv(kt_state *s);
 void kt_dwconv_dm(kt_state *s);
 void kt_vadd(kt_state *s);
+void kt_prelu(kt_state *s);
 void kt_requant(kt_state *s);
 void kt_dot(kt_state *s);
 

@@ -32,6 +32,7 @@ int main(void) {
   kt_dwconv(&s);
   kt_dwconv_dm(&s);
   kt_vadd(&s);
+  kt_prelu(&s);
   kt_requant(&s);
   kt_dot(&s);
   printf("%ld passed, %ld failed, %ld skipped\n", s.passed, s.failed, s.skipped);
