@@ -231,8 +231,10 @@ RELU_OPS = ["RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1"]
 @pytest.mark.parametrize("dtype", ["int8", "uint8"])
 def test_relu_8bit(op: str, q, dtype: str) -> None:
     in_scale, in_zp, out_scale, out_zp = uint8_q(q) if dtype == "uint8" else q
-    content = model(op, spec(dtype, in_scale, in_zp, (2, 128)), spec(dtype, out_scale, out_zp, (2, 128)))
-    run(content, ALL[dtype].reshape(2, 128), seeds=())
+    # every value, three times over: 768 elements, above the size where the kernel tabulates the
+    # function of each byte (LUT_MIN in activation_scalar.c); test_relu_shapes takes the direct path
+    content = model(op, spec(dtype, in_scale, in_zp, (3, 256)), spec(dtype, out_scale, out_zp, (3, 256)))
+    run(content, all_values(dtype, (3, 256)), seeds=())
 
 
 @pytest.mark.parametrize("op", RELU_OPS)
@@ -287,6 +289,9 @@ def test_hard_swish(q, dtype: str) -> None:
     in_scale, in_zp, out_scale, out_zp = uint8_q(q) if dtype == "uint8" else q
     content = model("HARD_SWISH", spec(dtype, in_scale, in_zp, (4, 64)), spec(dtype, out_scale, out_zp, (4, 64)))
     run(content, ALL[dtype].reshape(4, 64), seeds=())
+    # 768 elements: the tabulated path (activation_scalar.c's LUT_MIN)
+    content = model("HARD_SWISH", spec(dtype, in_scale, in_zp, (3, 256)), spec(dtype, out_scale, out_zp, (3, 256)))
+    run(content, all_values(dtype, (3, 256)), seeds=())
     content = model("HARD_SWISH", spec(dtype, in_scale, in_zp, (1, 3, 3, 5)), spec(dtype, out_scale, out_zp,
                                                                                     (1, 3, 3, 5)))
     run(content, seeds=(0,))
@@ -310,15 +315,20 @@ def test_leaky_relu_int8(alpha: float, q) -> None:
     content = model("LEAKY_RELU", spec("int8", in_scale, in_zp, (256,)), spec("int8", out_scale, out_zp, (256,)),
                     ("LeakyReluOptions", {"Alpha": alpha}))
     run(content, ALL["int8"], seeds=())
+    # 768 elements: the tabulated path (activation_scalar.c's LUT_MIN)
+    content = model("LEAKY_RELU", spec("int8", in_scale, in_zp, (768,)), spec("int8", out_scale, out_zp, (768,)),
+                    ("LeakyReluOptions", {"Alpha": alpha}))
+    run(content, all_values("int8", (768,)), seeds=())
 
 
 @pytest.mark.parametrize("alpha", [0.2, -0.5])
 @pytest.mark.parametrize("q", Q8[1:4])
 def test_leaky_relu_uint8(alpha: float, q) -> None:
     in_scale, in_zp, out_scale, out_zp = uint8_q(q)
-    content = model("LEAKY_RELU", spec("uint8", in_scale, in_zp, (256,)), spec("uint8", out_scale, out_zp, (256,)),
-                    ("LeakyReluOptions", {"Alpha": alpha}))
-    run(content, ALL["uint8"], seeds=())
+    for n in (256, 768):  # direct, and tabulated (activation_scalar.c's LUT_MIN)
+        content = model("LEAKY_RELU", spec("uint8", in_scale, in_zp, (n,)), spec("uint8", out_scale, out_zp, (n,)),
+                        ("LeakyReluOptions", {"Alpha": alpha}))
+        run(content, all_values("uint8", (n,)), seeds=())
 
 
 @pytest.mark.parametrize("alpha", ALPHAS)

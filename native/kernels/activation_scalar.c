@@ -302,6 +302,26 @@ static void lookup_8bit(const pe_tensor *in, const pe_tensor *lut, const pe_tens
   for (i = 0; i < n; ++i) y[i] = table[x[i]];
 }
 
+/* 8-bit RELU, LEAKY_RELU, HARD_SWISH: an output byte is a function of the input byte alone, so
+   above LUT_MIN elements the kernels evaluate it once for each of the 256 bytes and map the
+   tensor through that table (the same values; 256 evaluations instead of n). */
+#define LUT_MIN 512
+
+static int use_lut(const pe_tensor *in) {
+  return (in->dtype == PE_INT8 || in->dtype == PE_UINT8) && pe_elems(in) >= LUT_MIN;
+}
+
+/* The input value of byte b */
+static int32_t byte_value(int32_t dtype, uint32_t b) { return dtype == PE_INT8 ? (int32_t)(int8_t)b : (int32_t)b; }
+
+static void map_bytes(const pe_tensor *in, const uint8_t *table, const pe_tensor *out) {
+  const uint8_t *x = (const uint8_t *)in->data;
+  uint8_t *y = (uint8_t *)out->data;
+  const int32_t n = pe_elems(in);
+  int32_t i;
+  for (i = 0; i < n; ++i) y[i] = table[x[i]];
+}
+
 /* x * multiplier (+ rounding) >> shift with the int32 wrap-around of TFLite's int
    arithmetic; multiplier 0 stands for 3 << shift (power-of-two input scale). */
 static int32_t rescale_int16_input(int16_t x, int32_t multiplier, int32_t shift) {
@@ -405,18 +425,27 @@ pe_status pe_relu_check(const pe_op_ctx *ctx) {
 }
 
 /* TFLite ReluX: requantize to the output scale, then clamp (max first, then min). */
+static int32_t relu_one(const pe_relu_params *p, int32_t v_in) {
+  const int32_t x = pe_fp_sub(v_in, p->input_zero_point);
+  int32_t v = pe_fp_add(p->output_zero_point, pe_mbqm(x, p->output_multiplier, p->output_shift));
+  if (v < p->activation_min) v = p->activation_min;
+  if (v > p->activation_max) v = p->activation_max;
+  return v;
+}
+
 pe_status pe_relu__scalar(const pe_op_ctx *ctx) {
   const pe_relu_params *p = (const pe_relu_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
   const int32_t n = pe_elems(&in);
   int32_t i;
-  for (i = 0; i < n; ++i) {
-    const int32_t x = pe_fp_sub(pe_load_int(in.data, in.dtype, i), p->input_zero_point);
-    int32_t v = pe_fp_add(p->output_zero_point, pe_mbqm(x, p->output_multiplier, p->output_shift));
-    if (v < p->activation_min) v = p->activation_min;
-    if (v > p->activation_max) v = p->activation_max;
-    pe_store_int(out.data, out.dtype, i, v);
+  if (use_lut(&in)) {
+    uint8_t table[256];
+    uint32_t b;
+    for (b = 0; b < 256; ++b) table[b] = (uint8_t)relu_one(p, byte_value(in.dtype, b));
+    map_bytes(&in, table, &out);
+    return PE_OK;
   }
+  for (i = 0; i < n; ++i) pe_store_int(out.data, out.dtype, i, relu_one(p, pe_load_int(in.data, in.dtype, i)));
   return PE_OK;
 }
 
@@ -457,38 +486,45 @@ static int16_t sat_doubling_high_mul16(int16_t a, int16_t b) {
 }
 
 /* reference_ops::HardSwish: x * relu6(x + 3) / 6 in 16-bit fixed point. */
-pe_status pe_hard_swish__scalar(const pe_op_ctx *ctx) {
-  const pe_hard_swish_params *p = (const pe_hard_swish_params *)ctx->params;
-  const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+static int32_t hard_swish_one(const pe_hard_swish_params *p, int32_t v_in, int32_t out_min, int32_t out_max) {
   const int16_t reluish_mult = (int16_t)p->reluish_multiplier_fixedpoint_int16;
   const int16_t output_mult = (int16_t)p->output_multiplier_fixedpoint_int16;
   const int32_t reluish_exp = p->reluish_multiplier_exponent;
-  int32_t out_min, out_max, i;
-  const int32_t n = pe_elems(&in);
-  out_min = pe_int_min(out.dtype);
-  out_max = pe_int_max(out.dtype);
-  for (i = 0; i < n; ++i) {
-    const int16_t input_value = (int16_t)(pe_load_int(in.data, in.dtype, i) - p->input_zero_point);
-    /* x on a 2^7 finer scale, then on the (pre-shift) output scale */
-    const int16_t input_hires = (int16_t)(input_value * (1 << 7));
-    const int16_t input_on_preshift_output_scale =
-        pe_fp_sat_rounding_doubling_high_mul16(input_hires, output_mult);
-    /* "reluish" value: x rescaled so that 3.0 maps to 32768 (saturating), i.e. [-3, 3] to
-       [-1, 1]; the last bit of a left shift is applied after the multiplier so that only
-       saturation that matters happens */
-    int16_t reluish = input_hires;
-    int16_t preshift_output, output_value;
-    if (reluish_exp > 0) reluish = sat_left_shift16(reluish, reluish_exp - 1);
-    reluish = pe_fp_sat_rounding_doubling_high_mul16(reluish, reluish_mult);
-    if (reluish_exp > 0) reluish = sat_left_shift16(reluish, 1);
-    if (reluish_exp < 0) reluish = pe_fp_rounding_divide_by_pot16(reluish, -reluish_exp);
-    /* [-1, 1] -> [0, 1] */
-    reluish = (int16_t)((reluish + (1 << 15)) >> 1);
-    preshift_output = sat_doubling_high_mul16(reluish, input_on_preshift_output_scale);
-    output_value = pe_fp_rounding_divide_by_pot16(preshift_output, -p->output_multiplier_exponent);
-    output_value = (int16_t)(output_value + p->output_zero_point);
-    pe_store_int(out.data, out.dtype, i, pe_clamp(output_value, out_min, out_max));
+  const int16_t input_value = (int16_t)(v_in - p->input_zero_point);
+  /* x on a 2^7 finer scale, then on the (pre-shift) output scale */
+  const int16_t input_hires = (int16_t)(input_value * (1 << 7));
+  const int16_t input_on_preshift_output_scale = pe_fp_sat_rounding_doubling_high_mul16(input_hires, output_mult);
+  /* "reluish" value: x rescaled so that 3.0 maps to 32768 (saturating), i.e. [-3, 3] to
+     [-1, 1]; the last bit of a left shift is applied after the multiplier so that only
+     saturation that matters happens */
+  int16_t reluish = input_hires;
+  int16_t preshift_output, output_value;
+  if (reluish_exp > 0) reluish = sat_left_shift16(reluish, reluish_exp - 1);
+  reluish = pe_fp_sat_rounding_doubling_high_mul16(reluish, reluish_mult);
+  if (reluish_exp > 0) reluish = sat_left_shift16(reluish, 1);
+  if (reluish_exp < 0) reluish = pe_fp_rounding_divide_by_pot16(reluish, -reluish_exp);
+  /* [-1, 1] -> [0, 1] */
+  reluish = (int16_t)((reluish + (1 << 15)) >> 1);
+  preshift_output = sat_doubling_high_mul16(reluish, input_on_preshift_output_scale);
+  output_value = pe_fp_rounding_divide_by_pot16(preshift_output, -p->output_multiplier_exponent);
+  output_value = (int16_t)(output_value + p->output_zero_point);
+  return pe_clamp(output_value, out_min, out_max);
+}
+
+pe_status pe_hard_swish__scalar(const pe_op_ctx *ctx) {
+  const pe_hard_swish_params *p = (const pe_hard_swish_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  const int32_t n = pe_elems(&in), out_min = pe_int_min(out.dtype), out_max = pe_int_max(out.dtype);
+  int32_t i;
+  if (use_lut(&in)) {
+    uint8_t table[256];
+    uint32_t b;
+    for (b = 0; b < 256; ++b) table[b] = (uint8_t)hard_swish_one(p, byte_value(in.dtype, b), out_min, out_max);
+    map_bytes(&in, table, &out);
+    return PE_OK;
   }
+  for (i = 0; i < n; ++i)
+    pe_store_int(out.data, out.dtype, i, hard_swish_one(p, pe_load_int(in.data, in.dtype, i), out_min, out_max));
   return PE_OK;
 }
 
@@ -507,19 +543,27 @@ pe_status pe_leaky_relu_check(const pe_op_ctx *ctx) {
 }
 
 /* reference_ops::QuantizeLeakyRelu. */
+static int32_t leaky_relu_one(const pe_leaky_relu_params *p, int32_t v_in, int32_t out_min, int32_t out_max) {
+  const int32_t x = pe_fp_sub(v_in, p->input_zero_point);
+  const int32_t scaled = x >= 0 ? pe_mbqm(x, p->output_multiplier_identity, p->output_shift_identity)
+                                : pe_mbqm(x, p->output_multiplier_alpha, p->output_shift_alpha);
+  return pe_clamp(pe_fp_add(p->output_zero_point, scaled), out_min, out_max);
+}
+
 pe_status pe_leaky_relu__scalar(const pe_op_ctx *ctx) {
   const pe_leaky_relu_params *p = (const pe_leaky_relu_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
-  const int32_t n = pe_elems(&in);
-  int32_t out_min, out_max, i;
-  out_min = pe_int_min(out.dtype);
-  out_max = pe_int_max(out.dtype);
-  for (i = 0; i < n; ++i) {
-    const int32_t x = pe_fp_sub(pe_load_int(in.data, in.dtype, i), p->input_zero_point);
-    const int32_t scaled = x >= 0 ? pe_mbqm(x, p->output_multiplier_identity, p->output_shift_identity)
-                                  : pe_mbqm(x, p->output_multiplier_alpha, p->output_shift_alpha);
-    pe_store_int(out.data, out.dtype, i, pe_clamp(pe_fp_add(p->output_zero_point, scaled), out_min, out_max));
+  const int32_t n = pe_elems(&in), out_min = pe_int_min(out.dtype), out_max = pe_int_max(out.dtype);
+  int32_t i;
+  if (use_lut(&in)) {
+    uint8_t table[256];
+    uint32_t b;
+    for (b = 0; b < 256; ++b) table[b] = (uint8_t)leaky_relu_one(p, byte_value(in.dtype, b), out_min, out_max);
+    map_bytes(&in, table, &out);
+    return PE_OK;
   }
+  for (i = 0; i < n; ++i)
+    pe_store_int(out.data, out.dtype, i, leaky_relu_one(p, pe_load_int(in.data, in.dtype, i), out_min, out_max));
   return PE_OK;
 }
 
