@@ -14,6 +14,10 @@ Generated models (written to --out, default build/bench-suite):
   ffn_64x512      transformer feed-forward block: 64 tokens, FC 512->2048 (RELU), FC 2048->512
   fc_1x1024x4096  a single-token fully connected layer, 1x1024 by 1024x4096
   fc_sweep_*      (--sweep) FC d x d for d = 256..4096 and tokens 1..256
+  mediapipe_face_landmark_int8, mediapipe_face_detection_int8
+                  MediaPipe's float face models (tests/models/float) quantized by `pyedge quantize`
+                  (percentile calibration on 8 random images: for timing, not accuracy): PRELU,
+                  standalone RELU, ADD, PAD and pools between the convolutions
 """
 from __future__ import annotations
 
@@ -172,6 +176,18 @@ def mobilenet_v1_025() -> bytes:
     return net.avgpool().conv(1000, (1, 1), act=NONE).keras_flatten().softmax().build()
 
 
+def quantized(name: str) -> bytes:
+    """tests/models/float/<name>.tflite through pyedge's quantizer, calibrated on random inputs."""
+    from pyedge.quantize import calibrate
+    from pyedge.tflite_reader import read_tflite
+
+    path = ROOT / "tests" / "models" / "float" / f"{name}.tflite"
+    g = read_tflite(path.read_bytes())
+    shape = g.subgraphs[0].tensors[g.subgraphs[0].inputs[0]].shape
+    x = np.random.default_rng(0).random((8, *shape[1:]), dtype=np.float32)
+    return calibrate(str(path), x).quantize("percentile")
+
+
 def models(sweep: bool) -> dict[str, bytes]:
     out = {
         "ds_cnn_kws": ds_cnn(),
@@ -179,6 +195,8 @@ def models(sweep: bool) -> dict[str, bytes]:
         "ffn_64x512": Net("ffn", [64, 512]).fc(2048, RELU).fc(512).build(),
         "fc_1x1024x4096": Net("fc", [1, 1024]).fc(4096).build(),
     }
+    for name in ("mediapipe_face_landmark", "mediapipe_face_detection_short_range"):
+        out[name.replace("_short_range", "") + "_int8"] = quantized(name)
     if sweep:
         for d in (256, 1024, 4096):
             for tokens in (1, 16, 256):
