@@ -114,21 +114,47 @@ typedef struct {
 } gemm_task;
 
 /* dst[i] = src[i] ^ flip (0x80: int8 -> the panel's uint8; 0: uint8 bytes as they are), eight
-   bytes at a time. */
+   bytes at a time; copying (dst and src apart), a run of 4 or more bytes ends with an
+   overlapping word (the bytes it writes twice get the same value), so no byte loop runs for them;
+   in place (dst == src) the last bytes go one by one. */
 static inline void xor_copy(uint8_t *dst, const int8_t *src, int32_t n, uint8_t flip8) {
   const uint64_t flip = 0x0101010101010101ull * flip8;
   int32_t i = 0;
-  if (flip8 == 0) {
-    memcpy(dst, src, (size_t)n);
+  if ((const void *)dst == (const void *)src) {
+    for (; i + 8 <= n; i += 8) {
+      uint64_t v;
+      memcpy(&v, src + i, 8);
+      v ^= flip;
+      memcpy(dst + i, &v, 8);
+    }
+    for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ flip8);
     return;
   }
-  for (; i + 8 <= n; i += 8) {
+  if (n >= 8) {
     uint64_t v;
-    memcpy(&v, src + i, 8);
-    v ^= flip;
-    memcpy(dst + i, &v, 8);
+    for (; i + 8 <= n; i += 8) {
+      memcpy(&v, src + i, 8);
+      v ^= flip;
+      memcpy(dst + i, &v, 8);
+    }
+    if (i < n) {
+      memcpy(&v, src + n - 8, 8);
+      v ^= flip;
+      memcpy(dst + n - 8, &v, 8);
+    }
+    return;
   }
-  for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ 0x80u);
+  if (n >= 4) {
+    uint32_t a, b;
+    memcpy(&a, src, 4);
+    memcpy(&b, src + n - 4, 4);
+    a ^= (uint32_t)flip;
+    b ^= (uint32_t)flip;
+    memcpy(dst, &a, 4);
+    memcpy(dst + n - 4, &b, 4);
+    return;
+  }
+  for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ flip8);
 }
 
 /* sum of n bytes, eight at a time: four 16-bit lanes, each taking at most 2 * 255 per word, for
@@ -171,11 +197,7 @@ static void fill_conv_row(const gemm_task *t, int32_t b, int32_t oy, int32_t ox,
     xrow = t->x + ((size_t)b * t->in_h + iy) * t->in_w * t->in_c;
     if (inside_x) { /* the filter row's taps are one contiguous run of the input */
       const int8_t *src = xrow + (size_t)x0 * t->in_c;
-      if (run < 8) {
-        for (i = 0; i < run; ++i) o[i] = (uint8_t)((uint8_t)src[i] ^ t->flip);
-      } else {
-        xor_copy(o, src, run, t->flip);
-      }
+      xor_copy(o, src, run, t->flip);
       o += run;
       continue;
     }
