@@ -45,6 +45,15 @@ def cdef_text() -> str:
     return "\n".join(parts)
 
 
+_INCLUDE_C = re.compile(r'^\s*#\s*include\s+"([^"]+\.c)"', re.M)
+
+
+def _included_sources(src: Path) -> list[Path]:
+    """The .c files `src` includes (a variant built from another file's source with other
+    flags, e.g. qs8_dwconv_avx512vnni.c): the object is stale when one of them changes."""
+    return [src.parent / m for m in _INCLUDE_C.findall(src.read_text()) if (src.parent / m).exists()]
+
+
 def _isa_objects(files: list[tuple[Path, list[str]]], flags: list[str], includes: list[str]) -> list[str]:
     """Compile the files that carry their own flags to objects under build/isa-objs."""
     from setuptools._distutils.ccompiler import new_compiler
@@ -58,7 +67,8 @@ def _isa_objects(files: list[tuple[Path, list[str]]], flags: list[str], includes
     for src, own in files:
         obj = out_dir / (src.stem + ".o")
         if not obj.exists() or obj.stat().st_mtime < max(
-                src.stat().st_mtime, *(h.stat().st_mtime for h in kernel_headers()),
+                src.stat().st_mtime, *(c.stat().st_mtime for c in _included_sources(src)),
+                *(h.stat().st_mtime for h in kernel_headers()),
                 (NATIVE / "include" / "pyedge.h").stat().st_mtime, (NATIVE / "src" / "pe_kernel.h").stat().st_mtime):
             cc.compile([str(src)], output_dir=str(out_dir / "tmp"), include_dirs=includes,
                        extra_postargs=flags + own + ["-fPIC"])
