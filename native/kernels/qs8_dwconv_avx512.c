@@ -367,19 +367,43 @@ static void block16(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32
 
 /* ---------------------------------------------------------------- 8 channels */
 
-DW_INLINE void taps8(const int8_t *x, const ptrdiff_t *off, const __m256i *w, int32_t np, __mmask16 m,
+/* 8 bytes of x (full: all 8 lanes, a plain load; else the lanes of m) */
+DW_INLINE __m128i ld8(const int8_t *x, __mmask16 m, int full) {
+  return full ? _mm_loadl_epi64((const __m128i *)x) : _mm_maskz_loadu_epi8(m, x);
+}
+
+DW_INLINE void taps8(const int8_t *x, const ptrdiff_t *off, const __m256i *w, int32_t np, __mmask16 m, int full,
                      __m256i *acc) {
   __m256i a = *acc;
   int32_t q;
   for (q = 0; q < np; ++q) {
-    const __m128i xa = _mm_maskz_loadu_epi8(m, x + off[2 * q]), xb = _mm_maskz_loadu_epi8(m, x + off[2 * q + 1]);
+    const __m128i xa = ld8(x + off[2 * q], m, full), xb = ld8(x + off[2 * q + 1], m, full);
     a = PE_DW_MAC256(a, _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(xa, xb)), w[q]);
   }
   *acc = a;
 }
 
+/* ... of four pixels x + k * step (independent sums: one accumulator chain each) */
+DW_INLINE void taps8x4(const int8_t *x, ptrdiff_t step, const ptrdiff_t *off, const __m256i *w, int32_t np,
+                       __mmask16 m, int full, __m256i *acc) {
+  __m256i a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+  int32_t q;
+  for (q = 0; q < np; ++q) {
+    const ptrdiff_t oa = off[2 * q], ob = off[2 * q + 1];
+    const __m256i wq = w[q];
+    a0 = PE_DW_MAC256(a0, _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(ld8(x + oa, m, full), ld8(x + ob, m, full))), wq);
+    a1 = PE_DW_MAC256(a1, _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(ld8(x + step + oa, m, full),
+                                                                  ld8(x + step + ob, m, full))), wq);
+    a2 = PE_DW_MAC256(a2, _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(ld8(x + 2 * step + oa, m, full),
+                                                                  ld8(x + 2 * step + ob, m, full))), wq);
+    a3 = PE_DW_MAC256(a3, _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(ld8(x + 3 * step + oa, m, full),
+                                                                  ld8(x + 3 * step + ob, m, full))), wq);
+  }
+  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
 DW_INLINE void row8(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32_t ox0, int32_t ox1, int32_t c0,
-                    __mmask16 m, int32_t np, int8_t *out) {
+                    __mmask16 m, int full, int32_t np, int8_t *out) {
   const int32_t ch = p->channels;
   const __m256i zp = _mm256_set1_epi8((char)(int8_t)-p->input_offset);
   const __m256i oofs = _mm256_set1_epi32(p->output_offset);
@@ -388,14 +412,32 @@ DW_INLINE void row8(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32
   interior_range(p, r, ox0, ox1, &ia, &ib);
   for (ox = ox0; ox < ox1; ++ox) {
     __m256i acc = b->init8;
+    if (ox >= ia && ox + 4 <= ib) { /* four interior pixels */
+      __m256i a4[4] = {acc, acc, acc, acc};
+      int k;
+      taps8x4(px_at(p, r, ox, c0), (ptrdiff_t)p->stride_w * ch, r->off, b->w8, np, m, full, a4);
+      for (k = 0; k < 4; ++k) {
+        int8_t *o = out + (size_t)(ox + k - ox0) * ch + c0;
+        const __m256i q = pe_requant8_avx2(a4[k], b->mult8, b->shift8, oofs, vmin, vmax);
+        if (full)
+          _mm_storel_epi64((__m128i *)o, _mm256_cvtepi32_epi8(q));
+        else
+          _mm_mask_storeu_epi8(o, m, _mm256_cvtepi32_epi8(q));
+      }
+      ox += 3;
+      continue;
+    }
     if (ox >= ia && ox < ib) {
-      taps8(px_at(p, r, ox, c0), r->off, b->w8, np, m, &acc);
+      taps8(px_at(p, r, ox, c0), r->off, b->w8, np, m, full, &acc);
     } else {
       stage_px(p, r, ox * p->stride_w - p->pad_w, c0, m, zp, b->stage);
-      taps8(b->stage, r->soff, b->w8, np, m, &acc);
+      taps8(b->stage, r->soff, b->w8, np, m, full, &acc);
     }
     acc = pe_requant8_avx2(acc, b->mult8, b->shift8, oofs, vmin, vmax);
-    _mm_mask_storeu_epi8(out + (size_t)(ox - ox0) * ch + c0, m, _mm256_cvtepi32_epi8(acc));
+    if (full) /* masked stores are slow on some cores (Zen 4): a plain 8-byte store for 8 lanes */
+      _mm_storel_epi64((__m128i *)(out + (size_t)(ox - ox0) * ch + c0), _mm256_cvtepi32_epi8(acc));
+    else
+      _mm_mask_storeu_epi8(out + (size_t)(ox - ox0) * ch + c0, m, _mm256_cvtepi32_epi8(acc));
   }
 }
 
@@ -418,7 +460,10 @@ static void block8(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32_
   if (p->bias != NULL) b->init8 = _mm256_add_epi32(b->init8, _mm256_maskz_loadu_epi32((__mmask8)m, p->bias + c0));
   b->mult8 = _mm256_maskz_loadu_epi32((__mmask8)m, p->mult + c0);
   b->shift8 = _mm256_maskz_loadu_epi32((__mmask8)m, p->shift + c0);
-  row8(p, r, b, ox0, ox1, c0, m, np, out);
+  if (n == 8)
+    row8(p, r, b, ox0, ox1, c0, m, 1, np, out);
+  else
+    row8(p, r, b, ox0, ox1, c0, m, 0, np, out);
 }
 
 void PE_DW_ROW(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t ox1, int8_t *out) {
