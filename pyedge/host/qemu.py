@@ -172,19 +172,18 @@ class QemuUserAgent:
 
 
 def firmware_problem(board: Board) -> str | None:
-    """Why the Cortex-M firmware agent of an MCU board cannot be used (None: its ELF is built)."""
+    """Why the Cortex-M firmware agent of an MCU board cannot be built or run here (None: it can;
+    pyedge builds it on first use, pyedge/host/agent_build.py)."""
     if board.kind != "mcu":
         return None
-    fw = board.flash.get("firmware")
     how = (f"meanwhile `pyedge inspect --board {board.name} MODEL` checks that a model fits and "
            f"`pyedge pack --format c --target {board.name} MODEL` writes it as C for a firmware of your own")
-    if not fw:
+    if not board.flash.get("firmware"):
         return f"board {board.name} names no firmware agent ([flash] firmware in {board.path}); {how}"
-    if (_manifest.ROOT / str(fw)).is_file():
-        return None
-    platform = board.flash.get("platform", "boards/platform")
-    return (f"the Cortex-M firmware agent for {board.name} is not built yet ({fw} does not exist: the device "
-            f"agent, native/agent, has no firmware build on the bare-metal platform {platform} yet); {how}")
+    from .agent_build import firmware_missing
+
+    why = firmware_missing()
+    return f"the firmware agent for {board.name} cannot be built here: {why}" if why else None
 
 
 def _free_port() -> int:
@@ -200,9 +199,13 @@ class QemuSystemAgent:
     TCP server on a free port of 127.0.0.1 (the board file's `serial` template)."""
 
     def __init__(self, board: Board):
+        from .agent_build import build_firmware
+
         why = firmware_problem(board)
         if why:
             raise PyedgeError(why)
+        self.board = board
+        self.elf = build_firmware(board)  # cached: rebuilt only when a source changed
         c = board.connect
         qemu = str(c.get("qemu_system", "qemu-system-arm"))
         if shutil.which(qemu) is None:
@@ -211,7 +214,7 @@ class QemuSystemAgent:
         self.url = f"socket://127.0.0.1:{port}"
         self.argv = [qemu, "-M", str(c["machine"]), "-cpu", str(c["qemu_cpu"]), *map(str, c.get("qemu_args", [])),
                      "-serial", str(c["serial"]).format(port=port),
-                     "-kernel", str(_manifest.ROOT / str(board.flash["firmware"]))]
+                     "-kernel", str(self.elf)]
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE,
                                      preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)

@@ -87,7 +87,7 @@ def boards_table() -> list[dict[str, Any]]:
             how += f" (-M {c['machine']})"
             if c.get("method") == "qemu-system":
                 from .qemu import firmware_problem
-                how += ", started by pyedge" + ("; firmware not built yet" if firmware_problem(b) else "")
+                how += ", started by pyedge" + ("; cannot build its firmware here" if firmware_problem(b) else "")
         elif c.get("qemu_cpu"):
             how += f" ({c.get('qemu', 'qemu')} -cpu {c['qemu_cpu']}, started by pyedge)"
         rows.append({"name": b.name, "kind": b.kind, "isa": b.isa, "cpu": b.cpu, "connect": how,
