@@ -100,6 +100,7 @@ int main(void) {
   c.write = uart_write;
   c.clock = clock_ticks;
   c.clock_hz = pe_plat_clock_hz();
+  c.hello_flags = PE_HELLO_RAM_ONLY;
   c.counter_kind = PE_COUNTER_CYCLES; /* DWT counts CPU cycles; SysTick, the processor clock */
 #ifdef PE_FW_ICOUNT
   if (pe_plat_clock_source() == PE_PLAT_CLOCK_SYSTICK) {

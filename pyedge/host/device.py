@@ -25,6 +25,15 @@ class DeviceInfo:
     blob_cap: int
     arena_cap: int
     counter: str  # "ns", "cycles" or "instructions"
+    flags: int = 0  # PE_HELLO_*: a model is loaded; blobs live in RAM only
+
+    @property
+    def model_loaded(self) -> bool:
+        return bool(self.flags & 1)
+
+    @property
+    def ram_only(self) -> bool:
+        return bool(self.flags & 2)
 
     @property
     def version_str(self) -> str:
@@ -109,10 +118,13 @@ class Device:
 
     def hello(self, version: int = VERSION) -> DeviceInfo:
         f = self.link.request(C.PE_CMD_HELLO, struct.pack("<H", version))
-        ver, _flags, maxp, feats, hz, bcap, acap, kind, nlen = struct.unpack_from("<HHIIQIIBB", f.payload)
+        ver, flags, maxp, feats, hz, bcap, acap, kind, nlen = struct.unpack_from("<HHIIQIIBB", f.payload)
         board = f.payload[30:30 + nlen].decode("utf-8", "replace")
-        self.info = DeviceInfo(ver, board, maxp, feats, hz, bcap, acap, COUNTER_KINDS.get(kind, f"kind {kind}"))
+        self.info = DeviceInfo(ver, board, maxp, feats, hz, bcap, acap, COUNTER_KINDS.get(kind, f"kind {kind}"),
+                               flags)
         self.link.max_payload = maxp
+        self.link.no_model_note = (f"; {board} keeps models in RAM only: a reset or restart of the device "
+                                   "clears them" if self.info.ram_only else "")
         self.link.reader.max_payload = maxp
         return self.info
 

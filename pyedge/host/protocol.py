@@ -163,6 +163,7 @@ class Link:
         self.max_payload = MIN_PAYLOAD
         self.retransmits = 0
         self.naks = 0
+        self.no_model_note = ""  # appended to ERR_NO_MODEL (the device keeps models in RAM only)
 
     @property
     def port(self) -> str:
@@ -189,7 +190,8 @@ class Link:
                 continue
             if check and got.status != lib.PE_WIRE_OK:
                 d0, d1 = struct.unpack_from("<II", got.payload.ljust(8, b"\0"))
-                raise DeviceError(f"{self.port}: {what}: {describe(code, got.status, d0, d1)}",
+                note = self.no_model_note if got.status == lib.PE_WIRE_ERR_NO_MODEL else ""
+                raise DeviceError(f"{self.port}: {what}: {describe(code, got.status, d0, d1)}{note}",
                                   STATUSES.get(got.status, str(got.status)), (d0, d1))
             return got
         raise LinkTimeout(f"no answer from {self.port} to {what} after {self.retries + 1} tries in "
