@@ -45,9 +45,10 @@ def _progress(args: argparse.Namespace):
 
 
 def cmd_flash(args: argparse.Namespace) -> int:
-    from .tool import connect, flash, model_blob
+    from .tool import check_fits, connect, flash, model_blob
 
     blob = model_blob(args.model, args.board)
+    check_fits(blob, args.board)
     with connect(args.board, args.port) as dev:
         r = flash(dev, blob, _progress(args))
     resumed = f", resumed at {r['resumed_from']:,} B" if r["resumed_from"] else ""

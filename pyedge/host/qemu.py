@@ -198,7 +198,7 @@ class QemuSystemAgent:
     """The firmware agent of a `method = "qemu-system"` board under qemu-system-arm, its UART a
     TCP server on a free port of 127.0.0.1 (the board file's `serial` template)."""
 
-    def __init__(self, board: Board):
+    def __init__(self, board: Board, start_timeout: float = START_TIMEOUT):
         from .agent_build import build_firmware
 
         why = firmware_problem(board)
@@ -219,6 +219,30 @@ class QemuSystemAgent:
                                      stderr=subprocess.PIPE,
                                      preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
         _live.add(self)  # type: ignore[arg-type]
+        try:
+            self._wait_listening(port, start_timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _wait_listening(self, port: int, timeout: float) -> None:
+        """Until QEMU's UART socket listens (read from /proc/net/tcp, so that no probe connection
+        takes the one QEMU waits for); a QEMU that exits first is an error with its message."""
+        deadline = time.monotonic() + timeout
+        table = Path("/proc/net/tcp")
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace").strip()
+                raise PyedgeError(f"{' '.join(self.argv[:3])}: QEMU exited ({self.proc.returncode}) before its "
+                                  f"UART listened: {err[-1500:]}")
+            if not table.exists():
+                return  # not Linux: the transport's connect retries instead
+            for line in table.read_text().splitlines()[1:]:
+                f = line.split()
+                if len(f) > 3 and f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                    return
+            time.sleep(0.02)
+        raise PyedgeError(f"{' '.join(self.argv[:3])}: QEMU's UART did not listen on port {port} within {timeout:.0f} s")
 
     @property
     def pid(self) -> int:

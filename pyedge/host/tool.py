@@ -173,6 +173,16 @@ def model_blob(model: str | os.PathLike | bytes, board: str | Board | None = Non
         return pack_tflite(raw, target=b.name, layouts="packed" if b.kind == "linux" else "auto")
 
 
+def check_fits(blob: bytes, board: str | Board) -> None:
+    """Refuse a blob larger than the board file's blob memory ([connect] blob_bytes) before any
+    emulator starts or any byte is sent; the device checks again against what it reports."""
+    b = _board(board)
+    cap = b.connect.get("blob_bytes")
+    if cap is not None and len(blob) > int(cap):
+        raise PyedgeError(f"blob of {len(blob):,} bytes does not fit the device's {int(cap):,} bytes of blob memory "
+                          f"(board {b.name}: blob_bytes in {b.path}); nothing was sent")
+
+
 def _inputs(blob: bytes, files: list[str] | None, seed: int) -> tuple[list[np.ndarray], list[dict]]:
     from ..cli import load_inputs
     from ..interpreter import Interpreter
@@ -287,6 +297,7 @@ def run_on_board(model: str | os.PathLike | bytes, board: str | Board, port: str
     blob = model_blob(model, b)
     xs, _ = _inputs(blob, inputs, seed)
     ref = host_outputs(blob, xs)
+    check_fits(blob, b)
     with connect(b, port) as dev:
         fl = flash(dev, blob, progress)
         outs, ticks = _device_outputs(dev, xs, ref)
@@ -312,6 +323,7 @@ def profile_model(model: str | os.PathLike | bytes, board: str | Board, port: st
     xs, _ = _inputs(blob, inputs, seed)
     ref = host_outputs(blob, xs)
     layers = inspect_model(blob)["ops"]
+    check_fits(blob, b)
     with connect(b, port) as dev:
         fl = flash(dev, blob, progress)
         outs, _ = _device_outputs(dev, xs, ref, 1)
