@@ -201,3 +201,51 @@ def test_no_orphan_qemu_after_ctrl_c_or_kill(sig):
         raise AssertionError("QEMU outlived the host tool")
     if sig == signal.SIGINT:
         assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_build_firmware_standalone_with_only_the_models_kernels(board, firmware, tmp_path, capsys):
+    """`pyedge build-firmware --board B MODEL -o DIR`: the model linked in as C with its op list;
+    the ELF runs under QEMU by itself, its outputs equal the host's for the same (zero) inputs, and
+    its code is a fraction of the agent's, which links every kernel."""
+    import re
+
+    from pyedge.host.agent_build import elf_sizes
+    from pyedge.host.tool import host_outputs
+
+    out = tmp_path / "fw"
+    assert main(["build-firmware", "--board", board, MICRO, "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    elf = out / "pyedge-model.elf"
+    assert elf.is_file() and (out / "model_data.h").is_file() and (out / "model_ops.h").is_file()
+    m = re.search(r"\.text ([\d,]+) B \(code ([\d,]+), constants ([\d,]+)\)  \.data ([\d,]+) B  \.bss ([\d,]+) B", text)
+    assert m, text
+    sizes = elf_sizes(elf)
+    assert int(m.group(2).replace(",", "")) == sizes["code"]
+    assert sizes["code"] < elf_sizes(firmware[board])["code"] // 2
+    assert "run it: qemu-system-arm" in text
+    machine = load_board(board).connect["machine"]
+    p = subprocess.run(runner.mcu.qemu_command(machine, elf, icount=True), capture_output=True, text=True,
+                       timeout=120, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert f"pyedge firmware {board}: model" in p.stdout and "counts in instructions" in p.stdout
+    blob = model_blob(MICRO, board)
+    from pyedge import Interpreter
+
+    d = Interpreter(model_content=blob).get_input_details()
+    ref = host_outputs(blob, [np.zeros(x["shape"], x["dtype"]) for x in d])
+    got = re.search(r"^out 0 ([0-9a-f]+)$", p.stdout, re.M).group(1)
+    assert bytes.fromhex(got) == b"".join(r.tobytes() for _, r in ref)
+    ops = re.findall(r"^op \d+ (\S+) (\S+) (\d+)$", p.stdout, re.M)
+    assert len(ops) == 4 and all(int(c) > 0 for _, _, c in ops), ops
+
+
+def test_build_firmware_agent_prints_its_sizes(firmware, capsys):
+    assert main(["build-firmware", "--board", "qemu-mps2-an386"]) == 0
+    out = capsys.readouterr().out
+    assert "built the firmware agent for qemu-mps2-an386: build/firmware/qemu-mps2-an386/pyedge-agent.elf" in out
+    assert ".text" in out and ".data" in out and ".bss" in out
+    # blob (2 MiB) and arena (1 MiB) memory from the board file are reserved in RAM
+    assert int(out.split(".bss ")[1].split(" B")[0].replace(",", "")) > 3 * 2**20
+    assert main(["build-firmware", "--board", "host"]) == 2
+    assert "is not a microcontroller" in capsys.readouterr().err

@@ -122,8 +122,9 @@ def build_firmware(board, out: str | os.PathLike | None = None, force: bool = Fa
     mcu = _mcu_build()
     machine = str(b.connect.get("machine", ""))
     if machine not in mcu.BOARDS:
-        raise PyedgeError(f"board {b.name}: the bare-metal platform has no machine {machine!r} "
-                          f"(known: {', '.join(sorted(mcu.BOARDS))}; boards/platform/build.py BOARDS)")
+        raise PyedgeError(f"board {b.name}: the bare-metal platform (boards/platform/) has no port to it yet; it runs "
+                          f"on {', '.join(sorted(mcu.BOARDS))} (a port is a row of BOARDS in boards/platform/build.py "
+                          "and, for a UART other than CMSDK's, its driver in platform.c)")
     for key in ("blob_bytes", "arena_bytes"):
         if key not in b.connect:
             raise PyedgeError(f"board {b.name}: [connect] {key} is missing ({b.path})")
@@ -145,4 +146,69 @@ def build_firmware(board, out: str | os.PathLike | None = None, force: bool = Fa
     except RuntimeError as exc:
         raise PyedgeError(f"building the firmware agent for {b.name} failed: {exc}") from None
     stamp.write_text("\n".join(defines))
+    return elf
+
+
+MODEL_MAIN = _manifest.ROOT / "boards" / "platform" / "model_fw.c"
+
+
+def elf_sizes(elf: str | os.PathLike) -> dict[str, int]:
+    """Bytes of .text (code and constants, the model blob among them), .data and .bss (with
+    .noinit: RAM the firmware reserves) of an ELF, as arm-none-eabi-size counts them."""
+    r = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise PyedgeError(f"arm-none-eabi-size {elf}: {r.stderr.strip()}")
+    sec = {}
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) >= 2 and f[0].startswith(".") and f[1].isdigit():
+            sec[f[0]] = int(f[1])
+    return {"text": sum(sec.get(s, 0) for s in (".text", ".rodata", ".ARM.exidx")), "code": sec.get(".text", 0),
+            "rodata": sec.get(".rodata", 0), "data": sec.get(".data", 0),
+            "bss": sec.get(".bss", 0) + sec.get(".noinit", 0)}
+
+
+def build_standalone(board, model: str | os.PathLike | bytes, out: str | os.PathLike | None = None,
+                     runs: int = 1) -> Path:
+    """A standalone firmware for an MCU board: `model` packed for the board and compiled in as C
+    (pyedge.cformat.write_c), the core cut down to the kernels the model uses (its op list,
+    -DPE_OP_LIST), boards/platform/model_fw.c as main. Returns the ELF (OUT/pyedge-model.elf;
+    default build/firmware/<board>/<model>/)."""
+    from ..boards import load_board
+    from ..cformat import write_c, write_op_list
+    from .tool import model_blob
+
+    b = load_board(board) if isinstance(board, str) else board
+    if b.kind != "mcu":
+        raise PyedgeError(f"board {b.name} is not a microcontroller (kind {b.kind!r}): no firmware to build")
+    mcu = _mcu_build()
+    machine = str(b.connect.get("machine", ""))
+    if machine not in mcu.BOARDS:
+        raise PyedgeError(f"board {b.name}: the bare-metal platform (boards/platform/) has no port to it yet; it runs "
+                          f"on {', '.join(sorted(mcu.BOARDS))} (a port is a row of BOARDS in boards/platform/build.py "
+                          "and, for a UART other than CMSDK's, its driver in platform.c)")
+    why = mcu.missing(need_qemu=False)
+    if why:
+        raise PyedgeError(f"cannot build firmware for {b.name}: {why}")
+    blob = model_blob(model, b)
+    stem = "model" if isinstance(model, (bytes, bytearray)) else Path(model).stem
+    d = Path(out) if out else _manifest.ROOT / "build" / "firmware" / b.name / stem
+    d.mkdir(parents=True, exist_ok=True)
+    source = stem if isinstance(model, (bytes, bytearray)) else str(model)
+    header, ops = d / "model_data.h", d / "model_ops.h"
+    old = header.read_text() if header.exists() else None
+    write_c(blob, header, "model", source=source)
+    if old != header.read_text():  # a new or another model here: its objects do not track the header
+        shutil.rmtree(mcu.out_dir(machine, "O2") / f"prog-{d.name}-pyedge-model", ignore_errors=True)
+        shutil.rmtree(mcu.out_dir(machine, "O2") / f"prog-{d.name}-pyedge-model-ops", ignore_errors=True)
+    write_op_list(blob, ops, source=source)
+    defines = ['-DPE_MODEL_HEADER="model_data.h"', "-DPE_MODEL_PREFIX=MODEL", f'-DPE_FW_BOARD="{b.name}"',
+               f"-DPE_FW_RUNS={int(runs)}"]
+    if b.connect.get("counter") == "instructions":
+        defines.append("-DPE_FW_ICOUNT")
+    elf = d / "pyedge-model.elf"
+    try:
+        mcu.build(machine, [MODEL_MAIN], elf, "O2", defines, extra_includes=[d], op_list=ops)
+    except RuntimeError as exc:
+        raise PyedgeError(f"building the firmware for {b.name} failed: {exc}") from None
     return elf
