@@ -76,6 +76,25 @@ def test_firmware_is_cached(firmware):
         assert build_firmware(b) == elf and elf.stat().st_mtime_ns == before
 
 
+def test_firmware_is_rebuilt_when_its_board_file_changes(tmp_path):
+    """Memory sizes come from the board file: a new arena_bytes rebuilds the firmware (its .bss
+    grows by the difference); a board file that is only newer relinks it; nothing changed, no build."""
+    from pyedge.host.agent_build import elf_sizes
+
+    src = load_board("qemu-mps2-an386").path.read_text()
+    path = tmp_path / "qemu-mps2-an386.toml"
+    path.write_text(src)
+    out = tmp_path / "fw"
+    elf = build_firmware(load_board(path), out)
+    bss, t0 = elf_sizes(elf)["bss"], elf.stat().st_mtime_ns
+    assert build_firmware(load_board(path), out).stat().st_mtime_ns == t0
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    assert build_firmware(load_board(path), out).stat().st_mtime_ns > t0
+    path.write_text(src.replace("arena_bytes = 1048576", "arena_bytes = 1114112"))
+    os.utime(path, (time.time() + 10, time.time() + 10))
+    assert elf_sizes(build_firmware(load_board(path), out))["bss"] == bss + 65536
+
+
 @pytest.mark.parametrize("board", sorted(BOARDS))
 def test_handshake_reports_the_board(board):
     b = load_board(board)

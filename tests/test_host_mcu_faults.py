@@ -129,6 +129,9 @@ def test_dropped_upload_keeps_the_previous_model(rig, micro, person):
         with pytest.raises(LinkError, match=rig.proxy.url) as e:
             flash(dev, person.blob, reconnects=0)
         assert not isinstance(e.value, LinkTimeout)
+        assert "upload stopped at" in str(e.value)
+        assert ("the previously loaded model stays loaded and runnable (until the device resets: it keeps "
+                "models in RAM only)") in str(e.value)
     with rig.device() as dev:
         info = dev.hello()
         assert info.model_loaded and dev.stats().blob_bytes == len(micro.blob)

@@ -12,13 +12,14 @@
  *   PE_FW_ICOUNT         the board runs under qemu-system-arm -icount shift=0: when the clock is
  *                        SysTick, report instruction counts (1 ns of virtual time each)
  *
- * RX: the CMSDK UART holds one received byte. The loop below reads the UART between every byte
- * it feeds to the agent and the agent's work per byte is constant (it scans for the frame's magic
- * and compares lengths); a frame's CRC check and its command run only once the whole frame is in,
- * and the host sends nothing until the response is out (one request at a time, docs/wire-protocol.md),
- * so at any baud rate the next byte is read before another arrives. QEMU's UART model itself holds
+ * RX: the CMSDK UART holds one received byte. The loop below polls it tightly and feeds the agent
+ * what arrived back to back, at most 64 bytes at a time; the agent's work per byte is constant
+ * (it scans for the frame's magic and compares lengths) until a frame is complete, and a frame's
+ * CRC check and command run only then, while the host sends nothing until the response is out
+ * (one request at a time, docs/wire-protocol.md). Feeding 64 bytes is a copy and a few compares,
+ * well inside one byte time at 115200 baud (~2,200 cycles at 25 MHz). QEMU's UART model holds
  * the sender back while its one-byte buffer is full (the TCP socket then buffers), so under QEMU
- * nothing can be lost either.
+ * nothing can be lost at all.
  *
  * Memory is RAM only: a reset (or QEMU restarted) forgets the blob; the first HELLO after it finds
  * no model and LOAD answers ERR_NO_MODEL, which the host tool reports.

@@ -57,6 +57,9 @@ def cmd_flash(args: argparse.Namespace) -> int:
           f"{r['arena_bytes']:,} B; blob memory left {r['blob_left_bytes']:,} B")
     if r["previous_dropped"]:
         print("note: the previously loaded model was dropped to make room")
+    if r["previous_lost"]:
+        print("note: the device reset while the link was down; its previous model was gone (it keeps models in "
+              "RAM only) and the upload started again")
     return 0
 
 

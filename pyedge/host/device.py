@@ -8,7 +8,7 @@ from typing import Callable
 
 from .._native import lib
 from ..errors import PyedgeError
-from .protocol import COUNTER_KINDS, VERSION, DeviceError, Link, Transport
+from .protocol import COUNTER_KINDS, VERSION, DeviceError, Link, LinkError, Transport
 
 C = lib
 
@@ -151,16 +151,30 @@ class Device:
         chunks = 0
         if progress:
             progress(received, len(blob))
-        while received < len(blob):
-            piece = blob[received:received + step]
-            f = self.link.request(C.PE_CMD_UPLOAD_CHUNK, struct.pack("<I", received) + piece)
-            (received,) = struct.unpack_from("<I", f.payload)
-            chunks += 1
-            if progress:
-                progress(received, len(blob))
+        try:
+            while received < len(blob):
+                piece = blob[received:received + step]
+                f = self.link.request(C.PE_CMD_UPLOAD_CHUNK, struct.pack("<I", received) + piece)
+                (received,) = struct.unpack_from("<I", f.payload)
+                chunks += 1
+                if progress:
+                    progress(received, len(blob))
+        except LinkError as exc:
+            raise type(exc)(f"{exc}; upload stopped at {received:,} of {len(blob):,} bytes: "
+                            + self._previous_model(flags)) from None
         self.link.request(C.PE_CMD_UPLOAD_END, timeout=self.slow_timeout)
         return UploadResult(len(blob), start, time.monotonic() - t0, bool(flags & 1), bool(flags & 2),
                             chunks, self.link.retransmits - r0)
+
+    def _previous_model(self, begin_flags: int) -> str:
+        """What an interrupted upload left on the device, from UPLOAD_BEGIN's flags and HELLO's."""
+        ram = self.info is not None and self.info.ram_only
+        if begin_flags & 1:
+            what = "the previously loaded model stays loaded and runnable"
+            return what + (" (until the device resets: it keeps models in RAM only)" if ram else "")
+        if begin_flags & 2:
+            return "the previously loaded model was dropped to make room for this one: no model is loaded"
+        return "no model was loaded before it"
 
     def load(self) -> LoadedModel:
         f = self.link.request(C.PE_CMD_LOAD, timeout=self.slow_timeout)

@@ -252,6 +252,7 @@ def flash(dev: Device, blob: bytes, progress: Callable[[int, int], None] | None 
     opened again, up to `reconnects` times, and the upload resumes where the device stopped; a
     link that goes silent ends in LinkTimeout naming the port."""
     info = dev.hello()
+    had_model, lost = info.model_loaded, False
     done = 0
     while True:
         try:
@@ -264,6 +265,7 @@ def flash(dev: Device, blob: bytes, progress: Callable[[int, int], None] | None 
             done += 1
             reopen()
             info = dev.hello()
+            lost = lost or (had_model and not info.model_loaded)  # the device reset while the link was down
     m = dev.load()
     (checksum,) = struct.unpack_from("<I", blob, 16)
     if m.checksum != checksum or m.blob_bytes != len(blob):
@@ -272,7 +274,7 @@ def flash(dev: Device, blob: bytes, progress: Callable[[int, int], None] | None 
     return {"port": dev.port, "board": info.board, "protocol": info.version_str, "blob_bytes": len(blob),
             "checksum": f"0x{checksum:08x}", "resumed_from": up.resumed_from, "seconds": up.seconds,
             "bytes_per_s": up.rate, "retransmits": up.retransmits, "reconnects": done,
-            "previous_kept": up.previous_kept, "previous_dropped": up.previous_dropped,
+            "previous_kept": up.previous_kept, "previous_dropped": up.previous_dropped, "previous_lost": lost,
             "arena_bytes": m.arena_bytes, "ops": m.n_ops,
             "blob_left_bytes": info.blob_cap - len(blob), "arena_cap": info.arena_cap}
 
