@@ -269,3 +269,25 @@ def test_build_firmware_agent_prints_its_sizes(firmware, capsys):
     assert int(out.split(".bss ")[1].split(" B")[0].replace(",", "")) > 3 * 2**20
     assert main(["build-firmware", "--board", "host"]) == 2
     assert "is not a microcontroller" in capsys.readouterr().err
+
+
+def test_rfc2217_port_in_front_of_the_firmware_uart(x_npy, tmp_path):
+    """--port rfc2217://: a local RFC 2217 server (pyserial's PortManager) bridges to QEMU's UART
+    socket; the firmware agent is reached through it like a networked serial port."""
+    from rfc2217_server import Rfc2217Server
+
+    from pyedge.host.qemu import QemuSystemAgent
+
+    board = "qemu-mps3-an547"
+    with QemuSystemAgent(load_board(board)) as q:
+        srv = Rfc2217Server(q.url)
+        try:
+            js = tmp_path / "p.json"
+            assert main(["profile", "--board", board, "--port", srv.url, MICRO, "--runs", "1",
+                         "--input", x_npy, "--json", str(js), "-q"]) == 0
+            r = json.loads(js.read_text())
+            assert r["port"] == srv.url and r["bit_exact"] and r["counter"] == "instructions"
+            assert all(x["counts"] > 0 for x in r["layers"])
+            assert srv.backend.baudrate == 115200
+        finally:
+            srv.close()
