@@ -28,6 +28,7 @@ import pytest
 from models import model_path
 from pyedge.boards import load_board
 from pyedge.cli import main
+from pyedge.host import DeviceError
 from pyedge.host.agent_build import build_firmware, firmware_elf, firmware_missing
 from pyedge.host.tool import _inputs, connect, model_blob, profile_model
 
@@ -108,6 +109,12 @@ def test_handshake_reports_the_board(board):
         assert feats == BOARDS[board][0]
         assert info.ram_only and not info.model_loaded
     assert not _alive(pid), "QEMU outlived the device"
+    # an error inside the `with` stops QEMU too
+    with pytest.raises(DeviceError, match="no model is loaded on the device .*keeps models in RAM only"):
+        with connect(board) as dev:
+            pid = _pid_in(dev.port)
+            dev.invoke()
+    assert not _alive(pid), "QEMU outlived an error"
 
 
 @pytest.fixture(scope="module")

@@ -97,11 +97,12 @@ class Device:
     timeout: float = 1.0
     retries: int = 4
     slow_timeout: float = 30.0  # per try of requests that compute: upload end (checksum), load, invoke
+    link_bytes_per_s: float | None = None  # the slowest the link moves bytes (board file): longer waits for big frames
     link: Link = field(init=False)
     info: DeviceInfo | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.link = Link(self.transport, self.timeout, self.retries)
+        self.link = Link(self.transport, self.timeout, self.retries, self.link_bytes_per_s)
 
     @property
     def port(self) -> str:
@@ -177,6 +178,7 @@ class Device:
         return "no model was loaded before it"
 
     def load(self) -> LoadedModel:
+        self._need_info()  # HELLO first: its flags say how a NO_MODEL error reads
         f = self.link.request(C.PE_CMD_LOAD, timeout=self.slow_timeout)
         return LoadedModel(*struct.unpack_from("<IIIIHH", f.payload))
 
@@ -189,6 +191,7 @@ class Device:
     def invoke(self, runs: int = 1, timeout: float | None = None) -> tuple[int, int]:
         """Run the model `runs` times; returns (runs, ticks of the clock over all of them). Each
         try waits `timeout` (default slow_timeout) for the answer."""
+        self._need_info()  # HELLO first: its flags say how a NO_MODEL error reads
         f = self.link.request(C.PE_CMD_INVOKE, struct.pack("<I", runs),
                               timeout=self.slow_timeout if timeout is None else timeout)
         return struct.unpack_from("<IQ", f.payload)
@@ -219,6 +222,7 @@ class Device:
                 return ops
 
     def stats(self) -> Stats:
+        self._need_info()  # HELLO first: its flags say how a NO_MODEL error reads
         f = self.link.request(C.PE_CMD_GET_STATS)
         return Stats(*struct.unpack_from("<7I", f.payload))
 

@@ -104,6 +104,7 @@ def connect(board: str | Board, port: str | None = None, timeout: float = 1.0, r
     the in-process loopback (board kind host), its `url`, or a serial port with its USB ids."""
     b = _board(board)
     c = b.connect
+    rate = float(c["link_bytes_per_s"]) if "link_bytes_per_s" in c else None
     if port is None:
         if c.get("method") == "loopback":
             t = LoopbackTransport(board=b.name, blob_bytes=int(c.get("blob_bytes", 64 << 20)),
@@ -111,7 +112,7 @@ def connect(board: str | Board, port: str | None = None, timeout: float = 1.0, r
                                   max_payload=int(c.get("max_payload", 16384)))
             return Device(t, timeout=timeout, retries=retries)
         if c.get("method") in ("qemu-user", "qemu-system"):
-            return Device(emulated_transport(b), timeout=timeout, retries=retries)
+            return Device(emulated_transport(b), timeout=timeout, retries=retries, link_bytes_per_s=rate)
         found = [p["port"] for p in attached_ports() if b.name in p["boards"]] if "usb_vid" in c else []
         if len(found) == 1:
             port = found[0]
@@ -133,7 +134,8 @@ def connect(board: str | Board, port: str | None = None, timeout: float = 1.0, r
             raise PyedgeError(f"no {b.name} board found (method {c.get('method', '?')!r}, flashed with {tool}): "
                               "pass --port with its serial port or socket:// URL"
                               + (f"; note: {why}" if why else ""))
-    return Device(SerialTransport(port, baudrate=int(c.get("baud", 115200))), timeout=timeout, retries=retries)
+    return Device(SerialTransport(port, baudrate=int(c.get("baud", 115200))), timeout=timeout, retries=retries,
+                  link_bytes_per_s=rate)
 
 
 def emulated_transport(board: str | Board) -> SerialTransport:
