@@ -8,7 +8,7 @@
  *   PE_FW_BLOB_BYTES     blob memory; PE_FW_BLOB_ADDR places it at a fixed address (a RAM
  *                        region outside the linker script's), else it is a .noinit array
  *   PE_FW_ARENA_BYTES    arena memory (a .noinit array; the agent adds 8 bytes per op of counters)
- *   PE_FW_MAX_PAYLOAD    the largest frame payload (default 4096)
+ *   PE_FW_MAX_PAYLOAD    the largest frame payload (default 2048)
  *   PE_FW_ICOUNT         the board runs under qemu-system-arm -icount shift=0: when the clock is
  *                        SysTick, report instruction counts (1 ns of virtual time each)
  *
@@ -41,7 +41,7 @@
 #error "PE_FW_ARENA_BYTES: the arena memory from the board file (pyedge/host/agent_build.py sets it)"
 #endif
 #ifndef PE_FW_MAX_PAYLOAD
-#define PE_FW_MAX_PAYLOAD 4096u
+#define PE_FW_MAX_PAYLOAD 2048u
 #endif
 #ifndef PE_FW_IDLE_MS
 /* quiet time after which a partial frame is dropped; shorter than PE_AGENT_IDLE_MS because under

@@ -63,7 +63,7 @@ def build_agent(out_dir: str | os.PathLike | None = None, cc: str | None = None,
 # ---- the Cortex-M firmware agent ---------------------------------------------------------------
 
 FIRMWARE_MAIN = _manifest.ROOT / "boards" / "platform" / "agent_fw.c"
-DEFAULT_FW_PAYLOAD = 8192
+DEFAULT_FW_PAYLOAD = 2048  # two frame buffers of RAM; the QEMU boards set the same
 
 
 def _mcu_build():
