@@ -150,7 +150,7 @@ static uint32_t cmd_hello(pe_agent *a, const uint8_t *p, uint32_t n, reply *r) {
   if ((rd16(p) >> 8) != (PE_WIRE_VERSION >> 8)) return fail(r, PE_WIRE_ERR_VERSION, PE_WIRE_VERSION, rd16(p));
   if (len > 64) len = 64;
   wr16(room(r, 2), PE_WIRE_VERSION);
-  wr16(room(r, 2), 0);
+  wr16(room(r, 2), (a->c.hello_flags & ~PE_HELLO_MODEL_LOADED) | (a->loaded ? PE_HELLO_MODEL_LOADED : 0u));
   wr32(room(r, 4), a->c.max_payload);
   wr32(room(r, 4), a->c.features);
   wr64(room(r, 8), a->c.clock == NULL ? 0 : a->c.clock_hz);

@@ -66,6 +66,10 @@ typedef enum {
   PE_WIRE_ERR_INVOKE = 13     /* pe_invoke failed (detail: pe_status, op index) */
 } pe_wire_status;
 
+/* HELLO's flags word: what the host should know about the agent's state. */
+#define PE_HELLO_MODEL_LOADED 0x0001u  /* a model is loaded and runnable */
+#define PE_HELLO_RAM_ONLY 0x0002u      /* blobs live in RAM only: a reset or power cycle forgets them */
+
 /* What the clock hook counts; reported in HELLO so the host labels the numbers. */
 typedef enum {
   PE_COUNTER_NS = 0,           /* nanoseconds of a monotonic clock */
@@ -94,6 +98,7 @@ typedef struct {
   uint32_t counter_kind;      /* pe_counter_kind */
   void *io_user;              /* passed to write and read */
   void *clock_user;           /* passed to clock */
+  uint32_t hello_flags;       /* PE_HELLO_RAM_ONLY if it applies (MODEL_LOADED is the agent's own) */
 } pe_agent_config;
 
 typedef struct pe_agent pe_agent;

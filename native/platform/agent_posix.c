@@ -174,6 +174,7 @@ int main(int argc, char **argv) {
   c.clock = pe_clock_ns;
   c.clock_hz = 1000000000u;
   c.counter_kind = PE_COUNTER_NS;
+  c.hello_flags = PE_HELLO_RAM_ONLY; /* the process's memory: a restart forgets the model */
   c.io_user = &l;
   a = (pe_agent *)aligned(pe_agent_size());
   if (!c.blob_mem || !c.arena_mem || !c.rx_buf || !c.tx_buf || !a) {

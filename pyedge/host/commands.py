@@ -45,9 +45,10 @@ def _progress(args: argparse.Namespace):
 
 
 def cmd_flash(args: argparse.Namespace) -> int:
-    from .tool import connect, flash, model_blob
+    from .tool import check_fits, connect, flash, model_blob
 
     blob = model_blob(args.model, args.board)
+    check_fits(blob, args.board)
     with connect(args.board, args.port) as dev:
         r = flash(dev, blob, _progress(args))
     resumed = f", resumed at {r['resumed_from']:,} B" if r["resumed_from"] else ""
@@ -56,6 +57,9 @@ def cmd_flash(args: argparse.Namespace) -> int:
           f"{r['arena_bytes']:,} B; blob memory left {r['blob_left_bytes']:,} B")
     if r["previous_dropped"]:
         print("note: the previously loaded model was dropped to make room")
+    if r["previous_lost"]:
+        print("note: the device reset while the link was down; its previous model was gone (it keeps models in "
+              "RAM only) and the upload started again")
     return 0
 
 
@@ -108,6 +112,40 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0 if r["bit_exact"] else 1
 
 
+def cmd_build_firmware(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..boards import load_board
+    from .agent_build import build_firmware, build_standalone, elf_sizes
+
+    b = load_board(args.board)
+    if args.model:
+        elf = build_standalone(b, args.model, args.output, runs=args.runs)
+        what = f"standalone firmware for {args.model} (only the kernels it uses)"
+    else:
+        elf = build_firmware(b, args.output, force=bool(args.output))
+        what = "firmware agent"
+    sz = elf_sizes(elf)
+    try:
+        shown = elf.relative_to(Path.cwd())
+    except ValueError:
+        shown = elf
+    print(f"built the {what} for {b.name}: {shown}")
+    print(f"  .text {sz['text']:,} B (code {sz['code']:,}, constants {sz['rodata']:,})  .data {sz['data']:,} B  "
+          f".bss {sz['bss']:,} B")
+    c = b.connect
+    if c.get("method") == "qemu-system":
+        run = (f"{c.get('qemu_system', 'qemu-system-arm')} -M {c['machine']} -cpu {c['qemu_cpu']} "
+               f"{' '.join(map(str, c.get('qemu_args', [])))} ")
+        if args.model:
+            print(f"run it: {run}-serial stdio -kernel {shown}")
+        else:
+            print(f"run it: pyedge run --board {b.name} MODEL (pyedge starts QEMU with it)")
+    elif b.flash.get("method") == "pyocd":
+        print(f"flash it: pyocd flash --target {b.flash.get('pyocd_target', '?')} {shown}")
+    return 0
+
+
 def _device_args(p: argparse.ArgumentParser, board_required: bool = True) -> None:
     p.add_argument("--board", required=board_required,
                    help="a board from boards/ (`pyedge boards`); `host` runs the agent in-process")
@@ -136,6 +174,13 @@ def add_commands(sub) -> None:
     p.add_argument("--html", metavar="F", help="write a self-contained HTML report with a bar chart to F")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=cmd_profile)
+    w = sub.add_parser("build-firmware", help="build the Cortex-M firmware agent for a board, or with MODEL a "
+                                              "standalone firmware with the model and only its kernels linked in")
+    w.add_argument("model", nargs="?", help=".tflite or .peb to link in (packed for the board)")
+    w.add_argument("--board", required=True, help="a microcontroller board from boards/ (`pyedge boards`)")
+    w.add_argument("-o", "--output", metavar="DIR", help="directory for the ELF (default build/firmware/<board>/...)")
+    w.add_argument("--runs", type=int, default=1, help="with MODEL: invokes the firmware runs (default 1)")
+    w.set_defaults(fn=cmd_build_firmware)
 
 
 def add_run_args(r: argparse.ArgumentParser) -> None:

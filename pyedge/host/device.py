@@ -8,7 +8,7 @@ from typing import Callable
 
 from .._native import lib
 from ..errors import PyedgeError
-from .protocol import COUNTER_KINDS, VERSION, DeviceError, Link, Transport
+from .protocol import COUNTER_KINDS, VERSION, DeviceError, Link, LinkError, Transport
 
 C = lib
 
@@ -25,6 +25,15 @@ class DeviceInfo:
     blob_cap: int
     arena_cap: int
     counter: str  # "ns", "cycles" or "instructions"
+    flags: int = 0  # PE_HELLO_*: a model is loaded; blobs live in RAM only
+
+    @property
+    def model_loaded(self) -> bool:
+        return bool(self.flags & 1)
+
+    @property
+    def ram_only(self) -> bool:
+        return bool(self.flags & 2)
 
     @property
     def version_str(self) -> str:
@@ -88,11 +97,12 @@ class Device:
     timeout: float = 1.0
     retries: int = 4
     slow_timeout: float = 30.0  # per try of requests that compute: upload end (checksum), load, invoke
+    link_bytes_per_s: float | None = None  # the slowest the link moves bytes (board file): longer waits for big frames
     link: Link = field(init=False)
     info: DeviceInfo | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.link = Link(self.transport, self.timeout, self.retries)
+        self.link = Link(self.transport, self.timeout, self.retries, self.link_bytes_per_s)
 
     @property
     def port(self) -> str:
@@ -109,10 +119,13 @@ class Device:
 
     def hello(self, version: int = VERSION) -> DeviceInfo:
         f = self.link.request(C.PE_CMD_HELLO, struct.pack("<H", version))
-        ver, _flags, maxp, feats, hz, bcap, acap, kind, nlen = struct.unpack_from("<HHIIQIIBB", f.payload)
+        ver, flags, maxp, feats, hz, bcap, acap, kind, nlen = struct.unpack_from("<HHIIQIIBB", f.payload)
         board = f.payload[30:30 + nlen].decode("utf-8", "replace")
-        self.info = DeviceInfo(ver, board, maxp, feats, hz, bcap, acap, COUNTER_KINDS.get(kind, f"kind {kind}"))
+        self.info = DeviceInfo(ver, board, maxp, feats, hz, bcap, acap, COUNTER_KINDS.get(kind, f"kind {kind}"),
+                               flags)
         self.link.max_payload = maxp
+        self.link.no_model_note = (f"; {board} keeps models in RAM only: a reset or restart of the device "
+                                   "clears them" if self.info.ram_only else "")
         self.link.reader.max_payload = maxp
         return self.info
 
@@ -139,18 +152,33 @@ class Device:
         chunks = 0
         if progress:
             progress(received, len(blob))
-        while received < len(blob):
-            piece = blob[received:received + step]
-            f = self.link.request(C.PE_CMD_UPLOAD_CHUNK, struct.pack("<I", received) + piece)
-            (received,) = struct.unpack_from("<I", f.payload)
-            chunks += 1
-            if progress:
-                progress(received, len(blob))
+        try:
+            while received < len(blob):
+                piece = blob[received:received + step]
+                f = self.link.request(C.PE_CMD_UPLOAD_CHUNK, struct.pack("<I", received) + piece)
+                (received,) = struct.unpack_from("<I", f.payload)
+                chunks += 1
+                if progress:
+                    progress(received, len(blob))
+        except LinkError as exc:
+            raise type(exc)(f"{exc}; upload stopped at {received:,} of {len(blob):,} bytes: "
+                            + self._previous_model(flags)) from None
         self.link.request(C.PE_CMD_UPLOAD_END, timeout=self.slow_timeout)
         return UploadResult(len(blob), start, time.monotonic() - t0, bool(flags & 1), bool(flags & 2),
                             chunks, self.link.retransmits - r0)
 
+    def _previous_model(self, begin_flags: int) -> str:
+        """What an interrupted upload left on the device, from UPLOAD_BEGIN's flags and HELLO's."""
+        ram = self.info is not None and self.info.ram_only
+        if begin_flags & 1:
+            what = "the previously loaded model stays loaded and runnable"
+            return what + (" (until the device resets: it keeps models in RAM only)" if ram else "")
+        if begin_flags & 2:
+            return "the previously loaded model was dropped to make room for this one: no model is loaded"
+        return "no model was loaded before it"
+
     def load(self) -> LoadedModel:
+        self._need_info()  # HELLO first: its flags say how a NO_MODEL error reads
         f = self.link.request(C.PE_CMD_LOAD, timeout=self.slow_timeout)
         return LoadedModel(*struct.unpack_from("<IIIIHH", f.payload))
 
@@ -163,6 +191,7 @@ class Device:
     def invoke(self, runs: int = 1, timeout: float | None = None) -> tuple[int, int]:
         """Run the model `runs` times; returns (runs, ticks of the clock over all of them). Each
         try waits `timeout` (default slow_timeout) for the answer."""
+        self._need_info()  # HELLO first: its flags say how a NO_MODEL error reads
         f = self.link.request(C.PE_CMD_INVOKE, struct.pack("<I", runs),
                               timeout=self.slow_timeout if timeout is None else timeout)
         return struct.unpack_from("<IQ", f.payload)
@@ -193,6 +222,7 @@ class Device:
                 return ops
 
     def stats(self) -> Stats:
+        self._need_info()  # HELLO first: its flags say how a NO_MODEL error reads
         f = self.link.request(C.PE_CMD_GET_STATS)
         return Stats(*struct.unpack_from("<7I", f.payload))
 

@@ -150,19 +150,25 @@ def describe(code: int, status: int, d0: int, d1: int) -> str:
 class Link:
     """Request/response over a transport with sequence numbers, NAK handling and retries.
 
-    Every request waits at most `timeout` seconds per try and is sent `retries + 1` times, so a
-    dead link raises LinkTimeout after about (retries + 1) * timeout seconds, naming the port.
+    Every request waits at most `timeout` seconds per try (plus its bytes' time at `bytes_per_s`,
+    when given) and is sent `retries + 1` times, so a dead link raises LinkTimeout after about
+    (retries + 1) * timeout seconds, naming the port.
     """
 
-    def __init__(self, transport: Transport, timeout: float = 1.0, retries: int = 4):
+    def __init__(self, transport: Transport, timeout: float = 1.0, retries: int = 4,
+                 bytes_per_s: float | None = None):
         self.t = transport
         self.timeout = timeout
+        # the slowest the link moves bytes to the device: each try then also waits for the
+        # request's own bytes to arrive (a big UPLOAD_CHUNK over a slow UART)
+        self.bytes_per_s = bytes_per_s
         self.retries = retries
         self.reader = FrameReader()
         self.seq = random.randrange(0x10000)
         self.max_payload = MIN_PAYLOAD
         self.retransmits = 0
         self.naks = 0
+        self.no_model_note = ""  # appended to ERR_NO_MODEL (the device keeps models in RAM only)
 
     @property
     def port(self) -> str:
@@ -173,6 +179,8 @@ class Link:
         self.seq = (self.seq + 1) & 0xFFFF
         frame = encode(self.seq, code, payload)
         wait = self.timeout if timeout is None else timeout
+        if self.bytes_per_s:
+            wait += len(frame) / self.bytes_per_s
         what = COMMANDS.get(code, f"0x{code:02x}")
         t_start = time.monotonic()
         for attempt in range(self.retries + 1):
@@ -189,7 +197,8 @@ class Link:
                 continue
             if check and got.status != lib.PE_WIRE_OK:
                 d0, d1 = struct.unpack_from("<II", got.payload.ljust(8, b"\0"))
-                raise DeviceError(f"{self.port}: {what}: {describe(code, got.status, d0, d1)}",
+                note = self.no_model_note if got.status == lib.PE_WIRE_ERR_NO_MODEL else ""
+                raise DeviceError(f"{self.port}: {what}: {describe(code, got.status, d0, d1)}{note}",
                                   STATUSES.get(got.status, str(got.status)), (d0, d1))
             return got
         raise LinkTimeout(f"no answer from {self.port} to {what} after {self.retries + 1} tries in "

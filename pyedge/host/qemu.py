@@ -172,19 +172,18 @@ class QemuUserAgent:
 
 
 def firmware_problem(board: Board) -> str | None:
-    """Why the Cortex-M firmware agent of an MCU board cannot be used (None: its ELF is built)."""
+    """Why the Cortex-M firmware agent of an MCU board cannot be built or run here (None: it can;
+    pyedge builds it on first use, pyedge/host/agent_build.py)."""
     if board.kind != "mcu":
         return None
-    fw = board.flash.get("firmware")
     how = (f"meanwhile `pyedge inspect --board {board.name} MODEL` checks that a model fits and "
            f"`pyedge pack --format c --target {board.name} MODEL` writes it as C for a firmware of your own")
-    if not fw:
+    if not board.flash.get("firmware"):
         return f"board {board.name} names no firmware agent ([flash] firmware in {board.path}); {how}"
-    if (_manifest.ROOT / str(fw)).is_file():
-        return None
-    platform = board.flash.get("platform", "boards/platform")
-    return (f"the Cortex-M firmware agent for {board.name} is not built yet ({fw} does not exist: the device "
-            f"agent, native/agent, has no firmware build on the bare-metal platform {platform} yet); {how}")
+    from .agent_build import firmware_missing
+
+    why = firmware_missing()
+    return f"the firmware agent for {board.name} cannot be built here: {why}" if why else None
 
 
 def _free_port() -> int:
@@ -199,10 +198,14 @@ class QemuSystemAgent:
     """The firmware agent of a `method = "qemu-system"` board under qemu-system-arm, its UART a
     TCP server on a free port of 127.0.0.1 (the board file's `serial` template)."""
 
-    def __init__(self, board: Board):
+    def __init__(self, board: Board, start_timeout: float = START_TIMEOUT):
+        from .agent_build import build_firmware
+
         why = firmware_problem(board)
         if why:
             raise PyedgeError(why)
+        self.board = board
+        self.elf = build_firmware(board)  # cached: rebuilt only when a source changed
         c = board.connect
         qemu = str(c.get("qemu_system", "qemu-system-arm"))
         if shutil.which(qemu) is None:
@@ -211,11 +214,35 @@ class QemuSystemAgent:
         self.url = f"socket://127.0.0.1:{port}"
         self.argv = [qemu, "-M", str(c["machine"]), "-cpu", str(c["qemu_cpu"]), *map(str, c.get("qemu_args", [])),
                      "-serial", str(c["serial"]).format(port=port),
-                     "-kernel", str(_manifest.ROOT / str(board.flash["firmware"]))]
+                     "-kernel", str(self.elf)]
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE,
                                      preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
         _live.add(self)  # type: ignore[arg-type]
+        try:
+            self._wait_listening(port, start_timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _wait_listening(self, port: int, timeout: float) -> None:
+        """Until QEMU's UART socket listens (read from /proc/net/tcp, so that no probe connection
+        takes the one QEMU waits for); a QEMU that exits first is an error with its message."""
+        deadline = time.monotonic() + timeout
+        table = Path("/proc/net/tcp")
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode(errors="replace").strip()
+                raise PyedgeError(f"{' '.join(self.argv[:3])}: QEMU exited ({self.proc.returncode}) before its "
+                                  f"UART listened: {err[-1500:]}")
+            if not table.exists():
+                return  # not Linux: the transport's connect retries instead
+            for line in table.read_text().splitlines()[1:]:
+                f = line.split()
+                if len(f) > 3 and f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                    return
+            time.sleep(0.02)
+        raise PyedgeError(f"{' '.join(self.argv[:3])}: QEMU's UART did not listen on port {port} within {timeout:.0f} s")
 
     @property
     def pid(self) -> int:

@@ -87,7 +87,7 @@ def boards_table() -> list[dict[str, Any]]:
             how += f" (-M {c['machine']})"
             if c.get("method") == "qemu-system":
                 from .qemu import firmware_problem
-                how += ", started by pyedge" + ("; firmware not built yet" if firmware_problem(b) else "")
+                how += ", started by pyedge" + ("; cannot build its firmware here" if firmware_problem(b) else "")
         elif c.get("qemu_cpu"):
             how += f" ({c.get('qemu', 'qemu')} -cpu {c['qemu_cpu']}, started by pyedge)"
         rows.append({"name": b.name, "kind": b.kind, "isa": b.isa, "cpu": b.cpu, "connect": how,
@@ -104,6 +104,7 @@ def connect(board: str | Board, port: str | None = None, timeout: float = 1.0, r
     the in-process loopback (board kind host), its `url`, or a serial port with its USB ids."""
     b = _board(board)
     c = b.connect
+    rate = float(c["link_bytes_per_s"]) if "link_bytes_per_s" in c else None
     if port is None:
         if c.get("method") == "loopback":
             t = LoopbackTransport(board=b.name, blob_bytes=int(c.get("blob_bytes", 64 << 20)),
@@ -111,7 +112,7 @@ def connect(board: str | Board, port: str | None = None, timeout: float = 1.0, r
                                   max_payload=int(c.get("max_payload", 16384)))
             return Device(t, timeout=timeout, retries=retries)
         if c.get("method") in ("qemu-user", "qemu-system"):
-            return Device(emulated_transport(b), timeout=timeout, retries=retries)
+            return Device(emulated_transport(b), timeout=timeout, retries=retries, link_bytes_per_s=rate)
         found = [p["port"] for p in attached_ports() if b.name in p["boards"]] if "usb_vid" in c else []
         if len(found) == 1:
             port = found[0]
@@ -133,7 +134,8 @@ def connect(board: str | Board, port: str | None = None, timeout: float = 1.0, r
             raise PyedgeError(f"no {b.name} board found (method {c.get('method', '?')!r}, flashed with {tool}): "
                               "pass --port with its serial port or socket:// URL"
                               + (f"; note: {why}" if why else ""))
-    return Device(SerialTransport(port, baudrate=int(c.get("baud", 115200))), timeout=timeout, retries=retries)
+    return Device(SerialTransport(port, baudrate=int(c.get("baud", 115200))), timeout=timeout, retries=retries,
+                  link_bytes_per_s=rate)
 
 
 def emulated_transport(board: str | Board) -> SerialTransport:
@@ -171,6 +173,16 @@ def model_blob(model: str | os.PathLike | bytes, board: str | Board | None = Non
         # the host build's variant table has no Arm rows, so "auto" would leave the Arm Linux
         # agent its generic layouts; "packed" gives it the layouts its NEON/dot/i8mm kernels read
         return pack_tflite(raw, target=b.name, layouts="packed" if b.kind == "linux" else "auto")
+
+
+def check_fits(blob: bytes, board: str | Board) -> None:
+    """Refuse a blob larger than the board file's blob memory ([connect] blob_bytes) before any
+    emulator starts or any byte is sent; the device checks again against what it reports."""
+    b = _board(board)
+    cap = b.connect.get("blob_bytes")
+    if cap is not None and len(blob) > int(cap):
+        raise PyedgeError(f"blob of {len(blob):,} bytes does not fit the device's {int(cap):,} bytes of blob memory "
+                          f"(board {b.name}: blob_bytes in {b.path}); nothing was sent")
 
 
 def _inputs(blob: bytes, files: list[str] | None, seed: int) -> tuple[list[np.ndarray], list[dict]]:
@@ -242,6 +254,7 @@ def flash(dev: Device, blob: bytes, progress: Callable[[int, int], None] | None 
     opened again, up to `reconnects` times, and the upload resumes where the device stopped; a
     link that goes silent ends in LinkTimeout naming the port."""
     info = dev.hello()
+    had_model, lost = info.model_loaded, False
     done = 0
     while True:
         try:
@@ -254,6 +267,7 @@ def flash(dev: Device, blob: bytes, progress: Callable[[int, int], None] | None 
             done += 1
             reopen()
             info = dev.hello()
+            lost = lost or (had_model and not info.model_loaded)  # the device reset while the link was down
     m = dev.load()
     (checksum,) = struct.unpack_from("<I", blob, 16)
     if m.checksum != checksum or m.blob_bytes != len(blob):
@@ -262,7 +276,7 @@ def flash(dev: Device, blob: bytes, progress: Callable[[int, int], None] | None 
     return {"port": dev.port, "board": info.board, "protocol": info.version_str, "blob_bytes": len(blob),
             "checksum": f"0x{checksum:08x}", "resumed_from": up.resumed_from, "seconds": up.seconds,
             "bytes_per_s": up.rate, "retransmits": up.retransmits, "reconnects": done,
-            "previous_kept": up.previous_kept, "previous_dropped": up.previous_dropped,
+            "previous_kept": up.previous_kept, "previous_dropped": up.previous_dropped, "previous_lost": lost,
             "arena_bytes": m.arena_bytes, "ops": m.n_ops,
             "blob_left_bytes": info.blob_cap - len(blob), "arena_cap": info.arena_cap}
 
@@ -287,6 +301,7 @@ def run_on_board(model: str | os.PathLike | bytes, board: str | Board, port: str
     blob = model_blob(model, b)
     xs, _ = _inputs(blob, inputs, seed)
     ref = host_outputs(blob, xs)
+    check_fits(blob, b)
     with connect(b, port) as dev:
         fl = flash(dev, blob, progress)
         outs, ticks = _device_outputs(dev, xs, ref)
@@ -312,6 +327,7 @@ def profile_model(model: str | os.PathLike | bytes, board: str | Board, port: st
     xs, _ = _inputs(blob, inputs, seed)
     ref = host_outputs(blob, xs)
     layers = inspect_model(blob)["ops"]
+    check_fits(blob, b)
     with connect(b, port) as dev:
         fl = flash(dev, blob, progress)
         outs, _ = _device_outputs(dev, xs, ref, 1)
