@@ -201,3 +201,168 @@ def test_int4_digits_accuracy_and_sqnr() -> None:
     r = compare(float_model("digits_cnn_float"), digits_int4(), xs, labels=ys, show_progress=False)
     assert r["outputs"][0]["sqnr_db"] >= 34.0
     assert r["quant_accuracy"] >= r["float_accuracy"] - 0.01
+
+
+# ----------------------------------------------------------------------------- the C kernels, single ops
+
+import pyedge  # noqa: E402
+from optest import check_model, kernel_paths, interpreter_factory  # noqa: E402
+from oracle import assert_bit_exact  # noqa: E402
+from test_ops_conv import NONE, QUANT, RELU6, VALID  # noqa: E402
+
+
+def int8_twin_oracle(model_content: bytes, **kw):
+    """TFLite's reference kernels on the model's INT8 twin (the same weight values): the oracle
+    where BUILTIN_REF refuses int4 weights (per-channel FULLY_CONNECTED; docs/oracles.md)."""
+    return reference_interpreter(q4.int8_twin(model_content), **kw)
+
+
+def to_int4(model: bytes, factor: int = 18) -> bytes:
+    """The op-0 weights of an int8 model divided by `factor` into [-8, 7] (scales times `factor`,
+    so the output range stays what the model was built for), as INT4."""
+    g = tflite_reader.read_tflite(model)
+    sg = g.subgraphs[0]
+    w = sg.tensors[sg.operators[0].inputs[1]]
+    w.data = np.clip(np.round(w.data / factor), -8, 7).astype(np.int8)
+    w.scales = (w.scales * factor).astype(np.float32)
+    w.type_code = INT4
+    op = sg.operators[0]
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:  # TFLite checks bias scale = input x weight scale
+        b = sg.tensors[op.inputs[2]]
+        b.scales = (b.scales * factor).astype(np.float32)
+    return tflite_writer.write_tflite(g)
+
+
+CONV_CASES = [
+    # in_shape, out_c, k, stride, dilation, padding
+    ((1, 6, 6, 3), 5, (3, 3), (1, 1), (1, 1), 0),       # K = 27: a lone last k-group
+    ((2, 5, 7, 20), 33, (1, 1), (1, 1), (1, 1), 0),     # 1x1 read directly, K = 20
+    ((1, 9, 9, 8), 17, (3, 3), (2, 2), (1, 1), 0),      # K = 72
+    ((1, 8, 8, 5), 16, (3, 3), (1, 2), (2, 1), VALID),  # dilation, VALID
+    ((1, 7, 7, 16), 129, (1, 1), (2, 2), (1, 1), 0),    # strided 1x1 through the panel
+    ((1, 4, 4, 31), 7, (2, 2), (1, 1), (1, 1), 0),      # K = 124
+]
+
+
+@pytest.mark.parametrize("case", range(len(CONV_CASES)))
+@pytest.mark.parametrize("quant", ["mid", "zp_extreme", "zp_extreme_rev"])
+def test_conv_int4_against_tflite(case: int, quant: str) -> None:
+    in_shape, out_c, k, stride, dilation, padding = CONV_CASES[case]
+    m = ops.conv_model(in_shape, out_c, k, stride=stride, dilation=dilation, padding=padding, quant=quant,
+                       act=RELU6 if case % 2 else NONE, seed=case)
+    check_model(to_int4(m), seeds=(0, 1), context=f"conv int4 {CONV_CASES[case]} {quant}")
+
+
+def test_conv_int4_per_tensor_and_without_bias() -> None:
+    check_model(to_int4(ops.conv_model((1, 5, 5, 6), 9, (3, 3), per_channel=False)), seeds=(0,))
+    # BUILTIN_REF's per-channel conv needs a bias (conv.cc: has_bias); no bias runs as zero bias
+    no_bias = to_int4(ops.conv_model((1, 5, 5, 6), 9, (3, 3), bias=None))
+    zeros = to_int4(ops.conv_model((1, 5, 5, 6), 9, (3, 3), bias="zeros"))
+    x = random_inputs(zeros, np.random.default_rng(0))
+    want = check_model(zeros, inputs=x)[0]
+    for label, kw in kernel_paths():
+        assert_bit_exact(run_model(interpreter_factory(**kw), no_bias, x)[0], want, context=label)
+
+
+DW_CASES = [
+    # in_shape, k, multiplier, stride, dilation
+    ((1, 6, 6, 3), (3, 3), 1, (1, 1), (1, 1)),
+    ((1, 9, 9, 70), (3, 3), 1, (2, 2), (1, 1)),   # channels past one 64-accumulator chunk
+    ((2, 5, 5, 4), (5, 5), 2, (1, 1), (1, 1)),
+    ((1, 8, 7, 3), (3, 3), 3, (1, 2), (2, 1)),
+    ((1, 7, 7, 1), (3, 3), 8, (1, 1), (1, 1)),    # one input channel: the int4 GEMM
+    ((1, 10, 8, 1), (5, 3), 17, (2, 1), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", range(len(DW_CASES)))
+@pytest.mark.parametrize("quant", ["mid", "zp_extreme"])
+def test_depthwise_int4_against_tflite(case: int, quant: str) -> None:
+    in_shape, k, dm, stride, dilation = DW_CASES[case]
+    m = ops.dw_model(in_shape, k, dm, stride=stride, dilation=dilation, quant=quant, seed=case,
+                     act=RELU6 if case % 2 else NONE)
+    check_model(to_int4(m, factor=16), seeds=(0, 1), context=f"depthwise int4 {DW_CASES[case]} {quant}")
+
+
+FC_CASES = [((1, 13), 17), ((3, 64), 16), ((5, 20), 33), ((2, 3, 12), 129), ((9, 1000), 7)]
+
+
+@pytest.mark.parametrize("case", range(len(FC_CASES)))
+@pytest.mark.parametrize("per_channel", [False, True], ids=["per_tensor", "per_channel"])
+def test_fully_connected_int4(case: int, per_channel: bool) -> None:
+    """Per tensor against BUILTIN_REF itself; per channel (which it refuses) against its INT8 twin."""
+    in_shape, units = FC_CASES[case]
+    m = to_int4(ops.fc_model(in_shape, units, per_channel=per_channel, quant=list(QUANT)[case % 3], seed=case))
+    check_model(m, seeds=(0, 1), context=f"fc int4 {FC_CASES[case]}",
+                oracle=int8_twin_oracle if per_channel else reference_interpreter)
+
+
+def test_int4_variants_and_layouts() -> None:
+    m = to_int4(ops.conv_model((1, 6, 6, 8), 16, (3, 3)))
+    tiers = pyedge.cpu.tiers_available()
+    want = {"scalar": "gemm4_1x16c8__scalar", "avx2": "gemm4_4x16c8__avx2", "avx512": "gemm4_4x16c8__avx2",
+            "avx512vnni": "gemm4_8x16c8__avx512vnni"}
+    for tier in tiers:
+        if tier in want:
+            it = pyedge.Interpreter(model_content=m, isa=tier)
+            it.allocate_tensors()
+            assert it.op_variants() == [want[tier]], tier
+    it = pyedge.Interpreter(model_content=to_int4(ops.dw_model((1, 5, 5, 4), (3, 3))))
+    it.allocate_tensors()
+    assert it.op_variants() == ["dw4__scalar"]
+    # pack --layouts generic keeps TFLite's layouts, except int4's: no other kernel reads them
+    generic = pyedge.Interpreter(model_content=pyedge.pack_tflite(m, layouts="generic"))
+    generic.allocate_tensors()
+    assert generic.op_variants() == [want[tiers[-1]]] if tiers[-1] in want else True
+
+
+def test_int4_errors_name_the_problem() -> None:
+    from pyedge.errors import PyedgeError
+
+    m16 = to_int4(ops.conv_model((1, 5, 5, 3), 5, (3, 3), dtype="int16", bias="int64"))
+    with pytest.raises(PyedgeError, match="int4 filter with INT16 activations"):
+        pyedge.Interpreter(model_content=m16)
+    grouped = to_int4(ops.conv_model((1, 5, 5, 4), 6, (3, 3), groups=2))
+    with pytest.raises(PyedgeError, match="grouped convolution with int4 weights"):
+        pyedge.Interpreter(model_content=grouped)
+
+
+# ----------------------------------------------------------------------------- whole int4 models
+
+from quantize_models import smooth_images  # noqa: E402
+
+
+def _int8_input(model: bytes, x: np.ndarray) -> np.ndarray:
+    d = reference_interpreter(q4.int8_twin(model)).get_input_details()[0]
+    scale, zp = d["quantization"]
+    return np.clip(np.round(x / scale) + zp, -128, 127).astype(np.int8)
+
+
+def _check_every_path(model: bytes, x: np.ndarray, context: str, oracle) -> None:
+    check_model(model, inputs=[x], context=context, oracle=oracle)
+    want = run_model(oracle, model, [x])
+    for tier in pyedge.cpu.tiers_available():
+        got = run_model(interpreter_factory(isa=tier, num_threads=2), model, [x])
+        assert_bit_exact(got[0], want[0], context=f"{context} [{tier} x2 threads]")
+
+
+def test_digits_int4_model_bit_exact_on_every_path() -> None:
+    """The digits CNN quantized with int4 weights (two CONV_2D, a per-channel int4 FULLY_CONNECTED):
+    every ISA tier, 1, 2 and 3 threads, against BUILTIN_REF on its INT8 twin (BUILTIN_REF refuses
+    per-channel int4 FULLY_CONNECTED)."""
+    m = digits_int4()
+    xs, _ = digits_held_out()
+    for k in (0, 7, 100):
+        _check_every_path(m, _int8_input(m, xs[k:k + 1]), f"digits int4 sample {k}", int8_twin_oracle)
+
+
+def test_face_landmark_int4_bit_exact_on_every_path() -> None:
+    """MediaPipe's face landmark model (CONV_2D, DEPTHWISE_CONV_2D, PRELU) with int4 weights,
+    against BUILTIN_REF running the int4 model itself (it has no FULLY_CONNECTED)."""
+    raw = float_model("mediapipe_face_landmark")
+    cal = calibrate(raw, smooth_images(6, 192, 0, 1), show_progress=False)
+    m = cal.quantize(weights="int4")
+    ops4 = [op.opcode for op, w, _, _ in _weighted(m) if w.type_code == INT4]
+    assert "FULLY_CONNECTED" not in ops4 and {"CONV_2D", "DEPTHWISE_CONV_2D"} <= set(ops4)
+    x = _int8_input(m, smooth_images(1, 192, 0, 1, seed=9))
+    _check_every_path(m, x, "face landmark int4", reference_interpreter)
