@@ -366,3 +366,50 @@ def test_face_landmark_int4_bit_exact_on_every_path() -> None:
     assert "FULLY_CONNECTED" not in ops4 and {"CONV_2D", "DEPTHWISE_CONV_2D"} <= set(ops4)
     x = _int8_input(m, smooth_images(1, 192, 0, 1, seed=9))
     _check_every_path(m, x, "face landmark int4", reference_interpreter)
+
+
+# ----------------------------------------------------------------------------- sizes
+
+from pyedge.blob import LAYOUT_QS4_GEMM_N16K8, LAYOUT_QS8_GEMM_N16K4, read_blob  # noqa: E402
+from pyedge.cformat import blob_to_c  # noqa: E402
+from pyedge.inspector import inspect_model  # noqa: E402
+
+
+def _packed_weights(blob: bytes) -> list[tuple[int, int]]:
+    """(layout, bytes of the packed weight tensor) of every op carrying a packed layout."""
+    info = read_blob(blob)
+    return [(op["layout"], info.tensors[op["inputs"][1]]["bytes"]) for op in info.ops if op.get("layout")]
+
+
+@pytest.mark.parametrize("target", ["avx512vnni", "scalar", "rpi4"])
+def test_int4_weight_sections_are_half(target: str) -> None:
+    """The digits CNN's three weighted ops: conv 16 x 9, conv 32 x 144, FC 10 x 512. Each packed
+    layout is 16 bytes per padded channel (init, wsum, multiplier, shift) plus the weights: one byte
+    each for int8 (K padded to 4), half a byte for int4 (K padded to 8)."""
+    int8 = _digits_calibration().quantize()
+    b8, b4 = pyedge.pack_tflite(int8, target=target), pyedge.pack_tflite(digits_int4(), target=target)
+    want4 = [(LAYOUT_QS4_GEMM_N16K8, n) for n in (16 * 16 + 16 * 16 // 2, 16 * 32 + 32 * 144 // 2,
+                                                   16 * 16 + 16 * 512 // 2)]
+    assert _packed_weights(b4) == want4
+    if target == "scalar":  # no SIMD kernel to pack int8 for: TFLite's layout, weights and bias
+        w8 = [16 * 9 + 16 * 4, 32 * 144 + 32 * 4, 10 * 512 + 10 * 4]
+        assert _packed_weights(b8) == []
+    else:
+        w8 = [16 * 16 + 16 * 12, 16 * 32 + 32 * 144, 16 * 16 + 16 * 512]
+        assert _packed_weights(b8) == [(LAYOUT_QS8_GEMM_N16K4, n) for n in w8]
+    # the constant section shrinks by exactly the weight bytes saved (the rest is the same graph)
+    const8, const4 = read_blob(b8).sections[6][1], read_blob(b4).sections[6][1]
+    assert const8 - const4 == sum(w8) - sum(n for _, n in want4)
+    if target != "scalar":  # the same tensors and records otherwise: the blob shrinks by as much
+        assert len(b8) - len(b4) == const8 - const4
+    # the C header's array is the blob
+    h8, h4 = blob_to_c(b8, "digits")[0], blob_to_c(b4, "digits")[0]
+    assert f"#define DIGITS_BLOB_SIZE {len(b4)}u" in h4 and f"#define DIGITS_BLOB_SIZE {len(b8)}u" in h8
+
+
+def test_inspect_shows_int4_layers() -> None:
+    r = inspect_model(pyedge.pack_tflite(digits_int4()))
+    w4 = [op for op in r["ops"] if op["weight_type"] == "int4"]
+    assert [op["tflite_op"] for op in w4] == ["CONV_2D", "CONV_2D", "FULLY_CONNECTED"]
+    assert {op["layout"] for op in w4} == {"qs4_gemm_n16k8"}
+    assert r["totals"]["int4_ops"] == 3 and r["totals"]["int4_layout_bytes"] == 384 + 2816 + 4352
