@@ -413,3 +413,55 @@ def test_inspect_shows_int4_layers() -> None:
     assert [op["tflite_op"] for op in w4] == ["CONV_2D", "CONV_2D", "FULLY_CONNECTED"]
     assert {op["layout"] for op in w4} == {"qs4_gemm_n16k8"}
     assert r["totals"]["int4_ops"] == 3 and r["totals"]["int4_layout_bytes"] == 384 + 2816 + 4352
+
+
+# ----------------------------------------------------------------------------- hostile blobs
+
+import test_hostile_blobs as hostile  # noqa: E402
+from pyedge import blob as blob_mod  # noqa: E402
+
+
+def _int4_blobs() -> dict[str, bytes]:
+    dw = to_int4(ops.dw_model((1, 6, 6, 5), (3, 3), 2), factor=16)
+    return {"digits_int4": pyedge.pack_tflite(digits_int4()), "dw4": pyedge.pack_tflite(dw)}
+
+
+def test_int4_layouts_swapped_or_resized_are_refused() -> None:
+    """Every weighted op of int4 blobs given each other layout, and its packed tensor's recorded
+    size moved by 16 bytes either way (resealed): refused at load with a status, never run."""
+    cases = []
+    for name, data in _int4_blobs().items():
+        a = hostile.Anatomy(data, blob_mod.read_blob(data))
+        for i, op in enumerate(a.info.ops):
+            if not op["layout"]:
+                continue
+            base = a.op_at(i)
+            for v in (0, 1, 2, 3, 4, 5):
+                if v != op["layout"]:
+                    cases.append((f"{name} op {i} layout {op['layout']} -> {v}",
+                                  hostile.reseal(hostile.put(data, base + hostile.OPR["layout"][0], "I", v)),
+                                  hostile.REJECT("PE_ERR_LAYOUT", "PE_ERR_SHAPE", "PE_ERR_BAD_PARAMS")))
+            w = op["inputs"][1]
+            t = a.tensor_at(w)
+            fields = hostile._offsets(blob_mod.TENSOR_FIELDS)
+            dims_off, bytes_off = fields["dims"][0], fields["bytes"][0]
+            n = a.info.tensors[w]["bytes"]
+            for delta in (-16, 16):
+                bad = hostile.put(data, t + bytes_off, "I", n + delta)
+                bad = hostile.put(bad, t + dims_off, "i", n + delta)
+                cases.append((f"{name} op {i} packed bytes {n} -> {n + delta}", hostile.reseal(bad),
+                              hostile.REJECT("PE_ERR_SHAPE", "PE_ERR_CORRUPT", "PE_ERR_BAD_PARAMS")))
+    counts = hostile.run_cases(iter(cases), seed=4)
+    assert counts["_total"] == len(cases) >= 20
+
+
+@pytest.mark.parametrize("name", ["digits_int4", "dw4"])
+def test_int4_blobs_survive_the_hostile_families(name: str) -> None:
+    """The generic damage of tests/test_hostile_blobs.py (op records, tensor records, resealed bit
+    flips) on int4 blobs: every one refused with a status or run cleanly."""
+    data = _int4_blobs()[name]
+    a = hostile.Anatomy(data, blob_mod.read_blob(data))
+    rng = np.random.default_rng(10)
+    for family in (hostile.op_cases(a, rng, 60), hostile.tensor_cases(a, rng, 60),
+                   hostile.resealed_flip_cases(a, rng, 60)):
+        hostile.run_cases(family, seed=11)
