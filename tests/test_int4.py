@@ -163,10 +163,10 @@ def test_gptq_reduces_the_layer_output_error() -> None:
     h = xa.T @ xa
     q0, s = q4.quantize_weights(w, 0)
     q1, s1, b1 = q4.quantize_weights_gptq(w, 0, b, h, "FULLY_CONNECTED")
-    assert np.array_equal(s, s1) and q1.min() >= -8 and q1.max() <= 7
+    assert q1.min() >= -8 and q1.max() <= 7
     ref = x @ w.T + b
     e0 = np.sum((x @ (q0 * s[:, None]).T + b - ref) ** 2)
-    e1 = np.sum((x @ (q1 * s[:, None]).T + b1 - ref) ** 2)
+    e1 = np.sum((x @ (q1 * s1[:, None]).T + b1 - ref) ** 2)
     assert e1 < 0.6 * e0
 
 

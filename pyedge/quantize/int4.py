@@ -28,8 +28,10 @@ def _quantize(w: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return np.clip(np.round(w / scale), QMIN, QMAX)
 
 
-def search_scales(rows: np.ndarray, steps: int = 80) -> np.ndarray:
-    """The MSE-minimising int4 scale of each row of `rows` [n, k] (float64)."""
+def search_scales(rows: np.ndarray, steps: int = 80, h: np.ndarray | None = None) -> np.ndarray:
+    """The int4 scale of each row of `rows` [n, k] (float64) minimising the rounding error
+    sum (w - s q)^2, or with `h` ([k, k], or [n, k, k] one per row) the layer-output error
+    (w - s q)^T h (w - s q)."""
     amax = np.abs(rows).max(axis=1)
     amax = np.where(amax > 0, amax, 1.0)
     best_err = np.full(rows.shape[0], np.inf)
@@ -38,7 +40,13 @@ def search_scales(rows: np.ndarray, steps: int = 80) -> np.ndarray:
     def trial(frac: np.ndarray) -> None:
         nonlocal best_err, best
         s = (amax * frac / QMAX)[:, None]
-        err = ((rows - s * _quantize(rows, s)) ** 2).sum(axis=1)
+        d = rows - s * _quantize(rows, s)
+        if h is None:
+            err = (d ** 2).sum(axis=1)
+        elif h.ndim == 2:
+            err = ((d @ h) * d).sum(axis=1)
+        else:
+            err = np.einsum("nk,nkj,nj->n", d, h, d)
         better = err < best_err
         best_err = np.where(better, err, best_err)
         best = np.where(better, s[:, 0], best)
@@ -200,49 +208,64 @@ def _gptq_rows(w: np.ndarray, scale: np.ndarray, h: np.ndarray, damp: float = 0.
     return q[:, inv].astype(np.int8), w[:, k]
 
 
+def _gptq_with(rows: np.ndarray, b: np.ndarray | None, h: np.ndarray, s: np.ndarray, depthwise: bool,
+               mult: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """GPTQ of `rows` [oc, K] with scales `s` [oc] -> (values, corrected bias or None, the
+    layer-output error of each row)."""
+    oc = rows.shape[0]
+    q = np.empty(rows.shape, np.int8)
+    nb = np.empty(oc)
+    err = np.empty(oc)
+    groups = [(np.arange(o, o + 1), h[o // mult]) for o in range(oc)] if depthwise else [(np.arange(oc), h)]
+    for idx, hh in groups:
+        if b is None:  # no bias to correct: a zero column the error stays out of
+            hh = np.pad(hh[:-1, :-1], ((0, 1), (0, 1)))
+            hh[-1, -1] = 1.0
+            r = np.concatenate([rows[idx], np.zeros((len(idx), 1))], axis=1)
+        else:
+            r = np.concatenate([rows[idx], b[idx]], axis=1)
+        qi, bi = _gptq_rows(r, s[idx], hh)
+        q[idx], nb[idx] = qi, bi
+        d = r - np.concatenate([qi * s[idx, None], (bi if b is not None else np.zeros(len(idx)))[:, None]], axis=1)
+        err[idx] = ((d @ hh) * d).sum(axis=1)
+    return q, None if b is None else nb, err
+
+
 def quantize_weights_gptq(w: np.ndarray, axis: int, bias: np.ndarray | None, h: np.ndarray, opcode: str,
                           per_channel: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """As quantize_weights (the same scales), the values rounded by GPTQ against the layer's
-    input statistics `h` (layer_hessians); returns (values, scales, corrected float bias or
-    None when the op has none)."""
-    _, scales = quantize_weights(w, axis, per_channel)
+    """int4 values rounded by GPTQ against the layer's input statistics `h` (layer_hessians), with
+    per channel the better of two scales: the weights' own MSE range search and the one minimising
+    the layer-output error of nearest rounding (measured after GPTQ, per channel). Returns (values,
+    scales, corrected float bias or None when the op has none)."""
     w64 = np.asarray(w, np.float64)
-    if opcode == "DEPTHWISE_CONV_2D":
+    depthwise = opcode == "DEPTHWISE_CONV_2D"
+    if depthwise:
         _, kh, kw, oc = w.shape
         rows = w64.reshape(kh * kw, oc).T  # [oc, taps]
+        mult = oc // h.shape[0]
+        hw = h[np.arange(oc) // mult, :-1, :-1]
     else:
         oc = w.shape[0]
         rows = w64.reshape(oc, -1)
-    if bias is None:  # no bias to correct: its column stays 0 and its statistics unused
-        h = h[..., :-1, :-1]
-        b = None
-    else:
-        b = np.asarray(bias, np.float64).reshape(oc, 1)
-    s = np.ascontiguousarray(np.broadcast_to(scales.astype(np.float64), (oc,)))
-    if opcode == "DEPTHWISE_CONV_2D":
-        mult = oc // h.shape[0]
-        q = np.empty(rows.shape, np.int8)
-        nb = np.empty(oc)
-        for o in range(oc):
-            r = rows[o:o + 1] if b is None else np.concatenate([rows[o:o + 1], b[o:o + 1]], axis=1)
-            if b is None:
-                r = np.concatenate([r, np.zeros((1, 1))], axis=1)
-                hh = np.pad(h[o // mult], ((0, 1), (0, 1)))
-                hh[-1, -1] = 1.0
-            else:
-                hh = h[o // mult]
-            qo, bo = _gptq_rows(r, s[o:o + 1], hh)
-            q[o], nb[o] = qo[0], bo[0]
-        return q.T.reshape(w.shape), scales, None if b is None else nb
-    if b is None:
-        r = np.concatenate([rows, np.zeros((oc, 1))], axis=1)
-        hh = np.pad(h, ((0, 1), (0, 1)))
-        hh[-1, -1] = 1.0
-    else:
-        r, hh = np.concatenate([rows, b], axis=1), h
-    q, nb = _gptq_rows(r, s, hh)
-    return q.reshape(w.shape), scales, None if b is None else nb
-
+        mult = 1
+        hw = h[:-1, :-1]
+    b = None if bias is None else np.asarray(bias, np.float64).reshape(oc, 1)
+    candidates = [quantize_weights(w, axis, per_channel)[1]]
+    if per_channel:
+        candidates.append(search_scales(rows, 40, hw).astype(np.float32))
+    best = None
+    for scales in candidates:
+        s = np.ascontiguousarray(np.broadcast_to(scales.astype(np.float64), (oc,)))
+        q, nb, err = _gptq_with(rows, b, h, s, depthwise, mult)
+        if best is None:
+            best = [q, scales.copy(), nb, err]
+            continue
+        pick = err < best[3]
+        best[0][pick], best[1][pick], best[3][pick] = q[pick], scales[pick], err[pick]
+        if nb is not None:
+            best[2][pick] = nb[pick]
+    q, scales, nb, _ = best
+    return (q.T.reshape(w.shape) if depthwise else q.reshape(w.shape)), scales, nb
 
 
 def quantize(opcode: str, w: np.ndarray, axis: int, bias: np.ndarray | None,
