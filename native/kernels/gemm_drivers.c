@@ -62,6 +62,9 @@ const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_4x16c8__avx2 = {pe_qs4_gemm_4x16c8__avx
 const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_8x16c8__avx512vnni = {pe_qs4_gemm_8x16c8__avx512vnni, 8,
                                                                "gemm4_8x16c8__avx512vnni", NULL};
 #endif
+#if PE_ARM64_KERNELS
+const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_2x16c8__neon = {pe_qs4_gemm_2x16c8__neon, 2, "gemm4_2x16c8__neon", NULL};
+#endif
 
 static uint32_t round_up(uint32_t x, uint32_t m) { return (x + m - 1u) / m * m; }
 

@@ -42,6 +42,9 @@ extern const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_1x16c8__scalar;
 extern const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_4x16c8__avx2;
 extern const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_8x16c8__avx512vnni;
 #endif
+#if PE_ARM64_KERNELS
+extern const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_2x16c8__neon;
+#endif
 
 /* Largest tile height of any GEMM microkernel: the im2col panel holds this many rows. */
 #define PE_GEMM_MR_MAX 8
