@@ -465,3 +465,20 @@ def test_int4_blobs_survive_the_hostile_families(name: str) -> None:
     for family in (hostile.op_cases(a, rng, 60), hostile.tensor_cases(a, rng, 60),
                    hostile.resealed_flip_cases(a, rng, 60)):
         hostile.run_cases(family, seed=11)
+
+
+def test_cli_weights_int4(tmp_path, capsys) -> None:
+    from pyedge.cli import main
+
+    cal = tmp_path / "cal.npy"
+    np.save(cal, digits_calibration(40))
+    out = tmp_path / "int4.tflite"
+    from pathlib import Path
+
+    src = str(Path(__file__).parent / "models" / "float" / "digits_cnn_float.tflite")
+    assert main(["quantize", src, "--calibration", str(cal), "--weights", "int4", "-o", str(out), "-q"]) == 0
+    assert "int4 weights" in capsys.readouterr().out
+    types = [w.type_code for _, w, _, _ in _weighted(out.read_bytes())]
+    assert types == [INT4, INT4, INT4]
+    with pytest.raises(SystemExit, match="--weights"):
+        main(["quantize", src, "--dynamic", "--weights", "int4", "-o", str(tmp_path / "d.tflite")])
