@@ -9,7 +9,11 @@
 #include "qs4_gemm.h"
 
 #define MAX_OC 129
+#if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M'
+#define MAX_K 68 /* the buffers fit the microcontroller boards' RAM beside kt_gemm's */
+#else
 #define MAX_K 1000
+#endif
 #define MAX_MR 8
 #define STRIDE_PAD 7
 
@@ -23,7 +27,7 @@ typedef struct {
 
 static int8_t w_[MAX_OC * MAX_K];
 static int32_t bias_[MAX_OC], mult_[MAX_OC], shift_[MAX_OC], rowadd_[MAX_MR];
-static uint8_t packed_[16 * 144 + 144 * 1000 / 2];
+static uint8_t packed_[16 * 144 + 144 * (MAX_K + 4) / 2];
 static int8_t x_[MAX_MR * (MAX_K + STRIDE_PAD)];
 static uint8_t panel_[MAX_MR * (MAX_K + 4 + STRIDE_PAD)];
 static int8_t out_ref_[MAX_MR * (MAX_OC + STRIDE_PAD)], out_a_[MAX_MR * (MAX_OC + STRIDE_PAD)],
@@ -124,7 +128,7 @@ static void one_case(kt_state *s, const kt_variant *vs, int nv, int32_t oc, int3
 
 void kt_int4(kt_state *s) {
   static const int32_t ocs[] = {1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 127, 129};
-  static const int32_t ks[] = {1, 2, 3, 4, 5, 7, 8, 12, 15, 16, 17, 20, 31, 33, 64, 127, 129, 1000};
+  static const int32_t ks[] = {1, 2, 3, 4, 5, 7, 8, 12, 15, 16, 17, 20, 31, 33, 64, 68, 127, 129, 260, 1000};
   const kt_variant vs[] = {
       {"pe_qs4_gemm_1x16c8__scalar", pe_qs4_gemm_1x16c8__scalar, 1, 0, ""},
 #if PE_X86_KERNELS
@@ -155,7 +159,7 @@ void kt_int4(kt_state *s) {
   for (a = 0; a < sizeof ocs / sizeof ocs[0]; ++a)
     for (b = 0; b < sizeof ks / sizeof ks[0]; ++b)
       for (mr = 1; mr <= MAX_MR; ++mr) {
-        if (ks[b] == 1000 && mr % 3 != 1) continue; /* sample the large K */
+        if (ks[b] > MAX_K || (ks[b] >= 260 && mr % 3 != 1)) continue; /* sample the large K */
         one_case(s, vs, nv, ocs[a], ks[b], mr);
       }
 }
