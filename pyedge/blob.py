@@ -22,8 +22,12 @@ MAX_RANK = 6
 LAYOUT_GENERIC = 0
 LAYOUT_QS8_GEMM_N16K4 = 1  # native/kernels/qs8_gemm.h
 LAYOUT_QS8_DWDM_PAIRS = 2  # native/kernels/qs8_dwconv_dm.h
+LAYOUT_QS4_GEMM_N16K8 = 3  # native/kernels/qs4_gemm.h
+LAYOUT_QS4_DW = 4  # native/kernels/qs4_dwconv.h
 LAYOUT_NAMES = {LAYOUT_GENERIC: "generic", LAYOUT_QS8_GEMM_N16K4: "qs8_gemm_n16k4",
-                LAYOUT_QS8_DWDM_PAIRS: "qs8_dwdm_pairs"}
+                LAYOUT_QS8_DWDM_PAIRS: "qs8_dwdm_pairs", LAYOUT_QS4_GEMM_N16K8: "qs4_gemm_n16k8",
+                LAYOUT_QS4_DW: "qs4_dw"}
+INT4_LAYOUTS = (LAYOUT_QS4_GEMM_N16K8, LAYOUT_QS4_DW)
 
 SEC_TENSORS, SEC_OPS, SEC_SUBGRAPHS, SEC_INDICES, SEC_PARAMS, SEC_QUANT, SEC_CONST, SEC_META = range(8)
 SECTION_NAMES = ["tensors", "ops", "subgraphs", "indices", "params", "quant", "const", "meta"]

@@ -29,6 +29,32 @@ TFLITE_TYPE_NAMES = {
     7: "INT16", 8: "COMPLEX64", 9: "INT8", 10: "FLOAT64", 11: "COMPLEX128", 12: "UINT64",
     13: "RESOURCE", 14: "VARIANT", 15: "UINT32", 16: "UINT16", 17: "INT4",
 }
+INT4 = 17
+
+
+def unpack_int4(packed: np.ndarray, count: int) -> np.ndarray:
+    """TFLite's dense INT4 bytes (two values per byte, the low nibble first; an odd count leaves
+    the last high nibble unused) -> `count` int8 values in [-8, 7]
+    (tensor_utils::UnpackDenseInt4IntoInt8)."""
+    b = np.asarray(packed, np.uint8).reshape(-1)
+    lo = (b & 0x0F).astype(np.int8)
+    hi = (b >> 4).astype(np.int8)
+    out = np.empty(2 * b.size, np.int8)
+    out[0::2], out[1::2] = lo, hi
+    out = out[:count]
+    return np.where(out > 7, out - 16, out).astype(np.int8)
+
+
+def pack_int4(values: np.ndarray) -> bytes:
+    """int8 values in [-8, 7] -> TFLite's dense INT4 bytes (tensor_utils::PackInt8IntoDenseInt4)."""
+    v = np.asarray(values).reshape(-1)
+    if v.size and (v.min() < -8 or v.max() > 7):
+        raise ValueError(f"int4 values must lie in [-8, 7], got [{v.min()}, {v.max()}]")
+    n = np.zeros(v.size + (v.size & 1), np.uint8)
+    n[:v.size] = v.astype(np.int16) & 0x0F
+    return (n[0::2] | (n[1::2] << 4)).astype(np.uint8).tobytes()
+
+
 # Types the C core stores (pe_dtype uses TFLite's numbering).
 CORE_TYPES = {0, 2, 3, 4, 6, 7, 9, 13}
 RESOURCE = 13

@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Any
 
 from . import _native
-from .blob import (OP, SEC_OPS, SEC_PARAMS, SECTION_NAMES, STORE_ARENA, STORE_CONST, STORE_STATE, align,
+from .blob import (INT4_LAYOUTS, OP, SEC_OPS, SEC_PARAMS, SECTION_NAMES, STORE_ARENA, STORE_CONST, STORE_STATE, align,
                    is_blob, read_blob)
 from .boards import ISAS, Board, load_board
 from .cpu import cpu_features
@@ -257,6 +257,7 @@ def inspect_model(model: str | os.PathLike | bytes, board: str | Board | None = 
             "kernel": kernel_name(pe_names[k]) if variants[k] == "scalar" else variants[k],
             "kernel_isa": variants[k].rsplit("__", 1)[-1] if "__" in variants[k] else "scalar",
             "layout": layout_name(op.get("layout", 0)),
+            "weight_type": "int4" if op.get("layout", 0) in INT4_LAYOUTS else None,
             "inputs": ins, "outputs": outs,
             "macs": macs, "elements": sum(_size(t["shape"]) for t in outs if t is not None),
             "work": "macs" if macs else "elements",
@@ -273,6 +274,8 @@ def inspect_model(model: str | os.PathLike | bytes, board: str | Board | None = 
         "ops": len(ops), "subgraphs": len(info.subgraphs), "tensors": len(info.tensors),
         "macs": sum(o["macs"] for o in ops), "elements": sum(o["elements"] for o in ops),
         "weight_bytes": sum(weights.values()), "derived_const_bytes": sum(derived.values()),
+        "int4_ops": sum(1 for o in ops if o["weight_type"] == "int4"),
+        "int4_layout_bytes": sum(o["inputs"][1]["bytes"] for o in ops if o["weight_type"] == "int4"),
         "unreferenced_const_bytes": sum(t["bytes"] for i, t in enumerate(info.tensors)
                                         if t["storage"] == STORE_CONST and i not in referenced),
         "blob_bytes": hdr["total_size"],
@@ -366,7 +369,8 @@ def format_report(r: dict[str, Any]) -> str:
         w = _n(op["weight_bytes"] + op["derived_const_bytes"]) if op["weight_bytes"] + op["derived_const_bytes"] else "-"
         sc = f"@{op['scratch']['offset']}+{op['scratch']['bytes']}" if op["scratch"] else "-"
         src_op = _src(op["subgraph"], op["tflite_index"])
-        lines.append(f"{op['index']:>4} {src_op:>5} {str(op['tflite_op'] or '?'):<28} {op['kernel']:<40} {io:<44} "
+        name = str(op["tflite_op"] or "?") + (" (int4 w)" if op.get("weight_type") == "int4" else "")
+        lines.append(f"{op['index']:>4} {src_op:>5} {name:<28} {op['kernel']:<40} {io:<44} "
                      f"{work:>13} {w:>9} {', '.join(_where(t) for t in outs):<28} {sc}")
     lines.append("  MACs: multiply-accumulates of conv/depthwise/FC/batch-matmul/SVDF/LSTM; "
                  "'(N el)' for other ops: output elements")
@@ -379,6 +383,9 @@ def format_report(r: dict[str, Any]) -> str:
                  f"bytes the packer derives (requantization multipliers, lookup tables, folded biases)"
                  + (f"; {_n(tot['unreferenced_const_bytes'])} bytes of constants no kernel reads"
                     if tot["unreferenced_const_bytes"] else ""))
+    if tot.get("int4_ops"):
+        lines.append(f"  int4 weights      {tot['int4_ops']} op(s) with int4 weights, {_n(tot['int4_layout_bytes'])} bytes "
+                     f"of packed layouts (two weights a byte, with the layouts' per-channel terms)")
     lines.append(f"  flash (blob)      {_n(tot['blob_bytes'])} bytes (const {_n(sec['const'])}, quant {_n(sec['quant'])}, "
                  f"records {_n(sec['tensors'] + sec['ops'] + sec['subgraphs'] + sec['indices'] + sec['params'])}, "
                  f"meta {_n(sec['meta'])}: names, ignored by the core)")

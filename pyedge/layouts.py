@@ -12,10 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _native
-from .blob import LAYOUT_GENERIC, LAYOUT_NAMES, LAYOUT_QS8_DWDM_PAIRS, LAYOUT_QS8_GEMM_N16K4
+from .blob import (INT4_LAYOUTS, LAYOUT_GENERIC, LAYOUT_NAMES, LAYOUT_QS4_DW, LAYOUT_QS4_GEMM_N16K8,
+                   LAYOUT_QS8_DWDM_PAIRS, LAYOUT_QS8_GEMM_N16K4)
+from .errors import ModelError
 
 ffi, lib = _native.ffi, _native.lib
-INT8, INT32, UINT8 = 9, 2, 3
+INT8, INT32, UINT8, INT4 = 9, 2, 3, 17
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ def simd_layout_for(op: str, features: int) -> int:
     """The packed layout the best SIMD variant of `op` reads on a CPU with `features` (of any
     architecture: the catalog, not only this build's kernels), or generic (0)."""
     for v in catalog():
-        if v.op == op and v.features and (v.features & ~features) == 0 and v.layout != LAYOUT_GENERIC:
+        if (v.op == op and v.features and (v.features & ~features) == 0 and v.layout != LAYOUT_GENERIC
+                and v.layout not in INT4_LAYOUTS):
             return v.layout
     return LAYOUT_GENERIC
 
@@ -133,6 +136,8 @@ def apply_layouts(packer, features: int, threads: int = 1, everywhere: bool = Fa
             x, w, b, mt, st = lw.inputs[:5]
             if x is None or w is None or w.data is None:
                 continue
+            if w.type_code == INT4:
+                continue  # apply_int4_layouts
             u8 = x.type_code == UINT8 and w.type_code == UINT8
             if not u8 and (x.type_code != INT8 or w.type_code != INT8):
                 continue
@@ -203,6 +208,88 @@ def apply_layouts(packer, features: int, threads: int = 1, everywhere: bool = Fa
             lw.inputs = [x, cache[key], None, mt, st]
             lw.layout = LAYOUT_QS8_GEMM_N16K4
             lw.scratch = max(lw.scratch, int(lib.pe_gemm_scratch_bytes(k, max(1, threads))))
+            name = layout_name(lw.layout)
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def pack_qs4_gemm(w2d: np.ndarray, bias: np.ndarray | None, mult: np.ndarray, shift: np.ndarray,
+                  input_offset: int) -> np.ndarray:
+    """W [oc, k] of int4 values (int8 in [-8, 7]) -> the PE_LAYOUT_QS4_GEMM_N16K8 bytes
+    (native/kernels/qs4_gemm.h)."""
+    w2d = np.ascontiguousarray(w2d, np.int8)
+    oc, k = w2d.shape
+    out = np.zeros(int(lib.pe_qs4_gemm_packed_bytes(oc, k)), np.int8)
+    b = np.ascontiguousarray(bias, np.int32) if bias is not None else None
+    m = np.ascontiguousarray(mult, np.int32)
+    s = np.ascontiguousarray(shift, np.int32)
+    rc = lib.pe_qs4_gemm_pack(oc, k, ffi.from_buffer("int8_t[]", w2d),
+                              ffi.from_buffer("int32_t[]", b) if b is not None else ffi.NULL,
+                              ffi.from_buffer("int32_t[]", m), ffi.from_buffer("int32_t[]", s), input_offset,
+                              ffi.from_buffer("int8_t[]", out, require_writable=True))
+    if rc != 0:
+        raise ValueError("int4 weights outside [-8, 7]")
+    return out
+
+
+def pack_qs4_dw(w: np.ndarray) -> np.ndarray:
+    """Depthwise filter [1, kh, kw, oc] of int4 values -> the PE_LAYOUT_QS4_DW bytes (TFLite's own
+    INT4 packing, native/kernels/qs4_dwconv.h)."""
+    from .graph import pack_int4
+
+    return np.frombuffer(pack_int4(np.asarray(w)), np.int8).copy()
+
+
+def apply_int4_layouts(packer, threads: int = 1) -> dict[str, int]:
+    """Give every op with INT4 weights its int4 layout (always: no other kernel reads them):
+    CONV_2D, FULLY_CONNECTED and one-input-channel DEPTHWISE_CONV_2D the nibble GEMM layout, other
+    DEPTHWISE_CONV_2D TFLite's nibble packing. Returns {layout name: op count}."""
+    counts: dict[str, int] = {}
+    cache: dict[tuple, object] = {}
+    for ops in packer.ops:
+        for p in ops:
+            lw = p.lowered
+            if lw.op not in ("CONV_2D", "FULLY_CONNECTED", "DEPTHWISE_CONV_2D") or len(lw.inputs) < 5:
+                continue
+            x, w, b, mt, st = lw.inputs[:5]
+            if w is None or w.type_code != INT4:
+                continue
+            where = f"operator {p.index} ({lw.op})" if hasattr(p, "index") else lw.op
+            if w.data is None:
+                raise ModelError(f"{where}: int4 weights must be constant")
+            if x.type_code != INT8:
+                raise ModelError(f"{where}: int4 weights with {x.type_name} activations (supported: INT8)")
+            if lw.op == "DEPTHWISE_CONV_2D" and x.shape[3] != 1:
+                key = ("dw4", id(w))
+                if key not in cache:
+                    cache[key] = packer.new_const(pack_qs4_dw(w.data), f"{w.name}/{layout_name(LAYOUT_QS4_DW)}")
+                lw.inputs = [x, cache[key], b, mt, st]
+                lw.layout = LAYOUT_QS4_DW
+            else:
+                if lw.op == "CONV_2D":
+                    params = _params(lw, "pe_conv_params")
+                    if w.shape[3] != x.shape[3]:
+                        raise ModelError(f"{where}: grouped convolution with int4 weights is not supported")
+                    k = int(w.shape[1] * w.shape[2] * w.shape[3])
+                    w2d = np.asarray(w.data).reshape(w.shape[0], k)
+                elif lw.op == "DEPTHWISE_CONV_2D":
+                    params = _params(lw, "pe_conv_params")
+                    k = int(w.shape[1] * w.shape[2])
+                    w2d = np.ascontiguousarray(np.asarray(w.data).reshape(k, w.shape[3]).T)
+                else:
+                    params = _params(lw, "pe_fc_params")
+                    if params.filter_offset != 0:
+                        raise ModelError(f"{where}: int4 weights with a zero point are not supported")
+                    w2d = np.asarray(w.data)
+                    k = int(w2d.shape[1])
+                key = ("gemm4", id(w), id(b), id(mt), id(st), int(params.input_offset))
+                if key not in cache:
+                    packed = pack_qs4_gemm(w2d, None if b is None else np.asarray(b.data), np.asarray(mt.data),
+                                           np.asarray(st.data), int(params.input_offset))
+                    cache[key] = packer.new_const(packed, f"{w.name}/{layout_name(LAYOUT_QS4_GEMM_N16K8)}")
+                lw.inputs = [x, cache[key], None, mt, st]
+                lw.layout = LAYOUT_QS4_GEMM_N16K8
+                lw.scratch = max(lw.scratch, int(lib.pe_gemm_scratch_bytes(k, max(1, threads))))
             name = layout_name(lw.layout)
             counts[name] = counts.get(name, 0) + 1
     return counts

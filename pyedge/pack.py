@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 
 from . import _native
-from .blob import STORE_ARENA, STORE_CONST, STORE_STATE, TF_VARIABLE, BlobOp, BlobSubgraph, BlobTensor, write_blob
+from .blob import STORE_ARENA, STORE_CONST, STORE_NONE, STORE_STATE, TF_VARIABLE, BlobOp, BlobSubgraph, BlobTensor, write_blob
 from .errors import ModelError, UnsupportedOpError
-from .graph import CORE_TYPES, TFLITE_DTYPES, TFLITE_TYPE_NAMES, Graph, Tensor
+from .graph import CORE_TYPES, INT4, TFLITE_DTYPES, TFLITE_TYPE_NAMES, Graph, Tensor
 from .lower import Lowered, LowerCtx, supported_ops
 from .plan import plan_memory
 from .tflite_reader import read_tflite
@@ -144,11 +144,15 @@ class Packer:
 
     def build(self) -> bytes:
         self.lower()
+        from .layouts import apply_int4_layouts
+        packed4 = apply_int4_layouts(self, self.threads)  # int4 weights run only from their layouts
         if (self.features and self.layouts == "auto") or self.layouts == "packed":
             from .layouts import apply_layouts
             packed = apply_layouts(self, self.features, self.threads, everywhere=self.layouts == "packed")
             if packed:
                 self.extra_meta["layouts"] = packed
+        if packed4:
+            self.extra_meta["layouts"] = {**self.extra_meta.get("layouts", {}), **packed4}
         order = self._timeline()
         graph = self.graph
         # storage classes, lifetimes, in-place aliasing and offsets: pyedge/plan.py
@@ -160,7 +164,9 @@ class Packer:
         tensors = []
         for t in self.tensors:
             g = t.gidx
-            bt = BlobTensor(type_code=t.type_code, shape=t.shape, storage=storage[g], name=t.name)
+            # an INT4 weight tensor is a shape-only INT8 record: its values live in the op's int4 layout
+            code = 9 if t.type_code == INT4 and storage[g] == STORE_NONE else t.type_code
+            bt = BlobTensor(type_code=code, shape=t.shape, storage=storage[g], name=t.name)
             if t.quantized:
                 bt.scale = float(t.scales[0])
                 bt.zero_point = int(t.zero_points[0]) if len(t.zero_points) else 0

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Sequence
 from .blob import (ALIGN, ELEMENT_SIZE, OP, OP_FIELDS, SEC_OPS, SEC_PARAMS, STORE_ARENA, STORE_CONST,
                    STORE_NONE, STORE_STATE, align, read_blob)
 from .errors import UnsupportedOpError
-from .graph import CORE_TYPES, RESOURCE
+from .graph import INT4, CORE_TYPES, RESOURCE
 
 # In-place facts of each pe op, from the C op table (native/ops.def's inplace column, read with
 # pe_op_inplace): the loader's plan check reads the same column.
@@ -414,6 +414,8 @@ def plan_memory(tensors: Sequence[Any], graph: Any, order: Sequence[Any], extra_
         elif t.is_const:
             st = STORE_CONST
             if strip_unread_constants and g not in uses and g not in sg_io and not preserve_all_tensors:
+                st = STORE_NONE
+            elif t.type_code == INT4 and g not in uses:  # int4 weights live on in their packed layouts
                 st = STORE_NONE
         elif t.is_variable or g in extra_state:
             st = STORE_STATE

@@ -10,7 +10,7 @@ import numpy as np
 import tflite
 
 from .errors import ModelError
-from .graph import TFLITE_DTYPES, TFLITE_TYPE_NAMES, Graph, Operator, Subgraph, Tensor
+from .graph import INT4, TFLITE_DTYPES, TFLITE_TYPE_NAMES, Graph, Operator, Subgraph, Tensor, unpack_int4
 
 BUILTIN_NAMES: dict[int, str] = {
     v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)
@@ -114,7 +114,15 @@ def _tensor(model: Any, raw: bytes, sg_index: int, i: int, t: Any) -> Tensor:
     data = _buffer_data(model, raw, t.Buffer())
     if data is not None:
         dt = TFLITE_DTYPES.get(tt)
-        if dt is None:
+        if tt == INT4:
+            # two values per byte, low nibble first; held unpacked as int8 in [-8, 7]
+            need = (out.size + 1) // 2
+            if data.size != need:
+                raise ModelError(
+                    f"tensor {i} ({name!r}) in subgraph {sg_index}: buffer holds {data.size} bytes, "
+                    f"shape {shape} of INT4 (two values per byte) needs {need}")
+            out.data = unpack_int4(data, out.size).reshape(shape)
+        elif dt is None:
             out.data = np.asarray(data).copy()  # kept raw; lowering rejects the type
         else:
             dt = np.dtype(dt).newbyteorder("<")

@@ -15,7 +15,7 @@ import numpy as np
 import tflite
 
 from .errors import ModelError
-from .graph import Graph, Operator, Tensor
+from .graph import INT4, Graph, Operator, Tensor, pack_int4
 
 SCHEMA_VERSION = 3
 FILE_IDENTIFIER = b"TFL3"
@@ -33,6 +33,8 @@ def write_tflite(g: Graph) -> bytes:
     def buffer_for(t: Tensor) -> int:
         if t.data is None:
             buffers.append(b"")
+        elif t.type_code == INT4:
+            buffers.append(pack_int4(t.data))
         else:
             dt = np.dtype(t.data.dtype).newbyteorder("<")
             buffers.append(np.ascontiguousarray(t.data, dt).tobytes())

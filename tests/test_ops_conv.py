@@ -632,12 +632,13 @@ def _shuffled_fc() -> bytes:
 
 
 def _int4_conv() -> bytes:
+    """int4 weights run with int8 activations only (tests/test_int4.py)."""
     w = bytes(2 * 3 * 3 * 2 // 2)
-    return single_op_model("CONV_2D", [dict(shape=[1, 4, 4, 2], dtype="int8", scale=0.1),
+    return single_op_model("CONV_2D", [dict(shape=[1, 4, 4, 2], dtype="int16", scale=0.1),
                                        dict(shape=[2, 3, 3, 2], dtype="int4", data=w, scale=[0.1, 0.1]),
-                                       dict(shape=None, dtype="int32", data=np.zeros(2, np.int32),
+                                       dict(shape=None, dtype="int64", data=np.zeros(2, np.int64),
                                             scale=[0.01, 0.01])],
-                           [dict(shape=[1, 4, 4, 2], dtype="int8", scale=0.2)],
+                           [dict(shape=[1, 4, 4, 2], dtype="int16", scale=0.2)],
                            ("Conv2DOptions", {"Padding": SAME, "StrideH": 1, "StrideW": 1}))
 
 
@@ -645,7 +646,7 @@ def _int4_conv() -> bytes:
     (_tanh_conv, "fused activation TANH"),
     (_bmm_int32_out, r"int32 \(unrequantized\) output"),
     (_shuffled_fc, "SHUFFLED4x16INT8"),
-    (_int4_conv, "int4 filter"),
+    (_int4_conv, "int4 filter with INT16 activations"),
     (lambda: dw_model([1, 5, 5, 2], (3, 3), 2, dtype="int16", bias="int32"), "bias type INT32"),
     (lambda: conv_model([1, 5, 5, 2], 3, (3, 3), out_shape=[1, 5, 4, 3]), "differs from the shape TFLite"),
     (lambda: bmm_model([2, 4, 3], [1, 4, 5], adj_x=True), "adj_x with a size-1"),

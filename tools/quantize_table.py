@@ -9,7 +9,7 @@ held-out ones evaluate); sine uses uniform x in [0, 2 pi]; the MediaPipe face mo
 of scikit-learn's two bundled sample photos (china.jpg, flower.jpg; no faces, so their figures
 are not comparable with face data). Needs scikit-learn and Pillow for those crops.
 
-  python tools/quantize_table.py [--write] [--methods minmax,ema,...] [--models a,b]
+  python tools/quantize_table.py [--write] [--methods minmax,ema,...] [--models a,b] [--no-int4]
   python tools/quantize_table.py --dynamic [--write] [--models a,b]
 
 `--dynamic` measures `pyedge quantize --dynamic` (int8 weights, float activations; no calibration)
@@ -75,7 +75,7 @@ MODELS = {
 }
 
 
-def measure(models: list[str], methods: list[str]) -> list[dict]:
+def measure(models: list[str], methods: list[str], int4: bool = True) -> list[dict]:
     rows = []
     for name in models:
         raw = (FLOAT / f"{name}.tflite").read_bytes()
@@ -96,6 +96,17 @@ def measure(models: list[str], methods: list[str]) -> list[dict]:
             acc = f" acc {row['acc_f']:.4f} -> {row['acc_q']:.4f}" if row["acc_q"] is not None else ""
             print(f"{name:40s} {method:10s} SQNR {' / '.join(f'{s:.2f}' for s in row['sqnr'])} dB{acc}",
                   flush=True)
+        if int4:
+            from pyedge.quantize.observers import DEFAULT_METHOD
+
+            q = cal.quantize(DEFAULT_METHOD, weights="int4")
+            r = compare(raw, q, ev_x, labels=labels, show_progress=False)
+            row = {"model": name, "method": "int4", "sqnr": [o["sqnr_db"] for o in r["outputs"]],
+                   "acc_q": r.get("quant_accuracy"), "bytes_q": r["quant_model_bytes"],
+                   "outputs_from": r["outputs_from"]}
+            rows.append(row)
+            print(f"{name:40s} {'int4':10s} SQNR {' / '.join(f'{s:.2f}' for s in row['sqnr'])} dB "
+                  f"({row['outputs_from']})", flush=True)
     return rows
 
 
@@ -142,13 +153,17 @@ def mean_sqnr(rows: list[dict], methods: list[str]) -> dict[str, float | None]:
 
 
 def table(rows: list[dict], methods: list[str]) -> str:
-    lines = ["| float model (outputs) | cal / eval samples | " + " | ".join(methods) +
-             " | accuracy float -> int8 (default) | size float -> int8 |",
-             "|---|---|" + "---|" * len(methods) + "---|---|"]
     from pyedge.quantize.observers import DEFAULT_METHOD
+
+    int4 = any(r["method"] == "int4" for r in rows)
+    extra = f" | int4 weights ({DEFAULT_METHOD}) | accuracy, size int4" if int4 else ""
+    lines = ["| float model (outputs) | cal / eval samples | " + " | ".join(methods) +
+             " | accuracy float -> int8 (default) | size float -> int8" + extra + " |",
+             "|---|---|" + "---|" * len(methods) + "---|---|" + ("---|---|" if int4 else "")]
 
     for name in dict.fromkeys(r["model"] for r in rows):
         mrows = {r["method"]: r for r in rows if r["model"] == name}
+        r4 = mrows.pop("int4", None)
         first = next(iter(mrows.values()))
         cells = []
         for m in methods:
@@ -158,10 +173,16 @@ def table(rows: list[dict], methods: list[str]) -> str:
         d = mrows.get(DEFAULT_METHOD, first)
         acc = f"{d['acc_f']:.4f} -> {d['acc_q']:.4f}" if d["acc_q"] is not None else "-"
         outs = ", ".join(first["outputs"])
+        tail = ""
+        if int4:
+            s4 = " / ".join(f"{v:.1f}" for v in r4["sqnr"]) if r4 else "-"
+            a4 = f"{r4['acc_q']:.4f}, " if r4 and r4["acc_q"] is not None else ""
+            tail = f" {s4} | {a4}{r4['bytes_q'] if r4 else '-'} |"
         lines.append(f"| {name} ({outs}) | {first['cal']} / {first['eval']} | " + " | ".join(cells) +
-                     f" | {acc} | {first['bytes_f']} -> {d['bytes_q']} |")
+                     f" | {acc} | {first['bytes_f']} -> {d['bytes_q']} |" + tail)
     lines.append("| mean over all outputs | | " + " | ".join(
-        f"{v:.2f}" if v is not None else "-" for v in mean_sqnr(rows, methods).values()) + " | | |")
+        f"{v:.2f}" if v is not None else "-" for v in mean_sqnr(rows, methods).values()) + " | | |"
+        + (f" {mean_sqnr(rows, ['int4'])['int4']:.2f} | |" if int4 else ""))
     return "\n".join(lines)
 
 
@@ -171,6 +192,7 @@ def main() -> int:
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--dynamic", action="store_true", help="measure --dynamic (dynamic-range) models instead")
+    ap.add_argument("--no-int4", action="store_true", help="skip the int4-weights column")
     args = ap.parse_args()
     if args.dynamic:
         text = dynamic_table(measure_dynamic(args.models.split(",")))
@@ -182,7 +204,7 @@ def main() -> int:
             print(f"wrote {DOC.relative_to(ROOT)}")
         return 0
     methods = args.methods.split(",")
-    rows = measure(args.models.split(","), methods)
+    rows = measure(args.models.split(","), methods, int4=not args.no_int4)
     text = table(rows, methods)
     print(text)
     if args.write:

@@ -287,6 +287,8 @@ void *pe_tensor_data(pe_interp *it, uint32_t index);
 #define PE_LAYOUT_GENERIC 0u
 #define PE_LAYOUT_QS8_GEMM_N16K4 1u /* int8 GEMM blocks of 16 channels x 4 inputs (qs8_gemm.h) */
 #define PE_LAYOUT_QS8_DWDM_PAIRS 2u /* one-input-channel depthwise: int16 tap pairs (qs8_dwconv_dm.h) */
+#define PE_LAYOUT_QS4_GEMM_N16K8 3u /* int4 GEMM blocks of 16 channels x 8 inputs, nibbles (qs4_gemm.h) */
+#define PE_LAYOUT_QS4_DW 4u /* int4 depthwise filter, TFLite's nibble packing (qs4_dwconv.h) */
 #define PE_MAX_DEPTH 4u
 
 #define PE_TF_VARIABLE 1u /* variable tensor: reset to zero point (int8) or 0 */

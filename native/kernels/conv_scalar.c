@@ -10,6 +10,7 @@
 #include "conv.h"
 #include "dwconv_dm_drivers.h"
 #include "gemm_drivers.h"
+#include "qs4_dwconv.h"
 
 enum { IN_INPUT = 0, IN_FILTER = 1, IN_BIAS = 2, IN_MULT = 3, IN_SHIFT = 4 };
 
@@ -98,6 +99,8 @@ static pe_status conv_check_packed(const pe_op_ctx *ctx, int depthwise) {
                out.dtype == in.dtype, PE_ERR_SHAPE);
   PE_CHECK(in.dtype == PE_UINT8 ? filt.zero_point >= 0 && filt.zero_point <= 255 : filt.zero_point == 0,
            PE_ERR_BAD_PARAMS);
+  /* int4 weights only with int8 activations */
+  PE_CHECK(ctx->op->layout != PE_LAYOUT_QS4_GEMM_N16K8 || in.dtype == PE_INT8, PE_ERR_SHAPE);
   /* a depthwise conv of one input channel is a conv with depth_multiplier outputs */
   PE_CHECK(!depthwise || (in.dims[3] == 1 && p->depth_multiplier == out.dims[3]), PE_ERR_LAYOUT);
   PE_CHECK(bias.index < 0, PE_ERR_SHAPE);
@@ -109,7 +112,7 @@ static pe_status conv_check_packed(const pe_op_ctx *ctx, int depthwise) {
   g = packed_geometry(p, &in, &out);
   st = pe_conv_check_requant(&mult, &shift, g.out_c, PE_CONV_SHIFT_MAX_32);
   if (st != PE_OK) return st;
-  st = pe_gemm_packed_check(&filt, &mult, &shift, g.out_c, g.k_h * g.k_w * g.in_c);
+  st = pe_gemm_layout_check(&filt, &mult, &shift, g.out_c, g.k_h * g.k_w * g.in_c, ctx->op->layout);
   if (st != PE_OK) return st;
   st = pe_gemm_scratch_check(ctx, g.k_h * g.k_w * g.in_c);
   if (st != PE_OK) return st;
@@ -141,6 +144,34 @@ static pe_status conv_check_dwdm(const pe_op_ctx *ctx) {
   return pe_dwdm_check(ctx, &filt, g.out_c, g.k_h, g.k_w, g.out_w, p->stride_w, p->dilation_w);
 }
 
+/* DEPTHWISE_CONV_2D, int8, with its int4 filter in TFLite's nibble packing (PE_LAYOUT_QS4_DW,
+   qs4_dwconv.h): kernel size from the params, any depth multiplier, bias and requantization as
+   the generic kernel's. */
+static pe_status conv_check_dw4(const pe_op_ctx *ctx) {
+  const pe_conv_params *p = (const pe_conv_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, IN_INPUT), filt = pe_input(ctx, IN_FILTER);
+  const pe_tensor bias = pe_input(ctx, IN_BIAS), out = pe_output(ctx, 0);
+  const pe_tensor mult = pe_input(ctx, IN_MULT), shift = pe_input(ctx, IN_SHIFT);
+  conv_geom g;
+  pe_status st;
+  PE_CHECK(in.rank == 4 && out.rank == 4 && in.dtype == PE_INT8 && out.dtype == PE_INT8, PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_elems(&in) >= 0 && pe_conv_elems(&out) >= 0, PE_ERR_SHAPE);
+  PE_CHECK(in.dims[0] == out.dims[0] && in.dims[3] >= 1 && out.dims[3] >= 1, PE_ERR_SHAPE);
+  PE_CHECK(p->kernel_h >= 1 && p->kernel_w >= 1 && p->kernel_h <= 4096 && p->kernel_w <= 4096, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->depth_multiplier >= 1 && (int64_t)in.dims[3] * p->depth_multiplier == out.dims[3], PE_ERR_SHAPE);
+  PE_CHECK(filt.dtype == PE_INT8 && filt.rank == 1 && filt.zero_point == 0, PE_ERR_SHAPE);
+  PE_CHECK(filt.bytes != 0 && filt.bytes == pe_qs4_dw_packed_bytes(p->kernel_h, p->kernel_w, out.dims[3]),
+           PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &filt) && pe_conv_has_data(ctx, &bias) &&
+               pe_conv_has_data(ctx, &out),
+           PE_ERR_SHAPE);
+  if (bias.index >= 0) PE_CHECK(bias.dtype == PE_INT32 && pe_conv_elems(&bias) == out.dims[3], PE_ERR_SHAPE);
+  g = packed_geometry(p, &in, &out);
+  st = pe_conv_check_requant(&mult, &shift, g.out_c, PE_CONV_SHIFT_MAX_32);
+  if (st != PE_OK) return st;
+  return conv_check_common(p, &g, 1, out.dtype);
+}
+
 static pe_status conv_check(const pe_op_ctx *ctx, int depthwise) {
   const pe_conv_params *p = (const pe_conv_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, IN_INPUT), filt = pe_input(ctx, IN_FILTER);
@@ -152,7 +183,12 @@ static pe_status conv_check(const pe_op_ctx *ctx, int depthwise) {
 
   PE_CHECK(ctx->n_inputs == 5 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
   PE_CHECK(in.index >= 0 && filt.index >= 0 && out.index >= 0, PE_ERR_SHAPE);
-  if (ctx->op->layout == PE_LAYOUT_QS8_GEMM_N16K4) return conv_check_packed(ctx, depthwise);
+  if (ctx->op->layout == PE_LAYOUT_QS8_GEMM_N16K4 || ctx->op->layout == PE_LAYOUT_QS4_GEMM_N16K8)
+    return conv_check_packed(ctx, depthwise);
+  if (ctx->op->layout == PE_LAYOUT_QS4_DW) {
+    PE_CHECK(depthwise, PE_ERR_LAYOUT);
+    return conv_check_dw4(ctx);
+  }
   if (ctx->op->layout == PE_LAYOUT_QS8_DWDM_PAIRS) {
     PE_CHECK(depthwise, PE_ERR_LAYOUT);
     return conv_check_dwdm(ctx);

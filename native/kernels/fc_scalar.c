@@ -31,12 +31,14 @@ pe_status pe_fully_connected_check(const pe_op_ctx *ctx) {
 
   PE_CHECK(ctx->n_inputs == 5 && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
   PE_CHECK(in.index >= 0 && w.index >= 0 && out.index >= 0, PE_ERR_SHAPE);
-  if (ctx->op->layout == PE_LAYOUT_QS8_GEMM_N16K4) {
+  if (ctx->op->layout == PE_LAYOUT_QS8_GEMM_N16K4 || ctx->op->layout == PE_LAYOUT_QS4_GEMM_N16K8) {
     /* packed GEMM layout (gemm_drivers.c): int8 with weights without zero point, or uint8; bias
        folded in */
     PE_CHECK((in.dtype == PE_INT8 || in.dtype == PE_UINT8) && out.dtype == in.dtype && in.rank >= 1 &&
                  out.rank >= 1, PE_ERR_SHAPE);
     PE_CHECK(bias.index < 0 && (in.dtype == PE_UINT8 || p->filter_offset == 0), PE_ERR_SHAPE);
+    /* int4 weights (qs4_gemm.h) only with int8 activations */
+    PE_CHECK(ctx->op->layout != PE_LAYOUT_QS4_GEMM_N16K8 || in.dtype == PE_INT8, PE_ERR_SHAPE);
     PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &out), PE_ERR_SHAPE);
     units = out.dims[out.rank - 1];
     depth = p->depth;
@@ -46,7 +48,7 @@ pe_status pe_fully_connected_check(const pe_op_ctx *ctx) {
     PE_CHECK((int64_t)(n_in / depth) * units == n_out, PE_ERR_SHAPE);
     st = pe_conv_check_requant(&mult, &shift, units, PE_CONV_SHIFT_MAX_32);
     if (st != PE_OK) return st;
-    st = pe_gemm_packed_check(&w, &mult, &shift, units, depth);
+    st = pe_gemm_layout_check(&w, &mult, &shift, units, depth, ctx->op->layout);
     if (st != PE_OK) return st;
     st = pe_gemm_scratch_check(ctx, depth);
     if (st != PE_OK) return st;

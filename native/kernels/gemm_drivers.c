@@ -20,6 +20,7 @@
 
 #include "conv.h"
 #include "gemm_drivers.h"
+#include "qs4_gemm.h"
 
 const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_1x16c4__scalar = {pe_qs8_gemm_1x16c4__scalar, 1,
                                                            "gemm_1x16c4__scalar", NULL};
@@ -54,6 +55,18 @@ const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__neoni8mm = {pe_qs8_gemm_4x16c4_
                                                              "gemm_4x16c4__neoni8mm", NULL};
 #endif
 
+/* int4 weights (PE_LAYOUT_QS4_GEMM_N16K8, qs4_gemm.h): the same drivers, another block size */
+const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_1x16c8__scalar = {pe_qs4_gemm_1x16c8__scalar, 1, "gemm4_1x16c8__scalar",
+                                                           NULL};
+#if PE_X86_KERNELS
+const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_4x16c8__avx2 = {pe_qs4_gemm_4x16c8__avx2, 4, "gemm4_4x16c8__avx2", NULL};
+const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_8x16c8__avx512vnni = {pe_qs4_gemm_8x16c8__avx512vnni, 8,
+                                                               "gemm4_8x16c8__avx512vnni", NULL};
+#endif
+#if PE_ARM64_KERNELS
+const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_2x16c8__neon = {pe_qs4_gemm_2x16c8__neon, 2, "gemm4_2x16c8__neon", NULL};
+#endif
+
 static uint32_t round_up(uint32_t x, uint32_t m) { return (x + m - 1u) / m * m; }
 
 uint32_t pe_gemm_scratch_bytes(int32_t k, uint32_t threads) {
@@ -74,6 +87,11 @@ static uint32_t panel_bytes(int32_t k) { return pe_gemm_scratch_bytes(k, 1); }
    equal to the op's own (inputs 3 and 4, validated by the caller), zeros past oc. */
 pe_status pe_gemm_packed_check(const pe_tensor *packed, const pe_tensor *mult, const pe_tensor *shift,
                                int32_t oc, int32_t k) {
+  return pe_gemm_layout_check(packed, mult, shift, oc, k, PE_LAYOUT_QS8_GEMM_N16K4);
+}
+
+pe_status pe_gemm_layout_check(const pe_tensor *packed, const pe_tensor *mult, const pe_tensor *shift,
+                               int32_t oc, int32_t k, uint32_t layout) {
   const int32_t *pm, *ps, *m = (const int32_t *)mult->data, *s = (const int32_t *)shift->data;
   int32_t ocp, i;
   PE_CHECK(oc >= 1 && k >= 1 && oc <= (1 << 24) && k <= (1 << 24), PE_ERR_SHAPE);
@@ -81,7 +99,10 @@ pe_status pe_gemm_packed_check(const pe_tensor *packed, const pe_tensor *mult, c
   PE_CHECK((uint64_t)round_up((uint32_t)oc, 16) * round_up((uint32_t)k, 4) + 16ull * round_up((uint32_t)oc, 16) <
                0x7FFFFFFFull,
            PE_ERR_SHAPE);
-  PE_CHECK(packed->bytes == pe_qs8_gemm_packed_bytes(oc, k), PE_ERR_SHAPE);
+  PE_CHECK(layout == PE_LAYOUT_QS8_GEMM_N16K4 || layout == PE_LAYOUT_QS4_GEMM_N16K8, PE_ERR_LAYOUT);
+  PE_CHECK(packed->bytes == (layout == PE_LAYOUT_QS4_GEMM_N16K8 ? pe_qs4_gemm_packed_bytes(oc, k)
+                                                                : pe_qs8_gemm_packed_bytes(oc, k)),
+           PE_ERR_SHAPE);
   PE_CHECK(packed->data != NULL && ((uintptr_t)packed->data) % 16u == 0, PE_ERR_BAD_PARAMS);
   ocp = (int32_t)round_up((uint32_t)oc, 16);
   pm = (const int32_t *)packed->data + 2 * ocp;
@@ -108,6 +129,8 @@ typedef struct {
   int u8;                     /* uint8 op: output bytes flipped back after each tile */
   int32_t row_term;           /* uint8: 128 - filter zero point (rowadd = row_term * T[r]) */
   size_t panel_bytes;         /* one thread's panel */
+  int w4;                     /* int4 weights (qs4_gemm.h) */
+  size_t wblock;              /* weight bytes of one 16-channel block */
   /* conv geometry (conv only) */
   int conv, direct;
   int32_t in_h, in_w, in_c, out_h, out_w, kh, kw, sh, sw, dh, dw, ph, pw;
@@ -264,7 +287,7 @@ static void gemm_item(void *task, uint32_t item, uint32_t thread) {
   for (blk = b0; blk < b1; ++blk) {
     const int32_t c0 = blk * PE_GEMM_NR;
     const int32_t nc = t->oc - c0 < PE_GEMM_NR ? t->oc - c0 : PE_GEMM_NR;
-    fn((size_t)nr, (size_t)nc, (size_t)t->kp, panel, (size_t)t->kp, w + (size_t)blk * t->kp * PE_GEMM_NR,
+    fn((size_t)nr, (size_t)nc, (size_t)t->kp, panel, (size_t)t->kp, w + (size_t)blk * t->wblock,
               init + c0, mult + c0, shift + c0, t->output_offset, t->act_min, t->act_max,
               t->out + (size_t)r0 * t->oc + c0, (size_t)t->oc, t->row_term != 0 ? rowadd : NULL);
     if (t->u8)
@@ -281,6 +304,7 @@ static void gemm_run(gemm_task *t) {
   const uint32_t threads = pe_op_threads(t->ctx);
   t->kp = (int32_t)round_up((uint32_t)t->k, PE_GEMM_KR);
   t->panel_bytes = panel_bytes(t->k);
+  t->wblock = t->w4 ? pe_qs4_gemm_block_bytes((size_t)t->kp) : (size_t)t->kp * PE_GEMM_NR;
   t->nblocks = (t->oc + PE_GEMM_NR - 1) / PE_GEMM_NR;
   t->bchunks = 1;
   /* few row tiles (a single token, a small image): split the channel blocks too */
@@ -294,11 +318,12 @@ static void gemm_run(gemm_task *t) {
   if (tiles > 0) pe_parallel(t->ctx, gemm_item, t, (uint32_t)(tiles * t->bchunks));
 }
 
-pe_status pe_conv_2d__gemm(const pe_op_ctx *ctx) {
+static pe_status conv_gemm(const pe_op_ctx *ctx, int w4) {
   const pe_conv_params *p = (const pe_conv_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
   gemm_task t;
   memset(&t, 0, sizeof(t));
+  t.w4 = w4;
   t.ctx = ctx;
   t.uk = (const pe_qs8_gemm_ukernel *)ctx->variant->ukernel;
   t.in_h = in.dims[1];
@@ -340,11 +365,15 @@ pe_status pe_conv_2d__gemm(const pe_op_ctx *ctx) {
   return PE_OK;
 }
 
-pe_status pe_fully_connected__gemm(const pe_op_ctx *ctx) {
+pe_status pe_conv_2d__gemm(const pe_op_ctx *ctx) { return conv_gemm(ctx, 0); }
+pe_status pe_conv_2d__gemm4(const pe_op_ctx *ctx) { return conv_gemm(ctx, 1); }
+
+static pe_status fc_gemm(const pe_op_ctx *ctx, int w4) {
   const pe_fc_params *p = (const pe_fc_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
   gemm_task t;
   memset(&t, 0, sizeof(t));
+  t.w4 = w4;
   t.ctx = ctx;
   t.uk = (const pe_qs8_gemm_ukernel *)ctx->variant->ukernel;
   t.k = p->depth;
@@ -368,6 +397,9 @@ pe_status pe_fully_connected__gemm(const pe_op_ctx *ctx) {
   gemm_run(&t);
   return PE_OK;
 }
+
+pe_status pe_fully_connected__gemm(const pe_op_ctx *ctx) { return fc_gemm(ctx, 0); }
+pe_status pe_fully_connected__gemm4(const pe_op_ctx *ctx) { return fc_gemm(ctx, 1); }
 
 /* ---------------------------------------------------------------- depthwise rows */
 

@@ -37,16 +37,32 @@ extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__neondot;
 extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__neoni8mm;
 #endif
 
+/* int4-weight GEMM microkernels (qs4_gemm.h), run by the same drivers */
+extern const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_1x16c8__scalar;
+#if PE_X86_KERNELS
+extern const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_4x16c8__avx2;
+extern const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_8x16c8__avx512vnni;
+#endif
+#if PE_ARM64_KERNELS
+extern const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_2x16c8__neon;
+#endif
+
 /* Largest tile height of any GEMM microkernel: the im2col panel holds this many rows. */
 #define PE_GEMM_MR_MAX 8
 
 pe_status pe_conv_2d__gemm(const pe_op_ctx *ctx);
 pe_status pe_fully_connected__gemm(const pe_op_ctx *ctx);
+/* the same over int4 weights (PE_LAYOUT_QS4_GEMM_N16K8) */
+pe_status pe_conv_2d__gemm4(const pe_op_ctx *ctx);
+pe_status pe_fully_connected__gemm4(const pe_op_ctx *ctx);
 pe_status pe_depthwise_conv_2d__rows(const pe_op_ctx *ctx);
 int pe_depthwise_conv_2d__rows_accepts(const pe_op_ctx *ctx);
 /* the GEMM packed-layout check shared by the conv and FC check functions */
 pe_status pe_gemm_packed_check(const pe_tensor *packed, const pe_tensor *mult, const pe_tensor *shift,
                                int32_t oc, int32_t k);
+/* the same for a given GEMM layout (PE_LAYOUT_QS8_GEMM_N16K4 or PE_LAYOUT_QS4_GEMM_N16K8) */
+pe_status pe_gemm_layout_check(const pe_tensor *packed, const pe_tensor *mult, const pe_tensor *shift,
+                               int32_t oc, int32_t k, uint32_t layout);
 
 
 /* BEGIN CDEF */

@@ -7,6 +7,7 @@
 #include "elementwise_drivers.h"
 #include "dwconv_dm_drivers.h"
 #include "gemm_drivers.h"
+#include "qs4_dwconv.h"
 #include "hybrid.h"
 #include "lstm.h"
 #include "pool.h"
@@ -106,6 +107,8 @@ const char *pe_layout_name(uint32_t layout) {
     case PE_LAYOUT_GENERIC: return "generic";
     case PE_LAYOUT_QS8_GEMM_N16K4: return "qs8_gemm_n16k4";
     case PE_LAYOUT_QS8_DWDM_PAIRS: return "qs8_dwdm_pairs";
+    case PE_LAYOUT_QS4_GEMM_N16K8: return "qs4_gemm_n16k8";
+    case PE_LAYOUT_QS4_DW: return "qs4_dw";
     default: return NULL;
   }
 }

@@ -38,5 +38,6 @@ void kt_vadd(kt_state *s);
 void kt_prelu(kt_state *s);
 void kt_requant(kt_state *s);
 void kt_dot(kt_state *s);
+void kt_int4(kt_state *s);
 
 #endif

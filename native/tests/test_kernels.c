@@ -34,6 +34,7 @@ int main(void) {
   kt_vadd(&s);
   kt_prelu(&s);
   kt_requant(&s);
+  kt_int4(&s);
   kt_dot(&s);
   printf("%ld passed, %ld failed, %ld skipped\n", s.passed, s.failed, s.skipped);
   return s.failed == 0 ? 0 : 1;

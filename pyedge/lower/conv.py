@@ -65,9 +65,14 @@ def _require_uint8(ctx: LowerCtx, x: Tensor, w: Tensor, y: Tensor, b: Tensor | N
         ctx.require(b.zero_point == 0, f"bias zero point {b.zero_point} (must be 0)")
 
 
-def _require_int8_weights(ctx: LowerCtx, w: Tensor, what: str = "filter") -> None:
+def _require_int8_weights(ctx: LowerCtx, w: Tensor, what: str = "filter", x: Tensor | None = None) -> None:
     if w.type_code == INT4:
-        ctx.fail(f"int4 {what} (packed 4-bit weights) are not supported")
+        # int4 weights run from their packed layouts (pyedge/layouts.py: apply_int4_layouts)
+        ctx.require(x is not None and x.type_code == INT8,
+                    f"int4 {what} with {x.type_name if x is not None else 'these'} activations (supported: INT8)")
+        ctx.require(w.data is not None, f"int4 {what} must be constant")
+        ctx.require(w.quantized, f"{what} is not quantized")
+        return
     ctx.require(w.type_code == INT8, f"{what} type {w.type_name} (supported: INT8)")
     ctx.require(w.quantized, f"{what} is not quantized")
 
@@ -216,7 +221,7 @@ def _conv_common(ctx: LowerCtx, depthwise: bool) -> Lowered:
         _require_uint8(ctx, x, w, y, b, "filter")
     else:
         _require_activations(ctx, x, y)
-        _require_int8_weights(ctx, w)
+        _require_int8_weights(ctx, w, x=x)
     ctx.require(len(x.shape) == 4 and len(w.shape) == 4, f"input {x.shape} and filter {w.shape} must be 4-D")
     batches, _, _, in_c = x.shape
     if depthwise:
@@ -301,7 +306,7 @@ def fully_connected(ctx: LowerCtx) -> Lowered:
         _require_uint8(ctx, x, w, y, b, "weights")
     else:
         _require_activations(ctx, x, y)
-        _require_int8_weights(ctx, w, "weights")
+        _require_int8_weights(ctx, w, "weights", x=x)
     ctx.require(len(x.shape) >= 1, "scalar input")
     ctx.require(len(w.shape) == 2, f"weights shape {w.shape} must be 2-D [units, depth]")
     units, depth = w.shape

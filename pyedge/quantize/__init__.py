@@ -16,6 +16,7 @@ from typing import Any
 from ..graph import Graph
 from ..tflite_reader import read_tflite
 from ..tflite_writer import write_file_atomic, write_tflite
+from . import int4
 from .data import CalibrationDataError, load_samples
 from .observers import DEFAULT_METHOD, METHODS, TensorObserver
 from .quantizer import ACTIVATION_TYPES, IO_TYPES, QuantizationError, activation_tensors, check_quantizable, prepare_float_graph, \
@@ -40,23 +41,42 @@ class Calibration:
     graph: Graph  # the float graph, DEQUANTIZE of constants folded
     observers: dict[int, TensorObserver] = field(default_factory=dict)
     samples: int = 0
+    inputs: list | None = None  # the calibration samples (int4 weights' activation-aware rounding)
+    _hessians: dict = field(default_factory=dict, repr=False)
 
     def ranges(self, method: str = DEFAULT_METHOD) -> dict[str, tuple[float, float]]:
         """Calibrated (min, max) per activation, by tensor name."""
         T = self.graph.subgraphs[0].tensors
         return {T[i].name: o.range(method) for i, o in self.observers.items()}
 
-    def quantize(self, method: str = DEFAULT_METHOD, io: str | None = None, activations: str = "int8") -> bytes:
+    def quantize(self, method: str = DEFAULT_METHOD, io: str | None = None, activations: str = "int8",
+                 weights: str | dict[int, str] = "int8") -> bytes:
         """The fully integer .tflite model for calibration `method`, activation type `activations`
-        (int8, or int16 with int8 weights) and model I/O type `io` (default: the activations')."""
+        (int8, or int16 with int8 weights) and model I/O type `io` (default: the activations').
+        `weights`: "int8", "int4" (TFLite's INT4 for every CONV_2D, DEPTHWISE_CONV_2D and
+        FULLY_CONNECTED) or {op index in the float model: "int4" | "int8"} (ops not named: int8)."""
         if method not in METHODS:
             raise ValueError(f"unknown calibration method {method!r}; methods: {', '.join(METHODS)}")
         qmin, qmax = (-32768, 32767) if activations == "int16" else (-128, 127)
         g = quantize_graph(self.graph, lambda i: self.observers[i].range(method, qmin, qmax), io=io,
-                           activations=activations)
+                           activations=activations, weights=weights, hessians=self._int4_hessians(weights))
         kind = "16x8" if activations == "int16" else "int8"
+        if weights != "int8":
+            kind += ", int4 weights" if weights == "int4" else ", mixed int4/int8 weights"
         g.description = f"pyedge {kind} post-training quantization ({method}, {self.samples} samples)"
         return write_tflite(g)
+
+
+    def _int4_hessians(self, weights: str | dict[int, str]) -> dict:
+        """int4.layer_hessians of the ops `weights` makes int4 (computed once per op, kept)."""
+        if self.inputs is None or weights == "int8" or not isinstance(weights, (str, dict)):
+            return {}
+        ops = [op.index for op in self.graph.subgraphs[0].operators if op.opcode in int4.PER_OP_AXIS
+               and int4.weight_type_of(weights, op.index) == "int4"]
+        missing = [k for k in ops if k not in self._hessians]
+        if missing:
+            self._hessians.update(int4.layer_hessians(self.model, self.graph, self.inputs, missing))
+        return {k: self._hessians[k] for k in ops}
 
 
 def calibrate(model: str | os.PathLike | bytes, data: Any, show_progress: bool | None = None) -> Calibration:
@@ -76,23 +96,23 @@ def calibrate(model: str | os.PathLike | bytes, data: Any, show_progress: bool |
     for _, values in progress(runner.run_all(samples, acts), len(samples), "calibrating", show_progress):
         for i, v in values.items():
             observers[i].update(v)
-    return Calibration(model=raw, graph=graph, observers=observers, samples=len(samples))
+    return Calibration(model=raw, graph=graph, observers=observers, samples=len(samples), inputs=samples)
 
 
 def quantize(model: str | os.PathLike | bytes, calibration: Any, *, method: str = DEFAULT_METHOD,
              io: str | None = None, activations: str = "int8", output: str | os.PathLike | None = None,
-             show_progress: bool | None = None) -> bytes:
+             show_progress: bool | None = None, weights: str | dict[int, str] = "int8") -> bytes:
     """Quantize a float .tflite model into a fully integer one, calibrated on `calibration` with
     `method` (minmax, ema, percentile, mse, kl). `activations` int8, or int16 (TFLite's 16x8,
     int8 weights); `io` the model's input/output type: the activations' (default), uint8 (int8
-    models) or float. Returns the model's bytes and, with `output`, writes them (atomically)."""
+    models) or float; `weights` int8, int4 or {op index: type} (Calibration.quantize). Returns the model's bytes and, with `output`, writes them (atomically)."""
     if method not in METHODS:
         raise ValueError(f"unknown calibration method {method!r}; methods: {', '.join(METHODS)}")
     if io is not None and io not in IO_TYPES:
         raise ValueError(f"io must be one of {', '.join(IO_TYPES)}, not {io!r}")
     if activations not in ACTIVATION_TYPES:
         raise ValueError(f"activations must be one of {', '.join(ACTIVATION_TYPES)}, not {activations!r}")
-    out = calibrate(model, calibration, show_progress).quantize(method, io, activations)
+    out = calibrate(model, calibration, show_progress).quantize(method, io, activations, weights)
     if output is not None:
         write_file_atomic(output, out)
     return out

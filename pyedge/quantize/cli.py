@@ -18,12 +18,13 @@ def cmd_quantize(args: argparse.Namespace) -> int:
         raise SystemExit("pyedge quantize: --calibration DATA is required (or --dynamic, which needs none)")
 
     cal = calibrate(args.model, args.calibration, show_progress=not args.quiet)
-    out = cal.quantize(args.calibrate, args.io, args.activations)
+    out = cal.quantize(args.calibrate, args.io, args.activations, weights=args.weights)
     path = Path(args.output)
     write_file_atomic(path, out)
     before = Path(args.model).stat().st_size
     print(f"wrote {path} ({len(out)} bytes; float model {before} bytes, {len(out) / before:.2f}x), "
           f"calibrated on {cal.samples} samples with {args.calibrate}, {args.activations} activations, "
+          f"{args.weights} weights, "
           f"io {args.io or args.activations}")
     try:
         from ..pack import pack_tflite
@@ -38,8 +39,9 @@ def cmd_quantize_dynamic(args: argparse.Namespace) -> int:
     from .dynamic import quantize_dynamic
     from ..tflite_writer import write_file_atomic
 
-    if args.calibration is not None or args.io is not None or args.activations != "int8":
-        raise SystemExit("pyedge quantize: --dynamic takes no --calibration, --io or --activations "
+    if (args.calibration is not None or args.io is not None or args.activations != "int8"
+            or args.weights != "int8"):
+        raise SystemExit("pyedge quantize: --dynamic takes no --calibration, --io, --activations or --weights "
                          "(its activations stay float)")
     out = quantize_dynamic(args.model, asymmetric_inputs=not args.symmetric_inputs)
     path = Path(args.output)
@@ -88,6 +90,9 @@ def add_commands(sub) -> None:
     q.add_argument("--activations", choices=ACTIVATION_TYPES, default="int8",
                    help="int8 (default), or int16: TFLite's 16x8 (int16 symmetric activations, int8 weights, "
                         "int64 biases)")
+    q.add_argument("--weights", choices=("int8", "int4"), default="int8",
+                   help="int8 (default), or int4: TFLite's INT4 (two per byte) for CONV_2D, DEPTHWISE_CONV_2D "
+                        "(per channel) and FULLY_CONNECTED (per tensor), scales by range search")
     q.add_argument("--io", choices=IO_TYPES,
                    help="type of the model's inputs and outputs: the activations' (default), uint8 (int8 models), "
                         "or float (QUANTIZE/DEQUANTIZE at the edges)")

@@ -13,7 +13,7 @@ import tflite
 from ..errors import PyedgeError
 from ..graph import Graph, Operator, Subgraph, Tensor
 from ..quant import tflite_round
-from . import rules
+from . import int4, rules
 
 FLOAT32, FLOAT16, INT32, UINT8, INT64, INT16, INT8 = 0, 1, 2, 3, 4, 7, 9
 IO_TYPES = ("int8", "uint8", "int16", "float")
@@ -152,11 +152,14 @@ def check_quantizable(g: Graph, activations: str = "int8") -> None:
 
 
 def quantize_graph(g: Graph, act_range: Callable[[int], tuple[float, float]], io: str | None = None,
-                   activations: str = "int8") -> Graph:
+                   activations: str = "int8", weights: str | dict[int, str] = "int8",
+                   hessians: dict[int, np.ndarray] | None = None) -> Graph:
     """The fully integer version of the prepared float graph `g`. `act_range(tensor_index)`
     gives the calibrated (min, max) of each float activation. `activations` int8, or int16
     (TFLite's 16x8: int16 symmetric activations, int8 weights, int64 biases); `io` the model
-    inputs' and outputs' type: the activations' own (default), uint8 (int8 models), or float."""
+    inputs' and outputs' type: the activations' own (default), uint8 (int8 models), or float.
+    `weights`: "int8", "int4" (pyedge/quantize/int4.py) or {float-model op index: type};
+    `hessians`: int4.layer_hessians of the int4 ops, for activation-aware rounding (else nearest)."""
     if activations not in ACTIVATION_TYPES:
         raise QuantizationError(f"activations must be one of {ACTIVATION_TYPES}, not {activations!r}")
     io = io or activations
@@ -164,6 +167,11 @@ def quantize_graph(g: Graph, act_range: Callable[[int], tuple[float, float]], io
     if io not in allowed:
         raise QuantizationError(f"io {io!r} with {activations} activations: choose one of {', '.join(allowed)}")
     check_quantizable(g, activations)
+    try:
+        int4.check_weights_arg(weights, {op.index: op.opcode for op in g.subgraphs[0].operators
+                                         if op.opcode in rules.WEIGHTED}, activations)
+    except ValueError as exc:
+        raise QuantizationError(str(exc)) from None
     wide = activations == "int16"
     act_type, (qmin, qmax) = (INT16, (-32768, 32767)) if wide else (INT8, (-128, 127))
     fixed_rule = rules.FIXED_OUTPUT_INT16 if wide else rules.FIXED_OUTPUT
@@ -218,7 +226,9 @@ def quantize_graph(g: Graph, act_range: Callable[[int], tuple[float, float]], io
 
     for op in sg.operators:
         if op.opcode in rules.WEIGHTED:
-            _quantize_weighted(op, T, new_tensor, wide)
+            w4 = int4.weight_type_of(weights, op.index) == "int4"
+            _quantize_weighted(op, T, new_tensor, wide, w4, (hessians or {}).get(op.index))
+            # int4 too: op_version.cc's int4 versions (7, 7, 10) are not registered by TFLite 2.14
             op.version = max(op.version, versions[op.opcode])
             continue
         for k, i in enumerate(op.inputs):
@@ -244,22 +254,29 @@ def quantize_graph(g: Graph, act_range: Callable[[int], tuple[float, float]], io
     return _compact(g)
 
 
-def _quantize_weighted(op: Operator, T: list[Tensor], new_tensor, wide: bool = False) -> None:
+def _quantize_weighted(op: Operator, T: list[Tensor], new_tensor, wide: bool = False, w4: bool = False,
+                       hessian: np.ndarray | None = None) -> None:
     x, w = T[op.inputs[0]], T[op.inputs[1]]
     axis = rules.WEIGHTED[op.opcode]
-    q, w_scales = _per_channel_weights(w.data, axis)
-    wq = new_tensor(w, w.name, INT8, q)
+    new_bias = None
+    if w4:
+        b = T[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+        q, w_scales, new_bias = int4.quantize(op.opcode, w.data, axis, None if b is None else b.data, hessian)
+    else:
+        q, w_scales = _per_channel_weights(w.data, axis)
+    wq = new_tensor(w, w.name, int4.INT4 if w4 else INT8, q)
     wq.scales, wq.zero_points = w_scales, np.zeros(len(w_scales), np.int64)
     wq.quantized_dimension = axis
     op.inputs[1] = wq.index
+    channels = w.data.shape[axis]
     if len(op.inputs) > 2 and op.inputs[2] >= 0:
         b = T[op.inputs[2]]
         b_scales = (np.float64(x.scale) * w_scales.astype(np.float64)).astype(np.float32)
-        if b.data.size != len(w_scales):
+        if b.data.size != channels:
             raise QuantizationError(f"operator {op.index} ({op.opcode}): bias has {b.data.size} values "
-                                    f"for {len(w_scales)} output channels")
+                                    f"for {channels} output channels")
         bits = 64 if wide else 32
-        qb = _quantize_values(b.data, b_scales.astype(np.float64), 0, -(2 ** (bits - 1)), 2 ** (bits - 1) - 1,
+        qb = _quantize_values(b.data if new_bias is None else new_bias, b_scales.astype(np.float64), 0, -(2 ** (bits - 1)), 2 ** (bits - 1) - 1,
                               np.int64 if wide else np.int32)
         bq = new_tensor(b, b.name, INT64 if wide else INT32, qb)
         bq.scales, bq.zero_points = b_scales, np.zeros(len(b_scales), np.int64)

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import PyedgeError
 from ..tflite_reader import read_tflite
+from . import int4
 from .data import CalibrationDataError, load_samples
 from .quantizer import activation_tensors, prepare_float_graph
 from .reference import ReferenceRunner, progress
@@ -84,7 +85,8 @@ def compare(float_model: str | os.PathLike | bytes, quant_model: str | os.PathLi
     fgraph = prepare_float_graph(read_tflite(fraw))
     qgraph = read_tflite(qraw)
     fref = ReferenceRunner(fraw, observe=activation_tensors(fgraph))
-    qref = ReferenceRunner(qraw, observe=[t.index for t in qgraph.subgraphs[0].tensors if not t.is_const])
+    # int4 weights: the INT8 twin (same values), which TFLite 2.14 runs for every op (int4.py)
+    qref = ReferenceRunner(int4.int8_twin(qraw), observe=[t.index for t in qgraph.subgraphs[0].tensors if not t.is_const])
     samples = load_samples(data, fref.input_specs(), what="evaluation")
     if labels is not None:
         labels = np.asarray(labels).reshape(-1)
