@@ -105,7 +105,7 @@ def markdown(rows: list[dict], rows_used: list[dict] | None = None, rows_dsp: li
            "scalar reference kernels only (`pyedge pack --target BOARD --layouts generic`, the firmware's",
            "SIMD switched off through the runner's `features_off`; GCC auto-vectorizes some scalar loops",
            "with MVE on the M55); **simd**, every conv and FC (and depthwise of one input channel) in the",
-           "packed GEMM layout (`--layouts packed`), run on the M4 by `gemm_2x16c4__dsp` (SMLAD on int16",
+           "packed GEMM layout (`--layouts packed`), run on the M4 by `gemm_8x16c4__dsp` (SMLAD on int16",
            "pairs, `native/kernels/qs8_gemm_dsp.c`) and on the M55 by `gemm_4x16c4__mve` (Helium",
            "VMLADAVA, `native/kernels/qs8_gemm_mve.c`); depthwise with one channel per group by",
            "`dw_row__dsp` on the M4 (SMLABB/SMLATT, `native/kernels/qs8_dwconv_dsp.c`) and `dw_row__mve`",

@@ -42,7 +42,7 @@ const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__mve = {pe_qs8_gemm_4x16c4__mve,
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__mve = {pe_qs8_dw_row__mve};
 #endif
 #if PE_DSP_KERNELS
-const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_2x16c4__dsp = {pe_qs8_gemm_2x16c4__dsp, 2, "gemm_2x16c4__dsp",
+const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_8x16c4__dsp = {pe_qs8_gemm_8x16c4__dsp, 8, "gemm_8x16c4__dsp",
                                                         pe_qs8_gemm_1x16c4__dsp};
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__dsp = {pe_qs8_dw_row__dsp};
 #endif

@@ -28,7 +28,7 @@ extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__mve;
 extern const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__mve;
 #endif
 #if PE_DSP_KERNELS
-extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_2x16c4__dsp;
+extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_8x16c4__dsp;
 extern const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__dsp;
 #endif
 #if PE_ARM64_KERNELS
