@@ -14,6 +14,7 @@
 #ifndef PE_REQUANT_DSP_H
 #define PE_REQUANT_DSP_H
 
+#include <arm_acle.h>
 #include <stdint.h>
 
 typedef struct {
@@ -52,6 +53,28 @@ static inline int32_t pe_dsp_rq_scale(int32_t acc, pe_dsp_rq q) {
   }
   __asm__("smlal %0, %1, %2, %3" : "+r"(lo), "+r"(hi) : "r"(x), "r"(q.mult));
   return (int32_t)(((uint32_t)hi << 1) | (lo >> 31));
+}
+
+/* pe_dsp_rq_scale for a channel known to shift right (shift <= -1: e >= 1, no left shift) */
+static inline int32_t pe_dsp_rq_scale_right(int32_t x, pe_dsp_rq q) {
+  uint32_t lo = q.klo;
+  int32_t hi = q.khi;
+  const int32_t t = x >> 31;
+  __asm__("smlal %0, %1, %2, %3\n\t"
+          "adds %0, %0, %4, lsl #31\n\t"
+          "adc %1, %1, %4"
+          : "+&r"(lo), "+&r"(hi)
+          : "r"(x), "r"(q.mult), "r"(t)
+          : "cc");
+  return hi >> q.sh;
+}
+
+/* the scaled sum, the output offset and the clamp; right: the channel shifts right (shift <= -1),
+   full: the clamp is int8's own range (one SSAT) */
+static inline __attribute__((always_inline)) int8_t pe_dsp_requant_k(int32_t acc, pe_dsp_rq q, int32_t oo,
+                                                                     int32_t lo, int32_t hi, int right, int full) {
+  const int32_t y = (int32_t)((uint32_t)(right ? pe_dsp_rq_scale_right(acc, q) : pe_dsp_rq_scale(acc, q)) + (uint32_t)oo);
+  return (int8_t)(full ? __ssat(y, 8) : y < lo ? lo : y > hi ? hi : y);
 }
 
 static inline int8_t pe_dsp_requant(int32_t acc, pe_dsp_rq q, int32_t output_offset, int32_t act_min,

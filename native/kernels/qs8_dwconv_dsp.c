@@ -52,10 +52,6 @@ static inline int8_t dw_out(const pe_qs8_dw_args *p, int32_t c, int32_t acc, int
 #define PE_DW_DSP_CH 32       /* channels the 3x3 path prepares at a time (1.3 KiB of stack) */
 #define PE_DW_DSP_STRIP 3072  /* bytes of its padded input strip (stack) */
 
-static inline int8_t dw_clamp(int32_t y, int32_t lo, int32_t hi, int full) {
-  return (int8_t)(full ? __ssat(y, 8) : y < lo ? lo : y > hi ? hi : y);
-}
-
 /* One output pixel of a 3x3 filter (dilation 1) for channels [c0, c0 + 4 * groups) of the chunk:
    x0 the pixel's top-left tap in the strip (col bytes between columns, row bytes between rows),
    base[c] = bias + input_offset * the channel's weight sum (mod 2^32, the sum the scalar kernel
@@ -63,8 +59,8 @@ static inline int8_t dw_clamp(int32_t y, int32_t lo, int32_t hi, int full) {
    into int16 pairs (wq: 18 words per group of 4 channels), q the channels' requantization. A tap
    is one load, two SXTB16 and four multiply-accumulates. full: the clamp is int8's range. */
 static inline __attribute__((always_inline)) void dw3x3_px(const int8_t *x0, size_t col, size_t row, const int32_t *base, const int32_t *wq,
-                            const pe_dsp_rq *q, int32_t groups, int32_t oo, int32_t lo, int32_t hi, int full,
-                            int8_t *o) {
+                            const pe_dsp_rq *q, int32_t groups, int32_t oo, int32_t lo, int32_t hi, int right,
+                            int full, int8_t *o) {
   int32_t g;
   for (g = 0; g < groups; ++g, x0 += 4, wq += 18, base += 4, q += 4, o += 4) {
     const int8_t *xr = x0;
@@ -90,10 +86,10 @@ static inline __attribute__((always_inline)) void dw3x3_px(const int8_t *x0, siz
       a1 = __smlabb(w[5], d, a1);
       a3 = __smlatt(w[5], d, a3);
     }
-    o[0] = dw_clamp((int32_t)((uint32_t)pe_dsp_rq_scale(a0, q[0]) + (uint32_t)oo), lo, hi, full);
-    o[1] = dw_clamp((int32_t)((uint32_t)pe_dsp_rq_scale(a1, q[1]) + (uint32_t)oo), lo, hi, full);
-    o[2] = dw_clamp((int32_t)((uint32_t)pe_dsp_rq_scale(a2, q[2]) + (uint32_t)oo), lo, hi, full);
-    o[3] = dw_clamp((int32_t)((uint32_t)pe_dsp_rq_scale(a3, q[3]) + (uint32_t)oo), lo, hi, full);
+    o[0] = pe_dsp_requant_k(a0, q[0], oo, lo, hi, right, full);
+    o[1] = pe_dsp_requant_k(a1, q[1], oo, lo, hi, right, full);
+    o[2] = pe_dsp_requant_k(a2, q[2], oo, lo, hi, right, full);
+    o[3] = pe_dsp_requant_k(a3, q[3], oo, lo, hi, right, full);
   }
 }
 
@@ -155,6 +151,7 @@ static int dw3x3_row(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t o
   const uint32_t pad4 = 0x01010101u * (uint8_t)(-p->input_offset);
   const int32_t oo = p->output_offset, lo = p->act_min, hi = p->act_max;
   const int full = lo == -128 && hi == 127;
+  int right;
   int32_t cmax = PE_DW_DSP_STRIP / (3 * width) & ~3, c0, c, g, t, fy, x, ox;
   int8_t strip[PE_DW_DSP_STRIP];
   int32_t base[PE_DW_DSP_CH], wq[PE_DW_DSP_CH / 4 * 18];
@@ -177,8 +174,10 @@ static int dw3x3_row(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t o
         }
       }
     }
+    right = 1;
     for (c = 0; c < cc; ++c) {
       uint32_t sum = 0;
+      right &= p->shift[c0 + c] <= -1;
       for (t = 0; t < 9; ++t) sum += (uint32_t)(int32_t)p->filter[t * ch + c0 + c];
       base[c] = (int32_t)((p->bias != NULL ? (uint32_t)p->bias[c0 + c] : 0u) + sum * (uint32_t)p->input_offset);
       q[c] = pe_dsp_rq_channel(p->mult[c0 + c], p->shift[c0 + c]);
@@ -189,14 +188,17 @@ static int dw3x3_row(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t o
         wq[18 * g + 2 * t] = (int32_t)__sxtb16(wv);
         wq[18 * g + 2 * t + 1] = sxtb16_ror8(wv);
       }
-    if (full)
-      for (ox = ox0; ox < ox1; ++ox)
-        dw3x3_px(strip + (size_t)(ox - ox0) * sw * col, col, row, base, wq, q, cc / 4, oo, lo, hi, 1,
-                 out + (size_t)(ox - ox0) * ch + c0);
+#define PE_DW_DSP_PIXELS(right_, full_)                                                                      \
+  for (ox = ox0; ox < ox1; ++ox)                                                                                  \
+    dw3x3_px(strip + (size_t)(ox - ox0) * sw * col, col, row, base, wq, q, cc / 4, oo, lo, hi, right_, full_,       \
+             out + (size_t)(ox - ox0) * ch + c0)
+    if (right && full)
+      PE_DW_DSP_PIXELS(1, 1);
+    else if (right)
+      PE_DW_DSP_PIXELS(1, 0);
     else
-      for (ox = ox0; ox < ox1; ++ox)
-        dw3x3_px(strip + (size_t)(ox - ox0) * sw * col, col, row, base, wq, q, cc / 4, oo, lo, hi, 0,
-                 out + (size_t)(ox - ox0) * ch + c0);
+      PE_DW_DSP_PIXELS(0, 0);
+#undef PE_DW_DSP_PIXELS
   }
   if (ch4 < ch) { /* the last channels, fewer than 4 */
     int32_t fy_lo, fy_hi;

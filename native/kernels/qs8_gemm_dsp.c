@@ -144,19 +144,13 @@ static inline void tile_2x2(const uint32_t *q, const int8_t *wp, size_t ng, int3
 
 /* Requantize channels [0, nc) of two rows (acc: row 0's 16 sums, then row 1's); full: the clamp is
    int8's own range, one SSAT. */
-static inline void requant_2rows(const int32_t *acc, const pe_dsp_rq *q, size_t nc, int8_t *c0, int8_t *c1,
-                                 int32_t oo, int32_t lo, int32_t hi, int full) {
+static inline __attribute__((always_inline)) void requant_2rows(const int32_t *acc, const pe_dsp_rq *q, size_t nc,
+                                                                int8_t *c0, int8_t *c1, int32_t oo, int32_t lo,
+                                                                int32_t hi, int right, int full) {
   size_t n;
   for (n = 0; n < nc; ++n, ++q) {
-    const int32_t y0 = (int32_t)((uint32_t)pe_dsp_rq_scale(acc[n], *q) + (uint32_t)oo);
-    const int32_t y1 = (int32_t)((uint32_t)pe_dsp_rq_scale(acc[PE_GEMM_NR + n], *q) + (uint32_t)oo);
-    if (full) {
-      c0[n] = (int8_t)__ssat(y0, 8);
-      c1[n] = (int8_t)__ssat(y1, 8);
-    } else {
-      c0[n] = (int8_t)(y0 < lo ? lo : y0 > hi ? hi : y0);
-      c1[n] = (int8_t)(y1 < lo ? lo : y1 > hi ? hi : y1);
-    }
+    c0[n] = pe_dsp_requant_k(acc[n], *q, oo, lo, hi, right, full);
+    c1[n] = pe_dsp_requant_k(acc[PE_GEMM_NR + n], *q, oo, lo, hi, right, full);
   }
 }
 
@@ -172,6 +166,7 @@ void pe_qs8_gemm_8x16c4__dsp(size_t mr, size_t nc, size_t kp, const uint8_t *a, 
                              const int32_t *rowadd) {
   const size_t np = (nc + 1u) & ~(size_t)1, groups = kp / PE_GEMM_KR;
   const int full = act_min == -128 && act_max == 127;
+  int right = 1; /* every channel shifts right */
   uint32_t wide[4 * PE_GEMM_DSP_KG];
   int32_t acc[2 * PE_GEMM_NR]; /* row 0's sums, then row 1's */
   pe_dsp_rq q[PE_GEMM_NR];
@@ -181,7 +176,10 @@ void pe_qs8_gemm_8x16c4__dsp(size_t mr, size_t nc, size_t kp, const uint8_t *a, 
                             c_stride, rowadd);
     return;
   }
-  for (n = 0; n < nc; ++n) q[n] = pe_dsp_rq_channel(mult[n], shift[n]);
+  for (n = 0; n < nc; ++n) {
+    q[n] = pe_dsp_rq_channel(mult[n], shift[n]);
+    right &= shift[n] <= -1;
+  }
   for (r = 0; r + 2 <= mr; r += 2) {
     const uint8_t *a0 = a + r * a_stride, *a1 = a0 + a_stride;
     int8_t *c0 = c + r * c_stride, *c1 = c0 + c_stride;
@@ -203,10 +201,12 @@ void pe_qs8_gemm_8x16c4__dsp(size_t mr, size_t nc, size_t kp, const uint8_t *a, 
       }
       for (n = 0; n < np; n += 2) tile_2x2(wide, w + (g0 * PE_GEMM_NR + n) * PE_GEMM_KR, ng, acc + n);
     }
-    if (full)
-      requant_2rows(acc, q, nc, c0, c1, output_offset, act_min, act_max, 1);
+    if (right && full)
+      requant_2rows(acc, q, nc, c0, c1, output_offset, act_min, act_max, 1, 1);
+    else if (right)
+      requant_2rows(acc, q, nc, c0, c1, output_offset, act_min, act_max, 1, 0);
     else
-      requant_2rows(acc, q, nc, c0, c1, output_offset, act_min, act_max, 0);
+      requant_2rows(acc, q, nc, c0, c1, output_offset, act_min, act_max, 0, 0);
   }
   if (r < mr)
     pe_qs8_gemm_1x16c4__dsp(1, nc, kp, a + r * a_stride, a_stride, w, init, mult, shift, output_offset, act_min,
