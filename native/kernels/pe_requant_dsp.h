@@ -27,12 +27,12 @@ typedef struct {
 static inline pe_dsp_rq pe_dsp_rq_channel(int32_t mult, int32_t shift) {
   pe_dsp_rq q;
   const int32_t e = shift > 0 ? 0 : -shift;
-  const uint64_t k = ((uint64_t)1 << 30) + (e > 0 ? (uint64_t)1 << (30 + e) : 0u);
   q.mult = mult;
   q.left = shift > 0 ? shift : 0;
   q.sh = e - 1;
-  q.klo = (uint32_t)k;
-  q.khi = (int32_t)(uint32_t)(k >> 32);
+  /* K = 2^30 + 2^(30 + e) (e >= 1), 2^30 (e = 0) */
+  q.klo = e == 1 ? 0xC0000000u : 0x40000000u;
+  q.khi = e >= 2 ? (int32_t)(1u << (e - 2)) : 0;
   return q;
 }
 

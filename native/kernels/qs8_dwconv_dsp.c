@@ -6,11 +6,12 @@
  * and SMLABB / SMLATT multiply-accumulate the bottom and top halves into one int32 per channel
  * (exact products, wrapping sums, as the scalar kernel's uint32 accumulator). 3x3 filters
  * (dilation 1, any stride and padding) run every pixel of the row on one path: per chunk of up
- * to 32 channels the three input rows are copied into a stack strip padded with -input_offset
- * (x + input_offset = 0: a padding tap adds nothing, as TFLite's skipped taps), the input offset
- * times each channel's weight sum is added once (with the bias), the weights are split into int16
- * pairs and each channel's requantization constants prepared once, so a tap is one load, two
- * SXTB16 and four multiply-accumulates. Other filters: the general path, taps outside the input
+ * to 32 channels the input offset times each channel's weight sum is added once (with the bias;
+ * the sums formed in int16 halves with SADD16), the weights are split into int16 pairs and each
+ * channel's requantization constants prepared once. Pixels whose taps all lie inside read the
+ * input in place; the others (and every pixel of a row whose taps leave the input vertically)
+ * read a stack strip padded with -input_offset (x + input_offset = 0: a padding tap adds nothing,
+ * as TFLite's skipped taps). A tap is one load, two * SXTB16 and four multiply-accumulates. Other filters: the general path, taps outside the input
  * skipped (the valid range found once per pixel), the offset added to each input (SADD16).
  * The last channels (fewer than 4) take the scalar arithmetic. Built on M-profile cores with DSP
  * only (PE_DSP_KERNELS). */
@@ -150,7 +151,7 @@ static int dw3x3_row(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t o
   const int32_t width = (ox1 - 1 - ox0) * sw + 3; /* strip columns: input x from xs */
   const uint32_t pad4 = 0x01010101u * (uint8_t)(-p->input_offset);
   const int32_t oo = p->output_offset, lo = p->act_min, hi = p->act_max;
-  const int full = lo == -128 && hi == 127;
+  const int full = lo == -128 && hi == 127, rows_inside = y0 >= 0 && y0 + 3 <= p->in_h;
   int right;
   int32_t cmax = PE_DW_DSP_STRIP / (3 * width) & ~3, c0, c, g, t, fy, x, ox;
   int8_t strip[PE_DW_DSP_STRIP];
@@ -161,6 +162,66 @@ static int dw3x3_row(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t o
   for (c0 = 0; c0 < ch4; c0 += cmax) {
     const int32_t cc = ch4 - c0 < cmax ? ch4 - c0 : cmax;
     const size_t col = (size_t)cc, row = (size_t)width * col;
+    right = 1;
+    for (c = 0; c < cc; ++c) {
+      right &= p->shift[c0 + c] <= -1;
+      q[c] = pe_dsp_rq_channel(p->mult[c0 + c], p->shift[c0 + c]);
+    }
+    /* the weights split into int16 pairs, and the 4 channels' weight sums in int16 halves
+       (|sum| <= 9 * 128) */
+    for (g = 0; g < cc / 4; ++g) {
+      uint32_t se = 0, so = 0;
+      const uint32_t b0 = p->bias != NULL ? (uint32_t)p->bias[c0 + 4 * g] : 0u,
+                     b1 = p->bias != NULL ? (uint32_t)p->bias[c0 + 4 * g + 1] : 0u,
+                     b2 = p->bias != NULL ? (uint32_t)p->bias[c0 + 4 * g + 2] : 0u,
+                     b3 = p->bias != NULL ? (uint32_t)p->bias[c0 + 4 * g + 3] : 0u;
+      const uint32_t off = (uint32_t)p->input_offset;
+      for (t = 0; t < 9; ++t) {
+        const uint32_t wv = ld32(p->filter + t * ch + c0 + 4 * g);
+        const int32_t e = (int32_t)__sxtb16(wv), o = sxtb16_ror8(wv);
+        wq[18 * g + 2 * t] = e;
+        wq[18 * g + 2 * t + 1] = o;
+        se = __sadd16(se, (uint32_t)e);
+        so = __sadd16(so, (uint32_t)o);
+      }
+      base[4 * g] = (int32_t)(b0 + (uint32_t)(int32_t)(int16_t)se * off);
+      base[4 * g + 2] = (int32_t)(b2 + (uint32_t)((int32_t)se >> 16) * off);
+      base[4 * g + 1] = (int32_t)(b1 + (uint32_t)(int32_t)(int16_t)so * off);
+      base[4 * g + 3] = (int32_t)(b3 + (uint32_t)((int32_t)so >> 16) * off);
+    }
+    if (rows_inside) {
+      /* the pixels whose taps all lie inside read the input in place; the others a 3 x 3 strip */
+      for (ox = ox0; ox < ox1; ++ox) {
+        const int32_t ix0 = ox * sw - p->pad_w;
+        const int8_t *x0;
+        size_t pc = (size_t)ch, pr = (size_t)p->in_w * ch;
+        if (ix0 >= 0 && ix0 + 3 <= p->in_w) {
+          x0 = p->input + ((size_t)y0 * p->in_w + ix0) * ch + c0;
+        } else {
+          for (fy = 0; fy < 3; ++fy)
+            for (x = 0; x < 3; ++x) {
+              int8_t *dst = strip + ((size_t)fy * 3 + x) * col;
+              const int32_t ix = ix0 + x;
+              if (ix < 0 || ix >= p->in_w) {
+                for (c = 0; c < cc; c += 4) memcpy(dst + c, &pad4, 4);
+              } else {
+                const int8_t *src = p->input + ((size_t)(y0 + fy) * p->in_w + ix) * ch + c0;
+                for (c = 0; c < cc; c += 4) memcpy(dst + c, src + c, 4);
+              }
+            }
+          x0 = strip;
+          pc = col;
+          pr = 3 * col;
+        }
+        if (right && full)
+          dw3x3_px(x0, pc, pr, base, wq, q, cc / 4, oo, lo, hi, 1, 1, out + (size_t)(ox - ox0) * ch + c0);
+        else if (right)
+          dw3x3_px(x0, pc, pr, base, wq, q, cc / 4, oo, lo, hi, 1, 0, out + (size_t)(ox - ox0) * ch + c0);
+        else
+          dw3x3_px(x0, pc, pr, base, wq, q, cc / 4, oo, lo, hi, 0, 0, out + (size_t)(ox - ox0) * ch + c0);
+      }
+      continue;
+    }
     for (fy = 0; fy < 3; ++fy) {
       const int32_t iy = y0 + fy;
       int8_t *dst = strip + (size_t)fy * row;
@@ -174,20 +235,6 @@ static int dw3x3_row(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t o
         }
       }
     }
-    right = 1;
-    for (c = 0; c < cc; ++c) {
-      uint32_t sum = 0;
-      right &= p->shift[c0 + c] <= -1;
-      for (t = 0; t < 9; ++t) sum += (uint32_t)(int32_t)p->filter[t * ch + c0 + c];
-      base[c] = (int32_t)((p->bias != NULL ? (uint32_t)p->bias[c0 + c] : 0u) + sum * (uint32_t)p->input_offset);
-      q[c] = pe_dsp_rq_channel(p->mult[c0 + c], p->shift[c0 + c]);
-    }
-    for (g = 0; g < cc / 4; ++g)
-      for (t = 0; t < 9; ++t) {
-        const uint32_t wv = ld32(p->filter + t * ch + c0 + 4 * g);
-        wq[18 * g + 2 * t] = (int32_t)__sxtb16(wv);
-        wq[18 * g + 2 * t + 1] = sxtb16_ror8(wv);
-      }
 #define PE_DW_DSP_PIXELS(right_, full_)                                                                      \
   for (ox = ox0; ox < ox1; ++ox)                                                                                  \
     dw3x3_px(strip + (size_t)(ox - ox0) * sw * col, col, row, base, wq, q, cc / 4, oo, lo, hi, right_, full_,       \
