@@ -11,8 +11,8 @@
  * channel's requantization constants prepared once. Pixels whose taps all lie inside read the
  * input in place; the others (and every pixel of a row whose taps leave the input vertically)
  * read a stack strip padded with -input_offset (x + input_offset = 0: a padding tap adds nothing,
- * as TFLite's skipped taps). A tap is one load, two * SXTB16 and four multiply-accumulates. Other filters: the general path, taps outside the input
- * skipped (the valid range found once per pixel), the offset added to each input (SADD16).
+ * as TFLite's skipped taps). A tap is one load, two SXTB16 and four multiply-accumulates.
+ * Other filters: the general path, taps outside the input skipped (the valid range found once per pixel), the offset added to each input (SADD16).
  * The last channels (fewer than 4) take the scalar arithmetic. Built on M-profile cores with DSP
  * only (PE_DSP_KERNELS). */
 #include "pe_kernel.h"
