@@ -40,18 +40,22 @@ static inline int32x4_t requant4(int32x4_t acc, int32_t mult, int32_t shift, int
 static inline void tile_4x1(const int8_t *xb, const int8_t *wn, size_t kc, uint8x16_t offs, int32_t *s,
                             int32_t *ws) {
   int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3], w0 = *ws;
-  const size_t kfull = kc & ~(size_t)15;
-  size_t g;
-  for (g = 0; g < kfull; g += 16, xb += 64, wn += 256) {
+  size_t i;
+  for (i = kc / 16; i != 0; --i) {
     const int8x16_t wa = vldrbq_gather_offset_s8(wn, offs);
-    s0 = vmladavaq_s8(s0, wa, vld1q_s8(xb));
-    s1 = vmladavaq_s8(s1, wa, vld1q_s8(xb + 16));
-    s2 = vmladavaq_s8(s2, wa, vld1q_s8(xb + 32));
-    s3 = vmladavaq_s8(s3, wa, vld1q_s8(xb + 48));
+    const int8x16_t x0 = vld1q_s8(xb), x1 = vld1q_s8(xb + 16), x2 = vld1q_s8(xb + 32), x3 = vld1q_s8(xb + 48);
+    xb += 64;
+    wn += 256;
+    s0 = vmladavaq_s8(s0, wa, x0);
+    s1 = vmladavaq_s8(s1, wa, x1);
+    s2 = vmladavaq_s8(s2, wa, x2);
+    s3 = vmladavaq_s8(s3, wa, x3);
     w0 = vaddvaq_s8(w0, wa);
   }
-  if (g < kc) { /* the last k-groups: the weights under a tail predicate (zero past kc) */
+  if (kc % 16 != 0) {
+    const size_t g = kc & ~(size_t)15; /* the last k-groups: the weights under a tail predicate (zero past kc) */
     const int8x16_t wa = vldrbq_gather_offset_z_s8(wn, offs, vctp8q((uint32_t)(kc - g)));
+
     s0 = vmladavaq_s8(s0, wa, vld1q_s8(xb));
     s1 = vmladavaq_s8(s1, wa, vld1q_s8(xb + 16));
     s2 = vmladavaq_s8(s2, wa, vld1q_s8(xb + 32));
