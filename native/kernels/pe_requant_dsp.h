@@ -69,6 +69,24 @@ static inline int32_t pe_dsp_rq_scale_right(int32_t x, pe_dsp_rq q) {
   return hi >> q.sh;
 }
 
+/* The kernels specialize their loops on the requantization's (right, full) at -O2; built for
+   size (-Os) one copy takes them as run-time flags. call(r, f) is the loop for those flags. */
+#ifdef __OPTIMIZE_SIZE__
+#define PE_DSP_RQ_INLINE __attribute__((noinline))
+#define PE_DSP_RQ_DISPATCH(call, right, full) call((right), (full))
+#else
+#define PE_DSP_RQ_INLINE inline __attribute__((always_inline))
+#define PE_DSP_RQ_DISPATCH(call, right, full) \
+  do {                                        \
+    if ((right) && (full))                    \
+      call(1, 1);                             \
+    else if (right)                           \
+      call(1, 0);                             \
+    else                                      \
+      call(0, 0);                             \
+  } while (0)
+#endif
+
 /* the scaled sum, the output offset and the clamp; right: the channel shifts right (shift <= -1),
    full: the clamp is int8's own range (one SSAT) */
 static inline __attribute__((always_inline)) int8_t pe_dsp_requant_k(int32_t acc, pe_dsp_rq q, int32_t oo,

@@ -59,7 +59,7 @@ static inline int8_t dw_out(const pe_qs8_dw_args *p, int32_t c, int32_t acc, int
    forms tap by tap), so the taps need no offset; each group's 9 weight words come already split
    into int16 pairs (wq: 18 words per group of 4 channels), q the channels' requantization. A tap
    is one load, two SXTB16 and four multiply-accumulates. full: the clamp is int8's range. */
-static inline __attribute__((always_inline)) void dw3x3_px(const int8_t *x0, size_t col, size_t row, const int32_t *base, const int32_t *wq,
+static PE_DSP_RQ_INLINE void dw3x3_px(const int8_t *x0, size_t col, size_t row, const int32_t *base, const int32_t *wq,
                             const pe_dsp_rq *q, int32_t groups, int32_t oo, int32_t lo, int32_t hi, int right,
                             int full, int8_t *o) {
   int32_t g;
@@ -213,12 +213,10 @@ static int dw3x3_row(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t o
           pc = col;
           pr = 3 * col;
         }
-        if (right && full)
-          dw3x3_px(x0, pc, pr, base, wq, q, cc / 4, oo, lo, hi, 1, 1, out + (size_t)(ox - ox0) * ch + c0);
-        else if (right)
-          dw3x3_px(x0, pc, pr, base, wq, q, cc / 4, oo, lo, hi, 1, 0, out + (size_t)(ox - ox0) * ch + c0);
-        else
-          dw3x3_px(x0, pc, pr, base, wq, q, cc / 4, oo, lo, hi, 0, 0, out + (size_t)(ox - ox0) * ch + c0);
+#define PE_DW_DSP_PX(right_, full_) \
+  dw3x3_px(x0, pc, pr, base, wq, q, cc / 4, oo, lo, hi, right_, full_, out + (size_t)(ox - ox0) * ch + c0)
+        PE_DSP_RQ_DISPATCH(PE_DW_DSP_PX, right, full);
+#undef PE_DW_DSP_PX
       }
       continue;
     }
@@ -239,12 +237,7 @@ static int dw3x3_row(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t o
   for (ox = ox0; ox < ox1; ++ox)                                                                                  \
     dw3x3_px(strip + (size_t)(ox - ox0) * sw * col, col, row, base, wq, q, cc / 4, oo, lo, hi, right_, full_,       \
              out + (size_t)(ox - ox0) * ch + c0)
-    if (right && full)
-      PE_DW_DSP_PIXELS(1, 1);
-    else if (right)
-      PE_DW_DSP_PIXELS(1, 0);
-    else
-      PE_DW_DSP_PIXELS(0, 0);
+    PE_DSP_RQ_DISPATCH(PE_DW_DSP_PIXELS, right, full);
 #undef PE_DW_DSP_PIXELS
   }
   if (ch4 < ch) { /* the last channels, fewer than 4 */

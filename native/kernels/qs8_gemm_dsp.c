@@ -144,7 +144,7 @@ static inline void tile_2x2(const uint32_t *q, const int8_t *wp, size_t ng, int3
 
 /* Requantize channels [0, nc) of two rows (acc: row 0's 16 sums, then row 1's); full: the clamp is
    int8's own range, one SSAT. */
-static inline __attribute__((always_inline)) void requant_2rows(const int32_t *acc, const pe_dsp_rq *q, size_t nc,
+static PE_DSP_RQ_INLINE void requant_2rows(const int32_t *acc, const pe_dsp_rq *q, size_t nc,
                                                                 int8_t *c0, int8_t *c1, int32_t oo, int32_t lo,
                                                                 int32_t hi, int right, int full) {
   size_t n;
@@ -201,12 +201,9 @@ void pe_qs8_gemm_8x16c4__dsp(size_t mr, size_t nc, size_t kp, const uint8_t *a, 
       }
       for (n = 0; n < np; n += 2) tile_2x2(wide, w + (g0 * PE_GEMM_NR + n) * PE_GEMM_KR, ng, acc + n);
     }
-    if (right && full)
-      requant_2rows(acc, q, nc, c0, c1, output_offset, act_min, act_max, 1, 1);
-    else if (right)
-      requant_2rows(acc, q, nc, c0, c1, output_offset, act_min, act_max, 1, 0);
-    else
-      requant_2rows(acc, q, nc, c0, c1, output_offset, act_min, act_max, 0, 0);
+#define PE_GEMM_DSP_RQ(right_, full_) requant_2rows(acc, q, nc, c0, c1, output_offset, act_min, act_max, right_, full_)
+    PE_DSP_RQ_DISPATCH(PE_GEMM_DSP_RQ, right, full);
+#undef PE_GEMM_DSP_RQ
   }
   if (r < mr)
     pe_qs8_gemm_1x16c4__dsp(1, nc, kp, a + r * a_stride, a_stride, w, init, mult, shift, output_offset, act_min,
