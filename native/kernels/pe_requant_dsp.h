@@ -14,6 +14,9 @@
 #ifndef PE_REQUANT_DSP_H
 #define PE_REQUANT_DSP_H
 
+#include "pe_kernel.h"
+
+#if PE_DSP_KERNELS /* Arm inline assembly and ACLE: only where the DSP kernels are built */
 #include <arm_acle.h>
 #include <stdint.h>
 
@@ -101,5 +104,7 @@ static inline int8_t pe_dsp_requant(int32_t acc, pe_dsp_rq q, int32_t output_off
   v = v < act_min ? act_min : v;
   return (int8_t)(v > act_max ? act_max : v);
 }
+
+#endif /* PE_DSP_KERNELS */
 
 #endif
