@@ -207,7 +207,9 @@ def apply_layouts(packer, features: int, threads: int = 1, everywhere: bool = Fa
                 cache[key] = t
             lw.inputs = [x, cache[key], None, mt, st]
             lw.layout = LAYOUT_QS8_GEMM_N16K4
-            lw.scratch = max(lw.scratch, int(lib.pe_gemm_scratch_bytes(k, max(1, threads))))
+            # a panel of up to PE_GEMM_MR_MAX rows: a single-row FC needs one
+            rows = int(np.prod(lw.outputs[0].shape[:-1], dtype=np.int64))
+            lw.scratch = max(lw.scratch, int(lib.pe_gemm_scratch_bytes(k, rows, max(1, threads))))
             name = layout_name(lw.layout)
             counts[name] = counts.get(name, 0) + 1
     return counts
@@ -289,7 +291,8 @@ def apply_int4_layouts(packer, threads: int = 1) -> dict[str, int]:
                     cache[key] = packer.new_const(packed, f"{w.name}/{layout_name(LAYOUT_QS4_GEMM_N16K8)}")
                 lw.inputs = [x, cache[key], None, mt, st]
                 lw.layout = LAYOUT_QS4_GEMM_N16K8
-                lw.scratch = max(lw.scratch, int(lib.pe_gemm_scratch_bytes(k, max(1, threads))))
+                rows = int(np.prod(lw.outputs[0].shape[:-1], dtype=np.int64))
+                lw.scratch = max(lw.scratch, int(lib.pe_gemm_scratch_bytes(k, rows, max(1, threads))))
             name = layout_name(lw.layout)
             counts[name] = counts.get(name, 0) + 1
     return counts

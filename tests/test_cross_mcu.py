@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "boards" / "platform"))
 import build as mcu  # noqa: E402
 
 BOARDS = {"mps2-an386": {"dsp"}, "mps3-an547": {"dsp", "mve"}}
-GEMM = {"mps2-an386": "gemm_2x16c4__dsp", "mps3-an547": "gemm_4x16c4__mve"}  # the packed layout's kernel
+GEMM = {"mps2-an386": "gemm_8x16c4__dsp", "mps3-an547": "gemm_4x16c4__mve"}  # the packed layout's kernel
 DW = {"mps2-an386": "dw_row__dsp", "mps3-an547": "dw_row__mve"}  # depthwise, one channel per group
 # the C kernel test: its main and every kernel family's suite (native/tests/kt_*.c)
 KT_SOURCES = [ROOT / "native" / "tests" / "test_kernels.c", *sorted((ROOT / "native" / "tests").glob("kt_*.c"))]

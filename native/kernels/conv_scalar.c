@@ -114,7 +114,7 @@ static pe_status conv_check_packed(const pe_op_ctx *ctx, int depthwise) {
   if (st != PE_OK) return st;
   st = pe_gemm_layout_check(&filt, &mult, &shift, g.out_c, g.k_h * g.k_w * g.in_c, ctx->op->layout);
   if (st != PE_OK) return st;
-  st = pe_gemm_scratch_check(ctx, g.k_h * g.k_w * g.in_c);
+  st = pe_gemm_scratch_check(ctx, g.k_h * g.k_w * g.in_c, (int32_t)(pe_conv_elems(&out) / out.dims[3]));
   if (st != PE_OK) return st;
   return conv_check_common(p, &g, 1, out.dtype);
 }

@@ -50,7 +50,7 @@ pe_status pe_fully_connected_check(const pe_op_ctx *ctx) {
     if (st != PE_OK) return st;
     st = pe_gemm_layout_check(&w, &mult, &shift, units, depth, ctx->op->layout);
     if (st != PE_OK) return st;
-    st = pe_gemm_scratch_check(ctx, depth);
+    st = pe_gemm_scratch_check(ctx, depth, (int32_t)(n_in / depth));
     if (st != PE_OK) return st;
     PE_CHECK(in.dtype == PE_UINT8 ? fc_offsets_u8_ok(p)
                                   : pe_conv_offsets_ok(1, p->input_offset, p->output_offset, p->act_min,

@@ -44,7 +44,7 @@ const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__mve = {pe_qs8_gemm_4x16c4__mve,
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__mve = {pe_qs8_dw_row__mve};
 #endif
 #if PE_DSP_KERNELS
-const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_2x16c4__dsp = {pe_qs8_gemm_2x16c4__dsp, 2, "gemm_2x16c4__dsp",
+const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_8x16c4__dsp = {pe_qs8_gemm_8x16c4__dsp, 8, "gemm_8x16c4__dsp",
                                                         pe_qs8_gemm_1x16c4__dsp};
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__dsp = {pe_qs8_dw_row__dsp};
 #endif
@@ -69,19 +69,20 @@ const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_2x16c8__neon = {pe_qs4_gemm_2x16c8__neo
 
 static uint32_t round_up(uint32_t x, uint32_t m) { return (x + m - 1u) / m * m; }
 
-uint32_t pe_gemm_scratch_bytes(int32_t k, uint32_t threads) {
-  if (k < 1) return 0;
-  return round_up(PE_GEMM_MR_MAX * round_up((uint32_t)k, PE_GEMM_KR), 16u) * (threads ? threads : 1u);
+uint32_t pe_gemm_scratch_bytes(int32_t k, int32_t rows, uint32_t threads) {
+  if (k < 1 || rows < 1) return 0;
+  return round_up((uint32_t)(rows < PE_GEMM_MR_MAX ? rows : PE_GEMM_MR_MAX) * round_up((uint32_t)k, PE_GEMM_KR), 16u) *
+         (threads ? threads : 1u);
 }
 
-pe_status pe_gemm_scratch_check(const pe_op_ctx *ctx, int32_t k) {
-  PE_CHECK(k >= 1 && k <= (1 << 24), PE_ERR_SHAPE);
-  PE_CHECK(ctx->scratch_size >= pe_gemm_scratch_bytes(k, pe_model_max_threads(ctx->m)), PE_ERR_CORRUPT);
+pe_status pe_gemm_scratch_check(const pe_op_ctx *ctx, int32_t k, int32_t rows) {
+  PE_CHECK(k >= 1 && k <= (1 << 24) && rows >= 0, PE_ERR_SHAPE);
+  PE_CHECK(ctx->scratch_size >= pe_gemm_scratch_bytes(k, rows, pe_model_max_threads(ctx->m)), PE_ERR_CORRUPT);
   return PE_OK;
 }
 
 /* Panel bytes of one thread. */
-static uint32_t panel_bytes(int32_t k) { return pe_gemm_scratch_bytes(k, 1); }
+static uint32_t panel_bytes(int32_t k, int32_t rows) { return pe_gemm_scratch_bytes(k, rows, 1); }
 
 /* The packed tensor of an op with oc outputs and k inputs: exact size, and multipliers and shifts
    equal to the op's own (inputs 3 and 4, validated by the caller), zeros past oc. */
@@ -303,7 +304,7 @@ static void gemm_run(gemm_task *t) {
   const int32_t tiles = (t->rows + mr - 1) / mr;
   const uint32_t threads = pe_op_threads(t->ctx);
   t->kp = (int32_t)round_up((uint32_t)t->k, PE_GEMM_KR);
-  t->panel_bytes = panel_bytes(t->k);
+  t->panel_bytes = panel_bytes(t->k, t->rows);
   t->wblock = t->w4 ? pe_qs4_gemm_block_bytes((size_t)t->kp) : (size_t)t->kp * PE_GEMM_NR;
   t->nblocks = (t->oc + PE_GEMM_NR - 1) / PE_GEMM_NR;
   t->bchunks = 1;

@@ -29,7 +29,7 @@ extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__mve;
 extern const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__mve;
 #endif
 #if PE_DSP_KERNELS
-extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_2x16c4__dsp;
+extern const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_8x16c4__dsp;
 extern const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__dsp;
 #endif
 #if PE_ARM64_KERNELS
@@ -66,10 +66,12 @@ pe_status pe_gemm_layout_check(const pe_tensor *packed, const pe_tensor *mult, c
 
 
 /* BEGIN CDEF */
-/* Scratch bytes a GEMM-layout op needs for k inputs per output and `threads` threads. */
-uint32_t pe_gemm_scratch_bytes(int32_t k, uint32_t threads);
+/* Scratch bytes a GEMM-layout op needs for k inputs per output, `rows` output rows (pixels or
+   batch rows) and `threads` threads: a panel of min(rows, PE_GEMM_MR_MAX) rows per thread. */
+uint32_t pe_gemm_scratch_bytes(int32_t k, int32_t rows, uint32_t threads);
 /* END CDEF */
-/* The op's scratch holds a panel of depth k for each thread the model was planned for. */
-pe_status pe_gemm_scratch_check(const pe_op_ctx *ctx, int32_t k);
+/* The op's scratch holds a panel of depth k (and as many rows as the op has, up to
+   PE_GEMM_MR_MAX) for each thread the model was planned for. */
+pe_status pe_gemm_scratch_check(const pe_op_ctx *ctx, int32_t k, int32_t rows);
 
 #endif

@@ -108,8 +108,8 @@ void pe_qs8_gemm_4x16c4__neoni8mm(size_t mr, size_t nc, size_t kp, const uint8_t
                                   const int32_t *shift, int32_t output_offset, int32_t act_min,
                                   int32_t act_max, int8_t *c, size_t c_stride,
     const int32_t *rowadd);
-/* Cortex-M DSP (SMLAD on int16 pairs): 2 rows, and a single-row tile. */
-void pe_qs8_gemm_2x16c4__dsp(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+/* Cortex-M DSP (SMLAD on int16 pairs): up to 8 rows (2 x 2 tiles on a widened panel), and a single-row tile. */
+void pe_qs8_gemm_8x16c4__dsp(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                              const int8_t *w, const int32_t *init, const int32_t *mult,
                              const int32_t *shift, int32_t output_offset, int32_t act_min,
                              int32_t act_max, int8_t *c, size_t c_stride,

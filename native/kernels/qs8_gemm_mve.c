@@ -1,15 +1,16 @@
 /* int8 GEMM microkernel for Cortex-M Helium (MVE, Armv8.1-M: Cortex-M55/M85) over the
  * PE_LAYOUT_QS8_GEMM_N16K4 layout (qs8_gemm.h), bit-identical to pe_qs8_gemm_1x16c4__scalar.
  *
- * One channel at a time for up to 4 rows: a byte gather (VLDRB with offsets 0-3, 64-67, 128-131,
- * 192-195) takes the channel's 16 weights of 4 consecutive k-groups, the rows' 16 panel bytes are
- * flipped back to int8 (x = a ^ 0x80) and VMLADAVA sums the 16 exact products into each row's
- * int32 accumulator; VADDVA sums the weights, so that acc = init + 128 * sum(w) + sum(w * x)
+ * Up to 4 rows: per call the rows' panel bytes are flipped back to int8 (x = a ^ 0x80) once
+ * (per 256 k) into a stack buffer interleaved by 16 k, zero past kp. Then one channel at a time:
+ * a byte gather (VLDRB with offsets 0-3, 64-67, 128-131, 192-195) takes the channel's 16 weights
+ * of 4 consecutive k-groups and VMLADAVA sums the 16 exact products into each row's int32
+ * accumulator; VADDVA sums the weights, so that acc = init + 128 * sum(w) + sum(w * x)
  * = init + sum(w * a), the scalar twin's sum (mod 2^32). The last k-groups (kp not a multiple of
- * 16) are loaded under a tail predicate (VCTP), zeroing the weights there. Only the nc channels
+ * 16) are gathered under a tail predicate (VCTP), zeroing the weights there. Only the nc channels
  * stored are computed; the rows' results are requantized as one vector and stored with a byte
- * scatter (row r at r * c_stride). Built on M-profile
- * cores with integer MVE only (PE_MVE_KERNELS); elsewhere this file is empty. */
+ * scatter (row r at r * c_stride). Built on M-profile cores with integer MVE only
+ * (PE_MVE_KERNELS); elsewhere this file is empty. */
 #include "pe_kernel.h"
 
 #if PE_MVE_KERNELS
@@ -30,55 +31,90 @@ static inline int32x4_t requant4(int32x4_t acc, int32_t mult, int32_t shift, int
   return vminq_s32(vmaxq_s32(x, vmin), vmax);
 }
 
+#define PE_GEMM_MVE_KC 256 /* k per chunk of the flipped panel: 4 rows x 256 bytes of stack */
+
+/* 4 rows x channel n over kc k (a multiple of 4) of the flipped panel xb (per 16 k: row 0's 16
+   bytes, then rows 1, 2, 3; zero past kc) and the channel's weights wn (its word of the first
+   k-group): s[0..3] the rows' sums, *ws the weight sum. Per 16 k: one gather, four row loads,
+   four VMLADAVA, one VADDVA. */
+static inline void tile_4x1(const int8_t *xb, const int8_t *wn, size_t kc, uint8x16_t offs, int32_t *s,
+                            int32_t *ws) {
+  int32_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3], w0 = *ws;
+  size_t i;
+  for (i = kc / 16; i != 0; --i) {
+    const int8x16_t wa = vldrbq_gather_offset_s8(wn, offs);
+    const int8x16_t x0 = vld1q_s8(xb), x1 = vld1q_s8(xb + 16), x2 = vld1q_s8(xb + 32), x3 = vld1q_s8(xb + 48);
+    xb += 64;
+    wn += 256;
+    s0 = vmladavaq_s8(s0, wa, x0);
+    s1 = vmladavaq_s8(s1, wa, x1);
+    s2 = vmladavaq_s8(s2, wa, x2);
+    s3 = vmladavaq_s8(s3, wa, x3);
+    w0 = vaddvaq_s8(w0, wa);
+  }
+  if (kc % 16 != 0) {
+    const size_t g = kc & ~(size_t)15; /* the last k-groups: the weights under a tail predicate (zero past kc) */
+    const int8x16_t wa = vldrbq_gather_offset_z_s8(wn, offs, vctp8q((uint32_t)(kc - g)));
+
+    s0 = vmladavaq_s8(s0, wa, vld1q_s8(xb));
+    s1 = vmladavaq_s8(s1, wa, vld1q_s8(xb + 16));
+    s2 = vmladavaq_s8(s2, wa, vld1q_s8(xb + 32));
+    s3 = vmladavaq_s8(s3, wa, vld1q_s8(xb + 48));
+    w0 = vaddvaq_s8(w0, wa);
+  }
+  s[0] = s0;
+  s[1] = s1;
+  s[2] = s2;
+  s[3] = s3;
+  *ws = w0;
+}
+
+/* Up to 4 rows: the rows' panel bytes are flipped back to int8 (x = a ^ 0x80) once per chunk of
+   256 k into a stack buffer, interleaved by 16 k so that one pointer reaches all four rows and
+   zero-padded to a multiple of 16; then a channel at a time, each 16 k one gather, four row
+   loads, four VMLADAVA and one VADDVA. acc = init + 128 * sum(w) + sum(w * x) = init +
+   sum(w * a), the scalar twin's sum (mod 2^32). A channel's 4 rows are requantized as one vector
+   and stored with a byte scatter (row r at r * c_stride). */
 void pe_qs8_gemm_4x16c4__mve(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                              const int8_t *w, const int32_t *init, const int32_t *mult, const int32_t *shift,
                              int32_t output_offset, int32_t act_min, int32_t act_max, int8_t *c, size_t c_stride,
                              const int32_t *rowadd) {
-  const uint8_t *a0 = a, *a1 = mr > 1 ? a0 + a_stride : a0, *a2 = mr > 2 ? a1 + a_stride : a1;
-  const uint8_t *a3 = mr > 3 ? a2 + a_stride : a2;
   static const uint8_t offs_[16] = {0, 1, 2, 3, 64, 65, 66, 67, 128, 129, 130, 131, 192, 193, 194, 195};
   const uint8x16_t offs = vld1q_u8(offs_), flip = vdupq_n_u8(0x80);
-  const size_t kfull = kp & ~(size_t)15;
   const uint32x4_t rows = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)c_stride); /* row r's byte at r * c_stride */
   const mve_pred16_t store = vctp32q((uint32_t)mr);
   const int32x4_t vout = vdupq_n_s32(output_offset), vmin = vdupq_n_s32(act_min), vmax = vdupq_n_s32(act_max);
-  size_t n;
+  const uint8_t *ar[4];
+  int8_t xb[4 * PE_GEMM_MVE_KC] __attribute__((aligned(16)));
+  int32_t acc[PE_GEMM_NR * 4]; /* channel n's rows at 4 n */
+  int32_t ws[PE_GEMM_NR];
+  int32x4_t ra = vdupq_n_s32(0);
+  size_t n, k0, r;
+  for (r = 0; r < 4; ++r) ar[r] = a + (r < mr ? r : mr - 1) * a_stride; /* rows past mr: a copy, not stored */
+  if (rowadd != NULL) { /* the uint8 weight zero point's per-row term (qs8_gemm.h) */
+    int32_t t[4] = {0, 0, 0, 0};
+    for (r = 0; r < mr && r < 4; ++r) t[r] = rowadd[r];
+    ra = vld1q_s32(t);
+  }
   for (n = 0; n < nc; ++n) {
-    const int8_t *wn = w + 4 * n;
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, ws = 0;
-    size_t g;
-    for (g = 0; g < kfull; g += 16) {
-      const int8x16_t wv = vldrbq_gather_offset_s8(wn + 16 * g, offs);
-      s0 = vmladavaq_s8(s0, wv, vreinterpretq_s8_u8(veorq_u8(vld1q_u8(a0 + g), flip)));
-      s1 = vmladavaq_s8(s1, wv, vreinterpretq_s8_u8(veorq_u8(vld1q_u8(a1 + g), flip)));
-      s2 = vmladavaq_s8(s2, wv, vreinterpretq_s8_u8(veorq_u8(vld1q_u8(a2 + g), flip)));
-      s3 = vmladavaq_s8(s3, wv, vreinterpretq_s8_u8(veorq_u8(vld1q_u8(a3 + g), flip)));
-      ws = vaddvaq_s8(ws, wv);
+    vst1q_s32(acc + 4 * n, vdupq_n_s32(0));
+    ws[n] = 0;
+  }
+  for (k0 = 0; k0 < kp; k0 += PE_GEMM_MVE_KC) {
+    const size_t kc = kp - k0 < PE_GEMM_MVE_KC ? kp - k0 : PE_GEMM_MVE_KC;
+    size_t j;
+    for (j = 0; j < kc; j += 16) {
+      const mve_pred16_t p = vctp8q((uint32_t)(kc - j));
+      for (r = 0; r < 4; ++r)
+        vst1q_u8((uint8_t *)xb + 4 * j + 16 * r,
+                 veorq_m_u8(vdupq_n_u8(0), vldrbq_z_u8(ar[r] + k0 + j, p), flip, p));
     }
-    if (g < kp) {
-      const mve_pred16_t p = vctp8q((uint32_t)(kp - g));
-      const int8x16_t wv = vldrbq_gather_offset_z_s8(wn + 16 * g, offs, p);
-      s0 = vmladavaq_s8(s0, wv, vreinterpretq_s8_u8(veorq_u8(vldrbq_z_u8(a0 + g, p), flip)));
-      s1 = vmladavaq_s8(s1, wv, vreinterpretq_s8_u8(veorq_u8(vldrbq_z_u8(a1 + g, p), flip)));
-      s2 = vmladavaq_s8(s2, wv, vreinterpretq_s8_u8(veorq_u8(vldrbq_z_u8(a2 + g, p), flip)));
-      s3 = vmladavaq_s8(s3, wv, vreinterpretq_s8_u8(veorq_u8(vldrbq_z_u8(a3 + g, p), flip)));
-      ws = vaddvaq_s8(ws, wv);
-    }
-    {
-      /* the rows' sums as one vector: requantize and store them together */
-      const int32_t base = (int32_t)((uint32_t)init[n] + 128u * (uint32_t)ws);
-      int32x4_t acc = vdupq_n_s32((int32_t)((uint32_t)base + (uint32_t)s0));
-      acc = vsetq_lane_s32((int32_t)((uint32_t)base + (uint32_t)s1), acc, 1);
-      acc = vsetq_lane_s32((int32_t)((uint32_t)base + (uint32_t)s2), acc, 2);
-      acc = vsetq_lane_s32((int32_t)((uint32_t)base + (uint32_t)s3), acc, 3);
-      if (rowadd != NULL) { /* the uint8 weight zero point's per-row term (qs8_gemm.h) */
-        int32_t ra[4] = {0, 0, 0, 0};
-        size_t r;
-        for (r = 0; r < mr && r < 4; ++r) ra[r] = rowadd[r];
-        acc = vaddq_s32(acc, vld1q_s32(ra));
-      }
-      vstrbq_scatter_offset_p_s32(c + n, rows, requant4(acc, mult[n], shift[n], vout, vmin, vmax), store);
-    }
+    for (n = 0; n < nc; ++n) tile_4x1(xb, w + k0 * PE_GEMM_NR + n * PE_GEMM_KR, kc, offs, acc + 4 * n, ws + n);
+  }
+  for (n = 0; n < nc; ++n) {
+    const int32_t base = (int32_t)((uint32_t)init[n] + 128u * (uint32_t)ws[n]);
+    const int32x4_t v = vaddq_s32(vaddq_n_s32(vld1q_s32(acc + 4 * n), base), ra);
+    vstrbq_scatter_offset_p_s32(c + n, rows, requant4(v, mult[n], shift[n], vout, vmin, vmax), store);
   }
 }
 #else

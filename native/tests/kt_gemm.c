@@ -138,7 +138,7 @@ void kt_gemm(kt_state *s) {
       {"pe_qs8_gemm_4x16c4__mve", pe_qs8_gemm_4x16c4__mve, 4, PE_FEAT_MVE, "mve"},
 #endif
 #if PE_DSP_KERNELS
-      {"pe_qs8_gemm_2x16c4__dsp", pe_qs8_gemm_2x16c4__dsp, 2, PE_FEAT_DSP, "dsp"},
+      {"pe_qs8_gemm_8x16c4__dsp", pe_qs8_gemm_8x16c4__dsp, 8, PE_FEAT_DSP, "dsp"},
       {"pe_qs8_gemm_1x16c4__dsp", pe_qs8_gemm_1x16c4__dsp, 1, PE_FEAT_DSP, "dsp"},
 #endif
   };
