@@ -217,7 +217,7 @@ def test_no_orphan_qemu_after_ctrl_c_or_kill(sig):
             assert p.poll() is None, p.communicate()
             time.sleep(0.05)
     assert kid is not None, "QEMU did not start"
-    time.sleep(1.0)  # inside the upload
+    time.sleep(0.2)  # inside the upload
     os.kill(p.pid, sig)
     _, err = p.communicate(timeout=30)
     deadline = time.monotonic() + 5

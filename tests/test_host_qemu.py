@@ -164,7 +164,7 @@ def test_no_orphan_emulator_after_ctrl_c_or_kill(sig):
     tool, the emulator dies with it (PR_SET_PDEATHSIG)."""
     _need("qemu-rpi4")
     p, kid = _cli_with_emulator(["profile", "--board", "qemu-rpi4", str(model_path("tflm_person_detect")),
-                                 "--runs", "1000", "-q"])
+                                 "--runs", "1000000", "-q"])
     os.kill(p.pid, sig)
     _, err = p.communicate(timeout=30)
     deadline = time.monotonic() + 5
