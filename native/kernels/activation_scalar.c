@@ -292,16 +292,6 @@ static pe_status check_logistic_or_tanh(const pe_op_ctx *ctx) {
   return PE_OK;
 }
 
-/* 8-bit: TFLite's LookupTable, the table indexed by the input's byte. */
-static void lookup_8bit(const pe_tensor *in, const pe_tensor *lut, const pe_tensor *out) {
-  const uint8_t *x = (const uint8_t *)in->data;
-  const uint8_t *table = (const uint8_t *)lut->data;
-  uint8_t *y = (uint8_t *)out->data;
-  const int32_t n = pe_elems(in);
-  int32_t i;
-  for (i = 0; i < n; ++i) y[i] = table[x[i]];
-}
-
 /* 8-bit RELU, LEAKY_RELU, HARD_SWISH: an output byte is a function of the input byte alone, so
    above LUT_MIN elements the kernels evaluate it once for each of the 256 bytes and map the
    tensor through that table (the same values; 256 evaluations instead of n). */
@@ -314,6 +304,8 @@ static int use_lut(const pe_tensor *in) {
 /* The input value of byte b */
 static int32_t byte_value(int32_t dtype, uint32_t b) { return dtype == PE_INT8 ? (int32_t)(int8_t)b : (int32_t)b; }
 
+/* y[i] = table[byte i of x]: TFLite's LookupTable for 8-bit tensors (LOGISTIC and TANH take their
+   table from the packer) */
 static void map_bytes(const pe_tensor *in, const uint8_t *table, const pe_tensor *out) {
   const uint8_t *x = (const uint8_t *)in->data;
   uint8_t *y = (uint8_t *)out->data;
@@ -392,7 +384,7 @@ pe_status pe_logistic__scalar(const pe_op_ctx *ctx) {
     logistic_int16((const pe_logistic_params *)ctx->params, &in, &out);
   } else {
     const pe_tensor lut = pe_input(ctx, 1);
-    lookup_8bit(&in, &lut, &out);
+    map_bytes(&in, (const uint8_t *)lut.data, &out);
   }
   return PE_OK;
 }
@@ -405,7 +397,7 @@ pe_status pe_tanh__scalar(const pe_op_ctx *ctx) {
     tanh_int16((const pe_logistic_params *)ctx->params, &in, &out);
   } else {
     const pe_tensor lut = pe_input(ctx, 1);
-    lookup_8bit(&in, &lut, &out);
+    map_bytes(&in, (const uint8_t *)lut.data, &out);
   }
   return PE_OK;
 }
