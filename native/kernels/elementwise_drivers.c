@@ -142,7 +142,7 @@ int pe_prelu__rows_accepts(const pe_op_ctx *ctx) {
 
 typedef struct {
   pe_qs8_prelu_fn fn;
-  pe_qs8_prelu_params p;
+  const pe_prelu_params *p;
   const int8_t *x, *alpha;
   int8_t *out;
   size_t row, rows, rows_per_item;
@@ -155,14 +155,14 @@ static void prelu_item(void *task, uint32_t item, uint32_t thread) {
   size_t r, i;
   (void)thread;
   if (t->row >= PRELU_REP / 2) {
-    for (r = r0; r < r1; ++r) t->fn(t->row, t->x + r * t->row, t->alpha, t->out + r * t->row, &t->p);
+    for (r = r0; r < r1; ++r) t->fn(t->row, t->x + r * t->row, t->alpha, t->out + r * t->row, t->p);
   } else { /* g rows at a time against g copies of alpha */
     int8_t rep[PRELU_REP];
     const size_t g = PRELU_REP / t->row;
     for (i = 0; i < g * t->row; ++i) rep[i] = t->alpha[i % t->row];
     for (r = r0; r < r1; r += g) {
       const size_t k = r1 - r < g ? r1 - r : g;
-      t->fn(k * t->row, t->x + r * t->row, rep, t->out + r * t->row, &t->p);
+      t->fn(k * t->row, t->x + r * t->row, rep, t->out + r * t->row, t->p);
     }
   }
 }
@@ -173,13 +173,7 @@ pe_status pe_prelu__rows(const pe_op_ctx *ctx) {
   const size_t n = (size_t)pe_elems(&out);
   prelu_task t;
   t.fn = ((const pe_qs8_prelu_ukernel *)ctx->variant->ukernel)->fn;
-  t.p.input_offset = p->input_offset;
-  t.p.alpha_offset = p->alpha_offset;
-  t.p.output_offset = p->output_offset;
-  t.p.identity_multiplier = p->identity_multiplier;
-  t.p.identity_shift = p->identity_shift;
-  t.p.alpha_multiplier = p->alpha_multiplier;
-  t.p.alpha_shift = p->alpha_shift;
+  t.p = p;
   t.x = (const int8_t *)x.data;
   t.alpha = (const int8_t *)alpha.data;
   t.out = (int8_t *)out.data;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "elementwise.h"
+#include "qs8_prelu.h"
 
 /* ---- tensors -------------------------------------------------------------------------- */
 
@@ -335,17 +336,7 @@ pe_status pe_prelu__scalar(const pe_op_ctx *ctx) {
   bcast_walk w;
   int32_t i;
   walk_init(&w, &x, &alpha, &out);
-  for (i = 0; i < n; ++i, walk_next(&w)) {
-    const int32_t v = load(&x, w.at[0]) + p->input_offset;
-    int32_t r;
-    if (v >= 0) {
-      r = pe_mbqm(v, p->identity_multiplier, p->identity_shift);
-    } else {
-      const int32_t a = load(&alpha, w.at[1]) + p->alpha_offset;
-      r = pe_mbqm(v * a, p->alpha_multiplier, p->alpha_shift);
-    }
-    store(&out, i, clamp64((int64_t)r + p->output_offset, INT8_MIN, INT8_MAX));
-  }
+  for (i = 0; i < n; ++i, walk_next(&w)) store(&out, i, pe_qs8_prelu_one(p, load(&x, w.at[0]), load(&alpha, w.at[1])));
   return PE_OK;
 }
 

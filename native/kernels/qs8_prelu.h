@@ -14,21 +14,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct {
-  int32_t input_offset, alpha_offset, output_offset;
-  int32_t identity_multiplier, identity_shift;
-  int32_t alpha_multiplier, alpha_shift;
-} pe_qs8_prelu_params;
+#include "elementwise.h" /* pe_prelu_params: the op's parameters are the kernels' */
+
+/* One element: the formula above (the scalar kernels' arithmetic, in one place). */
+static inline int8_t pe_qs8_prelu_one(const pe_prelu_params *p, int32_t x, int32_t alpha) {
+  const int32_t v = x + p->input_offset;
+  const int32_t r = v >= 0 ? pe_mbqm(v, p->identity_multiplier, p->identity_shift)
+                           : pe_mbqm(v * (alpha + p->alpha_offset), p->alpha_multiplier, p->alpha_shift);
+  const int64_t o = (int64_t)r + p->output_offset;
+  return (int8_t)(o < INT8_MIN ? INT8_MIN : (o > INT8_MAX ? INT8_MAX : o));
+}
 
 typedef void (*pe_qs8_prelu_fn)(size_t n, const int8_t *x, const int8_t *alpha, int8_t *out,
-                                const pe_qs8_prelu_params *p);
+                                const pe_prelu_params *p);
 
-void pe_qs8_prelu__scalar(size_t n, const int8_t *x, const int8_t *alpha, int8_t *out, const pe_qs8_prelu_params *p);
+void pe_qs8_prelu__scalar(size_t n, const int8_t *x, const int8_t *alpha, int8_t *out, const pe_prelu_params *p);
 void pe_qs8_prelu_16x__avx2(size_t n, const int8_t *x, const int8_t *alpha, int8_t *out,
-                            const pe_qs8_prelu_params *p);
+                            const pe_prelu_params *p);
 void pe_qs8_prelu_16x__avx512(size_t n, const int8_t *x, const int8_t *alpha, int8_t *out,
-                              const pe_qs8_prelu_params *p);
+                              const pe_prelu_params *p);
 void pe_qs8_prelu_16x__neon(size_t n, const int8_t *x, const int8_t *alpha, int8_t *out,
-                            const pe_qs8_prelu_params *p);
+                            const pe_prelu_params *p);
 
 #endif

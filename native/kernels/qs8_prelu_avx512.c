@@ -6,7 +6,7 @@
 #include "qs8_prelu.h"
 
 void pe_qs8_prelu_16x__avx512(size_t n, const int8_t *x, const int8_t *alpha, int8_t *out,
-                              const pe_qs8_prelu_params *p) {
+                              const pe_prelu_params *p) {
   const __m512i ioff = _mm512_set1_epi32(p->input_offset), aoff = _mm512_set1_epi32(p->alpha_offset);
   const __m512i m1 = _mm512_set1_epi32(p->identity_multiplier), s1 = _mm512_set1_epi32(p->identity_shift);
   const __m512i m2 = _mm512_set1_epi32(p->alpha_multiplier), s2 = _mm512_set1_epi32(p->alpha_shift);

@@ -7,7 +7,7 @@
 #include "qs8_prelu.h"
 
 void pe_qs8_prelu_16x__neon(size_t n, const int8_t *x, const int8_t *alpha, int8_t *out,
-                            const pe_qs8_prelu_params *p) {
+                            const pe_prelu_params *p) {
   const int16x8_t ioff = vdupq_n_s16((int16_t)p->input_offset), aoff = vdupq_n_s16((int16_t)p->alpha_offset);
   const int32x4_t m1 = vdupq_n_s32(p->identity_multiplier), s1 = vdupq_n_s32(p->identity_shift);
   const int32x4_t m2 = vdupq_n_s32(p->alpha_multiplier), s2 = vdupq_n_s32(p->alpha_shift);

@@ -33,7 +33,7 @@ static int32_t mbqm_ref(int32_t x, int32_t m, int32_t shift) {
   return (hi >> e) + (rem > thr ? 1 : 0);
 }
 
-static int8_t formula(int32_t x, int32_t a, const pe_qs8_prelu_params *p) {
+static int8_t formula(int32_t x, int32_t a, const pe_prelu_params *p) {
   const int32_t v = x + p->input_offset;
   const int64_t r = (int64_t)(v >= 0 ? mbqm_ref(v, p->identity_multiplier, p->identity_shift)
                                      : mbqm_ref(v * (a + p->alpha_offset), p->alpha_multiplier, p->alpha_shift)) +
@@ -71,7 +71,7 @@ void kt_prelu(kt_state *s) {
   for (ni = 0; ni < sizeof ns / sizeof ns[0]; ++ni)
     for (rep = 0; rep < 8; ++rep) {
       const size_t n = ns[ni];
-      pe_qs8_prelu_params p;
+      pe_prelu_params p;
       int ok;
       p.input_offset = kt_range(s, -127, 128);
       p.alpha_offset = kt_range(s, -127, 128);
