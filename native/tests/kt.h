@@ -22,6 +22,15 @@ static inline uint32_t kt_rand(kt_state *s) {
 static inline int32_t kt_range(kt_state *s, int32_t lo, int32_t hi) {
   return lo + (int32_t)(kt_rand(s) % (uint32_t)(hi - lo + 1));
 }
+/* A requantization multiplier: 0, INT32_MAX, 2^30 or one in [2^30, 2^31) */
+static inline int32_t kt_multiplier(kt_state *s) {
+  switch (kt_rand(s) % 8) {
+    case 0: return 0;
+    case 1: return INT32_MAX;
+    case 2: return 1 << 30;
+    default: return (int32_t)(0x40000000u + kt_rand(s) % 0x40000000u);
+  }
+}
 
 /* Record one case; a failure prints its name and a detail line. */
 void kt_check(kt_state *s, int ok, const char *what, const char *detail);

@@ -41,15 +41,6 @@ static int8_t formula(int32_t x, int32_t a, const pe_prelu_params *p) {
   return (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));
 }
 
-static int32_t mult(kt_state *s) {
-  switch (kt_rand(s) % 8) {
-    case 0: return 0;
-    case 1: return INT32_MAX;
-    case 2: return 1 << 30;
-    default: return (int32_t)(0x40000000u + kt_rand(s) % 0x40000000u);
-  }
-}
-
 void kt_prelu(kt_state *s) {
   static const size_t ns[] = {0, 1, 2, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 255, 256, 257, MAX_N};
   const kt_prelu_variant vs[] = {
@@ -78,8 +69,8 @@ void kt_prelu(kt_state *s) {
       if (rep == 1) p.input_offset = p.alpha_offset = 128;
       if (rep == 2) p.input_offset = p.alpha_offset = -127;
       p.output_offset = kt_range(s, -128, 127);
-      p.identity_multiplier = mult(s);
-      p.alpha_multiplier = mult(s);
+      p.identity_multiplier = kt_multiplier(s);
+      p.alpha_multiplier = kt_multiplier(s);
       /* shifts over the whole range the check allows: large left shifts wrap and saturate */
       p.identity_shift = rep == 3 ? 31 : (rep == 4 ? -31 : kt_range(s, -12, 4));
       p.alpha_shift = rep == 5 ? 31 : (rep == 6 ? -31 : kt_range(s, -16, 2));

@@ -37,15 +37,6 @@ static int8_t formula(int32_t x, int32_t y, const pe_qs8_vadd_params *p) {
   return (int8_t)(r < p->act_min ? p->act_min : (r > p->act_max ? p->act_max : r));
 }
 
-static int32_t mult(kt_state *s) {
-  switch (kt_rand(s) % 8) {
-    case 0: return 0;
-    case 1: return INT32_MAX;
-    case 2: return 1 << 30;
-    default: return (int32_t)(0x40000000u + kt_rand(s) % 0x40000000u);
-  }
-}
-
 void kt_vadd(kt_state *s) {
   static const size_t ns[] = {0, 1, 2, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 255, 256, 257, MAX_N};
   const kt_vadd_variant vs[] = {
@@ -76,9 +67,9 @@ void kt_vadd(kt_state *s) {
         p.b_offset = kt_range(s, -127, 128);
         if (rep == 1) p.a_offset = p.b_offset = 128;
         if (rep == 2) p.a_offset = p.b_offset = -127;
-        p.a_mult = mult(s);
-        p.b_mult = mult(s);
-        p.out_mult = mult(s);
+        p.a_mult = kt_multiplier(s);
+        p.b_mult = kt_multiplier(s);
+        p.out_mult = kt_multiplier(s);
         p.a_shift = kt_range(s, -31, 0);
         p.b_shift = kt_range(s, -31, 0);
         p.out_shift = kt_range(s, -31, 0);
