@@ -59,9 +59,11 @@ const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__neoni8mm = {pe_qs8_gemm_4x16c4_
 const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_1x16c8__scalar = {pe_qs4_gemm_1x16c8__scalar, 1, "gemm4_1x16c8__scalar",
                                                            NULL};
 #if PE_X86_KERNELS
-const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_4x16c8__avx2 = {pe_qs4_gemm_4x16c8__avx2, 4, "gemm4_4x16c8__avx2", NULL};
+const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_4x16c8__avx2 = {pe_qs4_gemm_4x16c8__avx2, 4, "gemm4_4x16c8__avx2",
+                                                         pe_qs4_gemm_1x16c8__avx2};
 const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_8x16c8__avx512vnni = {pe_qs4_gemm_8x16c8__avx512vnni, 8,
-                                                               "gemm4_8x16c8__avx512vnni", NULL};
+                                                               "gemm4_8x16c8__avx512vnni",
+                                                               pe_qs4_gemm_1x16c8__avx512vnni};
 #endif
 #if PE_ARM64_KERNELS
 const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_2x16c8__neon = {pe_qs4_gemm_2x16c8__neon, 2, "gemm4_2x16c8__neon", NULL};

@@ -45,6 +45,14 @@ void pe_qs4_gemm_4x16c8__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a,
                               const int8_t *w, const int32_t *init, const int32_t *mult,
                               const int32_t *shift, int32_t output_offset, int32_t act_min,
                               int32_t act_max, int8_t *c, size_t c_stride, const int32_t *rowadd);
+void pe_qs4_gemm_1x16c8__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                              const int8_t *w, const int32_t *init, const int32_t *mult,
+                              const int32_t *shift, int32_t output_offset, int32_t act_min,
+                              int32_t act_max, int8_t *c, size_t c_stride, const int32_t *rowadd);
+void pe_qs4_gemm_1x16c8__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                                    const int8_t *w, const int32_t *init, const int32_t *mult,
+                                    const int32_t *shift, int32_t output_offset, int32_t act_min,
+                                    int32_t act_max, int8_t *c, size_t c_stride, const int32_t *rowadd);
 void pe_qs4_gemm_8x16c8__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                                     const int8_t *w, const int32_t *init, const int32_t *mult,
                                     const int32_t *shift, int32_t output_offset, int32_t act_min,

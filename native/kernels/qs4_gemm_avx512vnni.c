@@ -80,3 +80,32 @@ void pe_qs4_gemm_8x16c8__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8
   PE_STORE_ROW(7, c7)
 #undef PE_STORE_ROW
 }
+
+/* One row x 16 channels (batch-1 FULLY_CONNECTED): the 8-row tile would compute seven rows for
+ * nothing. The two k-groups of each load go to independent accumulators (int32 sums wrap, so the
+ * order of the additions does not change the result). */
+void pe_qs4_gemm_1x16c8__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                                    const int8_t *w, const int32_t *init, const int32_t *mult,
+                                    const int32_t *shift, int32_t output_offset, int32_t act_min,
+                                    int32_t act_max, int8_t *c, size_t c_stride, const int32_t *rowadd) {
+  const __m512i mask = _mm512_set1_epi8(0x0F);
+  __m512i c0 = _mm512_loadu_si512((const void *)init), c1 = _mm512_setzero_si512();
+  const __mmask16 store = (__mmask16)((1u << nc) - 1u);
+  size_t k;
+  (void)mr;
+  (void)a_stride;
+  (void)c_stride;
+  for (k = 0; k + 8 <= kp; k += 8, w += 64) {
+    const __m512i v = _mm512_loadu_si512((const void *)w);
+    c0 = _mm512_dpbusd_epi32(c0, bcast4(a + k), sext4(_mm512_and_si512(v, mask)));
+    c1 = _mm512_dpbusd_epi32(c1, bcast4(a + k + 4), sext4(_mm512_and_si512(_mm512_srli_epi16(v, 4), mask)));
+  }
+  if (k < kp)
+    c0 = _mm512_dpbusd_epi32(c0, bcast4(a + k), sext4(_mm512_and_si512(_mm512_loadu_si512((const void *)w), mask)));
+  c0 = _mm512_add_epi32(c0, c1);
+  if (rowadd != NULL) c0 = _mm512_add_epi32(c0, _mm512_set1_epi32(rowadd[0]));
+  _mm512_mask_cvtepi32_storeu_epi8(
+      c, store,
+      pe_requant16_avx512(c0, _mm512_loadu_si512((const void *)mult), _mm512_loadu_si512((const void *)shift),
+                          _mm512_set1_epi32(output_offset), _mm512_set1_epi32(act_min), _mm512_set1_epi32(act_max)));
+}

@@ -133,7 +133,9 @@ void kt_int4(kt_state *s) {
       {"pe_qs4_gemm_1x16c8__scalar", pe_qs4_gemm_1x16c8__scalar, 1, 0, ""},
 #if PE_X86_KERNELS
       {"pe_qs4_gemm_4x16c8__avx2", pe_qs4_gemm_4x16c8__avx2, 4, PE_FEAT_AVX2, "avx2"},
+      {"pe_qs4_gemm_1x16c8__avx2", pe_qs4_gemm_1x16c8__avx2, 1, PE_FEAT_AVX2, "avx2"},
       {"pe_qs4_gemm_8x16c8__avx512vnni", pe_qs4_gemm_8x16c8__avx512vnni, 8, PE_FEAT_AVX512VNNI, "avx512vnni"},
+      {"pe_qs4_gemm_1x16c8__avx512vnni", pe_qs4_gemm_1x16c8__avx512vnni, 1, PE_FEAT_AVX512VNNI, "avx512vnni"},
 #endif
 #if PE_ARM64_KERNELS
       {"pe_qs4_gemm_2x16c8__neon", pe_qs4_gemm_2x16c8__neon, 2, PE_FEAT_NEON, "neon"},
