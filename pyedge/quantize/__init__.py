@@ -21,6 +21,7 @@ from .observers import DEFAULT_METHOD, METHODS, TensorObserver
 from .quantizer import ACTIVATION_TYPES, IO_TYPES, QuantizationError, activation_tensors, check_quantizable, prepare_float_graph, \
     quantize_graph
 from .reference import ReferenceRunner, progress
+from . import biascorr, tune
 
 __all__ = ["quantize", "calibrate", "Calibration", "METHODS", "DEFAULT_METHOD", "IO_TYPES", "ACTIVATION_TYPES",
            "CalibrationDataError", "QuantizationError"]
@@ -40,6 +41,8 @@ class Calibration:
     graph: Graph  # the float graph, DEQUANTIZE of constants folded
     observers: dict[int, TensorObserver] = field(default_factory=dict)
     samples: int = 0
+    clamp_ranges: bool = True  # tune.clamp_ranges: MAXIMUM/MINIMUM by a constant (docs/quantize.md)
+    bias_correction: bool = True  # biascorr.correct_biases: on, by measurement (docs/quantize.md)
 
     def ranges(self, method: str = DEFAULT_METHOD) -> dict[str, tuple[float, float]]:
         """Calibrated (min, max) per activation, by tensor name."""
@@ -52,11 +55,27 @@ class Calibration:
         if method not in METHODS:
             raise ValueError(f"unknown calibration method {method!r}; methods: {', '.join(METHODS)}")
         qmin, qmax = (-32768, 32767) if activations == "int16" else (-128, 127)
-        g = quantize_graph(self.graph, lambda i: self.observers[i].range(method, qmin, qmax), io=io,
+        act_range = self._act_range(method, qmin, qmax)
+        g = quantize_graph(self._corrected_graph(), act_range, io=io,
                            activations=activations)
         kind = "16x8" if activations == "int16" else "int8"
         g.description = f"pyedge {kind} post-training quantization ({method}, {self.samples} samples)"
         return write_tflite(g)
+
+
+    def _corrected_graph(self) -> Graph:
+        """The float graph, its biases corrected by biascorr when `bias_correction` rounds are asked."""
+        if not self.bias_correction:
+            return self.graph
+        return biascorr.correct_biases(self.graph, lambda i: self.observers[i].channel_mean()
+                                       if i in self.observers else None)
+
+    def _act_range(self, method: str, qmin: int, qmax: int):
+        """tensor index -> calibrated (min, max), adjusted by pyedge.quantize.tune."""
+        ranges = {i: o.range(method, qmin, qmax) for i, o in self.observers.items()}
+        if self.clamp_ranges:
+            ranges = tune.clamp_ranges(self.graph, ranges)
+        return ranges.__getitem__
 
 
 def calibrate(model: str | os.PathLike | bytes, data: Any, show_progress: bool | None = None) -> Calibration:
