@@ -152,3 +152,129 @@ SHIPPED = {
     "mediapipe_face_detection_short_range": (128, -1.0, 1.0),
     "mediapipe_face_landmark": (192, 0.0, 1.0),
 }
+
+
+# openWakeWord float models: not stored here (the openWakeWord project licenses its pre-trained
+# models CC BY-NC-SA 4.0, which the Apache-2.0 licence file of the wheel does not override), but
+# read from the pinned PyPI wheel pyopen-wakeword 1.1.0 (the `test` extra installs it; otherwise
+# `pip download` fetches it into build/oww/). Checked by sha256.
+OWW_WHEEL = "pyopen-wakeword==1.1.0"
+OWW_SHA256 = {
+    "melspectrogram": "96fa0adccb6e8cf95cb14465409a1a2898ee4a96a85bb9ed3c7eb0e68bf163e8",
+    "embedding_model": "c0aea21eb84a4ce90a08c870da41b7a7173b45269e6a3207c71d67c40f3a59d8",
+    "okay_nabu": "2982cecde4ee81cc7a2573d2602a7d54f0669425c94a7b64af77e0ff92b03a18",
+}
+OWW_MODELS = {"oww_embedding_model": "embedding_model", "oww_okay_nabu": "okay_nabu"}
+
+
+class OwwUnavailable(RuntimeError):
+    """The openWakeWord models could not be found or fetched (says why)."""
+
+
+def _sha256(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@functools.cache
+def _oww_dir():
+    from pathlib import Path
+
+    try:
+        import pyopen_wakeword
+
+        d = Path(pyopen_wakeword.__file__).parent / "models"
+        if (d / "okay_nabu.tflite").exists():
+            return d
+    except ImportError:
+        pass
+    import subprocess
+    import sys
+    import zipfile
+
+    build = Path(__file__).resolve().parent.parent / "build" / "oww"
+    d = build / "models"
+    if not all((d / f"{n}.tflite").exists() for n in OWW_SHA256):
+        build.mkdir(parents=True, exist_ok=True)
+        r = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", OWW_WHEEL, "-d", str(build)],
+                           capture_output=True, text=True, timeout=300)
+        wheels = sorted(build.glob("pyopen_wakeword-1.1.0-*.whl"))
+        if r.returncode != 0 or not wheels:
+            raise OwwUnavailable(f"openWakeWord models: {OWW_WHEEL} is not installed and pip download failed "
+                                 f"(offline?): {(r.stderr or r.stdout).strip()[-300:]}")
+        d.mkdir(exist_ok=True)
+        with zipfile.ZipFile(wheels[-1]) as z:
+            for n in OWW_SHA256:
+                (d / f"{n}.tflite").write_bytes(z.read(f"pyopen_wakeword/models/{n}.tflite"))
+    return d
+
+
+def oww_model_path(name: str):
+    """Path of an openWakeWord model (melspectrogram, embedding_model, okay_nabu) from the pinned
+    wheel, its sha256 checked; raises OwwUnavailable when neither installed nor fetchable."""
+    p = _oww_dir() / f"{name}.tflite"
+    if _sha256(p) != OWW_SHA256[name]:
+        raise OwwUnavailable(f"{p}: sha256 differs from the pyopen-wakeword 1.1.0 model")
+    return p
+
+
+@functools.cache
+def oww_clips() -> list[tuple[np.ndarray, int, str]]:
+    """(mel frames [n, 32] float32, 1 if the wake phrase is spoken, text) per clip of
+    tests/models/float/oww_mels.npz (tools/oww_calibration.py: espeak-ng speech in noise, chirps,
+    tones, noise)."""
+    with np.load(FLOAT / "oww_mels.npz") as z:
+        mels, lengths, wake, text = z["mels"].astype(np.float32), z["lengths"], z["wake"], z["text"]
+    ends = np.cumsum(lengths)
+    return [(mels[e - n:e], int(w), str(t)) for e, n, w, t in zip(ends, lengths, wake, text)]
+
+
+def oww_split() -> tuple[list[int], list[int]]:
+    """Clip indices for calibration (even) and held-out evaluation (odd)."""
+    n = len(oww_clips())
+    return list(range(0, n, 2)), list(range(1, n, 2))
+
+
+def oww_embedding_inputs(clips: list[int], step: int = 8) -> np.ndarray:
+    """Embedding model inputs [N, 76, 32, 1]: 76-frame windows every `step` frames of the clips."""
+    out = []
+    for c in clips:
+        m = oww_clips()[c][0]
+        out += [m[s:s + 76, :, None] for s in range(0, len(m) - 76 + 1, step)]
+    return np.stack(out).astype(np.float32)
+
+
+@functools.cache
+def _oww_embedding_table() -> list[np.ndarray]:
+    with np.load(FLOAT / "oww_mels.npz") as z:
+        emb, lengths = z["emb"].astype(np.float32), z["emb_lengths"]
+    ends = np.cumsum(lengths)
+    return [emb[e - n:e] for e, n in zip(ends, lengths)]
+
+
+def oww_embeddings(clip: int) -> np.ndarray:
+    """[n, 96] float embeddings of one clip (76-frame windows every 8 frames, as openWakeWord
+    streams them), computed by tools/oww_calibration.py with the float embedding model and stored."""
+    return _oww_embedding_table()[clip]
+
+
+def oww_head_inputs(clips: list[int], step: int = 1) -> np.ndarray:
+    """Wake-word head inputs [N, 16, 96]: 16 consecutive embeddings, every `step` embeddings."""
+    out = []
+    for c in clips:
+        e = oww_embeddings(c)
+        out += [e[s:s + 16] for s in range(0, len(e) - 16 + 1, step)]
+    return np.stack(out).astype(np.float32)
+
+
+def oww_data(model: str, n_cal: int | None = None, n_eval: int | None = None):
+    """(calibration, held-out) inputs of an openWakeWord model (`oww_embedding_model` or
+    `oww_okay_nabu`), clips split by oww_split(); evenly subsampled to n_cal / n_eval."""
+    cal_c, ev_c = oww_split()
+    f = oww_embedding_inputs if model == "oww_embedding_model" else oww_head_inputs
+    cal, ev = f(cal_c), f(ev_c)
+
+    def sub(x, n):
+        return x if n is None or n >= len(x) else x[np.linspace(0, len(x) - 1, n).round().astype(int)]
+    return sub(cal, n_cal), sub(ev, n_eval)

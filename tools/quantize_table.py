@@ -7,7 +7,14 @@ outputs come from pyedge (bit-exact with TFLite's reference kernels).
 Data: the digits CNNs use tests/models/float/digits.npz (200 training images calibrate, the 360
 held-out ones evaluate); sine uses uniform x in [0, 2 pi]; the MediaPipe face models use crops
 of scikit-learn's two bundled sample photos (china.jpg, flower.jpg; no faces, so their figures
-are not comparable with face data). Needs scikit-learn and Pillow for those crops.
+are not comparable with face data). Needs scikit-learn and Pillow for those crops. The
+openWakeWord embedding and wake-word head (from the pinned pyopen-wakeword 1.1.0 wheel, fetched,
+not stored) use tests/models/float/oww_mels.npz (tools/oww_calibration.py: espeak-ng speech in
+noise and other sounds): even clips calibrate, odd clips evaluate; the head's inputs are the float
+embeddings of those clips. For the head the table also gives its detections on the held-out clips.
+
+A second table (between the quantize-features markers) measures the default method with each
+range/bias feature switched off and on (Calibration.clamp_ranges, Calibration.bias_correction).
 
   python tools/quantize_table.py [--write] [--methods minmax,ema,...] [--models a,b] [--no-int4]
   python tools/quantize_table.py --dynamic [--write] [--models a,b]
@@ -31,8 +38,10 @@ ROOT = Path(__file__).resolve().parent.parent
 FLOAT = ROOT / "tests" / "models" / "float"
 DOC = ROOT / "docs" / "quantize.md"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from pyedge.quantize import METHODS, calibrate  # noqa: E402
+from pyedge.quantize.observers import DEFAULT_METHOD  # noqa: E402
 from pyedge.quantize.dynamic import quantize_dynamic  # noqa: E402
 from pyedge.quantize.report import compare  # noqa: E402
 
@@ -66,19 +75,38 @@ def _crops(size: int, n: int, seed: int, lo: float, hi: float) -> np.ndarray:
     return out
 
 
+def _oww(model: str, n_cal: int, n_eval: int):
+    import quantize_models as Q
+
+    cal, ev = Q.oww_data(model, n_cal, n_eval)
+    return cal, ev, None
+
+
+def _model_bytes(name: str) -> bytes:
+    if name.startswith("oww_"):
+        import quantize_models as Q
+
+        return Q.oww_model_path(Q.OWW_MODELS[name]).read_bytes()
+    return (FLOAT / f"{name}.tflite").read_bytes()
+
+
+FEATURES = [("none", False, False), ("clamp", True, False), ("bias", False, True), ("clamp + bias", True, True)]
+
 MODELS = {
     "digits_cnn_float": _digits,
     "digits_dwcnn_float": _digits,
     "tflm_sine_float": _sine,
     "mediapipe_face_detection_short_range": lambda: (_crops(128, 64, 0, -1, 1), _crops(128, 48, 1, -1, 1), None),
     "mediapipe_face_landmark": lambda: (_crops(192, 48, 0, 0, 1), _crops(192, 32, 1, 0, 1), None),
+    "oww_embedding_model": lambda: _oww("oww_embedding_model", 128, 96),
+    "oww_okay_nabu": lambda: _oww("oww_okay_nabu", 160, 279),
 }
 
 
 def measure(models: list[str], methods: list[str], int4: bool = True) -> list[dict]:
     rows = []
     for name in models:
-        raw = (FLOAT / f"{name}.tflite").read_bytes()
+        raw = _model_bytes(name)
         cal_x, ev_x, labels = MODELS[name]()
         t0 = time.perf_counter()
         cal = calibrate(raw, cal_x, show_progress=False)
@@ -96,9 +124,19 @@ def measure(models: list[str], methods: list[str], int4: bool = True) -> list[di
             acc = f" acc {row['acc_f']:.4f} -> {row['acc_q']:.4f}" if row["acc_q"] is not None else ""
             print(f"{name:40s} {method:10s} SQNR {' / '.join(f'{s:.2f}' for s in row['sqnr'])} dB{acc}",
                   flush=True)
+            if method == DEFAULT_METHOD:
+                row["features"] = {}
+                keep = cal.clamp_ranges, cal.bias_correction
+                for label, clamp, bias in FEATURES:
+                    cal.clamp_ranges, cal.bias_correction = clamp, bias
+                    rf = compare(raw, cal.quantize(method), ev_x, labels=labels, show_progress=False)
+                    row["features"][label] = [o["sqnr_db"] for o in rf["outputs"]]
+                    print(f"{'':40s} {label:14s} SQNR {' / '.join(f'{v:.2f}' for v in row['features'][label])} dB")
+                cal.clamp_ranges, cal.bias_correction = keep
+                if name == "oww_okay_nabu":
+                    row["detections"] = wake_detections(raw, cal.quantize(method))
+                    print(f"{'':40s} detections {row['detections']}")
         if int4:
-            from pyedge.quantize.observers import DEFAULT_METHOD
-
             q = cal.quantize(DEFAULT_METHOD, weights="int4")
             r = compare(raw, q, ev_x, labels=labels, show_progress=False)
             row = {"model": name, "method": "int4", "sqnr": [o["sqnr_db"] for o in r["outputs"]],
@@ -110,10 +148,40 @@ def measure(models: list[str], methods: list[str], int4: bool = True) -> list[di
     return rows
 
 
+def wake_detections(float_model: bytes, quant_model: bytes, threshold: float = 0.5) -> dict:
+    """Held-out clips on which the float and the int8 head fire (maximum probability over the
+    clip's 16-embedding windows above `threshold`), for wake-phrase clips and the others. Both
+    heads run on TFLite's reference kernels (pyedge has no int8 RSQRT kernel)."""
+    import quantize_models as Q
+    from pyedge.quantize.reference import ReferenceRunner
+
+    fref, qref = ReferenceRunner(float_model), ReferenceRunner(quant_model)
+    (s_in, z_in), (s_out, z_out) = qref.inputs[0]["quantization"], qref.outputs[0]["quantization"]
+    d = {"wake clips": 0, "float fires": 0, "int8 fires": 0, "both fire": 0, "other clips": 0,
+         "float false": 0, "int8 false": 0, "max |p diff|": 0.0}
+    for c in Q.oww_split()[1]:
+        x = Q.oww_head_inputs([c])
+        pf = np.array([float(fref.run([s[None]])[0][0].reshape(-1)[0]) for s in x])
+        qx = np.clip(np.round(x / s_in) + z_in, -128, 127).astype(np.int8)
+        pq = np.array([(float(qref.run([s[None]])[0][0].reshape(-1)[0]) - z_out) * s_out for s in qx])
+        f_on, q_on = bool(pf.max() > threshold), bool(pq.max() > threshold)
+        d["max |p diff|"] = max(d["max |p diff|"], float(np.abs(pf - pq).max()))
+        if Q.oww_clips()[c][1]:
+            d["wake clips"] += 1
+            d["float fires"] += f_on
+            d["int8 fires"] += q_on
+            d["both fire"] += f_on and q_on
+        else:
+            d["other clips"] += 1
+            d["float false"] += f_on
+            d["int8 false"] += q_on
+    return d
+
+
 def measure_dynamic(models: list[str]) -> list[dict]:
     rows = []
     for name in models:
-        raw = (FLOAT / f"{name}.tflite").read_bytes()
+        raw = _model_bytes(name)
         _, ev_x, labels = MODELS[name]()
         for asym in (True, False):
             q = quantize_dynamic(raw, asymmetric_inputs=asym)
@@ -152,9 +220,24 @@ def mean_sqnr(rows: list[dict], methods: list[str]) -> dict[str, float | None]:
     return out
 
 
-def table(rows: list[dict], methods: list[str]) -> str:
-    from pyedge.quantize.observers import DEFAULT_METHOD
+def features_table(rows: list[dict]) -> str:
+    lines = ["| float model | " + " | ".join(label for label, _, _ in FEATURES) + " |",
+             "|---|" + "---|" * len(FEATURES)]
+    for r in rows:
+        if "features" in r:
+            lines.append(f"| {r['model']} | " + " | ".join(
+                " / ".join(f"{v:.1f}" for v in r["features"][label]) for label, _, _ in FEATURES) + " |")
+    means = [np.mean([v for r in rows if "features" in r for v in r["features"][label]]) for label, _, _ in FEATURES]
+    lines.append("| mean over all outputs | " + " | ".join(f"{m:.2f}" for m in means) + " |")
+    for r in rows:
+        if "detections" in r:
+            lines.append("")
+            lines.append(f"{r['model']} on the held-out clips (threshold 0.5): " +
+                         ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in r["detections"].items()))
+    return "\n".join(lines)
 
+
+def table(rows: list[dict], methods: list[str]) -> str:
     int4 = any(r["method"] == "int4" for r in rows)
     extra = f" | int4 weights ({DEFAULT_METHOD}) | accuracy, size int4" if int4 else ""
     lines = ["| float model (outputs) | cal / eval samples | " + " | ".join(methods) +
@@ -205,12 +288,15 @@ def main() -> int:
         return 0
     methods = args.methods.split(",")
     rows = measure(args.models.split(","), methods, int4=not args.no_int4)
-    text = table(rows, methods)
+    text, ftext = table(rows, methods), features_table(rows)
     print(text)
+    print(ftext)
     if args.write:
         doc = DOC.read_text()
         new = re.sub(r"(<!-- quantize-table:begin -->\n).*?(<!-- quantize-table:end -->)",
                      lambda m: m.group(1) + text + "\n" + m.group(2), doc, flags=re.S)
+        new = re.sub(r"(<!-- quantize-features:begin -->\n).*?(<!-- quantize-features:end -->)",
+                     lambda m: m.group(1) + ftext + "\n" + m.group(2), new, flags=re.S)
         DOC.write_text(new)
         print(f"wrote {DOC.relative_to(ROOT)}")
     return 0

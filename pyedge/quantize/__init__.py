@@ -22,6 +22,7 @@ from .observers import DEFAULT_METHOD, METHODS, TensorObserver
 from .quantizer import ACTIVATION_TYPES, IO_TYPES, QuantizationError, activation_tensors, check_quantizable, prepare_float_graph, \
     quantize_graph
 from .reference import ReferenceRunner, progress
+from . import biascorr, tune
 
 __all__ = ["quantize", "calibrate", "Calibration", "METHODS", "DEFAULT_METHOD", "IO_TYPES", "ACTIVATION_TYPES",
            "CalibrationDataError", "QuantizationError"]
@@ -43,6 +44,8 @@ class Calibration:
     samples: int = 0
     inputs: list | None = None  # the calibration samples (int4 weights' activation-aware rounding)
     _hessians: dict = field(default_factory=dict, repr=False)
+    clamp_ranges: bool = True  # tune.clamp_ranges: MAXIMUM/MINIMUM by a constant (docs/quantize.md)
+    bias_correction: bool = True  # biascorr.correct_biases of the int8-weight ops (docs/quantize.md)
 
     def ranges(self, method: str = DEFAULT_METHOD) -> dict[str, tuple[float, float]]:
         """Calibrated (min, max) per activation, by tensor name."""
@@ -58,7 +61,8 @@ class Calibration:
         if method not in METHODS:
             raise ValueError(f"unknown calibration method {method!r}; methods: {', '.join(METHODS)}")
         qmin, qmax = (-32768, 32767) if activations == "int16" else (-128, 127)
-        g = quantize_graph(self.graph, lambda i: self.observers[i].range(method, qmin, qmax), io=io,
+        act_range = self._act_range(method, qmin, qmax)
+        g = quantize_graph(self._corrected_graph(weights), act_range, io=io,
                            activations=activations, weights=weights, hessians=self._int4_hessians(weights))
         kind = "16x8" if activations == "int16" else "int8"
         if weights != "int8":
@@ -77,6 +81,24 @@ class Calibration:
         if missing:
             self._hessians.update(int4.layer_hessians(self.model, self.graph, self.inputs, missing))
         return {k: self._hessians[k] for k in ops}
+
+    def _corrected_graph(self, weights: str | dict[int, str] = "int8") -> Graph:
+        """The float graph, the biases of its int8-weight ops corrected by biascorr when
+        `bias_correction` is on. int4 ops keep their bias: their rounding is GPTQ's, which
+        already compensates the output error (docs/quantize.md)."""
+        if not self.bias_correction:
+            return self.graph
+        skip = {op.index for op in self.graph.subgraphs[0].operators
+                if op.opcode in int4.PER_OP_AXIS and int4.weight_type_of(weights, op.index) == "int4"}
+        return biascorr.correct_biases(self.graph, lambda i: self.observers[i].channel_mean()
+                                       if i in self.observers else None, skip=skip)
+
+    def _act_range(self, method: str, qmin: int, qmax: int):
+        """tensor index -> calibrated (min, max), adjusted by pyedge.quantize.tune."""
+        ranges = {i: o.range(method, qmin, qmax) for i, o in self.observers.items()}
+        if self.clamp_ranges:
+            ranges = tune.clamp_ranges(self.graph, ranges)
+        return ranges.__getitem__
 
 
 def calibrate(model: str | os.PathLike | bytes, data: Any, show_progress: bool | None = None) -> Calibration:

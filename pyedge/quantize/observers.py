@@ -31,9 +31,22 @@ class TensorObserver:
         self.counts = np.zeros(bins, np.int64)
         self.zeros = 0  # exact zeros (ReLU outputs): always representable, kept out of the histogram
         self.n = 0
+        self.channel_sum: np.ndarray | None = None  # per last-axis channel, for bias correction
+        self.channel_n = 0
+
+    def channel_mean(self) -> np.ndarray | None:
+        """Mean of each channel (the last axis) over all observed values."""
+        return None if self.channel_sum is None else self.channel_sum / max(self.channel_n, 1)
 
     def update(self, x: np.ndarray) -> None:
-        x = np.asarray(x, np.float32).reshape(-1)
+        x = np.asarray(x, np.float32)
+        if x.ndim and x.size:
+            c = x.reshape(-1, x.shape[-1]).astype(np.float64)
+            if self.channel_sum is None or self.channel_sum.shape != (c.shape[1],):
+                self.channel_sum, self.channel_n = np.zeros(c.shape[1]), 0
+            self.channel_sum += c.sum(axis=0)
+            self.channel_n += c.shape[0]
+        x = x.reshape(-1)
         if x.size == 0:
             return
         lo, hi = float(x.min()), float(x.max())

@@ -22,7 +22,7 @@ FIXED_OUTPUT: dict[str, tuple[float, int]] = {
 # ops with their own output range (calibrated); float constant inputs get per-tensor params
 OWN_RANGE = {
     "ADD", "SUB", "MUL", "MEAN", "SUM", "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1",
-    "LEAKY_RELU", "PRELU", "HARD_SWISH",
+    "LEAKY_RELU", "PRELU", "HARD_SWISH", "RSQRT",
 }
 
 # weighted ops: weight input 1 quantized symmetric per channel along this axis, bias input 2 int32
@@ -41,7 +41,7 @@ INT8_VERSIONS: dict[str, int] = {
     "TRANSPOSE": 2, "PAD": 2, "PADV2": 2, "SLICE": 2, "STRIDED_SLICE": 2, "GATHER": 2,
     "SPLIT": 2, "SPLIT_V": 2, "PACK": 2, "UNPACK": 2, "CONCATENATION": 2, "MAXIMUM": 2,
     "MINIMUM": 2, "RESIZE_BILINEAR": 2, "RESIZE_NEAREST_NEIGHBOR": 2, "ARG_MAX": 2, "ARG_MIN": 2,
-    "QUANTIZE": 1, "DEQUANTIZE": 2,
+    "QUANTIZE": 1, "DEQUANTIZE": 2, "RSQRT": 2,
 }
 
 # int16 activations (TFLite's 16x8: int16 symmetric activations, int8 weights, int64 biases)
@@ -51,7 +51,7 @@ FIXED_OUTPUT_INT16: dict[str, tuple[float, int]] = {
     "SOFTMAX": (1.0 / 32768, 0),
 }
 # ops pyedge or TFLite run on int8 only
-NOT_INT16 = {"HARD_SWISH", "PRELU", "RELU_N1_TO_1", "RELU_0_TO_1", "ARG_MAX", "ARG_MIN"}
+NOT_INT16 = {"RSQRT", "HARD_SWISH", "PRELU", "RELU_N1_TO_1", "RELU_0_TO_1", "ARG_MAX", "ARG_MIN"}
 INT16_VERSIONS: dict[str, int] = {
     "CONV_2D": 4, "DEPTHWISE_CONV_2D": 5, "FULLY_CONNECTED": 7, "ADD": 3, "SUB": 5, "MUL": 4,
     "MEAN": 3, "SUM": 2, "RELU": 3, "RELU6": 3, "LEAKY_RELU": 2, "LOGISTIC": 3, "TANH": 3,
