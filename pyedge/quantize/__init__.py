@@ -19,7 +19,7 @@ from ..tflite_writer import write_file_atomic, write_tflite
 from .data import CalibrationDataError, load_samples
 from .observers import DEFAULT_METHOD, METHODS, TensorObserver
 from .quantizer import ACTIVATION_TYPES, IO_TYPES, QuantizationError, activation_tensors, check_quantizable, prepare_float_graph, \
-    quantize_graph
+    quantize_graph, quantize_graph_mixed, resolve_layer_types
 from .reference import ReferenceRunner, progress
 
 __all__ = ["quantize", "calibrate", "Calibration", "METHODS", "DEFAULT_METHOD", "IO_TYPES", "ACTIVATION_TYPES",
@@ -46,17 +46,31 @@ class Calibration:
         T = self.graph.subgraphs[0].tensors
         return {T[i].name: o.range(method) for i, o in self.observers.items()}
 
-    def quantize(self, method: str = DEFAULT_METHOD, io: str | None = None, activations: str = "int8") -> bytes:
+    def quantize(self, method: str = DEFAULT_METHOD, io: str | None = None, activations: str | dict = "int8") -> bytes:
         """The fully integer .tflite model for calibration `method`, activation type `activations`
-        (int8, or int16 with int8 weights) and model I/O type `io` (default: the activations')."""
+        (int8, or int16 with int8 weights; or per layer: {op index or output tensor name: "int16"},
+        the other layers int8) and model I/O type `io` (default: the activations')."""
         if method not in METHODS:
             raise ValueError(f"unknown calibration method {method!r}; methods: {', '.join(METHODS)}")
+        if isinstance(activations, dict):
+            return write_tflite(self.quantize_mixed_graph(method, io, activations))
         qmin, qmax = (-32768, 32767) if activations == "int16" else (-128, 127)
         g = quantize_graph(self.graph, lambda i: self.observers[i].range(method, qmin, qmax), io=io,
                            activations=activations)
         kind = "16x8" if activations == "int16" else "int8"
         g.description = f"pyedge {kind} post-training quantization ({method}, {self.samples} samples)"
         return write_tflite(g)
+
+    def quantize_mixed_graph(self, method: str, io: str | None, layer_types: dict,
+                             origins: list[int] | None = None) -> Graph:
+        """The quantized Graph with per-layer activation types (quantize_graph_mixed)."""
+        lim = {"int8": (-128, 127), "int16": (-32768, 32767)}
+        g = quantize_graph_mixed(self.graph, lambda i, kind: self.observers[i].range(method, *lim[kind]), io,
+                                 layer_types, origins)
+        wide = sum(1 for k in resolve_layer_types(self.graph, layer_types).values() if k == "int16")
+        g.description = (f"pyedge mixed int8/16x8 post-training quantization ({wide} int16 layers, {method}, "
+                         f"{self.samples} samples)")
+        return g
 
 
 def calibrate(model: str | os.PathLike | bytes, data: Any, show_progress: bool | None = None) -> Calibration:
@@ -80,7 +94,7 @@ def calibrate(model: str | os.PathLike | bytes, data: Any, show_progress: bool |
 
 
 def quantize(model: str | os.PathLike | bytes, calibration: Any, *, method: str = DEFAULT_METHOD,
-             io: str | None = None, activations: str = "int8", output: str | os.PathLike | None = None,
+             io: str | None = None, activations: str | dict = "int8", output: str | os.PathLike | None = None,
              show_progress: bool | None = None) -> bytes:
     """Quantize a float .tflite model into a fully integer one, calibrated on `calibration` with
     `method` (minmax, ema, percentile, mse, kl). `activations` int8, or int16 (TFLite's 16x8,
@@ -90,7 +104,7 @@ def quantize(model: str | os.PathLike | bytes, calibration: Any, *, method: str 
         raise ValueError(f"unknown calibration method {method!r}; methods: {', '.join(METHODS)}")
     if io is not None and io not in IO_TYPES:
         raise ValueError(f"io must be one of {', '.join(IO_TYPES)}, not {io!r}")
-    if activations not in ACTIVATION_TYPES:
+    if not isinstance(activations, dict) and activations not in ACTIVATION_TYPES:
         raise ValueError(f"activations must be one of {', '.join(ACTIVATION_TYPES)}, not {activations!r}")
     out = calibrate(model, calibration, show_progress).quantize(method, io, activations)
     if output is not None:
