@@ -21,8 +21,8 @@ def cmd_quantize(args: argparse.Namespace) -> int:
                          "per layer (leave --activations out)")
     if args.mixed:
         return cmd_quantize_mixed(args)
-    if args.budget or args.json:
-        raise SystemExit("pyedge quantize: --budget and --json go with --mixed auto")
+    if args.budget or args.json or args.budget_output:
+        raise SystemExit("pyedge quantize: --budget, --budget-output and --json go with --mixed auto")
 
     cal = calibrate(args.model, args.calibration, show_progress=not args.quiet)
     activations = args.activations
@@ -58,7 +58,7 @@ def cmd_quantize_mixed(args: argparse.Namespace) -> int:
     if args.int16_layers:
         raise SystemExit("pyedge quantize: --mixed auto chooses the int16 layers itself; drop --int16-layers")
     plan = plan_mixed(args.model, args.calibration, args.budget, method=args.calibrate, io=args.io,
-                      show_progress=not args.quiet)
+                      output=args.budget_output, show_progress=not args.quiet)
     write_file_atomic(args.output, plan.model)
     print(plan.format())
     print(f"wrote {args.output} ({len(plan.model)} bytes)")
@@ -132,6 +132,9 @@ def add_commands(sub) -> None:
     q.add_argument("--budget", metavar="KEY=VALUE",
                    help="with --mixed auto: sqnr=dB (least latency reaching that output SQNR), flash=KB (best "
                         "SQNR within that blob size) or latency=ms (best SQNR within that time on this host)")
+    q.add_argument("--budget-output", metavar="NAME",
+                   help="with --mixed auto: the model output (name or index) whose SQNR counts (default: the "
+                        "worst output)")
     q.add_argument("--json", metavar="F", help="with --mixed auto: write the chosen plan as JSON")
     q.add_argument("--io", choices=IO_TYPES,
                    help="type of the model's inputs and outputs: the activations' (default), uint8 (int8 models), "

@@ -94,10 +94,11 @@ class Measured:
     latency_ms: float
     layer_bytes: dict[int, int]
     layer_ns: dict[int, float]
+    output: int | None = None  # the output the budget is on; None: the worst output
 
     @property
     def sqnr(self) -> float:
-        return min(self.sqnr_db)
+        return min(self.sqnr_db) if self.output is None else self.sqnr_db[self.output]
 
     def figure(self, key: str) -> float:
         return {"sqnr": self.sqnr, "flash": self.flash / 1024.0, "latency": self.latency_ms}[key]
@@ -114,10 +115,11 @@ class Evaluator:
     """Quantizes plans from one Calibration and measures them on held-out samples."""
 
     def __init__(self, cal, samples: list[list[np.ndarray]], method: str = DEFAULT_METHOD,
-                 io: str | None = None, timing_rounds: int = 5) -> None:
+                 io: str | None = None, timing_rounds: int = 5, output: int | None = None) -> None:
         from .reference import ReferenceRunner
 
         self.cal, self.samples, self.method, self.io = cal, samples, method, io
+        self.output = output
         self.timing_rounds = timing_rounds
         ref = ReferenceRunner(cal.model)
         self.float_outputs = [ref.run(s)[0] for s in samples]
@@ -180,7 +182,7 @@ class Evaluator:
                 o = origins[t] if t is not None and 0 <= t < len(origins) else -1
                 layer_ns[o] = layer_ns.get(o, 0.0) + float(ns)
             latency = float(np.median(np.array(rounds, np.float64).sum(axis=1))) / 1e6
-        return Measured(model, sqnrs, len(blob), latency, layer_bytes, layer_ns)
+        return Measured(model, sqnrs, len(blob), latency, layer_bytes, layer_ns, self.output)
 
 
 def _to_input(x: np.ndarray, d: dict) -> np.ndarray:
@@ -224,6 +226,8 @@ class Plan:
     seconds: float = 0.0
     held_out: int = 0
     calibrated_on: int = 0
+    outputs: list[str] = field(default_factory=list)
+    output: int | None = None
 
     @property
     def model(self) -> bytes:
@@ -233,7 +237,9 @@ class Plan:
         key, value = self.budget
         m, b = self.measured, self.base
         return {
-            "budget": {"key": key, "value": value, "unit": BUDGET_KEYS[key]},
+            "budget": {"key": key, "value": value, "unit": BUDGET_KEYS[key],
+                       "sqnr_of": "worst output" if self.output is None else self.outputs[self.output]},
+            "outputs": self.outputs,
             "met": _meets(m, key, value),
             "layers": self.layers,
             "totals": {"sqnr_db": m.sqnr_db, "min_sqnr_db": m.sqnr, "flash_bytes": m.flash,
@@ -249,7 +255,8 @@ class Plan:
     def format(self) -> str:
         d = self.to_dict()
         key, value = self.budget
-        lines = [f"mixed precision plan for budget {key}={value:g} {BUDGET_KEYS[key]}: "
+        of = "the worst output" if self.output is None else f"output {self.outputs[self.output]!r}"
+        lines = [f"mixed precision plan for budget {key}={value:g} {BUDGET_KEYS[key]} (SQNR of {of}): "
                  f"{'met' if d['met'] else 'NOT met'} (measured on {self.held_out} held-out samples, "
                  f"calibrated on {self.calibrated_on}; {self.evaluations} plans measured in {self.seconds:.1f} s)",
                  f"{'op':>4} {'opcode':<18} {'tensor':<28} {'weights':>7} {'acts':>6} {'bytes':>8} "
@@ -275,12 +282,14 @@ def _meets(m: Measured, key: str, value: float) -> bool:
 
 def plan_mixed(model: str | os.PathLike | bytes, data: Any, budget: str | tuple[str, float], *,
                method: str = DEFAULT_METHOD, io: str | None = None, held_out: float = 0.25,
-               max_held_out: int = 64, timing_rounds: int = 5, show_progress: bool | None = None) -> Plan:
+               max_held_out: int = 64, timing_rounds: int = 5, output: str | int | None = None,
+               show_progress: bool | None = None) -> Plan:
     """Choose per-layer precision for `model` to meet `budget` ('sqnr=dB': the plan of least
     latency reaching that output SQNR; 'flash=KB': the best SQNR within that blob size;
     'latency=ms': the best SQNR within that per-invoke time measured by pyedge on this host).
     `data` as for calibrate(); its last `held_out` fraction (at most `max_held_out` samples)
-    is held out to measure. Raises BudgetError if no plan meets the budget."""
+    is held out to measure. The SQNR is that of the worst output, or of `output` (a name or
+    index). Raises BudgetError if no plan meets the budget."""
     from . import calibrate, _model_bytes
     from .reference import ReferenceRunner
     from .quantizer import prepare_float_graph
@@ -292,11 +301,20 @@ def plan_mixed(model: str | os.PathLike | bytes, data: Any, budget: str | tuple[
         raise BudgetError(f"budget key {key!r}: give one of {', '.join(BUDGET_KEYS)}")
     raw = _model_bytes(model)
     prepare_float_graph(read_tflite(raw))
-    samples = load_samples(data, ReferenceRunner(raw).input_specs(), min_samples=4)
+    runner = ReferenceRunner(raw)
+    samples = load_samples(data, runner.input_specs(), min_samples=4)
+    names = [d["name"] for d in runner.outputs]
+    if output is not None:
+        if isinstance(output, str) and output in names:
+            output = names.index(output)
+        elif isinstance(output, str) and output.isdigit():
+            output = int(output)
+        if not isinstance(output, int) or not 0 <= output < len(names):
+            raise BudgetError(f"output {output!r}: the model's outputs are {', '.join(map(repr, names))}")
     n_eval = max(2, min(max_held_out, int(round(len(samples) * held_out))))
     cal_part, eval_part = samples[:-n_eval], samples[-n_eval:]
     cal = calibrate(raw, iter(cal_part), show_progress=False)
-    ev = Evaluator(cal, eval_part, method, io, timing_rounds)
+    ev = Evaluator(cal, eval_part, method, io, timing_rounds, output)
     int4 = int4_weights_available()
     choices = {op.index: layer_choices(op.opcode, int4) for op in ev.layers}
     notes: list[str] = []
@@ -348,6 +366,16 @@ def plan_mixed(model: str | os.PathLike | bytes, data: Any, budget: str | tuple[
             m = ev.measure(trial)
             if m.sqnr > measured.sqnr:  # keep a move only when the measured plan improves
                 plan, measured = trial, m
+        if not _meets(measured, key, value):  # layers that only help together: the uniform plans
+            uniform = [(c, m) for c, m in costs.items() if c != BASE and _meets(m, key, value)]
+            if uniform:
+                c, m = min(uniform, key=lambda cm: cm[1].latency_ms)
+                notes.append(f"single-layer moves reached {measured.sqnr:.2f} dB; every layer on {c} meets "
+                             f"the budget and was taken")
+                plan, measured = {k: (c if c in choices[k] else BASE) for k in choices}, m
+            else:
+                best = max([measured, *costs.values()], key=lambda m: m.sqnr)
+                measured = best
         if not _meets(measured, key, value):
             raise BudgetError(f"budget sqnr={value:g} dB is unreachable: the best plan found measures "
                               f"{measured.sqnr:.2f} dB (all int8: {base.sqnr:.2f} dB) on {n_eval} held-out samples")
@@ -387,7 +415,7 @@ def plan_mixed(model: str | os.PathLike | bytes, data: Any, budget: str | tuple[
                        "sensitivity_db": {str(ch): round(sens[(op.index, ch)], 3) for ch in choices[op.index]
                                           if (op.index, ch) in sens}})
     return Plan((key, value), plan, layers, measured, all_int8, notes, ev.evaluations,
-                time.perf_counter() - t0, n_eval, len(cal_part))
+                time.perf_counter() - t0, n_eval, len(cal_part), names, output)
 
 
 def plan_to_json(plan: Plan) -> str:
