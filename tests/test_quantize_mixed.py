@@ -188,6 +188,19 @@ def test_bad_budgets_are_named():
         _plan("sqnr=200")
     with pytest.raises(BudgetError, match=r"flash=1 KB is unreachable: the cheapest plan measures"):
         _plan("flash=1")
+    with pytest.raises(BudgetError, match=r"latency=1e-06 ms is unreachable: the cheapest plan measures"):
+        _plan("latency=0.000001")
+    with pytest.raises(BudgetError, match=r"output 'nope': the model's outputs are 'probabilities'"):
+        plan_mixed(float_model("digits_cnn_float"), digits_calibration(40), "sqnr=30", output="nope")
+
+
+def test_planner_within_a_generous_latency_budget_takes_the_helpful_moves():
+    plan = _plan("latency=1000")
+    assert plan.to_dict()["met"] and plan.measured.latency_ms <= 1000
+    assert plan.measured.sqnr > plan.base.sqnr + 3  # SOFTMAX in int16 at least
+    assert plan.choices[5] == Choice("int16")
+    shares = [L["time_share"] for L in plan.layers]
+    assert all(0 <= x <= 1 for x in shares) and 0.5 < sum(shares) <= 1.0 + 1e-9
 
 
 def test_int4_weights_become_a_choice_once_the_quantizer_takes_them():
