@@ -123,10 +123,20 @@ def test_bad_layer_specs_are_named():
         cal.quantize("minmax", None, {"nope": "int16"})
     with pytest.raises(QuantizationError, match="must be one of int8, int16"):
         cal.quantize("minmax", None, {0: "int4"})
-    with pytest.raises(QuantizationError, match="io 'uint8' with per-layer"):
-        cal.quantize("minmax", "uint8", {0: "int16"})
-    with pytest.raises(QuantizationError, match="io int8: graph edge"):
-        _cal("digits_cnn_float").quantize("minmax", "int8", {0: "int16"})
+    with pytest.raises(QuantizationError, match="io 'int32' with per-layer"):
+        cal.quantize("minmax", "int32", {0: "int16"})
+    with pytest.raises(QuantizationError, match="io int16: graph edge.*'probabilities' belong to int8 layers"):
+        _cal("digits_cnn_float").quantize("minmax", "int16", {0: "int16"})
+
+
+def test_int8_and_uint8_edges_around_int16_layers():
+    cal = _cal("digits_cnn_float")
+    for io, edge in (("int8", "INT8"), ("uint8", "UINT8")):
+        m = cal.quantize("percentile", io, {0: "int16", 5: "int16"})
+        ops = _types(m)
+        assert ops[0][1] == edge and ops[-1][2] == edge, ops
+        assert ("CONV_2D", "INT16", "INT16") in ops and ("SOFTMAX", "INT16", "INT16") in ops
+        check_model(m, seeds=(0, 1), context=f"io {io}")
 
 
 # -- the planner -----------------------------------------------------------------------------------------

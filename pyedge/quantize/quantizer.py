@@ -411,18 +411,54 @@ def resolve_layer_types(g: Graph, spec: dict) -> dict[int, str]:
     return types
 
 
+def _narrow_edges(sg: Subgraph, int8_params, conversion) -> None:
+    """int8 graph edges where int16 layers meet them: the edge tensor becomes int8 and the
+    layers use an int16 copy, widened after the input (CAST + QUANTIZE) or narrowed before the
+    output (QUANTIZE)."""
+    T = sg.tensors
+    first, last = [], []
+
+    def inner_copy(i: int) -> int:
+        inner = copy.deepcopy(T[i])
+        inner.index, inner.name = len(T), T[i].name + "_int16"
+        T.append(inner)
+        scale, zp = int8_params(i)
+        t = T[i]
+        t.type_code, t.scales, t.zero_points = INT8, np.array([scale], np.float32), np.array([zp], np.int64)
+        return inner.index
+
+    for i in sg.inputs:
+        if T[i].type_code != INT16:
+            continue
+        inner = inner_copy(i)
+        for op in sg.operators:
+            op.inputs = [inner if j == i else j for j in op.inputs]
+        sg.outputs = [inner if j == i else j for j in sg.outputs]
+        first += conversion(T[i], T[inner])
+    for o in sg.outputs:
+        if T[o].type_code != INT16:
+            continue
+        inner = inner_copy(o)
+        for op in sg.operators:
+            op.outputs = [inner if j == o else j for j in op.outputs]
+            op.inputs = [inner if j == o else j for j in op.inputs]
+        last += conversion(T[inner], T[o])
+    sg.operators = first + sg.operators + last
+
+
 def quantize_graph_mixed(g: Graph, act_range: Callable[[int, str], tuple[float, float]], io: str | None,
                          layer_types: dict, origins: list[int] | None = None) -> Graph:
     """The fully integer version of the prepared float graph `g` with int8 or int16 (16x8)
     activations per layer. `layer_types`: {op index or output tensor name: "int8"|"int16"}, the
     rest int8 (resolve_layer_types). `act_range(tensor_index, kind)` gives the calibrated range
     for that activation type. `io`: None keeps each graph edge in its own type; "float" adds
-    QUANTIZE / DEQUANTIZE at the edges; "int8" or "int16" require every edge to be of that type.
+    QUANTIZE / DEQUANTIZE at the edges; "int8" (or "uint8") converts the int16 edges to int8 with
+    the conversions used inside; "int16" requires every edge to be int16.
     `origins`, if given, receives per operator of the result the float op it comes from (the
     consumer for type conversions, -1 for the edges)."""
-    if io not in (None, "float", "int8", "int16"):
-        raise QuantizationError(f"io {io!r} with per-layer activation types: choose float, int8 or int16 "
-                                f"(or leave it out: each edge keeps its layer's type)")
+    if io not in (None, "float", "int8", "uint8", "int16"):
+        raise QuantizationError(f"io {io!r} with per-layer activation types: choose float, int8, uint8 or "
+                                f"int16 (or leave it out: each edge keeps its layer's type)")
     op_kind = resolve_layer_types(g, layer_types)
     check_quantizable(g)  # int16 layers were checked for int16 kernels by resolve_layer_types
     g = copy.deepcopy(g)
@@ -584,10 +620,14 @@ def quantize_graph_mixed(g: Graph, act_range: Callable[[int, str], tuple[float, 
             for kind in ("int8", "int16"):
                 if code[kind] in edges:
                     _convert_io(sg, "float", code[kind], rules.INT16_VERSIONS if kind == "int16" else rules.INT8_VERSIONS)
+        elif io in ("int8", "uint8"):
+            _narrow_edges(sg, lambda i: converted_params(i, "int8"), conversion)
+            if io == "uint8":
+                _convert_io(sg, "uint8", INT8, rules.INT8_VERSIONS)
         elif edges - {code[io]}:
             bad = [T[i].name for i in sg.inputs + sg.outputs if T[i].type_code != code[io]]
-            raise QuantizationError(f"io {io}: graph edge(s) {', '.join(map(repr, bad))} belong to layers of the "
-                                    f"other activation type; use io float or leave io out")
+            raise QuantizationError(f"io {io}: graph edge(s) {', '.join(map(repr, bad))} belong to int8 layers; "
+                                    f"use io int8, uint8 or float, or leave io out")
     if origins is not None:
         origins.clear()
         by_id = {id(op): o for op, o in zip(ops, origin)}
