@@ -20,7 +20,7 @@ from . import int4
 from .data import CalibrationDataError, load_samples
 from .observers import DEFAULT_METHOD, METHODS, TensorObserver
 from .quantizer import ACTIVATION_TYPES, IO_TYPES, QuantizationError, activation_tensors, check_quantizable, prepare_float_graph, \
-    quantize_graph
+    quantize_graph, quantize_graph_mixed, resolve_layer_types
 from .reference import ReferenceRunner, progress
 from . import biascorr, tune
 
@@ -52,14 +52,18 @@ class Calibration:
         T = self.graph.subgraphs[0].tensors
         return {T[i].name: o.range(method) for i, o in self.observers.items()}
 
-    def quantize(self, method: str = DEFAULT_METHOD, io: str | None = None, activations: str = "int8",
+    def quantize(self, method: str = DEFAULT_METHOD, io: str | None = None, activations: str | dict = "int8",
                  weights: str | dict[int, str] = "int8") -> bytes:
         """The fully integer .tflite model for calibration `method`, activation type `activations`
-        (int8, or int16 with int8 weights) and model I/O type `io` (default: the activations').
+        (int8, or int16 with int8 weights; or per layer: {op index or output tensor name: "int16"},
+        the other layers int8) and model I/O type `io` (default: the activations').
         `weights`: "int8", "int4" (TFLite's INT4 for every CONV_2D, DEPTHWISE_CONV_2D and
-        FULLY_CONNECTED) or {op index in the float model: "int4" | "int8"} (ops not named: int8)."""
+        FULLY_CONNECTED) or {op index in the float model: "int4" | "int8"} (ops not named: int8);
+        int4 weights go with int8 activations only."""
         if method not in METHODS:
             raise ValueError(f"unknown calibration method {method!r}; methods: {', '.join(METHODS)}")
+        if isinstance(activations, dict):
+            return write_tflite(self.quantize_mixed_graph(method, io, activations, weights=weights))
         qmin, qmax = (-32768, 32767) if activations == "int16" else (-128, 127)
         act_range = self._act_range(method, qmin, qmax)
         g = quantize_graph(self._corrected_graph(weights), act_range, io=io,
@@ -69,6 +73,28 @@ class Calibration:
             kind += ", int4 weights" if weights == "int4" else ", mixed int4/int8 weights"
         g.description = f"pyedge {kind} post-training quantization ({method}, {self.samples} samples)"
         return write_tflite(g)
+
+    def quantize_mixed_graph(self, method: str, io: str | None, layer_types: dict,
+                             origins: list[int] | None = None, weights: str | dict[int, str] = "int8") -> Graph:
+        """The quantized Graph with per-layer activation types (quantize_graph_mixed) and weight
+        types (`weights` as in quantize; int4 only in int8 layers)."""
+        if method not in METHODS:
+            raise ValueError(f"unknown calibration method {method!r}; methods: {', '.join(METHODS)}")
+        lim = {"int8": (-128, 127), "int16": (-32768, 32767)}
+        ranges: dict[str, Any] = {}
+
+        def act_range(i: int, kind: str) -> tuple[float, float]:
+            if kind not in ranges:
+                ranges[kind] = self._act_range(method, *lim[kind])
+            return ranges[kind](i)
+
+        g = quantize_graph_mixed(self._corrected_graph(weights), act_range, io, layer_types, origins,
+                                 weights=weights, hessians=self._int4_hessians(weights))
+        wide = sum(1 for k in resolve_layer_types(self.graph, layer_types).values() if k == "int16")
+        w4 = "" if weights == "int8" else ", int4 weights" if weights == "int4" else ", mixed int4/int8 weights"
+        g.description = (f"pyedge mixed int8/16x8 post-training quantization ({wide} int16 layers{w4}, {method}, "
+                         f"{self.samples} samples)")
+        return g
 
 
     def _int4_hessians(self, weights: str | dict[int, str]) -> dict:
@@ -88,6 +114,8 @@ class Calibration:
         already compensates the output error (docs/quantize.md)."""
         if not self.bias_correction:
             return self.graph
+        if not isinstance(weights, (str, dict)):
+            weights = "int8"  # quantize_graph names the bad argument
         skip = {op.index for op in self.graph.subgraphs[0].operators
                 if op.opcode in int4.PER_OP_AXIS and int4.weight_type_of(weights, op.index) == "int4"}
         return biascorr.correct_biases(self.graph, lambda i: self.observers[i].channel_mean()
@@ -122,7 +150,7 @@ def calibrate(model: str | os.PathLike | bytes, data: Any, show_progress: bool |
 
 
 def quantize(model: str | os.PathLike | bytes, calibration: Any, *, method: str = DEFAULT_METHOD,
-             io: str | None = None, activations: str = "int8", output: str | os.PathLike | None = None,
+             io: str | None = None, activations: str | dict = "int8", output: str | os.PathLike | None = None,
              show_progress: bool | None = None, weights: str | dict[int, str] = "int8") -> bytes:
     """Quantize a float .tflite model into a fully integer one, calibrated on `calibration` with
     `method` (minmax, ema, percentile, mse, kl). `activations` int8, or int16 (TFLite's 16x8,
@@ -132,7 +160,7 @@ def quantize(model: str | os.PathLike | bytes, calibration: Any, *, method: str 
         raise ValueError(f"unknown calibration method {method!r}; methods: {', '.join(METHODS)}")
     if io is not None and io not in IO_TYPES:
         raise ValueError(f"io must be one of {', '.join(IO_TYPES)}, not {io!r}")
-    if activations not in ACTIVATION_TYPES:
+    if not isinstance(activations, dict) and activations not in ACTIVATION_TYPES:
         raise ValueError(f"activations must be one of {', '.join(ACTIVATION_TYPES)}, not {activations!r}")
     out = calibrate(model, calibration, show_progress).quantize(method, io, activations, weights)
     if output is not None:

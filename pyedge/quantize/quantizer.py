@@ -358,3 +358,309 @@ def _compact(g: Graph) -> Graph:
         for key in ("inputs", "outputs"):
             s[key] = {n: remap[i] for n, i in s[key].items() if i in remap}
     return g
+
+
+# -- per-layer activation types (mixed int8 / 16x8) -------------------------------------------------
+#
+# TFLite 2.14's QUANTIZE requantizes int16 -> int8 but refuses int8 -> int16 (and int8 -> int32),
+# and so does pyedge. An int8 tensor feeding an int16 op is therefore widened without float:
+# CAST int8 -> int32 (the values, keeping the int8 tensor's scale and zero point), then QUANTIZE
+# int32 -> int16 (an exact fixed-point requantization to the int16 scale, zero point 0). An
+# int16 tensor feeding an int8 op goes through one QUANTIZE int16 -> int8.
+
+def resolve_layer_types(g: Graph, spec: dict) -> dict[int, str]:
+    """Per operator index (of the float model) the activation type ("int8" or "int16") of every
+    op with float activations, from `spec`: {op index or output tensor name: "int8"|"int16"}.
+    Unnamed ops are int8; shape and data-movement ops (the shared-scale ops) take int16 when an
+    op they share a scale with is int16, so the tensors they pass bytes between agree."""
+    sg = g.subgraphs[0]
+    T = sg.tensors
+    by_index = {op.index: op for op in sg.operators}
+    producer = {o: op for op in sg.operators for o in op.outputs}
+    explicit: dict[int, str] = {}
+    for key, kind in spec.items():
+        if kind not in ACTIVATION_TYPES:
+            raise QuantizationError(f"layer {key!r}: activation type must be one of {', '.join(ACTIVATION_TYPES)}, "
+                                    f"not {kind!r}")
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            op = by_index.get(int(key))
+            if op is None:
+                raise QuantizationError(f"layer {key}: the model has no operator {key} (operators "
+                                        f"{min(by_index)}..{max(by_index)})")
+        elif isinstance(key, str):
+            if key.lstrip("-").isdigit():
+                op = by_index.get(int(key))
+                if op is None:
+                    raise QuantizationError(f"layer {key}: the model has no operator {key}")
+            else:
+                hits = [producer[t.index] for t in T if t.name == key and t.index in producer]
+                if not hits:
+                    raise QuantizationError(f"layer {key!r}: no operator writes a tensor of that name")
+                op = hits[0]
+        else:
+            raise QuantizationError(f"layer {key!r}: give an operator index or an output tensor name")
+        if not any(i >= 0 and T[i].type_code == FLOAT32 for i in op.inputs + op.outputs):
+            raise QuantizationError(f"layer {key!r}: operator {op.index} ({op.opcode}) has no float activations")
+        if kind == "int16" and op.opcode in rules.NOT_INT16:
+            raise QuantizationError(f"layer {key!r}: operator {op.index} ({op.opcode}) has no int16 kernel "
+                                    f"(int8 only)")
+        explicit[op.index] = kind
+
+    groups = _Groups()
+    for op in sg.operators:
+        if op.opcode in rules.SAME_SCALE:
+            members = [i for i in _data_inputs(op) + op.outputs if T[i].type_code == FLOAT32]
+            for m in members[1:]:
+                groups.union(members[0], m)
+            for m in members[:1]:
+                groups.find(m)
+    wide_roots = {groups.find(i) for op in sg.operators if explicit.get(op.index) == "int16"
+                  for i in op.outputs if i in groups.parent}
+    types: dict[int, str] = {}
+    for op in sg.operators:
+        if not any(i >= 0 and T[i].type_code == FLOAT32 for i in op.inputs + op.outputs):
+            continue
+        if op.opcode in rules.SAME_SCALE:
+            roots = {groups.find(i) for i in op.outputs if i in groups.parent}
+            types[op.index] = "int16" if roots & wide_roots else "int8"
+        else:
+            types[op.index] = explicit.get(op.index, "int8")
+    return types
+
+
+def _narrow_edges(sg: Subgraph, int8_params, conversion) -> None:
+    """int8 graph edges where int16 layers meet them: the edge tensor becomes int8 and the
+    layers use an int16 copy, widened after the input (CAST + QUANTIZE) or narrowed before the
+    output (QUANTIZE)."""
+    T = sg.tensors
+    first, last = [], []
+
+    def inner_copy(i: int) -> int:
+        inner = copy.deepcopy(T[i])
+        inner.index, inner.name = len(T), T[i].name + "_int16"
+        T.append(inner)
+        scale, zp = int8_params(i)
+        t = T[i]
+        t.type_code, t.scales, t.zero_points = INT8, np.array([scale], np.float32), np.array([zp], np.int64)
+        return inner.index
+
+    for i in sg.inputs:
+        if T[i].type_code != INT16:
+            continue
+        inner = inner_copy(i)
+        for op in sg.operators:
+            op.inputs = [inner if j == i else j for j in op.inputs]
+        sg.outputs = [inner if j == i else j for j in sg.outputs]
+        first += conversion(T[i], T[inner])
+    for o in sg.outputs:
+        if T[o].type_code != INT16:
+            continue
+        inner = inner_copy(o)
+        for op in sg.operators:
+            op.outputs = [inner if j == o else j for j in op.outputs]
+            op.inputs = [inner if j == o else j for j in op.inputs]
+        last += conversion(T[inner], T[o])
+    sg.operators = first + sg.operators + last
+
+
+def quantize_graph_mixed(g: Graph, act_range: Callable[[int, str], tuple[float, float]], io: str | None,
+                         layer_types: dict, origins: list[int] | None = None, weights: str | dict[int, str] = "int8",
+                         hessians: dict[int, np.ndarray] | None = None) -> Graph:
+    """The fully integer version of the prepared float graph `g` with int8 or int16 (16x8)
+    activations per layer. `layer_types`: {op index or output tensor name: "int8"|"int16"}, the
+    rest int8 (resolve_layer_types). `act_range(tensor_index, kind)` gives the calibrated range
+    for that activation type. `io`: None keeps each graph edge in its own type; "float" adds
+    QUANTIZE / DEQUANTIZE at the edges; "int8" (or "uint8") converts the int16 edges to int8 with
+    the conversions used inside; "int16" requires every edge to be int16.
+    `origins`, if given, receives per operator of the result the float op it comes from (the
+    consumer for type conversions, -1 for the edges). `weights` and `hessians` as in
+    quantize_graph; int4 weights only in int8 layers."""
+    if io not in (None, "float", "int8", "uint8", "int16"):
+        raise QuantizationError(f"io {io!r} with per-layer activation types: choose float, int8, uint8 or "
+                                f"int16 (or leave it out: each edge keeps its layer's type)")
+    op_kind = resolve_layer_types(g, layer_types)
+    check_quantizable(g)  # int16 layers were checked for int16 kernels by resolve_layer_types
+    weighted = {op.index: op.opcode for op in g.subgraphs[0].operators if op.opcode in rules.WEIGHTED}
+    try:
+        int4.check_weights_arg(weights, weighted, "int8")
+    except ValueError as exc:
+        raise QuantizationError(str(exc)) from None
+    wide4 = [k for k in weighted if int4.weight_type_of(weights, k) == "int4" and op_kind.get(k) == "int16"]
+    if wide4:
+        raise QuantizationError(f"operator {wide4[0]} ({weighted[wide4[0]]}): int4 weights need int8 activations "
+                                f"(TFLite 2.14 computes int4 weights with int16 activations wrongly: docs/oracles.md)")
+    g = copy.deepcopy(g)
+    sg = g.subgraphs[0]
+    T = sg.tensors
+    acts = set(activation_tensors(g))
+    code = {"int8": INT8, "int16": INT16}
+    lim = {"int8": (-128, 127), "int16": (-32768, 32767)}
+    npt = {"int8": np.int8, "int16": np.int16}
+
+    groups = _Groups()
+    for op in sg.operators:
+        if op.opcode in rules.SAME_SCALE:
+            members = [i for i in _data_inputs(op) + op.outputs if T[i].type_code == FLOAT32]
+            for m in members[1:]:
+                groups.union(members[0], m)
+    producer = {o: op for op in sg.operators for o in op.outputs}
+    consumers: dict[int, list[Operator]] = {}
+    for op in sg.operators:
+        for i in op.inputs:
+            consumers.setdefault(i, []).append(op)
+
+    # the type of every float tensor: its group's (the shared-scale op's), else its producer's,
+    # else (graph inputs) int16 only when every consumer is int16
+    group_kind: dict[int, str] = {}
+    for op in sg.operators:
+        if op.opcode in rules.SAME_SCALE:
+            for i in _data_inputs(op) + op.outputs:
+                if i in groups.parent:
+                    group_kind[groups.find(i)] = op_kind[op.index]
+    kind_of: dict[int, str] = {}
+    for i in acts | set(groups.parent):
+        if i in groups.parent and groups.find(i) in group_kind:
+            kind_of[i] = group_kind[groups.find(i)]
+        elif i in producer:
+            kind_of[i] = op_kind.get(producer[i].index, "int8")
+        else:
+            users = [op_kind.get(op.index, "int8") for op in consumers.get(i, [])]
+            kind_of[i] = "int16" if users and all(u == "int16" for u in users) else "int8"
+
+    ranges: dict[tuple[int, str], list[float]] = {}
+
+    def tensor_range(i: int, kind: str) -> tuple[float, float]:
+        t = T[i]
+        return (float(t.data.min()), float(t.data.max())) if t.is_const else act_range(i, kind)
+
+    for i in sorted(acts | set(groups.parent)):
+        kind = kind_of[i]
+        lo, hi = tensor_range(i, kind)
+        r = ranges.setdefault((groups.find(i), kind), [0.0, 0.0])
+        r[0], r[1] = min(r[0], lo), max(r[1], hi)
+
+    def qparams(kind: str, lo: float, hi: float) -> tuple[float, int]:
+        return choose_qparams_symmetric(lo, hi) if kind == "int16" else choose_qparams(lo, hi)
+
+    fixed: dict[int, tuple[float, int]] = {}
+    for op in sg.operators:
+        kind = op_kind.get(op.index)
+        rule = rules.FIXED_OUTPUT_INT16 if kind == "int16" else rules.FIXED_OUTPUT
+        if op.opcode in rule and kind_of.get(op.outputs[0]) == kind:
+            fixed[op.outputs[0]] = rule[op.opcode]
+    params: dict[int, tuple[float, int]] = {}
+    for i, q in fixed.items():
+        root = groups.find(i)
+        if root in params and params[root] != q:
+            raise QuantizationError(f"tensor {T[i].name!r} must have two different fixed quantizations")
+        params[root] = q
+    for (root, kind), (lo, hi) in ranges.items():
+        params.setdefault(root, qparams(kind, lo, hi))
+
+    def set_q(t: Tensor, kind: str, scale: float, zp: int) -> None:
+        if t.is_const:
+            t.data = _quantize_values(t.data, scale, zp, *lim[kind], npt[kind])
+        t.type_code = code[kind]
+        t.scales = np.array([scale], np.float32)
+        t.zero_points = np.array([zp], np.int64)
+        t.quantized_dimension = 0
+
+    def new_tensor(like: Tensor, name: str, type_code: int, data: np.ndarray | None = None) -> Tensor:
+        t = Tensor(index=len(T), name=name, shape=tuple(like.shape), type_code=type_code,
+                   shape_signature=like.shape_signature, data=data, subgraph=0)
+        T.append(t)
+        return t
+
+    for i in sorted(acts):
+        set_q(T[i], kind_of[i], *params[groups.find(i)])
+
+    def make_op(name: str, src: int, dst: int, version: int) -> Operator:
+        return Operator(index=-1, opcode=name, builtin_code=_builtin(name), version=version,
+                        inputs=[src], outputs=[dst])
+
+    def conversion(src: Tensor, dst: Tensor) -> list[Operator]:
+        if dst.type_code == INT8:  # int16 -> int8
+            return [make_op("QUANTIZE", src.index, dst.index, 1)]
+        wide = new_tensor(src, src.name + "/int32", INT32)  # int8 -> int32 -> int16
+        wide.scales, wide.zero_points = src.scales.copy(), src.zero_points.copy()
+        return [make_op("CAST", src.index, wide.index, 1), make_op("QUANTIZE", wide.index, dst.index, 2)]
+
+    def converted_params(i: int, kind: str) -> tuple[float, int]:
+        """Quantization of tensor i's value in type `kind` (for a converted copy)."""
+        if i in groups.parent:  # the union range its shared-scale group was quantized with
+            return qparams(kind, *ranges[(groups.find(i), kind_of[i])])
+        return qparams(kind, *act_range(i, kind))
+
+    ops: list[Operator] = []
+    origin: list[int] = []
+    converted: dict[tuple[int, str], int] = {}
+    for op in sg.operators:
+        kind = op_kind.get(op.index)
+        before: list[Operator] = []
+        after: list[Operator] = []
+        if kind is not None:
+            suffix = "_int16" if kind == "int16" else "_int8"
+            for k, i in enumerate(op.inputs):
+                if i < 0 or T[i].is_const or i not in acts or kind_of[i] == kind:
+                    continue
+                if (i, kind) not in converted:
+                    c = new_tensor(T[i], T[i].name + suffix, code[kind])
+                    set_q(c, kind, *converted_params(i, kind))
+                    before += conversion(T[i], c)
+                    converted[(i, kind)] = c.index
+                op.inputs[k] = converted[(i, kind)]
+            for k, o in enumerate(op.outputs):
+                if o not in acts or kind_of[o] == kind:
+                    continue
+                c = new_tensor(T[o], T[o].name + suffix, code[kind])
+                rule = rules.FIXED_OUTPUT_INT16 if kind == "int16" else rules.FIXED_OUTPUT
+                set_q(c, kind, *(rule[op.opcode] if op.opcode in rule else converted_params(o, kind)))
+                after += conversion(c, T[o])
+                op.outputs[k] = c.index
+            wide = kind == "int16"
+            versions = rules.INT16_VERSIONS if wide else rules.INT8_VERSIONS
+            if op.opcode in rules.WEIGHTED:
+                w4 = int4.weight_type_of(weights, op.index) == "int4"
+                _quantize_weighted(op, T, new_tensor, wide, w4, (hessians or {}).get(op.index))
+                op.version = max(op.version, versions[op.opcode])
+            else:
+                for k, i in enumerate(op.inputs):
+                    if i < 0 or not T[i].is_const or T[i].type_code != FLOAT32:
+                        continue
+                    src = T[i]
+                    c = new_tensor(src, src.name, FLOAT32, src.data.copy())
+                    if i in groups.parent:
+                        scale, zp = params[groups.find(i)]
+                    else:
+                        scale, zp = qparams(kind, float(src.data.min()), float(src.data.max()))
+                    set_q(c, kind, scale, zp)
+                    op.inputs[k] = c.index
+                op.version = max(op.version, versions.get(op.opcode, op.version))
+                if wide and op.opcode in ("ADD", "SUB"):
+                    op.options_type = op.options_type or f"{op.opcode.title()}Options"
+                    op.options = {**op.options, "PotScaleInt16": False}
+        ops += before + [op] + after
+        origin += [op.index] * (len(before) + 1 + len(after))
+    sg.operators = ops
+
+    if io is not None:
+        edges = {T[i].type_code for i in sg.inputs + sg.outputs}
+        if io == "float":
+            for kind in ("int8", "int16"):
+                if code[kind] in edges:
+                    _convert_io(sg, "float", code[kind], rules.INT16_VERSIONS if kind == "int16" else rules.INT8_VERSIONS)
+        elif io in ("int8", "uint8"):
+            _narrow_edges(sg, lambda i: converted_params(i, "int8"), conversion)
+            if io == "uint8":
+                _convert_io(sg, "uint8", INT8, rules.INT8_VERSIONS)
+        elif edges - {code[io]}:
+            bad = [T[i].name for i in sg.inputs + sg.outputs if T[i].type_code != code[io]]
+            raise QuantizationError(f"io {io}: graph edge(s) {', '.join(map(repr, bad))} belong to int8 layers; "
+                                    f"use io int8, uint8 or float, or leave io out")
+    if origins is not None:
+        origins.clear()
+        by_id = {id(op): o for op, o in zip(ops, origin)}
+        origins.extend(by_id.get(id(op), -1) for op in sg.operators)
+    for k, op in enumerate(sg.operators):
+        op.index = k
+    return _compact(g)
