@@ -25,9 +25,9 @@ def spec(dtype: str, scale=None, zero_point=0, shape=(2, 128), **kw) -> dict:
                 **kw)
 
 
-def model(op: str, x: dict, y: dict, options=None) -> bytes:
-    """A one-input one-output model of `op`."""
-    return single_op_model(op, [x], [y], options)
+def model(op: str, x: dict, y: dict, options=None, **kw) -> bytes:
+    """A one-input one-output model of `op` (`kw`: add_operator's, e.g. version)."""
+    return single_op_model(op, [x], [y], options, **kw)
 
 
 def run(content: bytes, *inputs: np.ndarray, seeds=(0, 1)) -> None:
@@ -344,6 +344,75 @@ def test_leaky_relu_shapes(shape) -> None:
     content = model("LEAKY_RELU", spec("int8", 0.03, -7, shape), spec("int8", 0.02, 9, shape),
                     ("LeakyReluOptions", {"Alpha": 0.3}))
     run(content, seeds=(0, 1))
+
+
+# ---- RSQRT (int8, version 2) ------------------------------------------------------------------
+
+# (in_scale, in_zp, out_scale, out_zp): layer-norm variances (small scales, zero point -128), a
+# multiplier below one, outputs that clamp at 127, a zero point inside the range.
+RSQRT_Q = [
+    (1e-4, -128, 0.8, -128),
+    (0.02, -128, 0.05, -20),
+    (3.0, -100, 0.002, 5),
+    (0.5, 0, 0.01, -128),
+    (1e-3, 64, 0.3, 0),
+    (7e-6, -128, 3.0, -128),
+]
+
+
+def rsqrt_inputs(in_zp: int, n: int) -> np.ndarray:
+    """Every int8 value at or above the zero point (RSQRT is only defined there), tiled to n."""
+    return np.resize(np.arange(in_zp, 128, dtype=np.int8), n)
+
+
+@pytest.mark.parametrize("q", RSQRT_Q)
+def test_rsqrt_int8(q) -> None:
+    in_scale, in_zp, out_scale, out_zp = q
+    for n in (256, 768):  # direct, and tabulated (activation_scalar.c's LUT_MIN)
+        content = model("RSQRT", spec("int8", in_scale, in_zp, (n,)), spec("int8", out_scale, out_zp, (n,)),
+                        version=2)
+        run(content, rsqrt_inputs(in_zp, n), np.sort(rsqrt_inputs(in_zp, n))[::-1].copy(), seeds=())
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_rsqrt_shapes(shape) -> None:
+    content = model("RSQRT", spec("int8", 0.01, -128, shape), spec("int8", 0.1, -30, shape), version=2)
+    x = np.random.default_rng(3).integers(-128, 128, size=shape).astype(np.int8)
+    run(content, x, seeds=())
+
+
+def test_rsqrt_below_the_zero_point_fails_the_invoke_as_in_tflite() -> None:
+    """TFLite: "Rsqrt is only defined for positive values" and the invoke fails; pyedge raises an
+    InvokeError naming RSQRT, for the small (direct) and the large (tabulated) kernel path."""
+    from oracle import reference_interpreter
+
+    for n in (16, 768):
+        content = model("RSQRT", spec("int8", 0.01, 0, (n,)), spec("int8", 0.1, 0, (n,)), version=2)
+        x = np.full((n,), 5, np.int8)
+        x[n - 1] = -1
+        ref = reference_interpreter(content)
+        ref.allocate_tensors()
+        ref.set_tensor(ref.get_input_details()[0]["index"], x)
+        with pytest.raises(RuntimeError, match="positive values"):
+            ref.invoke()
+        pe = pyedge.Interpreter(model_content=content)
+        pe.allocate_tensors()
+        pe.set_tensor(pe.get_input_details()[0]["index"], x)
+        with pytest.raises(pyedge.InvokeError, match="RSQRT"):
+            pe.invoke()
+        x[n - 1] = 0  # the same interpreter then runs (the zero point maps to 127), as TFLite's does
+        pe.set_tensor(pe.get_input_details()[0]["index"], x)
+        pe.invoke()
+        ref.set_tensor(ref.get_input_details()[0]["index"], x)
+        ref.invoke()
+        got = pe.get_tensor(pe.get_output_details()[0]["index"])
+        assert got[n - 1] == 127 and (got == ref.get_tensor(ref.get_output_details()[0]["index"])).all()
+
+
+def test_rsqrt_float_and_int16_are_refused_by_name() -> None:
+    content = model("RSQRT", spec("int16", 0.01, 0), spec("int16", 0.01, 0), version=2)
+    with pytest.raises(pyedge.UnsupportedOpError, match="INT16 RSQRT"):
+        pyedge.Interpreter(model_content=content)
 
 
 # ---- QUANTIZE ----------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import pyedge
 import quantize_models as Q
 from optest import check_model
 from oracle import assert_bit_exact, reference_interpreter
-from pyedge.errors import PyedgeError
 from pyedge.quantize import calibrate
 from pyedge.quantize.biascorr import weight_shift
 from pyedge.quantize.reference import ReferenceRunner
@@ -129,7 +128,7 @@ HEAD_CAL_CLIPS = [2, 10, 12, 24, 32, 42]
 HEAD_EVAL_CLIPS = [9, 13, 17, 25, 29, 41, 45]
 
 
-def test_oww_head_int8_in_tflite_keeps_its_detections():
+def test_oww_head_int8_keeps_its_detections_bit_exact_in_pyedge():
     raw = _model("okay_nabu")
     cal = calibrate(raw, Q.oww_head_inputs(HEAD_CAL_CLIPS), show_progress=False)
     q = cal.quantize()
@@ -139,15 +138,19 @@ def test_oww_head_int8_in_tflite_keeps_its_detections():
     fs, qs = [], []
     for c in HEAD_EVAL_CLIPS:
         x = Q.oww_head_inputs([c])
-        f, (_, d) = _float(raw, x), _run_int8(q, x, "tflite")
+        f, (raw_q, d) = _float(raw, x), _run_int8(q, x, "tflite")
+        raw_pe, _ = _run_int8(q, x, "pyedge")  # its int8 RSQRT (the layer norms) included
+        np.testing.assert_array_equal(raw_pe, raw_q, err_msg=f"clip {c}")
         fs.append(f), qs.append(d)
         wake = Q.oww_clips()[c][1]
         assert (f.max() > 0.5) == (d.max() > 0.5) == bool(wake), (c, f.max(), d.max())
     s = _sqnr(np.concatenate(fs), np.concatenate(qs))
     assert s >= 23.5, s  # measured 24.5 on this subset (27.5 with bias correction off)
-    # pyedge has no int8 RSQRT kernel yet: it names the op instead of running something else
-    with pytest.raises(PyedgeError, match="RSQRT"):
-        pyedge.Interpreter(model_content=q).allocate_tensors()
+    d = reference_interpreter(q).get_input_details()[0]
+    (s_in, z_in) = d["quantization"]
+    x = Q.oww_head_inputs(HEAD_EVAL_CLIPS[:1])[:2]
+    check_model(q, inputs=[np.clip(np.round(x[:1] / s_in) + z_in, -128, 127).astype(np.int8)],
+                context="okay nabu head, every kernel path")
 
 
 # -- the features on small graphs --------------------------------------------------------------

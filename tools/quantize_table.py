@@ -151,7 +151,8 @@ def measure(models: list[str], methods: list[str], int4: bool = True) -> list[di
 def wake_detections(float_model: bytes, quant_model: bytes, threshold: float = 0.5) -> dict:
     """Held-out clips on which the float and the int8 head fire (maximum probability over the
     clip's 16-embedding windows above `threshold`), for wake-phrase clips and the others. Both
-    heads run on TFLite's reference kernels (pyedge has no int8 RSQRT kernel)."""
+    heads run on TFLite's reference kernels (pyedge's int8 outputs are the same bytes:
+    tests/test_quantize_oww.py)."""
     import quantize_models as Q
     from pyedge.quantize.reference import ReferenceRunner
 

@@ -75,6 +75,16 @@ typedef struct {
   int32_t shift;
   int32_t axis;
 } pe_quantize_params;
+/* RSQRT on int8 (TFLite's elementwise.cc, version 2): value = x - input_zero_point must be
+   >= 0 (the kernel returns PE_ERR_RUNTIME otherwise, as TFLite fails the invoke); 0 maps to
+   127; else 1 / sqrt(value) by GetInvSqrtQuantizedMultiplierExp, rescaled by multiplier/shift
+   (1 / (sqrt(input_scale) * output_scale)). */
+typedef struct {
+  int32_t input_zero_point;
+  int32_t output_zero_point;
+  int32_t multiplier;
+  int32_t shift;
+} pe_rsqrt_params;
 /* END CDEF */
 
 #endif

@@ -402,6 +402,52 @@ pe_status pe_tanh__scalar(const pe_op_ctx *ctx) {
   return PE_OK;
 }
 
+/* ---- RSQRT ------------------------------------------------------------------------ */
+
+pe_status pe_rsqrt_check(const pe_op_ctx *ctx) {
+  const pe_rsqrt_params *p = (const pe_rsqrt_params *)ctx->params;
+  pe_tensor in, out;
+  const pe_status st = check_unary(ctx, 1, 1, &in, &out);
+  if (st != PE_OK) return st;
+  PE_CHECK(in.dtype == PE_INT8 && out.dtype == PE_INT8, PE_ERR_SHAPE);
+  PE_CHECK(p->input_zero_point >= -128 && p->input_zero_point <= 127 && p->output_zero_point >= -128 &&
+               p->output_zero_point <= 127,
+           PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->multiplier >= 0 && shift_ok(p->shift) && shift_ok(p->shift - 20), PE_ERR_BAD_PARAMS);
+  return PE_OK;
+}
+
+/* TFLite RsqrtEvalQuantized for value = x - input_zero_point >= 0. */
+static int8_t rsqrt_one(const pe_rsqrt_params *p, int32_t value) {
+  int32_t inv_mult, data, v;
+  int inv_shift;
+  if (value == 0) return INT8_MAX; /* "any value close to 0 represents the max output value" */
+  pe_fp_inv_sqrt_multiplier_exp(value, &inv_mult, &inv_shift);
+  data = pe_mbqm(1, inv_mult, inv_shift + 20);
+  v = pe_fp_add(pe_mbqm(data, p->multiplier, p->shift - 20), p->output_zero_point);
+  return (int8_t)(v < INT8_MIN ? INT8_MIN : v > INT8_MAX ? INT8_MAX : v);
+}
+
+pe_status pe_rsqrt__scalar(const pe_op_ctx *ctx) {
+  const pe_rsqrt_params *p = (const pe_rsqrt_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  const int8_t *x = (const int8_t *)in.data;
+  int8_t *y = (int8_t *)out.data;
+  const int32_t n = pe_elems(&in);
+  int8_t table[256];
+  int32_t i, b;
+  /* TFLite checks every input before computing any output */
+  for (i = 0; i < n; ++i)
+    if (x[i] < p->input_zero_point) return PE_ERR_RUNTIME; /* "only defined for positive values" */
+  if (n >= LUT_MIN) {
+    for (b = p->input_zero_point; b <= 127; ++b) table[(uint8_t)(int8_t)b] = rsqrt_one(p, b - p->input_zero_point);
+    for (i = 0; i < n; ++i) y[i] = table[(uint8_t)x[i]];
+  } else {
+    for (i = 0; i < n; ++i) y[i] = rsqrt_one(p, (int32_t)x[i] - p->input_zero_point);
+  }
+  return PE_OK;
+}
+
 /* ---- RELU family ------------------------------------------------------------------ */
 
 pe_status pe_relu_check(const pe_op_ctx *ctx) {

@@ -149,4 +149,39 @@ static inline int16_t pe_fp_rounding_divide_by_pot16(int16_t x, int exponent) {
   return (int16_t)((x >> exponent) + (remainder > threshold ? 1 : 0));
 }
 
+/* TFLite GetInvSqrtQuantizedMultiplierExp(input, reverse_shift = -1): 1 / sqrt(input) as a
+   multiplier and (left) shift, by five Newton-Raphson steps in Q3.28 (the int8 LSTM's layer
+   norm and RSQRT). */
+static inline void pe_fp_inv_sqrt_multiplier_exp(int32_t input, int32_t *mult, int *shift) {
+  const int32_t half_three = (1 << 28) + (1 << 27); /* 1.5 in Q3.28 */
+  int32_t half_input, x;
+  int out_shift = 11, clz = 0, pairs, i;
+  if (input <= 1) {
+    *mult = INT32_MAX;
+    *shift = 0;
+    return;
+  }
+  while (input >= (1 << 29)) {
+    input /= 4;
+    ++out_shift;
+  }
+  while (clz < 32 && ((uint32_t)input & (0x80000000u >> clz)) == 0) ++clz;
+  pairs = (clz - 1) / 2 - 1;
+  out_shift -= pairs;
+  input <<= 2 * pairs;
+  half_input = pe_rounding_divide_by_pot(input >> 1, 1);
+  x = 1 << 28; /* 1.0 in Q3.28 */
+  for (i = 0; i < 5; ++i) {
+    const int32_t x3 = pe_fp_rescale(pe_fp_mul(pe_fp_mul(x, x), x), 9, 3);
+    x = pe_fp_rescale(pe_fp_sub(pe_fp_mul(half_three, x), pe_fp_mul(half_input, x3)), 6, 3);
+  }
+  x = pe_fp_mul(x, 1518500250); /* * sqrt(2) / 2 */
+  if (out_shift < 0) {
+    x = pe_shl32(x, -out_shift);
+    out_shift = 0;
+  }
+  *mult = x;
+  *shift = -out_shift;
+}
+
 #endif /* PE_FIXEDPOINT_H */

@@ -132,44 +132,6 @@ static int16_t fx16_logistic(int16_t a, int ib) {
 }
 
 /* ---------------------------------------------------------------------------
- * The layer norm's inverse square root (int32 gemmlowp, native/kernels/fixedpoint.h).
- * ------------------------------------------------------------------------ */
-
-/* TFLite GetInvSqrtQuantizedMultiplierExp(input, reverse_shift = -1): 1 / sqrt(input) as a
-   multiplier and (left) shift, by five Newton-Raphson steps in Q3.28. */
-static void inv_sqrt_multiplier(int32_t input, int32_t *mult, int *shift) {
-  const int32_t half_three = (1 << 28) + (1 << 27); /* 1.5 in Q3.28 */
-  int32_t half_input, x;
-  int out_shift = 11, clz = 0, pairs, i;
-  if (input <= 1) {
-    *mult = INT32_MAX;
-    *shift = 0;
-    return;
-  }
-  while (input >= (1 << 29)) {
-    input /= 4;
-    ++out_shift;
-  }
-  while (clz < 32 && ((uint32_t)input & (0x80000000u >> clz)) == 0) ++clz;
-  pairs = (clz - 1) / 2 - 1;
-  out_shift -= pairs;
-  input <<= 2 * pairs;
-  half_input = pe_rounding_divide_by_pot(input >> 1, 1);
-  x = 1 << 28; /* 1.0 in Q3.28 */
-  for (i = 0; i < 5; ++i) {
-    const int32_t x3 = pe_fp_rescale(pe_fp_mul(pe_fp_mul(x, x), x), 9, 3);
-    x = pe_fp_rescale(pe_fp_sub(pe_fp_mul(half_three, x), pe_fp_mul(half_input, x3)), 6, 3);
-  }
-  x = pe_fp_mul(x, 1518500250); /* * sqrt(2) / 2 */
-  if (out_shift < 0) {
-    x = pe_shl32(x, -out_shift);
-    out_shift = 0;
-  }
-  *mult = x;
-  *shift = -out_shift;
-}
-
-/* ---------------------------------------------------------------------------
  * The step (TFLite's portable tensor_utils, in the order LstmStepInteger8x8_16 runs them).
  * ------------------------------------------------------------------------ */
 
@@ -228,7 +190,7 @@ static void layer_norm(const lstm_state *s, int g, int16_t *gate, int32_t n_batc
                                    (uint64_t)((int64_t)mean * mean)) /
                          (1 << 20));
     if (variance < 1) variance = s->p->variance_guard[g];
-    inv_sqrt_multiplier(variance, &inv_mult, &inv_shift);
+    pe_fp_inv_sqrt_multiplier_exp(variance, &inv_mult, &inv_shift);
     for (j = 0; j < n; ++j) {
       const int32_t rescaled = pe_mbqm(1024 * v[j] - mean, inv_mult, inv_shift);
       /* TFLite computes rescaled * w + bias in int32 (wrapping) before widening */

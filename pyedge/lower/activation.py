@@ -1,5 +1,5 @@
-"""Lowering of activations (SOFTMAX, LOGISTIC, TANH, the RELU family, HARD_SWISH, LEAKY_RELU)
-and of QUANTIZE / DEQUANTIZE.
+"""Lowering of activations (SOFTMAX, LOGISTIC, TANH, the RELU family, HARD_SWISH, LEAKY_RELU),
+int8 RSQRT and QUANTIZE / DEQUANTIZE.
 
 Everything TFLite 2.14 computes in Prepare (activations.cc, quantize.cc, dequantize.cc with
 kReference) is reproduced here with the same float32 / double steps: float32 where the C++
@@ -328,6 +328,22 @@ def leaky_relu(ctx: LowerCtx) -> Lowered:
         "pe_leaky_relu_params", input_zero_point=x.zero_point, output_zero_point=y.zero_point,
         output_multiplier_alpha=alpha_mult, output_shift_alpha=alpha_shift,
         output_multiplier_identity=id_mult, output_shift_identity=id_shift))
+
+
+# ---- RSQRT ---------------------------------------------------------------------------------------
+
+@register("RSQRT", max_version=2, types="int8")
+def rsqrt(ctx: LowerCtx) -> Lowered:
+    """elementwise.cc RsqrtEvalQuantized (int8, version 2): 1 / sqrt(x - input_zero_point) by
+    GetInvSqrtQuantizedMultiplierExp; SetRsqrtOutputMultiplier takes sqrt and the product in
+    float32 and the reciprocal in double. An input below the zero point fails the invoke."""
+    x, y = _unary(ctx, {INT8: "int8"}, "RSQRT")
+    scale = 1.0 / float(np.sqrt(f32(x.scale)) * f32(y.scale))
+    mult, shift = quantize_multiplier(scale)
+    ctx.require(-11 <= shift <= 31, f"output multiplier shift {shift} out of range (1 / (sqrt(input scale) * "
+                                    f"output scale) = {scale:g})")
+    return Lowered("RSQRT", [x], [y], ctx.params("pe_rsqrt_params", input_zero_point=x.zero_point,
+                                                  output_zero_point=y.zero_point, multiplier=mult, shift=shift))
 
 
 # ---- QUANTIZE and DEQUANTIZE ---------------------------------------------------------------------

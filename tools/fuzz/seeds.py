@@ -153,6 +153,7 @@ def _single_op_models() -> dict[str, Callable[[], bytes]]:
         "hard_swish": lambda: som("HARD_SWISH", [i8([4, 8], 0.05, 3)], [i8([4, 8], 0.04, -10)]),
         "leaky_relu": lambda: som("LEAKY_RELU", [i8([16])], [i8([16], 0.04, 1)],
                                   ("LeakyReluOptions", {"Alpha": 0.2})),
+        "rsqrt": lambda: som("RSQRT", [i8([16], 0.01, -128)], [i8([16], 0.05, -20)], version=2),
         "quantize_requant": lambda: som("QUANTIZE", [i8([10])], [i8([10], 0.02, 7)]),
         "dequantize": lambda: som("DEQUANTIZE", [i8([6])], [_q([6], "float32")]),
         "max_pool": lambda: som("MAX_POOL_2D", [i8([1, 4, 4, 2])], [i8([1, 2, 2, 2])],
