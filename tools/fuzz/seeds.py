@@ -76,6 +76,8 @@ def _float_op_models(som, rng, conv_opts) -> dict[str, Callable[[], bytes]]:
                                            _q([4, 2], "int8", 0.05, 0, data=rng.integers(-127, 128, (4, 2)).astype(np.int8)),
                                            None, _q([1, 8], "float32", is_variable=True)],
                                    [f([1, 2])], ("SVDFOptions", {"Rank": 2, "AsymmetricQuantizeInputs": True})),
+        "lstm_hybrid": lambda: __import__("test_hybrid_lstm").HybridLstm(
+            batch=2, n_input=3, n_cell=4, time=2, n_output=3, peephole=True, asymmetric=True, cell_clip=0.5).build(),
     }
 
 
