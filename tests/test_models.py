@@ -1,11 +1,15 @@
-"""Real int8 models (TensorFlow Lite Micro's) run bit-exact against TFLite's reference kernels."""
+"""Real int8 models (TensorFlow Lite Micro's) and TF1-era uint8 models (Coral's) run bit-exact
+against TFLite's reference kernels."""
 from __future__ import annotations
+
+import hashlib
+import struct
 
 import numpy as np
 import pytest
 
 import pyedge
-from models import model_path
+from models import MODELS as MODEL_DIR, model_path
 from pyedge.tflite_reader import with_valid_quantized_dimension
 from optest import interpreter_factory, kernel_paths
 from oracle import assert_bit_exact, random_inputs, reference_interpreter, run_model
@@ -18,6 +22,11 @@ MODELS = {
     "tflm_keyword_scrambled": 3,
     "tflm_trained_lstm_int8": 1,
     "tflm_dtln_noise_suppression": 3,
+    "coral_mobilenet_v1_0.25_128_quant": 1,
+    "coral_mobilenet_v2_1.0_224_quant": 1,
+    "coral_mobilenet_v1_1.0_224_quant_embedding_extractor": 1,
+    "coral_deeplabv3_mnv2_dm05_pascal_quant": 1,
+    "coral_keras_lstm_mnist_ptq": 1,
 }
 
 
@@ -36,13 +45,13 @@ def test_model_bit_exact(name):
     raw = model_path(name).read_bytes()
     ref_model = with_valid_quantized_dimension(raw)  # TFLite refuses person_detect as is
     invokes = MODELS[name]
-    seeds = (0, 1) if "mobilenet" in name else (0, 1, 2)
+    seeds = (0, 1) if "mobilenet" in name or "deeplab" in name else (0, 1, 2)
     for seed in seeds:
         rng = np.random.default_rng(seed)
         sets = random_inputs(reference_interpreter(ref_model), rng, count=invokes)
         if invokes == 1:
             sets = [sets]
-        if seed == seeds[-1] and ("person" in name or "mobilenet" in name):
+        if seed == seeds[-1] and ("person" in name or "mobilenet" in name or "deeplab" in name):
             sets = [[_image_like(d, rng) for d in reference_interpreter(ref_model).get_input_details()]]
         want = run_model(reference_interpreter, ref_model, sets, invokes=invokes)
         for label, kw in kernel_paths():  # every ISA tier, threads, packed layouts on scalar
@@ -69,3 +78,47 @@ def test_model_details_match_tflite(name):
         assert a["name"] == b["name"] and a["index"] == b["index"] and a["dtype"] == b["dtype"]
         assert np.array_equal(a["shape"], b["shape"]) and a["quantization"] == b["quantization"]
     assert ours.get_signature_list() == ref.get_signature_list()
+
+
+def _cat_photo(size: int) -> np.ndarray:
+    """tests/models/images/coral_cat.bmp (24-bit, bottom-up BGR rows), centre-cropped to a square
+    and resized by nearest neighbour to [1, size, size, 3] uint8 RGB."""
+    raw = (MODEL_DIR / "images" / "coral_cat.bmp").read_bytes()
+    offset, = struct.unpack_from("<I", raw, 10)
+    w, h = struct.unpack_from("<ii", raw, 18)
+    stride = (w * 3 + 3) // 4 * 4
+    img = np.frombuffer(raw, np.uint8, count=stride * h, offset=offset).reshape(h, stride)
+    img = img[:, :w * 3].reshape(h, w, 3)[::-1, :, ::-1]
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    pick = np.arange(size) * side // size
+    return np.ascontiguousarray(img[y0:y0 + side, x0:x0 + side][pick][:, pick])[None]
+
+
+@pytest.mark.parametrize("name,size", [("coral_mobilenet_v1_0.25_128_quant", 128),
+                                       ("coral_mobilenet_v2_1.0_224_quant", 224)])
+def test_uint8_mobilenet_on_a_photo(name, size):
+    """TF1-era uint8 classifiers on a real photo: bit-exact on every kernel path, and the class
+    is the cat the photo shows (286, Egyptian cat, in the 1001 classes with background)."""
+    raw = model_path(name).read_bytes()
+    sets = [_cat_photo(size)]
+    want = run_model(reference_interpreter, raw, sets)
+    assert int(np.argmax(want[0][0])) == 286
+    for label, kw in kernel_paths():
+        got = run_model(interpreter_factory(**kw), raw, sets)
+        assert_bit_exact(got, want, context=f"{name} [{label}] cat photo")
+
+
+def test_model_files_match_their_provenance():
+    """Every file under tests/models/ has a SOURCES.tsv row with its size and sha256."""
+    rows = {}
+    for line in (MODEL_DIR / "SOURCES.tsv").read_text().splitlines()[1:]:
+        if line.strip():
+            f, size, sha = line.split("\t")[:3]
+            rows[f] = (int(size), sha)
+    files = sorted(str(p.relative_to(MODEL_DIR)) for p in MODEL_DIR.rglob("*")
+                   if p.is_file() and p.name != "SOURCES.tsv")
+    assert sorted(rows) == files
+    for f in files:
+        data = (MODEL_DIR / f).read_bytes()
+        assert (len(data), hashlib.sha256(data).hexdigest()) == rows[f], f

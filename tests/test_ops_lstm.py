@@ -264,7 +264,6 @@ def _float_lstm(weights_dtype: str) -> bytes:
 
 @pytest.mark.parametrize("content, why", [
     (_float_lstm("float32"), "float32 LSTM is not supported"),
-    (_float_lstm("int8"), "hybrid"),
     (Lstm(cell_log2=-8).build(), "cell state scale 2^-8"),
     (Lstm(cell_log2=-16).build(), "cell state scale 2^-16"),
     (Lstm(input_dtype="int16").build(), "input type INT16"),

@@ -13,7 +13,8 @@ import pytest
 import tflite
 
 import pyedge
-from optest import check_model, kernel_paths
+from pyedge.quant import activation_range, quantize_multiplier
+from optest import check_model, interpreter_factory, kernel_paths
 from oracle import assert_bit_exact, random_inputs, reference_interpreter, run_model
 from tflite_builder import ModelBuilder, single_op_model
 
@@ -349,3 +350,118 @@ def test_uint8_hostile_params_are_rejected_at_load(case: int) -> None:
     assert e.value.status == status
     for model in (conv_u8_model([1, 5, 5, 2], 3, (3, 3), zps="mixed"), fc_u8_model(2, 6, 3, zps="mixed")):
         pyedge.Interpreter(model_content=_tamper(model))  # untampered: loads
+
+
+# ---- DIV ---------------------------------------------------------------------------------------
+
+# (input 1, input 2, output) quantization: s1 / (s2 * s_out) from ~2^-12 (every quotient rounds
+# to a few steps) through ~1 to ~2^22 (just below the 2^23 the kernel accepts)
+DIV_QS = {
+    "unit": ((1 / 255, 0), (1 / 255, 0), (1 / 255, 0)),
+    "tf1": ((0.0235, 0), (0.0118, 3), (0.071, 11)),
+    "mid": ((0.02, 128), (0.01, 128), (0.05, 128)),
+    "small": ((0.001, 37), (0.5, 200), (2.0, 90)),
+    "large": ((2.0, 255), (0.003, 1), (0.0009, 0)),
+    "top": ((8.0, 250), (0.0011, 128), (0.0011, 17)),
+}
+
+
+def _div_u8_model(shapes, qs, act=NONE, const_b: np.ndarray | None = None) -> bytes:
+    t = lambda shape, q, data=None: dict(shape=list(shape), dtype="uint8", scale=q[0], zero_point=q[1],
+                                         **({} if data is None else {"data": data}))
+    out = list(np.broadcast_shapes(tuple(shapes[0]), tuple(shapes[1])))
+    return single_op_model("DIV", [t(shapes[0], qs[0]), t(shapes[1], qs[1], const_b)], [t(out, qs[2])],
+                           ("DivOptions", {"FusedActivationFunction": act}))
+
+
+def _u8_denominator(shape, zero_point: int, rng: np.random.Generator) -> np.ndarray:
+    """uint8 values other than the zero point (a real zero denominator)."""
+    v = rng.integers(0, 255, size=tuple(shape))
+    return (v + (v >= zero_point)).astype(np.uint8)
+
+
+def _div_u8_exponent(a: np.ndarray, b: np.ndarray, q) -> np.ndarray:
+    """The right shift DivElementwise's last RoundingDivideByPOT takes for each element:
+    recip_shift (GetReciprocal's 31 - clz(y)) + CountLeadingSignBits(x) - output_shift."""
+    x = a.astype(np.int64) - q[0][1]
+    y = b.astype(np.int64) - q[1][1]
+    x = np.where(y < 0, -x, x)
+    y = np.abs(y)
+    bits = lambda v: np.array([int(t).bit_length() for t in v.ravel()]).reshape(v.shape)
+    recip_shift = bits(y) - 1
+    headroom = 31 - bits(np.where(x < 0, ~x, x))
+    _, shift = quantize_multiplier(float(np.float32(np.float32(q[0][0]) / (np.float32(q[1][0]) * np.float32(q[2][0])))))
+    return recip_shift + headroom - shift
+
+
+def check_div_u8(model: bytes, a: np.ndarray, b: np.ndarray, q, act=NONE) -> int:
+    """pyedge on every kernel path against BUILTIN_REF with its one known fault fixed: where the
+    last shift reaches 32 or more, TFLite 2.14's RoundingDivideByPOT (undefined there: 32-bit
+    shifts by the count mod 32) returns garbage; the exact quotient rescaled rounds to 0, so the
+    fixed reference is the output zero point, clamped to the activation range. Returns how many
+    elements TFLite got wrong."""
+    want = run_model(reference_interpreter, model, [a, b])
+    ab, bb = np.broadcast_arrays(a, b)
+    wrong = _div_u8_exponent(ab, bb, q) >= 32
+    _, yq = q[2]
+    lo, hi = activation_range(act, q[2][0], yq, np.uint8)
+    fixed = [np.where(wrong, np.uint8(min(max(yq, lo), hi)), want[0][0])]
+    for label, kw in kernel_paths():
+        got = run_model(interpreter_factory(**kw), model, [a, b])
+        assert_bit_exact(got[0], fixed, context=f"[{label}]")
+    return int(np.count_nonzero(fixed[0] != want[0][0]))
+
+
+@pytest.mark.parametrize("qs", sorted(DIV_QS))
+def test_div_uint8_every_pair(qs):
+    """Every (numerator, denominator) byte pair but the zero denominators, for each scale set."""
+    q = DIV_QS[qs]
+    a = np.repeat(np.arange(256, dtype=np.uint8), 255)
+    b = np.tile(np.array([v for v in range(256) if v != q[1][1]], np.uint8), 256)
+    wrong = check_div_u8(_div_u8_model(([a.size], [a.size]), q), a, b, q)
+    assert (wrong > 0) == (qs in ("mid", "small", "tf1")), wrong  # where TFLite 2.14 errs
+
+
+@pytest.mark.parametrize("act", [NONE, RELU, RELU6, A.RELU_N1_TO_1])
+@pytest.mark.parametrize("shapes", [([1], [1]), ([7], [1]), ([1], [7]), ([2, 3, 5], [3, 1]),
+                                    ([4, 1, 3], [1, 5, 1]), ([2, 1, 3, 1, 2], [1, 2, 1, 4, 1]),
+                                    ([1, 9, 9, 3], [1, 9, 9, 3])], ids=str)
+@pytest.mark.parametrize("qs", ["tf1", "mid", "large"])
+def test_div_uint8(qs, shapes, act):
+    q = DIV_QS[qs]
+    model = _div_u8_model(shapes, q, act)
+    for seed in (0, 1):
+        rng = np.random.default_rng(seed)
+        a = rng.integers(0, 256, size=tuple(shapes[0])).astype(np.uint8)
+        check_div_u8(model, a, _u8_denominator(shapes[1], q[1][1], rng), q, act)
+
+
+def test_div_uint8_constant_denominator():
+    q = DIV_QS["tf1"]
+    rng = np.random.default_rng(3)
+    model = _div_u8_model(([2, 8], [8]), q, const_b=_u8_denominator([8], q[1][1], rng))
+    check_model(model, inputs=[rng.integers(0, 256, size=(2, 8)).astype(np.uint8)])
+    zero = np.full(8, 17, np.uint8)
+    zero[5] = q[1][1]
+    with pytest.raises(pyedge.UnsupportedOpError, match="constant denominator holds its zero point 3"):
+        pyedge.Interpreter(model_content=_div_u8_model(([8], [8]), q, const_b=zero))
+
+
+def test_div_uint8_zero_denominator_fails_the_invoke():
+    """A denominator at its zero point is a real zero: TFLite 2.14 computes GetReciprocal(0)
+    (a 32-bit shift, undefined) and stores whatever results; pyedge fails the invoke
+    (docs/oracles.md)."""
+    q = DIV_QS["mid"]
+    model = _div_u8_model(([4], [4]), q)
+    a, b = np.array([1, 2, 200, 4], np.uint8), np.array([1, 128, 3, 9], np.uint8)
+    run_model(reference_interpreter, model, [a, b])  # no crash, an arbitrary value
+    with pytest.raises(pyedge.InvokeError):
+        run_model(pyedge.Interpreter, model, [a, b])
+    b[1] = 129
+    check_model(model, inputs=[a, b])
+
+
+def test_div_uint8_refuses_an_output_scale_it_cannot_reach():
+    model = _div_u8_model(([4], [4]), ((1.0, 0), (1e-4, 0), (1e-4, 0)))
+    with pytest.raises(pyedge.UnsupportedOpError, match="above 2\\^23"):
+        pyedge.Interpreter(model_content=model)

@@ -95,7 +95,11 @@ typedef struct {
 
 /* DIV (div.cc), int32 and float32 (no quantization): int32 in1 / in2 truncated, clamped to
    [activation_min, activation_max] (a zero denominator fails the invoke; INT32_MIN / -1 gives
-   INT32_MIN); float32 in1 / in2 clamped to the fused activation's float range (NONE: +-FLT_MAX). */
+   INT32_MIN); float32 in1 / in2 clamped to the fused activation's float range (NONE: +-FLT_MAX).
+   uint8 (reference_ops::DivElementwise): (in1 + input1_offset) times the fixed-point reciprocal
+   of (in2 + input2_offset) (GetReciprocal), rescaled by output_multiplier / output_shift, plus
+   output_offset, clamped to [activation_min, activation_max]; a denominator equal to its zero
+   point fails the invoke. output_shift <= 23 (the quotient's rescale is never a left shift). */
 enum {
   PE_DIV_ACT_NONE = 0,
   PE_DIV_ACT_RELU = 1,
@@ -104,8 +108,13 @@ enum {
 };
 typedef struct {
   int32_t activation;     /* float32: PE_DIV_ACT_* */
-  int32_t activation_min; /* int32 */
+  int32_t activation_min; /* int32, uint8 */
   int32_t activation_max;
+  int32_t input1_offset;  /* uint8: -zero point, in [-255, 0] */
+  int32_t input2_offset;
+  int32_t output_offset;  /* uint8: zero point, in [0, 255] */
+  int32_t output_multiplier;
+  int32_t output_shift;   /* in [-31, 23] */
 } pe_div_params;
 
 /* SQRT (elementwise.cc): float32, sqrtf per element. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "elementwise.h"
+#include "fixedpoint.h"
 #include "qs8_prelu.h"
 
 /* ---- tensors -------------------------------------------------------------------------- */
@@ -473,10 +474,43 @@ pe_status pe_floor_div__scalar(const pe_op_ctx *ctx) {
 pe_status pe_div_check(const pe_op_ctx *ctx) {
   const pe_div_params *p = (const pe_div_params *)ctx->params;
   const int32_t dtype = pe_output(ctx, 0).dtype;
-  PE_CHECK(dtype == PE_INT32 || dtype == PE_FLOAT32, PE_ERR_SHAPE);
+  PE_CHECK(dtype == PE_INT32 || dtype == PE_FLOAT32 || dtype == PE_UINT8, PE_ERR_SHAPE);
   PE_CHECK(p->activation >= PE_DIV_ACT_NONE && p->activation <= PE_DIV_ACT_RELU6, PE_ERR_BAD_PARAMS);
   PE_CHECK(p->activation_min <= p->activation_max, PE_ERR_BAD_PARAMS);
+  if (dtype == PE_UINT8) {
+    PE_CHECK(p->activation_min >= 0 && p->activation_max <= 255, PE_ERR_BAD_PARAMS);
+    PE_CHECK(p->input1_offset >= -255 && p->input1_offset <= 0, PE_ERR_BAD_PARAMS);
+    PE_CHECK(p->input2_offset >= -255 && p->input2_offset <= 0, PE_ERR_BAD_PARAMS);
+    PE_CHECK(p->output_offset >= 0 && p->output_offset <= 255, PE_ERR_BAD_PARAMS);
+    PE_CHECK(p->output_multiplier >= 0 && p->output_shift >= -31 && p->output_shift <= 23, PE_ERR_BAD_PARAMS);
+  }
   return check_binary_typed(ctx, dtype);
+}
+
+/* gemmlowp RoundingDivideByPOT for exponents in [0, 62] (x / 2^e, halves away from zero): the
+   uint8 DIV quotient's exponent can pass 31 */
+static int32_t rounding_divide_by_pot64(int32_t x, int exponent) {
+  const int64_t mask = ((int64_t)1 << exponent) - 1;
+  const int64_t remainder = (int64_t)x & mask;
+  const int64_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (int32_t)(((int64_t)x >> exponent) + (remainder > threshold ? 1 : 0));
+}
+
+/* One uint8 quotient (reference_ops::DivElementwise); y != 0. */
+static int32_t div_u8_one(const pe_div_params *p, int32_t x, int32_t y) {
+  int recip_shift, headroom, total_shift;
+  int32_t inv, unscaled;
+  if (y < 0) {
+    x = -x;
+    y = -y;
+  }
+  inv = pe_fp_get_reciprocal(y, 31, &recip_shift);
+  headroom = (x >= 0 ? pe_fp_clz32((uint32_t)x) : pe_fp_clz32(~(uint32_t)x)) - 1; /* CountLeadingSignBits */
+  unscaled = pe_mbqm_greater_than_one(x, inv, headroom);
+  /* <= 0: |x| <= 255 leaves headroom >= 23; below -62 every |value| < 2^31 rounds to 0 anyway */
+  total_shift = p->output_shift - recip_shift - headroom;
+  return p->output_offset + rounding_divide_by_pot64(pe_sat_rounding_doubling_high_mul(unscaled, p->output_multiplier),
+                                                     total_shift < -62 ? 62 : -total_shift);
 }
 
 pe_status pe_div__scalar(const pe_op_ctx *ctx) {
@@ -487,6 +521,17 @@ pe_status pe_div__scalar(const pe_op_ctx *ctx) {
   bcast_walk w;
   int32_t i;
   if (out.dtype == PE_INT32 && has_zero(&b)) return PE_ERR_RUNTIME;
+  if (out.dtype == PE_UINT8) {
+    /* a zero real denominator: TFLite's GetReciprocal(0) shifts by 32 (undefined) */
+    for (i = 0; i < pe_elems(&b); ++i)
+      if (load(&b, i) + p->input2_offset == 0) return PE_ERR_RUNTIME;
+    walk_init(&w, &a, &b, &out);
+    for (i = 0; i < n; ++i, walk_next(&w)) {
+      const int32_t v = div_u8_one(p, load(&a, w.at[0]) + p->input1_offset, load(&b, w.at[1]) + p->input2_offset);
+      store(&out, i, pe_clamp(v, p->activation_min, p->activation_max));
+    }
+    return PE_OK;
+  }
   if (p->activation == PE_DIV_ACT_RELU) lo = 0.0f;
   if (p->activation == PE_DIV_ACT_RELU_N1_TO_1) {
     lo = -1.0f;

@@ -108,6 +108,39 @@ typedef struct {
   int32_t activation;        /* as pe_fc_hybrid_params */
   int32_t feature_scale_bits; /* weights_feature's float32 scale, bit pattern */
 } pe_svdf_hybrid_params;
+/* UNIDIRECTIONAL_SEQUENCE_LSTM_HYBRID (lstm_eval.cc EvalHybrid / LstmStepHybrid): float32
+   input, int8 weights (one scale per matrix), float32 biases, states and output. inputs, in
+   TFLite's order: 0 input [T, B, I] (time_major) or [B, T, I]; 1-4 input-to-gate weights int8
+   [C, I] (input gate absent with CIFG); 5-8 recurrent-to-gate weights int8 [C, O]; 9-11
+   peephole weights float32 [C] (the int8 weights times their scale, as TFLite's
+   VectorScalarMultiply gives them; cell-to-input absent with CIFG), or all absent; 12-15 gate
+   biases float32 [C]; 16 projection weights int8 [O, C] or absent; 17 projection bias float32
+   [O] or absent; 18 output state float32 [B, O] and 19 cell state float32 [B, C] (persistent);
+   20-23, 24-27, 28: the int32 row sums of the input, recurrent and projection weights (present
+   iff asymmetric and the matrix is). Output float32 [T, B, O] or [B, T, O]. Gates in TFLite's
+   order: bias, + quantized input x weights, + quantized output state x weights (each skipped
+   when its float vector is all zeros), + peephole x cell state, then sigmoid (std::exp) or the
+   cell activation; cell = forget * cell + cell gate * input gate (1 - forget with CIFG), clipped;
+   hidden = output gate * act(cell), projected (quantized again) and clipped, or copied.
+   Scratch: pe_lstm_hybrid_scratch() bytes. */
+typedef struct {
+  int32_t time_major;
+  int32_t n_batch;
+  int32_t n_time;
+  int32_t n_input;
+  int32_t n_cell;
+  int32_t n_output;
+  int32_t use_cifg;
+  int32_t use_peephole;
+  int32_t use_projection;
+  int32_t asymmetric;
+  int32_t activation;           /* cell activation: 1 relu, 2 relu_n1_to_1, 3 relu6, 4 tanh */
+  int32_t cell_clip_bits;       /* float32 bit patterns; 0.0f: no clip */
+  int32_t proj_clip_bits;
+  int32_t input_scale_bits[4];  /* the weights' float32 scales, bit patterns */
+  int32_t recurrent_scale_bits[4];
+  int32_t proj_scale_bits;
+} pe_lstm_hybrid_params;
 /* END CDEF */
 
 /* TFLite's fused activation functions on floats (activation_functor.h), with std::max and
@@ -145,6 +178,13 @@ int pe_hybrid_is_zero(const float *x, int32_t n);
    zeros). */
 void pe_hybrid_quantize_row(const float *x, int32_t n, int asymmetric, int8_t *q, float *scale,
                             int32_t *zero_point);
+
+/* Scratch bytes UNIDIRECTIONAL_SEQUENCE_LSTM_HYBRID needs for a batch of b rows. */
+static inline uint32_t pe_lstm_hybrid_scratch(int32_t b, int32_t n_input, int32_t n_cell, int32_t n_output) {
+  const uint64_t q = (uint64_t)((b * n_input + 3) / 4 * 4) + (uint64_t)((b * n_output + 3) / 4 * 4) +
+                     (uint64_t)((b * n_cell + 3) / 4 * 4);
+  return (uint32_t)(q + 4u * (5u * (uint64_t)b * (uint64_t)n_cell + 6u * (uint64_t)b));
+}
 
 /* FULLY_CONNECTED_HYBRID with the variant's row dot-product microkernel (native/kernels.def). */
 pe_status pe_fully_connected_hybrid__dot(const pe_op_ctx *ctx);

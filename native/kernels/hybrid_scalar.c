@@ -792,4 +792,336 @@ pe_status pe_svdf_hybrid__scalar(const pe_op_ctx *ctx) {
   return PE_OK;
 }
 
+/* ---------------------------------------------------------------- UNIDIRECTIONAL_SEQUENCE_LSTM_HYBRID */
+
+enum { LH_INPUT = 0, LH_W_X = 1, LH_W_H = 5, LH_PEEP = 9, LH_BIAS = 12, LH_PROJ_W = 16, LH_PROJ_B = 17,
+       LH_H = 18, LH_C = 19, LH_RS_X = 20, LH_RS_H = 24, LH_RS_P = 28, LH_N_INPUTS = 29 };
+
+static float f32_of_bits(int32_t bits) {
+  float f;
+  memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+static int lh_matrix_ok(const pe_tensor *w, int32_t rows, int32_t cols) {
+  return w->dtype == PE_INT8 && w->data != NULL && w->rank == 2 && w->dims[0] == rows && w->dims[1] == cols;
+}
+
+static int lh_vector_ok(const pe_op_ctx *ctx, const pe_tensor *t, int32_t n) {
+  return t->dtype == PE_FLOAT32 && t->rank == 1 && t->dims[0] == n && pe_conv_has_data(ctx, t);
+}
+
+/* the row sums, when the kernel reads them, are the weights' own */
+static int lh_row_sums_ok(const pe_tensor *rs, const pe_tensor *w, int asymmetric) {
+  int32_t r, c;
+  if (!asymmetric) return rs->index < 0;
+  if (rs->index < 0 || rs->dtype != PE_INT32 || rs->data == NULL || rs->rank != 1 || rs->dims[0] != w->dims[0])
+    return 0;
+  for (r = 0; r < w->dims[0]; ++r) {
+    int32_t sum = 0;
+    for (c = 0; c < w->dims[1]; ++c) sum += ((const int8_t *)w->data)[(size_t)r * (size_t)w->dims[1] + (size_t)c];
+    if (((const int32_t *)rs->data)[r] != sum) return 0;
+  }
+  return 1;
+}
+
+pe_status pe_unidirectional_sequence_lstm_hybrid_check(const pe_op_ctx *ctx) {
+  const pe_lstm_hybrid_params *p = (const pe_lstm_hybrid_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, LH_INPUT), out = pe_output(ctx, 0);
+  const pe_tensor h = pe_input(ctx, LH_H), c = pe_input(ctx, LH_C);
+  const int32_t nb = p->n_batch, nt = p->n_time, ni = p->n_input, nc = p->n_cell, no = p->n_output;
+  int32_t g, k;
+  PE_CHECK(ctx->n_inputs == LH_N_INPUTS && ctx->n_outputs == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->time_major == 0 || p->time_major == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->use_cifg == 0 || p->use_cifg == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->use_peephole == 0 || p->use_peephole == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->use_projection == 0 || p->use_projection == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->asymmetric == 0 || p->asymmetric == 1, PE_ERR_BAD_PARAMS);
+  PE_CHECK(p->activation >= 1 && p->activation <= 4, PE_ERR_BAD_PARAMS);
+  PE_CHECK(nb >= 1 && nt >= 1 && ni >= 1 && nc >= 1 && no >= 1, PE_ERR_SHAPE);
+  PE_CHECK((int64_t)nb * nt * (ni > no ? ni : no) < ((int64_t)1 << 28) && (int64_t)nb * nc < ((int64_t)1 << 24),
+           PE_ERR_SHAPE);
+  PE_CHECK(p->use_projection || no == nc, PE_ERR_SHAPE);
+  PE_CHECK(is_f32(&in) && is_f32(&out) && is_f32(&h) && is_f32(&c), PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &out) && pe_conv_has_data(ctx, &h) &&
+               pe_conv_has_data(ctx, &c), PE_ERR_SHAPE);
+  PE_CHECK(in.rank == 3 && out.rank == 3, PE_ERR_SHAPE);
+  PE_CHECK(in.dims[0] == (p->time_major ? nt : nb) && in.dims[1] == (p->time_major ? nb : nt) && in.dims[2] == ni,
+           PE_ERR_SHAPE);
+  PE_CHECK(out.dims[0] == in.dims[0] && out.dims[1] == in.dims[1] && out.dims[2] == no, PE_ERR_SHAPE);
+  PE_CHECK(pe_conv_elems(&h) == nb * no && pe_conv_elems(&c) == nb * nc, PE_ERR_SHAPE);
+  for (g = 0; g < 4; ++g) {
+    const pe_tensor wx = pe_input(ctx, (uint32_t)(LH_W_X + g)), wh = pe_input(ctx, (uint32_t)(LH_W_H + g));
+    const pe_tensor b = pe_input(ctx, (uint32_t)(LH_BIAS + g));
+    const pe_tensor rx = pe_input(ctx, (uint32_t)(LH_RS_X + g)), rh = pe_input(ctx, (uint32_t)(LH_RS_H + g));
+    if (g == 0 && p->use_cifg) {
+      PE_CHECK(wx.index < 0 && wh.index < 0 && b.index < 0 && rx.index < 0 && rh.index < 0, PE_ERR_SHAPE);
+      continue;
+    }
+    PE_CHECK(wx.index >= 0 && wh.index >= 0 && b.index >= 0, PE_ERR_SHAPE);
+    PE_CHECK(lh_matrix_ok(&wx, nc, ni) && lh_matrix_ok(&wh, nc, no) && lh_vector_ok(ctx, &b, nc), PE_ERR_SHAPE);
+    PE_CHECK(lh_row_sums_ok(&rx, &wx, p->asymmetric) && lh_row_sums_ok(&rh, &wh, p->asymmetric), PE_ERR_BAD_PARAMS);
+  }
+  for (k = 0; k < 3; ++k) {
+    const pe_tensor w = pe_input(ctx, (uint32_t)(LH_PEEP + k));
+    if (!p->use_peephole || (k == 0 && p->use_cifg)) {
+      PE_CHECK(w.index < 0, PE_ERR_SHAPE);
+    } else {
+      PE_CHECK(w.index >= 0 && lh_vector_ok(ctx, &w, nc), PE_ERR_SHAPE);
+    }
+  }
+  {
+    const pe_tensor pw = pe_input(ctx, LH_PROJ_W), pb = pe_input(ctx, LH_PROJ_B), pr = pe_input(ctx, LH_RS_P);
+    if (p->use_projection) {
+      PE_CHECK(pw.index >= 0 && lh_matrix_ok(&pw, no, nc), PE_ERR_SHAPE);
+      PE_CHECK(lh_row_sums_ok(&pr, &pw, p->asymmetric), PE_ERR_BAD_PARAMS);
+      if (pb.index >= 0) PE_CHECK(lh_vector_ok(ctx, &pb, no), PE_ERR_SHAPE);
+    } else {
+      PE_CHECK(pw.index < 0 && pb.index < 0 && pr.index < 0, PE_ERR_SHAPE);
+    }
+  }
+  PE_CHECK(ctx->scratch_size >= pe_lstm_hybrid_scratch(p->time_major ? nb : 1, ni, nc, no), PE_ERR_BAD_PARAMS);
+  return PE_OK;
+}
+
+/* TFLite 2.14's ApplyTanhToVector and ApplySigmoidToVector evaluate Eigen's float tanh and
+   logistic (measured against BUILTIN_REF: every element matches these, and none matches libm's
+   tanhf or 1 / (1 + expf(-x))), in their non-FMA form: */
+
+/* Eigen's generic_fast_tanh_float: a 13/6 rational polynomial on x clamped to +-7.9053111,
+   x itself below 0.0004 in magnitude */
+static float lh_tanh(float a) {
+  const float clamp = 7.90531110763549805f;
+  float x = clamp < a ? clamp : a, x2, p, q;
+  x = x < -clamp ? -clamp : x;
+  x2 = x * x;
+  p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+  p = x2 * p + -8.60467152213735e-11f;
+  p = x2 * p + 5.12229709037114e-08f;
+  p = x2 * p + 1.48572235717979e-05f;
+  p = x2 * p + 6.37261928875436e-04f;
+  p = x2 * p + 4.89352455891786e-03f;
+  p = x * p;
+  q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+  q = x2 * q + 2.26843463243900e-03f;
+  q = x2 * q + 4.89352518554385e-03f;
+  return fabsf(a) < 0.0004f ? x : p / q;
+}
+
+/* 2^k for k in [-126, 127] */
+static float lh_pow2(int32_t k) { return f32_of_bits((k + 127) << 23); }
+
+/* Eigen's pexp_float: exp(r) * 2^m with m = floor(x log2(e) + 1/2), r = x - m ln 2 in two
+   parts, a degree-6 polynomial; 2^m applied as pldexp does (three factors 2^floor(m/4), then
+   the rest); 0 below -104 */
+static float lh_exp(float x0) {
+  float x, m, r, r2, even, odd, y, c;
+  int32_t mi, b;
+  if (x0 < -104.0f) return 0.0f;
+  x = x0 < 88.3762626647949f ? x0 : 88.3762626647949f; /* logistic is 1 from ~17.3 on anyway */
+  m = floorf(x * 1.44269504088896341f + 0.5f);
+  r = m * -0.693359375f + x;
+  r = m * 2.12194440e-4f + r;
+  r2 = r * r;
+  even = r2 * 1.37449637986719608306884765625e-3f + 4.166965186595916748046875e-2f;
+  odd = r2 * 8.36894474923610687255859375e-3f + 0.16666518151760101318359375f;
+  even = r2 * even + 0.49999988079071044921875f;
+  y = r * odd + even;
+  y = r2 * y + (r + 1.0f);
+  mi = (int32_t)m;
+  b = mi >= 0 ? mi / 4 : -((-mi + 3) / 4); /* floor(m / 4) */
+  c = lh_pow2(b);
+  y = y * c * c * c * lh_pow2(mi - 3 * b);
+  return y < x0 ? x0 : y;
+}
+
+/* Eigen's logistic, vectorized (SSE, 4 floats) form: e / (1 + e), e = pexp(x) */
+static float lh_sigmoid(float v) {
+  const float e = lh_exp(v);
+  return e / (1.0f + e);
+}
+
+/* Eigen's logistic, scalar form: e / (1 + e), e = std::exp(min(x, 16.6355324)) */
+static float lh_sigmoid_scalar(float v) {
+  const float e = expf(v < 16.6355324f ? v : 16.6355324f);
+  return e / (1.0f + e);
+}
+
+/* ApplySigmoidToVector over n floats in place at element `offset` of TFLite's 16-byte aligned
+   gate scratch buffer: Eigen takes the elements before the first 16-byte boundary and those
+   after the last whole packet one by one (the scalar form), the rest four at a time. */
+static void lh_sigmoid_vector(float *v, int32_t n, int64_t offset) {
+  const int32_t head = (int32_t)((4 - offset % 4) % 4);
+  const int32_t start = head < n ? head : n, end = start + (n - start) / 4 * 4;
+  int32_t i;
+  for (i = 0; i < n; ++i) v[i] = (i >= start && i < end) ? lh_sigmoid(v[i]) : lh_sigmoid_scalar(v[i]);
+}
+
+/* tensor_utils::ApplyActivationToVector (SIGMOID: ApplySigmoidToVector), std::max / std::min */
+static float lh_activate(float v, int32_t act) {
+  switch (act) {
+    case 1: return 0.0f < v ? v : 0.0f;
+    case 2: v = 1.0f < v ? 1.0f : v; return -1.0f < v ? v : -1.0f;
+    case 3: v = 6.0f < v ? 6.0f : v; return 0.0f < v ? v : 0.0f;
+    default: return lh_tanh(v);
+  }
+}
+
+/* tensor_utils::CwiseClipping: max(min(clip, v), -clip) */
+static float lh_clip(float v, float clip) {
+  v = clip < v ? clip : v;
+  return v < -clip ? -clip : v;
+}
+
+/* MatrixBatchVectorMultiplyAccumulate with a per-matrix scale: gate[b][r] += dot * (sf[b] * scale) */
+static void lh_matmul(const int8_t *w, int32_t rows, int32_t cols, const int8_t *q, const float *sf, const int32_t *zp,
+                      int32_t nb, float w_scale, const int32_t *row_sums, float *gate) {
+  int32_t b, r;
+  for (b = 0; b < nb; ++b) {
+    const float scale = sf[b] * w_scale, fzp = (float)zp[b];
+    const int8_t *qb = q + (size_t)b * (size_t)cols;
+    float *gb = gate + (size_t)b * (size_t)rows;
+    for (r = 0; r < rows; ++r) {
+      int32_t dot = (int32_t)pe_dot_s8(qb, w + (size_t)r * (size_t)cols, cols, 0);
+      if (row_sums != NULL) dot = (int32_t)((float)dot - (float)row_sums[r] * fzp);
+      gb[r] += (float)dot * scale;
+    }
+  }
+}
+
+static void lh_quantize_rows(const float *x, int32_t nb, int32_t n, int asymmetric, int8_t *q, float *sf, int32_t *zp) {
+  int32_t b;
+  for (b = 0; b < nb; ++b)
+    pe_hybrid_quantize_row(x + (size_t)b * (size_t)n, n, asymmetric, q + (size_t)b * (size_t)n, &sf[b], &zp[b]);
+}
+
+typedef struct {
+  int8_t *qx, *qh, *qc;
+  float *gate[4], *hidden, *sf_x, *sf_h, *sf_c;
+  int32_t *zp_x, *zp_h, *zp_c;
+} lh_scratch;
+
+static const int32_t *lh_row_sums(const pe_op_ctx *ctx, int asymmetric, uint32_t k) {
+  return asymmetric ? (const int32_t *)pe_input(ctx, k).data : NULL;
+}
+
+/* Where gate g (0 input, 1 forget, 3 output) starts in TFLite's scratch buffer, in floats: one
+   B x C block per gate in the order input, cell, forget, output, the input gate's left out with
+   CIFG */
+static int64_t lh_slot(const pe_lstm_hybrid_params *p, int32_t g) {
+  const int32_t slot = g == 0 ? 0 : g == 1 ? 2 : 3;
+  return (int64_t)(p->use_cifg ? slot - 1 : slot) * p->n_batch * p->n_cell;
+}
+
+/* One LstmStepHybrid over nb rows: x [nb, I], h [nb, O], c [nb, C]; y rows y_stride apart; the
+   rows' gates sit row0 floats into each gate's block of TFLite's scratch. */
+static void lh_step(const pe_op_ctx *ctx, const lh_scratch *s, const float *x, int32_t nb, float *h, float *c, float *y,
+                    int32_t y_stride, int64_t row0) {
+  const pe_lstm_hybrid_params *p = (const pe_lstm_hybrid_params *)ctx->params;
+  const int32_t ni = p->n_input, nc = p->n_cell, no = p->n_output, n = nb * nc;
+  const int x_zero = pe_hybrid_is_zero(x, nb * ni), h_zero = pe_hybrid_is_zero(h, nb * no);
+  const float cell_clip = f32_of_bits(p->cell_clip_bits), proj_clip = f32_of_bits(p->proj_clip_bits);
+  int32_t g, i, b;
+  if (!x_zero) lh_quantize_rows(x, nb, ni, p->asymmetric, s->qx, s->sf_x, s->zp_x);
+  if (!h_zero) lh_quantize_rows(h, nb, no, p->asymmetric, s->qh, s->sf_h, s->zp_h);
+  for (g = 0; g < 4; ++g) {
+    const float *bias = (const float *)pe_input(ctx, (uint32_t)(LH_BIAS + g)).data;
+    const float *peep = NULL;
+    float *gate = s->gate[g];
+    if (g == 0 && p->use_cifg) continue;
+    for (b = 0; b < nb; ++b) memcpy(gate + (size_t)b * (size_t)nc, bias, (size_t)nc * sizeof(float));
+    if (!x_zero)
+      lh_matmul((const int8_t *)pe_input(ctx, (uint32_t)(LH_W_X + g)).data, nc, ni, s->qx, s->sf_x, s->zp_x, nb,
+                f32_of_bits(p->input_scale_bits[g]), lh_row_sums(ctx, p->asymmetric, (uint32_t)(LH_RS_X + g)), gate);
+    if (!h_zero)
+      lh_matmul((const int8_t *)pe_input(ctx, (uint32_t)(LH_W_H + g)).data, nc, no, s->qh, s->sf_h, s->zp_h, nb,
+                f32_of_bits(p->recurrent_scale_bits[g]), lh_row_sums(ctx, p->asymmetric, (uint32_t)(LH_RS_H + g)),
+                gate);
+    if (g == 2) { /* the cell gate: no peephole, the cell activation */
+      for (i = 0; i < n; ++i) gate[i] = lh_activate(gate[i], p->activation);
+      continue;
+    }
+    if (g == 3) break; /* the output gate's peephole reads the updated cell state */
+    if (p->use_peephole) peep = (const float *)pe_input(ctx, (uint32_t)(LH_PEEP + g)).data;
+    if (peep != NULL)
+      for (i = 0; i < n; ++i) gate[i] += peep[i % nc] * c[i];
+    lh_sigmoid_vector(gate, n, lh_slot(p, g) + row0);
+  }
+  /* UpdateLstmCellFloat */
+  for (i = 0; i < n; ++i) c[i] = s->gate[1][i] * c[i];
+  if (p->use_cifg) {
+    for (i = 0; i < n; ++i) s->gate[1][i] = 1.0f - s->gate[1][i];
+    for (i = 0; i < n; ++i) c[i] += s->gate[2][i] * s->gate[1][i];
+  } else {
+    for (i = 0; i < n; ++i) c[i] += s->gate[2][i] * s->gate[0][i];
+  }
+  if (cell_clip > 0.0f)
+    for (i = 0; i < n; ++i) c[i] = lh_clip(c[i], cell_clip);
+  /* the output gate */
+  {
+    float *gate = s->gate[3];
+    if (p->use_peephole) {
+      const float *peep = (const float *)pe_input(ctx, LH_PEEP + 2).data;
+      for (i = 0; i < n; ++i) gate[i] += peep[i % nc] * c[i];
+    }
+    lh_sigmoid_vector(gate, n, lh_slot(p, 3) + row0);
+    /* CalculateLstmOutputHybrid */
+    for (i = 0; i < n; ++i) s->hidden[i] = lh_activate(c[i], p->activation);
+    for (i = 0; i < n; ++i) s->hidden[i] = gate[i] * s->hidden[i];
+  }
+  if (p->use_projection) {
+    const float *pb = (const float *)pe_input(ctx, LH_PROJ_B).data;
+    for (b = 0; b < nb; ++b)
+      for (i = 0; i < no; ++i) h[(size_t)b * (size_t)no + (size_t)i] = pb != NULL ? pb[i] : 0.0f;
+    if (!pe_hybrid_is_zero(s->hidden, n)) {
+      lh_quantize_rows(s->hidden, nb, nc, p->asymmetric, s->qc, s->sf_c, s->zp_c);
+      lh_matmul((const int8_t *)pe_input(ctx, LH_PROJ_W).data, no, nc, s->qc, s->sf_c, s->zp_c, nb,
+                f32_of_bits(p->proj_scale_bits), lh_row_sums(ctx, p->asymmetric, LH_RS_P), h);
+    }
+    if (proj_clip > 0.0f)
+      for (i = 0; i < nb * no; ++i) h[i] = lh_clip(h[i], proj_clip);
+  } else {
+    memcpy(h, s->hidden, (size_t)n * sizeof(float));
+  }
+  for (b = 0; b < nb; ++b) memcpy(y + (size_t)b * (size_t)y_stride, h + (size_t)b * (size_t)no, (size_t)no * sizeof(float));
+}
+
+pe_status pe_unidirectional_sequence_lstm_hybrid__scalar(const pe_op_ctx *ctx) {
+  const pe_lstm_hybrid_params *p = (const pe_lstm_hybrid_params *)ctx->params;
+  const int32_t nb = p->n_batch, nt = p->n_time, ni = p->n_input, nc = p->n_cell, no = p->n_output;
+  const int32_t rows = p->time_major ? nb : 1; /* rows per step */
+  const float *x = (const float *)pe_input(ctx, LH_INPUT).data;
+  float *h = (float *)pe_input(ctx, LH_H).data, *c = (float *)pe_input(ctx, LH_C).data;
+  float *y = (float *)pe_output(ctx, 0).data;
+  uint8_t *at = ctx->scratch;
+  lh_scratch s;
+  int32_t g, b, t;
+  s.qx = (int8_t *)at;
+  at += (rows * ni + 3) / 4 * 4;
+  s.qh = (int8_t *)at;
+  at += (rows * no + 3) / 4 * 4;
+  s.qc = (int8_t *)at;
+  at += (rows * nc + 3) / 4 * 4;
+  for (g = 0; g < 4; ++g, at += 4 * (size_t)rows * (size_t)nc) s.gate[g] = (float *)(void *)at;
+  s.hidden = (float *)(void *)at;
+  at += 4 * (size_t)rows * (size_t)nc;
+  s.sf_x = (float *)(void *)at;
+  s.sf_h = s.sf_x + rows;
+  s.sf_c = s.sf_h + rows;
+  s.zp_x = (int32_t *)(void *)(s.sf_c + rows);
+  s.zp_h = s.zp_x + rows;
+  s.zp_c = s.zp_h + rows;
+  if (p->time_major) {
+    for (t = 0; t < nt; ++t)
+      lh_step(ctx, &s, x + (size_t)t * (size_t)nb * (size_t)ni, nb, h, c, y + (size_t)t * (size_t)nb * (size_t)no, no, 0);
+  } else {
+    for (b = 0; b < nb; ++b)
+      for (t = 0; t < nt; ++t)
+        lh_step(ctx, &s, x + ((size_t)b * (size_t)nt + (size_t)t) * (size_t)ni, 1, h + (size_t)b * (size_t)no,
+                c + (size_t)b * (size_t)nc, y + ((size_t)b * (size_t)nt + (size_t)t) * (size_t)no, no,
+                (int64_t)b * nc); /* TFLite points its gate scratch at batch b */
+  }
+  return PE_OK;
+}
+
 #endif /* !PE_NO_FLOAT_KERNELS */

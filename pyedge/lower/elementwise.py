@@ -266,19 +266,47 @@ def floor_div(ctx: LowerCtx) -> Lowered:
     return Lowered("FLOOR_DIV", [a, b], [y], ctx.params("pe_floor_div_params"))
 
 
-@register("DIV", max_version=2, types="int32, float32")
+@register("DIV", max_version=2, types="int32, uint8, float32")
 def div(ctx: LowerCtx) -> Lowered:
     """div.cc: int32 truncating division and float32 division, with the fused activation;
-    broadcast up to rank 5 (BroadcastDivSlow<5>). uint8 (quantized) DIV is not implemented."""
+    uint8 (quantized) through the fixed-point reciprocal of the denominator; broadcast up to
+    rank 5 (BroadcastDivSlow<5>)."""
     x = ctx.input(0)
     if x is not None and x.type_code == UINT8:
-        ctx.fail("uint8 (quantized) DIV is not implemented (int32 and float32 are)")
+        return _div_uint8(ctx)
     a, b, y, t = _plain_binary(ctx, (INT32, FLOAT32), 5)
     act = ctx.opt("FusedActivationFunction", ACT_NONE)
     ctx.require(act in _DIV_ACT, f"fused activation {act}")
     lo, hi = _int32_activation(ctx) if t == INT32 else (0, 0)
     return Lowered("DIV", [a, b], [y], ctx.params("pe_div_params", activation=_DIV_ACT[act],
                                                   activation_min=lo, activation_max=hi))
+
+
+def _div_uint8(ctx: LowerCtx) -> Lowered:
+    """div.cc Prepare for uint8: QuantizeMultiplier(s1 / (s2 * s_out)), the scales multiplied and
+    divided in float32; the activation range from CalculateActivationRangeQuantized."""
+    a, b, y = ctx.input(0), ctx.input(1), ctx.output(0)
+    ctx.require(len(ctx.op.inputs) == 2 and b is not None, "expects exactly two inputs")
+    _same_type(ctx, [a, b, y], (UINT8,), "DIV")
+    try:
+        shape = tuple(np.broadcast_shapes(a.shape, b.shape))
+    except ValueError:
+        ctx.fail(f"input shapes {a.shape} and {b.shape} do not broadcast")
+    ctx.require(tuple(y.shape) == shape, f"output shape {y.shape} is not the broadcast {shape} of the inputs")
+    ctx.require(a.shape == b.shape or len(shape) <= 5,
+                f"broadcasting {a.shape} with {b.shape}: TFLite broadcasts this op up to rank 5")
+    (sa, za), (sb, zb), (sy, zy) = (_qparams(ctx, a, "input 1"), _qparams(ctx, b, "input 2"),
+                                    _qparams(ctx, y, "output"))
+    if b.is_const:
+        ctx.require(not np.any(np.asarray(b.data).astype(np.int32) == zb),
+                    f"the constant denominator holds its zero point {zb} (a real zero)")
+    m, shift = quantize_multiplier(float(np.float32(sa / np.float32(sb * sy))))
+    ctx.require(shift <= 23, f"input 1 scale {float(sa)} over (input 2 scale {float(sb)} x output scale "
+                             f"{float(sy)}) is above 2^23: the quotient cannot be rescaled")
+    lo, hi = _fused_activation(ctx, y, float(sy), zy)
+    return Lowered("DIV", [a, b], [y], ctx.params(
+        "pe_div_params", activation=_DIV_ACT[ACT_NONE], activation_min=lo, activation_max=hi,
+        input1_offset=-za, input2_offset=-zb, output_offset=zy, output_multiplier=m, output_shift=shift))
 
 
 @register("SQRT", max_version=1, types="float32")

@@ -215,6 +215,114 @@ def svdf_hybrid(ctx: LowerCtx) -> Lowered:
                    scratch=(n_input + 3) // 4 * 4 + 4 * n_filter)
 
 
+# TFLite's UNIDIRECTIONAL_SEQUENCE_LSTM input indices (lstm_shared.h)
+_L_INPUT_W, _L_RECURRENT_W, _L_PEEPHOLE_W, _L_BIAS, _L_PROJ_W, _L_PROJ_B, _L_H, _L_C, _L_LN = 1, 5, 9, 12, 16, 17, 18, 19, 20
+# ApplyActivationToVector codes the kernel runs as the cell activation (NONE leaves the vector
+# unwritten in TFLite, SIGN_BIT is no LSTM activation; SIGMOID on the cell state writes into a
+# scratch buffer whose alignment, which picks Eigen's scalar or vector logistic, is TFLite's)
+_LSTM_ACTS = {1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH"}
+
+
+def _bits(v: float) -> int:
+    return int(np.array([v], np.float32).view(np.int32)[0])
+
+
+def lstm_hybrid(ctx: LowerCtx) -> Lowered:
+    """unidirectional_sequence_lstm.cc with float32 input and int8 weights: lstm_eval's
+    EvalHybrid (per-row quantization of the input, output state and projected hidden state; int8
+    dot products; float gates, std::exp sigmoid and std::tanh). Layer norm is refused."""
+    n_in = len(ctx.op.inputs)
+    ctx.require(n_in in (20, 24), f"{n_in} inputs; the LSTM takes 20 or 24")
+    ctx.require(len(ctx.op.outputs) == 1, f"{len(ctx.op.outputs)} outputs; the LSTM has 1")
+    x, y = ctx.input(0), ctx.output(0)
+    ctx.require(y.type_code == FLOAT32, f"output type {y.type_name} (a hybrid LSTM's output is FLOAT32)")
+    ctx.require(len(x.shape) == 3, f"input rank {len(x.shape)}; expected 3")
+    ctx.require(not ctx.opt("DiagonalRecurrentTensors", False), "diagonal recurrent weights exist only in TFLite's float kernel")
+    time_major = bool(ctx.opt("TimeMajor", False))
+    n_time, n_batch = (x.shape[0], x.shape[1]) if time_major else (x.shape[1], x.shape[0])
+    n_input = x.shape[2]
+    w_out = ctx.input(_L_INPUT_W + 3)
+    n_cell = w_out.shape[0] if len(w_out.shape) == 2 else 0
+    r_out = ctx.input(_L_RECURRENT_W + 3)
+    ctx.require(r_out is not None and len(r_out.shape) == 2, "recurrent-to-output weights missing or not 2-D")
+    n_output = r_out.shape[1]
+    ctx.require(min(n_time, n_batch, n_input, n_cell, n_output) >= 1, "an empty time, batch, input, cell or output dimension")
+    if n_in == 24:
+        ctx.require(all(ctx.input(_L_LN + g) is None for g in range(4)),
+                    "layer-norm coefficients: pyedge's hybrid LSTM runs without layer norm")
+    use_cifg = ctx.input(_L_INPUT_W) is None
+    inputs: list = [None] * 29
+    inputs[0] = x
+    scales_x, scales_h = [0] * 4, [0] * 4
+    asym = bool(ctx.opt("AsymmetricQuantizeInputs", False))
+
+    def weights(k: int, rows: int, cols: int, what: str):
+        w = ctx.input(k)
+        ctx.require(w is not None and w.type_code == INT8, f"{what} must be int8 (a hybrid LSTM's weights)")
+        ctx.require(tuple(w.shape) == (rows, cols), f"{what} shape {tuple(w.shape)}, expected {(rows, cols)}")
+        scale = _weight_scales(ctx, w, rows, 0)
+        ctx.require(len(w.scales) == 1, f"{what} is quantized per channel (TFLite's hybrid LSTM reads one scale)")
+        sums = ctx.const(w.data.astype(np.int32).reshape(rows, cols).sum(axis=1).astype(np.int32), "row_sums") if asym else None
+        return w, _bits(float(scale[0])), sums
+
+    for g in range(4):
+        present = [ctx.input(k) is not None for k in (_L_INPUT_W + g, _L_RECURRENT_W + g, _L_BIAS + g)]
+        if g == 0 and use_cifg:
+            ctx.require(not any(present), "CIFG LSTM (no input-to-input weights) with input-gate recurrent weights or bias")
+            continue
+        ctx.require(all(present), f"gate {g}: weights and bias are required")
+        inputs[1 + g], scales_x[g], inputs[20 + g] = weights(_L_INPUT_W + g, n_cell, n_input, f"input-to-gate {g} weights")
+        inputs[5 + g], scales_h[g], inputs[24 + g] = weights(_L_RECURRENT_W + g, n_cell, n_output, f"recurrent-to-gate {g} weights")
+        b = ctx.input(_L_BIAS + g)
+        ctx.require(b.type_code == FLOAT32 and b.size == n_cell and b.is_const, f"gate {g} bias must be float32 [{n_cell}]")
+        inputs[12 + g] = b
+    peep = [ctx.input(_L_PEEPHOLE_W + k) for k in range(3)]
+    use_peephole = any(t is not None for t in peep)
+    if use_peephole:
+        for k, t in enumerate(peep):
+            if k == 0 and use_cifg:
+                ctx.require(t is None, "CIFG LSTM with cell-to-input weights")
+                continue
+            ctx.require(t is not None and t.is_const and t.size == n_cell, "peephole weights: all of them, [n_cell] each")
+            ctx.require(t.type_code == INT8 and t.quantized and len(t.scales) == 1,
+                        f"peephole weights {t.type_name} (a hybrid LSTM's are int8 with one scale, as TFLite requires)")
+            # VectorScalarMultiply: scale * int8, in float
+            inputs[9 + k] = ctx.const((np.float32(t.scales[0]) * t.data.astype(np.float32).ravel()).astype(np.float32),
+                                      "peephole_float")
+    proj_w, proj_b = ctx.input(_L_PROJ_W), ctx.input(_L_PROJ_B)
+    proj_bits = 0
+    if proj_w is not None:
+        inputs[16], proj_bits, inputs[28] = weights(_L_PROJ_W, n_output, n_cell, "projection weights")
+        if proj_b is not None:
+            ctx.require(proj_b.type_code == FLOAT32 and proj_b.size == n_output and proj_b.is_const,
+                        f"projection bias must be float32 [{n_output}]")
+            inputs[17] = proj_b
+    else:
+        ctx.require(proj_b is None, "projection bias without projection weights")
+        ctx.require(n_output == n_cell, f"{n_output} outputs for {n_cell} cells without a projection")
+    h, c = ctx.input(_L_H), ctx.input(_L_C)
+    for t, n, what in ((h, n_batch * n_output, "output state"), (c, n_batch * n_cell, "cell state")):
+        ctx.require(t is not None and t.is_variable and t.data is None and t.type_code == FLOAT32 and t.size == n,
+                    f"{what} must be a float32 variable tensor of {n} elements")
+    inputs[18], inputs[19] = h, c
+    want = (x.shape[0], x.shape[1], n_output)
+    ctx.require(tuple(y.shape) == want, f"output shape {tuple(y.shape)}, expected {want}")
+    act = int(ctx.opt("FusedActivationFunction", 4))
+    ctx.require(act in _LSTM_ACTS, f"cell activation {ACT_NAMES.get(act, act)} (pyedge runs {', '.join(_LSTM_ACTS.values())})")
+    cell_clip, proj_clip = float(ctx.opt("CellClip", 0.0)), float(ctx.opt("ProjClip", 0.0))
+    ctx.require(cell_clip >= 0 and proj_clip >= 0, "negative clip values")
+    rows = n_batch if time_major else 1
+    a4 = lambda n: (n + 3) // 4 * 4  # noqa: E731
+    scratch = a4(rows * n_input) + a4(rows * n_output) + a4(rows * n_cell) + 4 * (5 * rows * n_cell + 6 * rows)
+    params = _params(
+        "pe_lstm_hybrid_params", time_major=int(time_major), n_batch=n_batch, n_time=n_time, n_input=n_input,
+        n_cell=n_cell, n_output=n_output, use_cifg=int(use_cifg), use_peephole=int(use_peephole),
+        use_projection=int(proj_w is not None), asymmetric=int(asym), activation=act,
+        cell_clip_bits=_bits(cell_clip), proj_clip_bits=_bits(proj_clip),
+        input_scale_bits=scales_x, recurrent_scale_bits=scales_h, proj_scale_bits=proj_bits)
+    return Lowered("UNIDIRECTIONAL_SEQUENCE_LSTM_HYBRID", inputs, [y], params, scratch=scratch)
+
+
 def is_float(ctx: LowerCtx) -> bool:
     """The op's data input, weights (if any) and output are all float32."""
     x, y = ctx.input(0), ctx.output(0)
@@ -393,6 +501,9 @@ def _load() -> None:
     from . import sequence as _sequence_module  # noqa: F401
 
     _wrap("SVDF", svdf_hybrid, is_hybrid, "hybrid")
+    from . import lstm as _lstm_module  # noqa: F401
+
+    _wrap("UNIDIRECTIONAL_SEQUENCE_LSTM", lstm_hybrid, lambda c: is_hybrid(c, 4), "hybrid")
     _wrap("FULLY_CONNECTED", fully_connected_float, is_float, "float32")
     _wrap("CONV_2D", lambda c: _conv_float(c, False), is_float, "float32")
     _wrap("DEPTHWISE_CONV_2D", lambda c: _conv_float(c, True), is_float, "float32")
