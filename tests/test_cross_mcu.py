@@ -314,3 +314,17 @@ def test_firmware_without_an_op_refuses_the_model():
     assert not warns, "\n".join(warns)
     with pytest.raises(RuntimeError, match=r"exit 1[\s\S]*model refused: op not supported by this core"):
         runner.run(board, elf, ins, invokes=SETS)
+
+
+def test_firmware_without_a_generic_layout_refuses_the_model():
+    """A core linked for person detection with every convolution packed has no generic
+    CONV_2D (its scalar eval is not linked): the same model in TFLite's layouts is refused at
+    pe_model_init, naming the layout, instead of running an eval that is not there."""
+    need_toolchain()
+    board = "mps2-an386"
+    packed, _, _ = host_run("tflm_person_detect", board, "packed")
+    blob, ins, _ = host_run("tflm_person_detect", board, "generic")
+    elf, warns = runner.firmware(board, blob, "tflm_person_detect", op_list_of=packed)
+    assert not warns, "\n".join(warns)
+    with pytest.raises(RuntimeError, match=r"exit 1[\s\S]*model refused: blob packed for another target layout"):
+        runner.run(board, elf, ins, invokes=SETS)
