@@ -49,9 +49,36 @@ static inline int32x4_t requant4s(int32x4_t acc, int32_t mult, int32_t shift, in
   return vminq_s32(vmaxq_s32(vaddq_n_s32(x, output_offset), vmin), vmax);
 }
 
+#define PE_DWDM_MVE_TAPS 128 /* taps of the offset table on the stack; larger filters compute them */
+
+/* Channels c0 .. c0 + 3 of 4 pixels at `base`: the weights walk the layout's pairs (tap 2k at
+   the low int16 of pair k's word, tap 2k + 1 at the high), the pixels of tap t at base + toff[t]
+   (toff[taps] is 0 for an odd count: that tap's weights are 0). */
+static inline void block4(const int16_t *base, const int32_t *toff, const int16_t *wp, int32_t npairs, int32_t mp,
+                          const uint32x4_t pix, int32x4_t *s) {
+  int32x4_t s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+  int32_t k;
+  for (k = npairs; k != 0; --k, toff += 2, wp += 2 * mp) {
+    const int32x4_t x0 = vldrhq_gather_shifted_offset_s32(base + toff[0], pix);
+    const int32x4_t x1 = vldrhq_gather_shifted_offset_s32(base + toff[1], pix);
+    s0 = vmlaq_n_s32(s0, x0, wp[0]);
+    s1 = vmlaq_n_s32(s1, x0, wp[2]);
+    s2 = vmlaq_n_s32(s2, x0, wp[4]);
+    s3 = vmlaq_n_s32(s3, x0, wp[6]);
+    s0 = vmlaq_n_s32(s0, x1, wp[1]);
+    s1 = vmlaq_n_s32(s1, x1, wp[3]);
+    s2 = vmlaq_n_s32(s2, x1, wp[5]);
+    s3 = vmlaq_n_s32(s3, x1, wp[7]);
+  }
+  s[0] = s0;
+  s[1] = s1;
+  s[2] = s2;
+  s[3] = s3;
+}
+
 void pe_qs8_dwdm_row__mve(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out, void *scratch) {
   const int32_t m = a->channels, mp = (m + PE_DWDM_CB - 1) / PE_DWDM_CB * PE_DWDM_CB;
-  const int32_t taps = a->kh * a->kw;
+  const int32_t taps = a->kh * a->kw, npairs = (taps + 1) / 2;
   const int32_t lr = pe_qs8_dwdm_row_len(a->out_w, a->kw, a->stride_w, a->dilation_w);
   int16_t *rows = (int16_t *)scratch;
   const int32_t *init = a->packed;
@@ -60,40 +87,51 @@ void pe_qs8_dwdm_row__mve(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out, vo
   const uint32x4_t pix = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)a->stride_w); /* pixel i's column */
   const uint32x4_t outs = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)m);          /* pixel i's byte */
   const int32x4_t vmin = vdupq_n_s32(a->act_min), vmax = vdupq_n_s32(a->act_max);
-  int32_t p0, c0, t;
+  int32_t toff[PE_DWDM_MVE_TAPS + 2];
+  const int table = taps <= PE_DWDM_MVE_TAPS;
+  int32_t p0, c0, t, fy, fx; /* PE_DWDM_MVE_TAPS is even: a run starts at a pair */
   fill_rows(a, oy, rows, lr);
+  if (table) {
+    for (t = 0, fy = 0; fy < a->kh; ++fy)
+      for (fx = 0; fx < a->kw; ++fx) toff[t++] = fy * lr + fx * a->dilation_w;
+    toff[t] = 0;
+  }
   for (p0 = 0; p0 < a->out_w; p0 += 4) {
     const mve_pred16_t store = vctp32q((uint32_t)(a->out_w - p0));
     const int16_t *base = rows + (size_t)p0 * a->stride_w;
     int8_t *o = out + (size_t)p0 * m;
     for (c0 = 0; c0 < m; c0 += 4) {
-      int32x4_t s0 = vdupq_n_s32(init[c0]), s1 = vdupq_n_s32(init[c0 + 1]);
-      int32x4_t s2 = vdupq_n_s32(init[c0 + 2]), s3 = vdupq_n_s32(init[c0 + 3]);
-      int32_t fy = 0, fx = 0;
-      for (t = 0; t < taps; ++t) {
-        const int16_t *wt = w16 + 2 * ((size_t)(t >> 1) * mp + c0) + (t & 1);
-        const int32x4_t x =
-            vldrhq_gather_shifted_offset_s32(base + (size_t)fy * lr + (size_t)fx * a->dilation_w, pix);
-        s0 = vmlaq_n_s32(s0, x, wt[0]);
-        s1 = vmlaq_n_s32(s1, x, wt[2]);
-        s2 = vmlaq_n_s32(s2, x, wt[4]);
-        s3 = vmlaq_n_s32(s3, x, wt[6]);
-        if (++fx == a->kw) fx = 0, ++fy;
+      int32x4_t s[4];
+      s[0] = vdupq_n_s32(init[c0]);
+      s[1] = vdupq_n_s32(init[c0 + 1]);
+      s[2] = vdupq_n_s32(init[c0 + 2]);
+      s[3] = vdupq_n_s32(init[c0 + 3]);
+      if (table) {
+        block4(base, toff, w16 + 2 * c0, npairs, mp, pix, s);
+      } else { /* more taps than the table: it is refilled for each run of PE_DWDM_MVE_TAPS taps */
+        int32_t t0;
+        for (t0 = 0; t0 < taps; t0 += PE_DWDM_MVE_TAPS) {
+          const int32_t n = taps - t0 < PE_DWDM_MVE_TAPS ? taps - t0 : PE_DWDM_MVE_TAPS;
+          for (t = 0; t < n; ++t)
+            toff[t] = (t0 + t) / a->kw * lr + (t0 + t) % a->kw * a->dilation_w;
+          toff[n] = 0;
+          block4(base, toff, w16 + 2 * c0 + (size_t)t0 * mp, (n + 1) / 2, mp, pix, s);
+        }
       }
       /* channels past m: their weights and init are 0, and nothing is stored */
       vstrbq_scatter_offset_p_s32(o + c0, outs,
-                                  requant4s(s0, a->mult[c0], a->shift[c0], a->output_offset, vmin, vmax), store);
+                                  requant4s(s[0], a->mult[c0], a->shift[c0], a->output_offset, vmin, vmax), store);
       if (c0 + 1 < m)
         vstrbq_scatter_offset_p_s32(o + c0 + 1, outs,
-                                    requant4s(s1, a->mult[c0 + 1], a->shift[c0 + 1], a->output_offset, vmin, vmax),
+                                    requant4s(s[1], a->mult[c0 + 1], a->shift[c0 + 1], a->output_offset, vmin, vmax),
                                     store);
       if (c0 + 2 < m)
         vstrbq_scatter_offset_p_s32(o + c0 + 2, outs,
-                                    requant4s(s2, a->mult[c0 + 2], a->shift[c0 + 2], a->output_offset, vmin, vmax),
+                                    requant4s(s[2], a->mult[c0 + 2], a->shift[c0 + 2], a->output_offset, vmin, vmax),
                                     store);
       if (c0 + 3 < m)
         vstrbq_scatter_offset_p_s32(o + c0 + 3, outs,
-                                    requant4s(s3, a->mult[c0 + 3], a->shift[c0 + 3], a->output_offset, vmin, vmax),
+                                    requant4s(s[3], a->mult[c0 + 3], a->shift[c0 + 3], a->output_offset, vmin, vmax),
                                     store);
     }
   }

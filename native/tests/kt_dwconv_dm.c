@@ -182,4 +182,9 @@ void kt_dwconv_dm(kt_state *s) {
   for (mi = 0; mi < sizeof ms / sizeof ms[0]; ++mi)
     for (ki = 0; ki < sizeof ksz / sizeof ksz[0]; ++ki)
       for (rep = 0; rep < (ms[mi] == 8 ? 6 : 2); ++rep) one_case(s, ms[mi], ksz[ki][0], ksz[ki][1], rep == 0);
+  /* more taps than a kernel's tables hold at once (the Helium kernel's 128 tap offsets) */
+  for (rep = 0; rep < 4; ++rep) {
+    one_case(s, rep % 2 ? 3 : 17, 1, 151, 1);
+    one_case(s, rep % 2 ? 9 : 2, 2, 75, 1);
+  }
 }
