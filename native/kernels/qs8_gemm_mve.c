@@ -73,6 +73,47 @@ static inline void flip_rows(int8_t *xb, const uint8_t *const *ar, size_t k0, si
   }
 }
 
+/* The full 16-k steps of one channel over the 4 interleaved rows (xp, advanced) and the
+   channel's weights (wp, advanced): per step one gather, four row loads, four VMLADAVA and one
+   VADDVA and the loop's LE, 12 instructions for 64 MACs. In assembly: VMLADAVA accumulates into
+   even registers only, and GCC's choice of them costs a copy a step. */
+static inline void dot_4x1(const int8_t **xpp, const int8_t **wpp, size_t n16, uint8x16_t offs, int32_t *r0,
+                           int32_t *r1, int32_t *r2, int32_t *r3, int32_t *rws) {
+  register int32_t s0 __asm__("r0") = 0;
+  register int32_t s1 __asm__("r2") = 0;
+  register int32_t s2 __asm__("r4") = 0;
+  register int32_t s3 __asm__("r6") = 0;
+  register int32_t ws __asm__("r8") = 0;
+  const int8_t *xp = *xpp, *wp = *wpp;
+  if (n16 != 0) {
+    __asm__("dls lr, %[n]\n"
+            "1:\n\t"
+            "vldrb.u8 q0, [%[wp], %q[offs]]\n\t"
+            "vldrb.u8 q1, [%[xp]], #16\n\t"
+            "vmladava.s8 %[s0], q0, q1\n\t"
+            "vldrb.u8 q1, [%[xp]], #16\n\t"
+            "vmladava.s8 %[s1], q0, q1\n\t"
+            "vldrb.u8 q1, [%[xp]], #16\n\t"
+            "vmladava.s8 %[s2], q0, q1\n\t"
+            "vldrb.u8 q1, [%[xp]], #16\n\t"
+            "vmladava.s8 %[s3], q0, q1\n\t"
+            "vaddva.s8 %[ws], q0\n\t"
+            "add %[wp], %[wp], #256\n\t"
+            "le lr, 1b"
+            : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [ws] "+r"(ws), [xp] "+r"(xp),
+              [wp] "+r"(wp)
+            : [n] "r"(n16), [offs] "w"(offs)
+            : "lr", "q0", "q1", "memory");
+  }
+  *xpp = xp;
+  *wpp = wp;
+  *r0 = s0;
+  *r1 = s1;
+  *r2 = s2;
+  *r3 = s3;
+  *rws = ws;
+}
+
 /* TFLite's requantization of 4 lanes with one channel's multiplier (>= 0) and shift, exactly as
    pe_conv_requant32: VQRDMULH is gemmlowp's rounding doubling high multiply bit for bit; VRSHL
    rounds ties up, so negative values first move down by one when there is a right shift (the
@@ -103,17 +144,18 @@ void pe_qs8_gemm_4x16c4__mve(size_t mr, size_t nc, size_t kp, const uint8_t *a, 
                              const int32_t *rowadd) {
   static const uint8_t offs_[16] = {0, 1, 2, 3, 64, 65, 66, 67, 128, 129, 130, 131, 192, 193, 194, 195};
   const uint8x16_t offs = vld1q_u8(offs_);
-  const uint32x4_t rows = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)c_stride); /* row r's byte at r * c_stride */
-  const mve_pred16_t store = vctp32q((uint32_t)mr);
+  /* row r's byte at r * c_stride; rows past mr compute row mr - 1's values (their panel row is
+     its copy) and store them there again, so that the scatter needs no predicate */
+  const uint32x4_t rows = vmulq_n_u32(vminq_u32(vidupq_n_u32(0, 1), vdupq_n_u32((uint32_t)mr - 1u)), (uint32_t)c_stride);
   const int32x4_t vmin = vdupq_n_s32(act_min), vmax = vdupq_n_s32(act_max);
   const uint8_t *ar[4];
   int8_t xb[4 * PE_GEMM_MVE_KC] __attribute__((aligned(16)));
   int32x4_t ra = vdupq_n_s32(0);
   size_t n, k0, r;
-  for (r = 0; r < 4; ++r) ar[r] = a + (r < mr ? r : mr - 1) * a_stride; /* rows past mr: a copy, not stored */
+  for (r = 0; r < 4; ++r) ar[r] = a + (r < mr ? r : mr - 1) * a_stride; /* rows past mr: row mr - 1 again */
   if (rowadd != NULL) { /* the uint8 weight zero point's per-row term (qs8_gemm.h) */
     int32_t t[4] = {0, 0, 0, 0};
-    for (r = 0; r < mr && r < 4; ++r) t[r] = rowadd[r];
+    for (r = 0; r < 4; ++r) t[r] = rowadd[r < mr ? r : mr - 1]; /* rows past mr: row mr - 1's, as their panel */
     ra = vld1q_s32(t);
   }
   if (kp <= PE_GEMM_MVE_KC) {
@@ -123,18 +165,8 @@ void pe_qs8_gemm_4x16c4__mve(size_t mr, size_t nc, size_t kp, const uint8_t *a, 
     flip_rows(xb, ar, 0, kp);
     for (n = 0; n < nc; ++n, wn += PE_GEMM_KR) {
       const int8_t *xp = xb, *wp = wn;
-      int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, ws = 0;
-      size_t i;
-      for (i = full; i != 0; --i) {
-        const int8x16_t wa = vldrbq_gather_offset_s8(wp, offs);
-        s0 = vmladavaq_s8(s0, wa, vld1q_s8(xp));
-        s1 = vmladavaq_s8(s1, wa, vld1q_s8(xp + 16));
-        s2 = vmladavaq_s8(s2, wa, vld1q_s8(xp + 32));
-        s3 = vmladavaq_s8(s3, wa, vld1q_s8(xp + 48));
-        ws = vaddvaq_s8(ws, wa);
-        xp += 64;
-        wp += 256;
-      }
+      int32_t s0, s1, s2, s3, ws;
+      dot_4x1(&xp, &wp, full, offs, &s0, &s1, &s2, &s3, &ws);
       if (kp % 16 != 0) { /* the last k-groups: the weights under a tail predicate (zero past kp) */
         const int8x16_t wa = vldrbq_gather_offset_z_s8(wp, offs, tp);
         s0 = vmladavaq_s8(s0, wa, vld1q_s8(xp));
@@ -146,7 +178,7 @@ void pe_qs8_gemm_4x16c4__mve(size_t mr, size_t nc, size_t kp, const uint8_t *a, 
       {
         int32x4_t v = vsetq_lane_s32(s3, vsetq_lane_s32(s2, vsetq_lane_s32(s1, vdupq_n_s32(s0), 1), 2), 3);
         v = vaddq_s32(vaddq_n_s32(v, (int32_t)((uint32_t)init[n] + 128u * (uint32_t)ws)), ra);
-        vstrbq_scatter_offset_p_s32(c + n, rows, requant4s(v, mult[n], shift[n], output_offset, vmin, vmax), store);
+        vstrbq_scatter_offset_s32(c + n, rows, requant4s(v, mult[n], shift[n], output_offset, vmin, vmax));
       }
     }
     return;
@@ -166,7 +198,7 @@ void pe_qs8_gemm_4x16c4__mve(size_t mr, size_t nc, size_t kp, const uint8_t *a, 
     for (n = 0; n < nc; ++n) {
       const int32_t base = (int32_t)((uint32_t)init[n] + 128u * (uint32_t)ws[n]);
       const int32x4_t v = vaddq_s32(vaddq_n_s32(vld1q_s32(acc + 4 * n), base), ra);
-      vstrbq_scatter_offset_p_s32(c + n, rows, requant4s(v, mult[n], shift[n], output_offset, vmin, vmax), store);
+      vstrbq_scatter_offset_s32(c + n, rows, requant4s(v, mult[n], shift[n], output_offset, vmin, vmax));
     }
   }
 }
