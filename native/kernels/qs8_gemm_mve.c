@@ -2,14 +2,15 @@
  * PE_LAYOUT_QS8_GEMM_N16K4 layout (qs8_gemm.h), bit-identical to pe_qs8_gemm_1x16c4__scalar.
  *
  * Up to 4 rows: per call the rows' panel bytes are flipped back to int8 (x = a ^ 0x80) once
- * (per 256 k) into a stack buffer interleaved by 16 k, zero past kp. Then one channel at a time:
+ * (per 256 k) into a stack buffer interleaved by 16 k (0x80 past kp, against zero weights). Then one
+ * channel at a time (the full 16-k steps in inline assembly, the sums in registers to the store):
  * a byte gather (VLDRB with offsets 0-3, 64-67, 128-131, 192-195) takes the channel's 16 weights
  * of 4 consecutive k-groups and VMLADAVA sums the 16 exact products into each row's int32
  * accumulator; VADDVA sums the weights, so that acc = init + 128 * sum(w) + sum(w * x)
  * = init + sum(w * a), the scalar twin's sum (mod 2^32). The last k-groups (kp not a multiple of
  * 16) are gathered under a tail predicate (VCTP), zeroing the weights there. Only the nc channels
  * stored are computed; the rows' results are requantized as one vector and stored with a byte
- * scatter (row r at r * c_stride). Built on M-profile cores with integer MVE only
+ * scatter (row r at r * c_stride; rows past mr repeat row mr - 1). Built on M-profile cores with integer MVE only
  * (PE_MVE_KERNELS); elsewhere this file is empty. */
 #include "pe_kernel.h"
 
