@@ -26,6 +26,7 @@ import build as mcu  # noqa: E402
 BOARDS = {"mps2-an386": {"dsp"}, "mps3-an547": {"dsp", "mve"}}
 GEMM = {"mps2-an386": "gemm_8x16c4__dsp", "mps3-an547": "gemm_4x16c4__mve"}  # the packed layout's kernel
 DW = {"mps2-an386": "dw_row__dsp", "mps3-an547": "dw_row__mve"}  # depthwise, one channel per group
+DWDM = {"mps3-an547": "dwdm_row__mve"}  # depthwise of one input channel (the M4 runs it as a GEMM)
 # the C kernel test: its main and every kernel family's suite (native/tests/kt_*.c)
 KT_SOURCES = [ROOT / "native" / "tests" / "test_kernels.c", *sorted((ROOT / "native" / "tests").glob("kt_*.c"))]
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed, (\d+) skipped$", re.M)
@@ -219,10 +220,12 @@ def test_models_bit_identical_bare_metal(board, name, layouts):
     assert gemm <= {GEMM[board]} and (layouts == "auto" or gemm), gemm
     if name == "tflm_person_detect":
         assert DW[board] in variants, variants
+    if board in DWDM:  # both models start with a depthwise convolution of one input channel
+        assert DWDM[board] in variants, variants
     # the same firmware with its DSP kernels switched off: the scalar kernels, the same bytes
     scalar = runner.run(board, elf, ins, invokes=SETS, features_off=runner.SCALAR_ONLY)
     assert scalar.features == set() and scalar.outputs == want
-    assert {v for _, v, _ in scalar.ops} <= {"scalar", "gemm_1x16c4__scalar"}, scalar.ops
+    assert {v for _, v, _ in scalar.ops} <= {"scalar", "gemm_1x16c4__scalar", "dwdm_row__scalar"}, scalar.ops
     total, ops = res.invoke_ticks[0], sum(t for _, _, t in res.ops)
     assert total > 0 and abs(ops - total) <= 0.02 * total + 4 * len(res.ops), (ops, total)
 
@@ -313,4 +316,18 @@ def test_firmware_without_an_op_refuses_the_model():
     elf, warns = runner.firmware(board, blob, "tflm_person_detect", op_list_of=other)
     assert not warns, "\n".join(warns)
     with pytest.raises(RuntimeError, match=r"exit 1[\s\S]*model refused: op not supported by this core"):
+        runner.run(board, elf, ins, invokes=SETS)
+
+
+def test_firmware_without_a_generic_layout_refuses_the_model():
+    """A core linked for person detection with every convolution packed has no generic
+    CONV_2D (its scalar eval is not linked): the same model in TFLite's layouts is refused at
+    pe_model_init, naming the layout, instead of running an eval that is not there."""
+    need_toolchain()
+    board = "mps2-an386"
+    packed, _, _ = host_run("tflm_person_detect", board, "packed")
+    blob, ins, _ = host_run("tflm_person_detect", board, "generic")
+    elf, warns = runner.firmware(board, blob, "tflm_person_detect", op_list_of=packed)
+    assert not warns, "\n".join(warns)
+    with pytest.raises(RuntimeError, match=r"exit 1[\s\S]*model refused: blob packed for another target layout"):
         runner.run(board, elf, ins, invokes=SETS)

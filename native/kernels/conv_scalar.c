@@ -571,7 +571,9 @@ static void dw_u8(const pe_conv_params *params, const conv_geom *geom, const con
       }
 }
 
-static pe_status conv_eval(const pe_op_ctx *ctx, int depthwise) {
+/* inlined into each op's eval with `depthwise` a constant, so that a firmware linking only one
+   of the two keeps only its kernels */
+static inline __attribute__((always_inline)) pe_status conv_eval(const pe_op_ctx *ctx, int depthwise) {
   const pe_conv_params *p = (const pe_conv_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, IN_INPUT), filt = pe_input(ctx, IN_FILTER);
   const pe_tensor bias = pe_input(ctx, IN_BIAS), out = pe_output(ctx, 0);

@@ -18,6 +18,9 @@ const pe_qs8_dwdm_ukernel pe_uk_qs8_dwdm_row__neon = {pe_qs8_dwdm_row__neon};
 #if PE_ARM64_KERNELS
 const pe_qs8_dwdm_ukernel pe_uk_qs8_dwdm_row__neondot = {pe_qs8_dwdm_row__neondot};
 #endif
+#if PE_MVE_KERNELS
+const pe_qs8_dwdm_ukernel pe_uk_qs8_dwdm_row__mve = {pe_qs8_dwdm_row__mve};
+#endif
 
 typedef struct {
   pe_qs8_dwdm_fn fn;

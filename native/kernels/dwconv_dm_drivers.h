@@ -22,6 +22,9 @@ extern const pe_qs8_dwdm_ukernel pe_uk_qs8_dwdm_row__neon;
 #if PE_ARM64_KERNELS
 extern const pe_qs8_dwdm_ukernel pe_uk_qs8_dwdm_row__neondot;
 #endif
+#if PE_MVE_KERNELS
+extern const pe_qs8_dwdm_ukernel pe_uk_qs8_dwdm_row__mve;
+#endif
 
 pe_status pe_depthwise_conv_2d__dm(const pe_op_ctx *ctx);
 /* The packed tensor (exact size) and the planned scratch of a DWDM-layout op. */

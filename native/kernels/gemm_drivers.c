@@ -144,8 +144,16 @@ typedef struct {
    overlapping word (the bytes it writes twice get the same value), so no byte loop runs for them;
    in place (dst == src) the last bytes go one by one. */
 static inline void xor_copy(uint8_t *dst, const int8_t *src, int32_t n, uint8_t flip8) {
-  const uint64_t flip = 0x0101010101010101ull * flip8;
+  /* the 8-byte pattern from one 32-bit multiply (a 64-bit one is a libcall-sized sequence on
+     32-bit cores), built only where a word is copied: short runs (a 1-channel im2col's 3-byte
+     filter rows) take the byte loop alone */
+  const uint32_t flip32 = 0x01010101u * flip8;
+  const uint64_t flip = ((uint64_t)flip32 << 32) | flip32;
   int32_t i = 0;
+  if (n < 4) {
+    for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ flip8);
+    return;
+  }
   if ((const void *)dst == (const void *)src) {
     for (; i + 8 <= n; i += 8) {
       uint64_t v;
@@ -170,17 +178,15 @@ static inline void xor_copy(uint8_t *dst, const int8_t *src, int32_t n, uint8_t 
     }
     return;
   }
-  if (n >= 4) {
+  {
     uint32_t a, b;
     memcpy(&a, src, 4);
     memcpy(&b, src + n - 4, 4);
-    a ^= (uint32_t)flip;
-    b ^= (uint32_t)flip;
+    a ^= flip32;
+    b ^= flip32;
     memcpy(dst, &a, 4);
     memcpy(dst + n - 4, &b, 4);
-    return;
   }
-  for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ flip8);
 }
 
 /* sum of n bytes, eight at a time: four 16-bit lanes, each taking at most 2 * 255 per word, for

@@ -51,6 +51,8 @@ void pe_qs8_dwdm_row__neon(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out, v
 /* AArch64 +dotprod: SDOT by element over groups of four taps of a filter row */
 void pe_qs8_dwdm_row__neondot(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out, void *scratch);
 void pe_qs8_dwdm_row__avx512vnni(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out, void *scratch);
+/* Cortex-M Helium: 4 pixels x 4 channels a pass, VMLA by the scalar weight */
+void pe_qs8_dwdm_row__mve(const pe_qs8_dwdm_args *a, int32_t oy, int8_t *out, void *scratch);
 
 /* Channels per block of the layout and of the SIMD kernels' accumulators. */
 #define PE_DWDM_CB 8

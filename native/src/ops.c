@@ -28,13 +28,21 @@
 #define PE_IF_1(...) __VA_ARGS__
 #define PE_IF_0(...)
 #define PE_IF(c) PE_CAT(PE_IF_, c)
+#define PE_IFELSE_1(a, b) a
+#define PE_IFELSE_0(a, b) b
+#define PE_IFELSE(c) PE_CAT(PE_IFELSE_, c)
 #ifdef PE_OP_LIST
 #include PE_OP_LIST
 #define PE_KEEP_OP(NAME) PE_IF(PE_IS_PROBE(PE_CAT(PE_USE_OP_, NAME)))
 #define PE_KEEP_VARIANT(NAME, layout) PE_IF(PE_IS_PROBE(PE_CAT(PE_CAT(PE_USE_LAYOUT_, NAME), PE_CAT(_, layout))))
+/* an op's scalar eval runs its TFLite (generic) layout only: kept when the model has the op in
+   that layout (a model whose convolutions are all packed links no generic convolution) */
+#define PE_SCALAR_EVAL(NAME, fn) \
+  PE_IFELSE(PE_IS_PROBE(PE_CAT(PE_CAT(PE_USE_LAYOUT_, NAME), PE_CAT(_, PE_LAYOUT_GENERIC))))(fn, NULL)
 #else
 #define PE_KEEP_OP(NAME) PE_IF_1
 #define PE_KEEP_VARIANT(NAME, layout) PE_IF_1
+#define PE_SCALAR_EVAL(NAME, fn) fn
 #endif
 
 #define PE_OP(code, NAME, lname, params_t, inplace)       \
@@ -44,7 +52,8 @@
 #undef PE_OP
 
 #define PE_OP(code, NAME, lname, params_t, inplace) \
-  PE_KEEP_OP(NAME)([code] = {#NAME, (uint32_t)sizeof(params_t), pe_##lname##_check, pe_##lname##__scalar, inplace}, )
+  PE_KEEP_OP(NAME)([code] = {#NAME, (uint32_t)sizeof(params_t), pe_##lname##_check,          \
+                             PE_SCALAR_EVAL(NAME, pe_##lname##__scalar), inplace}, )
 const pe_op_entry pe_op_table[PE_OP_MAX] = {
 #include "../ops.def"
 };
@@ -96,7 +105,10 @@ const pe_variant *pe_variant_for(const pe_op_ctx *ctx, uint32_t features) {
 
 int pe_layout_runs_everywhere(uint32_t op, uint32_t layout) {
   const pe_variant *v;
-  if (layout == PE_LAYOUT_GENERIC) return 1;
+  if (layout == PE_LAYOUT_GENERIC) { /* the op's scalar eval (not linked when only packed layouts were listed) */
+    const pe_op_entry *e = pe_op_lookup(op);
+    return e != NULL && e->eval != NULL;
+  }
   for (v = pe_variant_table; v->name != NULL; ++v)
     if (v->op == op && v->layout == layout && v->features == 0 && v->accepts == NULL) return 1;
   return 0;

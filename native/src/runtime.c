@@ -292,13 +292,14 @@ pe_status pe_model_init(pe_model *m, const void *blob, size_t size) {
         !index_list_ok(m, g->outputs, g->n_outputs, 0))
       goto corrupt;
   }
-  for (i = 0; i < h->n_ops; ++i) {
-    const pe_op_rec *op = &m->ops[i];
-    const pe_op_entry *e = pe_op_lookup(op->op);
-    if (e == NULL) {
+  for (i = 0; i < h->n_ops; ++i) /* a missing op first: it says more than a missing layout of another */
+    if (pe_op_lookup(m->ops[i].op) == NULL) {
       memset(m, 0, sizeof(*m));
       return PE_ERR_UNSUPPORTED_OP;
     }
+  for (i = 0; i < h->n_ops; ++i) {
+    const pe_op_rec *op = &m->ops[i];
+    const pe_op_entry *e = pe_op_lookup(op->op);
     if (op->params % 4 != 0 || !range_ok(op->params, op->params_size, m->params_size) ||
         !index_list_ok(m, op->io, (uint32_t)op->n_inputs + op->n_outputs, 1) ||
         !range_ok(op->scratch, op->scratch_size, h->arena_size))
@@ -573,7 +574,7 @@ pe_status pe_run_subgraph(pe_interp *it, uint32_t subgraph) {
       c.variant = op_variant(it, &c, i);
       if (c.variant != NULL)
         st = c.variant->eval(&c);
-      else if (m->ops[i].layout == PE_LAYOUT_GENERIC)
+      else if (m->ops[i].layout == PE_LAYOUT_GENERIC && pe_op_lookup(m->ops[i].op)->eval != NULL)
         st = pe_op_lookup(m->ops[i].op)->eval(&c);
       else
         st = PE_ERR_LAYOUT;

@@ -17,7 +17,12 @@ static int8_t in_[MAX_H * MAX_W], filt_[MAX_TAPS * MAX_M];
 static int32_t bias_[MAX_M], mult_[MAX_M], shift_[MAX_M];
 static int32_t packed_[(MAX_M + 8) * (1 + MAX_TAPS / 2 + 1)];
 static int8_t out_ref_[MAX_W * MAX_M + OUT_PAD], out_a_[MAX_W * MAX_M + OUT_PAD];
-static uint64_t scratch_[32768 / 8]; /* the SIMD kernels' scratch of one thread */
+#if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M'
+#define SCRATCH_BYTES 8448 /* what the cases below need at most: the M55 board's 512 KiB hold kt_gemm's buffers too */
+#else
+#define SCRATCH_BYTES 32768
+#endif
+static uint64_t scratch_[SCRATCH_BYTES / 8]; /* the SIMD kernels' scratch of one thread */
 
 typedef struct {
   const char *name;
@@ -37,6 +42,9 @@ static const kt_dwdm_variant simd_[] = {
 #endif
 #if PE_ARM64_KERNELS
     {"pe_qs8_dwdm_row__neondot", pe_qs8_dwdm_row__neondot, PE_FEAT_DOTPROD, "dotprod"},
+#endif
+#if PE_MVE_KERNELS
+    {"pe_qs8_dwdm_row__mve", pe_qs8_dwdm_row__mve, PE_FEAT_MVE, "mve"},
 #endif
     {NULL, NULL, 0, NULL}};
 
@@ -174,4 +182,9 @@ void kt_dwconv_dm(kt_state *s) {
   for (mi = 0; mi < sizeof ms / sizeof ms[0]; ++mi)
     for (ki = 0; ki < sizeof ksz / sizeof ksz[0]; ++ki)
       for (rep = 0; rep < (ms[mi] == 8 ? 6 : 2); ++rep) one_case(s, ms[mi], ksz[ki][0], ksz[ki][1], rep == 0);
+  /* more taps than a kernel's tables hold at once (the Helium kernel's 128 tap offsets) */
+  for (rep = 0; rep < 4; ++rep) {
+    one_case(s, rep % 2 ? 3 : 17, 1, 151, 1);
+    one_case(s, rep % 2 ? 9 : 2, 2, 75, 1);
+  }
 }
