@@ -1,0 +1,205 @@
+/* Drivers of the 16x8 CONV_2D and FULLY_CONNECTED variants (int16 activations, int8 weights in
+ * TFLite's own layout): per output pixel (conv) or row (FC), the window's runs go to the
+ * variant's dot-product microkernel (qs16_dot.h) four channels at a time, and each exact int64
+ * sum is requantized exactly as the scalar reference does it (conv_scalar.c, fc_scalar.c):
+ * TFLite accumulates in int32 (wrapping; 32-bit MultiplyByQuantizedMultiplier) when the bias is
+ * int32, else in int64 (64-bit multiplier); FULLY_CONNECTED without a bias takes the int32 path,
+ * CONV_2D without one the int64 path. No ISA code here. */
+#include <string.h>
+
+#include "conv.h"
+#include "conv16_drivers.h"
+
+const pe_qs16_dot_ukernel pe_uk_qs16_dot_4c__scalar = {pe_qs16_dot_4c__scalar};
+#if PE_X86_KERNELS
+const pe_qs16_dot_ukernel pe_uk_qs16_dot_4c__avx2 = {pe_qs16_dot_4c__avx2};
+const pe_qs16_dot_ukernel pe_uk_qs16_dot_4c__avx512 = {pe_qs16_dot_4c__avx512};
+const pe_qs16_dot_ukernel pe_uk_qs16_dot_4c__avx512vnni = {pe_qs16_dot_4c__avx512vnni};
+#endif
+#if PE_NEON_KERNELS
+const pe_qs16_dot_ukernel pe_uk_qs16_dot_4c__neon = {pe_qs16_dot_4c__neon};
+#endif
+
+typedef struct {
+  pe_qs16_dot_fn fn;
+  const int16_t *x;
+  const int8_t *f;
+  const void *bias;
+  int bias64;      /* int64 bias (else int32, or none) */
+  int acc64;       /* requantize in int64 (else the wrapped int32 path) */
+  const int32_t *mult, *shift;
+  int16_t *out;
+  int32_t act_min, act_max;
+  int32_t oc, f_size; /* channels; filter elements per channel (k) */
+  /* conv geometry */
+  int32_t in_h, in_w, in_c, out_h, out_w, kh, kw, sh, sw, dh, dw, ph, pw;
+  int32_t rows, chunk; /* FC: input rows; channels per item */
+} conv16_task;
+
+static int16_t requant16(const conv16_task *t, int32_t oc, int64_t acc) {
+  if (!t->acc64)
+    return (int16_t)pe_conv_requant32(acc, t->bias != NULL ? ((const int32_t *)t->bias)[oc] : 0, t->mult[oc],
+                                      t->shift[oc], 0, t->act_min, t->act_max);
+  return (int16_t)pe_conv_requant64(acc, t->bias != NULL ? ((const int64_t *)t->bias)[oc] : 0, t->mult[oc],
+                                    t->shift[oc], t->act_min, t->act_max);
+}
+
+/* channels c0 .. c1 - 1 of one output pixel or row */
+static void channels(const conv16_task *t, const pe_qs16_window *w, const int16_t *x, int32_t f_first, int32_t c0,
+                     int32_t c1, int16_t *out) {
+  int64_t acc[PE_QS16_DOT_NC];
+  int32_t oc, j;
+  for (oc = c0; oc < c1; oc += PE_QS16_DOT_NC) {
+    const int32_t nc = c1 - oc < PE_QS16_DOT_NC ? c1 - oc : PE_QS16_DOT_NC;
+    if (w->rows > 0 && w->runs > 0)
+      t->fn(w, x, t->f + (size_t)oc * (size_t)t->f_size + f_first, (size_t)t->f_size, (size_t)nc, acc);
+    else
+      memset(acc, 0, sizeof acc);
+    for (j = 0; j < nc; ++j) out[oc + j] = requant16(t, oc + j, acc[j]);
+  }
+}
+
+/* first and one-past-last tap k of a window axis with start + k * dilation in [0, size) */
+static void valid_taps(int32_t start, int32_t dilation, int32_t size, int32_t taps, int32_t *lo, int32_t *hi) {
+  int32_t a = 0, b = taps;
+  while (a < b && start + a * dilation < 0) ++a;
+  while (b > a && start + (b - 1) * dilation >= size) --b;
+  *lo = a;
+  *hi = b;
+}
+
+static void conv16_row(void *task, uint32_t item, uint32_t thread) {
+  const conv16_task *t = (const conv16_task *)task;
+  const int32_t b = (int32_t)item / t->out_h, oy = (int32_t)item % t->out_h;
+  const int32_t y0 = oy * t->sh - t->ph;
+  int32_t fy0, fy1, ox;
+  int16_t *out = t->out + ((size_t)b * t->out_h + oy) * t->out_w * t->oc;
+  (void)thread;
+  valid_taps(y0, t->dh, t->in_h, t->kh, &fy0, &fy1);
+  for (ox = 0; ox < t->out_w; ++ox, out += t->oc) {
+    const int32_t x0 = ox * t->sw - t->pw;
+    int32_t fx0, fx1;
+    pe_qs16_window w;
+    const int16_t *x = t->x;
+    int32_t f_first = 0;
+    valid_taps(x0, t->dw, t->in_w, t->kw, &fx0, &fx1);
+    memset(&w, 0, sizeof w);
+    w.rows = fy1 - fy0;
+    if (w.rows > 0 && fx1 > fx0) {
+      const int32_t cols = fx1 - fx0;
+      x += (((size_t)b * t->in_h + y0 + fy0 * t->dh) * t->in_w + x0 + fx0 * t->dw) * t->in_c;
+      f_first = (fy0 * t->kw + fx0) * t->in_c;
+      w.in_row = t->dh * t->in_w * t->in_c;
+      w.f_row = t->kw * t->in_c;
+      if (t->dw == 1) { /* the row's valid taps are one run of the input and of the filter */
+        w.runs = 1;
+        w.len = cols * t->in_c;
+      } else {
+        w.runs = cols;
+        w.len = t->in_c;
+        w.in_run = t->dw * t->in_c;
+        w.f_run = t->in_c;
+      }
+    }
+    channels(t, &w, x, f_first, 0, t->oc, out);
+  }
+}
+
+int pe_conv_2d__dot16_accepts(const pe_op_ctx *ctx) {
+  const pe_tensor in = pe_input(ctx, 0), filt = pe_input(ctx, 1);
+  return in.dtype == PE_INT16 && filt.rank == 4 && in.rank == 4 && filt.dims[3] == in.dims[3];
+}
+
+pe_status pe_conv_2d__dot16(const pe_op_ctx *ctx) {
+  const pe_conv_params *p = (const pe_conv_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), filt = pe_input(ctx, 1), bias = pe_input(ctx, 2);
+  const pe_tensor out = pe_output(ctx, 0);
+  conv16_task t;
+  memset(&t, 0, sizeof t);
+  t.fn = ((const pe_qs16_dot_ukernel *)ctx->variant->ukernel)->fn;
+  t.x = (const int16_t *)in.data;
+  t.f = (const int8_t *)filt.data;
+  t.bias = bias.index >= 0 ? bias.data : NULL;
+  t.bias64 = bias.index >= 0 && bias.dtype == PE_INT64;
+  t.acc64 = !(bias.index >= 0 && bias.dtype == PE_INT32);
+  t.mult = (const int32_t *)pe_input(ctx, 3).data;
+  t.shift = (const int32_t *)pe_input(ctx, 4).data;
+  t.out = (int16_t *)out.data;
+  t.act_min = p->act_min;
+  t.act_max = p->act_max;
+  t.in_h = in.dims[1];
+  t.in_w = in.dims[2];
+  t.in_c = in.dims[3];
+  t.out_h = out.dims[1];
+  t.out_w = out.dims[2];
+  t.oc = out.dims[3];
+  t.kh = filt.dims[1];
+  t.kw = filt.dims[2];
+  t.sh = p->stride_h;
+  t.sw = p->stride_w;
+  t.dh = p->dilation_h;
+  t.dw = p->dilation_w;
+  t.ph = p->pad_h;
+  t.pw = p->pad_w;
+  t.f_size = t.kh * t.kw * t.in_c;
+  if (out.dims[0] * t.out_h > 0 && t.out_w > 0 && t.oc > 0)
+    pe_parallel(ctx, conv16_row, &t, (uint32_t)(out.dims[0] * t.out_h));
+  return PE_OK;
+}
+
+/* FC: item i is row i / chunks, channels of chunk i % chunks */
+static void fc16_item(void *task, uint32_t item, uint32_t thread) {
+  const conv16_task *t = (const conv16_task *)task;
+  const int32_t chunks = (t->oc + t->chunk - 1) / t->chunk;
+  const int32_t row = (int32_t)item / chunks, c0 = ((int32_t)item % chunks) * t->chunk;
+  const int32_t c1 = c0 + t->chunk < t->oc ? c0 + t->chunk : t->oc;
+  pe_qs16_window w;
+  (void)thread;
+  memset(&w, 0, sizeof w);
+  w.rows = 1;
+  w.runs = 1;
+  w.len = t->f_size;
+  channels(t, &w, t->x + (size_t)row * t->f_size, 0, c0, c1, t->out + (size_t)row * t->oc);
+}
+
+int pe_fully_connected__dot16_accepts(const pe_op_ctx *ctx) {
+  const pe_fc_params *p = (const pe_fc_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), w = pe_input(ctx, 1);
+  return in.dtype == PE_INT16 && w.rank == 2 && p->input_offset == 0 && p->filter_offset == 0;
+}
+
+pe_status pe_fully_connected__dot16(const pe_op_ctx *ctx) {
+  const pe_fc_params *p = (const pe_fc_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), wt = pe_input(ctx, 1), bias = pe_input(ctx, 2);
+  const pe_tensor out = pe_output(ctx, 0);
+  const uint32_t threads = pe_op_threads(ctx);
+  conv16_task t;
+  int32_t chunks;
+  memset(&t, 0, sizeof t);
+  t.fn = ((const pe_qs16_dot_ukernel *)ctx->variant->ukernel)->fn;
+  t.x = (const int16_t *)in.data;
+  t.f = (const int8_t *)wt.data;
+  t.bias = bias.index >= 0 ? bias.data : NULL;
+  t.bias64 = bias.index >= 0 && bias.dtype == PE_INT64;
+  t.acc64 = t.bias64;
+  t.mult = (const int32_t *)pe_input(ctx, 3).data;
+  t.shift = (const int32_t *)pe_input(ctx, 4).data;
+  t.out = (int16_t *)out.data;
+  t.act_min = p->act_min;
+  t.act_max = p->act_max;
+  t.f_size = p->depth;
+  t.oc = wt.dims[0];
+  t.rows = (int32_t)(pe_conv_elems(&in) / p->depth);
+  /* few rows: split the channels too, so that every thread has work */
+  chunks = 1;
+  if (threads > 1 && (uint32_t)t.rows < 4u * threads) {
+    chunks = (int32_t)(4u * threads) / (t.rows > 0 ? t.rows : 1);
+    if (chunks > (t.oc + PE_QS16_DOT_NC - 1) / PE_QS16_DOT_NC) chunks = (t.oc + PE_QS16_DOT_NC - 1) / PE_QS16_DOT_NC;
+    if (chunks < 1) chunks = 1;
+  }
+  t.chunk = (t.oc + chunks - 1) / chunks;
+  t.chunk = (t.chunk + PE_QS16_DOT_NC - 1) / PE_QS16_DOT_NC * PE_QS16_DOT_NC;
+  chunks = (t.oc + t.chunk - 1) / t.chunk;
+  if (t.rows > 0 && t.oc > 0) pe_parallel(ctx, fc16_item, &t, (uint32_t)(t.rows * chunks));
+  return PE_OK;
+}

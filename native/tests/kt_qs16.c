@@ -1,0 +1,93 @@
+/* 16x8 window dot products (qs16_dot.h): the scalar twin against int64 sums written out here,
+ * every SIMD variant against the twin; run lengths around the vector widths (8, 16, 32) and past
+ * the int32 flush (PE_QS16_DOT_FLUSH steps), 1-3 rows of 1-3 runs with odd strides, 1-4 filters,
+ * extreme values (-32768 x -128 everywhere: the largest products, all of one sign), a canary
+ * after the last sum. */
+#include <string.h>
+
+#include "kt.h"
+#include "pyedge.h"
+#include "pe_kernel.h"
+#include "qs16_dot.h"
+
+#if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M'
+#define MAX_X 1200 /* fits the microcontroller boards' RAM beside the other suites */
+#else
+#define MAX_X 12000
+#endif
+
+typedef struct {
+  const char *name;
+  pe_qs16_dot_fn fn;
+  uint32_t features;
+  const char *feature;
+} kt_qs16_variant;
+
+static int16_t x16_[MAX_X];
+static int8_t f16_[4 * MAX_X];
+static int64_t ref16_[PE_QS16_DOT_NC + 1], got16_[PE_QS16_DOT_NC + 1];
+
+void kt_qs16(kt_state *s) {
+  static const int32_t lens[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 63, 64, 65, 127, 129, 1031, 4500, 9000};
+  const kt_qs16_variant vs[] = {
+      {"pe_qs16_dot_4c__scalar", pe_qs16_dot_4c__scalar, 0, ""},
+#if PE_X86_KERNELS
+      {"pe_qs16_dot_4c__avx2", pe_qs16_dot_4c__avx2, PE_FEAT_AVX2, "avx2"},
+      {"pe_qs16_dot_4c__avx512", pe_qs16_dot_4c__avx512, PE_FEAT_AVX512, "avx512"},
+      {"pe_qs16_dot_4c__avx512vnni", pe_qs16_dot_4c__avx512vnni, PE_FEAT_AVX512VNNI, "avx512vnni"},
+#endif
+#if PE_NEON_KERNELS
+      {"pe_qs16_dot_4c__neon", pe_qs16_dot_4c__neon, PE_FEAT_NEON, "neon"},
+#endif
+  };
+  const int nv = (int)(sizeof vs / sizeof vs[0]);
+  char detail[160];
+  size_t li, nc, j;
+  int v, rows, runs, rep;
+  for (v = 1; v < nv; ++v)
+    if ((s->features & vs[v].features) != vs[v].features) kt_skip(s, vs[v].name, vs[v].feature);
+  for (li = 0; li < sizeof lens / sizeof lens[0]; ++li)
+    for (rows = 1; rows <= 3; ++rows)
+      for (runs = 1; runs <= 3; ++runs)
+        for (rep = 0; rep < 3; ++rep) {
+          pe_qs16_window w;
+          size_t f_stride, xn, i;
+          int32_t r, q, k;
+          w.rows = rows;
+          w.runs = runs;
+          w.len = lens[li];
+          w.in_run = w.len + (rep == 1 ? 5 : 0); /* odd gaps between runs and rows */
+          w.in_row = runs * w.in_run + (rep == 1 ? 7 : 3);
+          w.f_run = w.len + (rep == 1 ? 3 : 0);
+          w.f_row = runs * w.f_run + (rep == 1 ? 1 : 0);
+          f_stride = (size_t)rows * (size_t)w.f_row + (rep == 0 ? 0 : 13);
+          xn = (size_t)rows * (size_t)w.in_row;
+          if (xn > MAX_X || 4 * f_stride > 4 * (size_t)MAX_X) continue;
+          for (i = 0; i < xn; ++i) x16_[i] = (int16_t)(rep == 2 ? -32768 : kt_range(s, -32768, 32767));
+          for (i = 0; i < 4 * f_stride; ++i) f16_[i] = (int8_t)(rep == 2 ? -128 : kt_range(s, -128, 127));
+          for (nc = 1; nc <= PE_QS16_DOT_NC; ++nc) {
+            int ok;
+            sprintf(detail, "len %d rows %d runs %d nc %d strides %d/%d %d/%d/%d", (int)w.len, rows, runs, (int)nc,
+                    (int)w.in_row, (int)w.in_run, (int)w.f_row, (int)w.f_run, (int)f_stride);
+            memset(ref16_, KT_CANARY, sizeof ref16_);
+            pe_qs16_dot_4c__scalar(&w, x16_, f16_, f_stride, nc, ref16_);
+            ok = ((uint8_t *)&ref16_[nc])[0] == KT_CANARY;
+            for (j = 0; j < nc && ok; ++j) {
+              int64_t want = 0;
+              for (r = 0; r < rows; ++r)
+                for (q = 0; q < runs; ++q)
+                  for (k = 0; k < w.len; ++k)
+                    want += (int64_t)f16_[j * f_stride + (size_t)(r * w.f_row + q * w.f_run + k)] *
+                            (int64_t)x16_[r * w.in_row + q * w.in_run + k];
+              ok = ref16_[j] == want;
+            }
+            kt_check(s, ok, "qs16 dot scalar twin vs int64 sums", detail);
+            for (v = 1; v < nv; ++v) {
+              if ((s->features & vs[v].features) != vs[v].features) continue;
+              memset(got16_, KT_CANARY, sizeof got16_);
+              vs[v].fn(&w, x16_, f16_, f_stride, nc, got16_);
+              kt_check(s, memcmp(got16_, ref16_, (nc + 1) * sizeof(int64_t)) == 0, vs[v].name, detail);
+            }
+          }
+        }
+}
