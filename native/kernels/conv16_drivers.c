@@ -10,18 +10,20 @@
 #include "conv.h"
 #include "conv16_drivers.h"
 
-const pe_qs16_dot_ukernel pe_uk_qs16_dot_4c__scalar = {pe_qs16_dot_4c__scalar};
+const pe_qs16_dot_ukernel pe_uk_qs16_dot_4c__scalar = {pe_qs16_dot_4c__scalar, pe_qs16_dw_px__scalar};
 #if PE_X86_KERNELS
-const pe_qs16_dot_ukernel pe_uk_qs16_dot_4c__avx2 = {pe_qs16_dot_4c__avx2};
-const pe_qs16_dot_ukernel pe_uk_qs16_dot_4c__avx512 = {pe_qs16_dot_4c__avx512};
-const pe_qs16_dot_ukernel pe_uk_qs16_dot_4c__avx512vnni = {pe_qs16_dot_4c__avx512vnni};
+const pe_qs16_dot_ukernel pe_uk_qs16_dot_4c__avx2 = {pe_qs16_dot_4c__avx2, pe_qs16_dw_px__avx2};
+const pe_qs16_dot_ukernel pe_uk_qs16_dot_4c__avx512 = {pe_qs16_dot_4c__avx512, pe_qs16_dw_px__avx512};
+/* VNNI adds nothing to the depthwise products (one per lane): the AVX-512 kernel */
+const pe_qs16_dot_ukernel pe_uk_qs16_dot_4c__avx512vnni = {pe_qs16_dot_4c__avx512vnni, pe_qs16_dw_px__avx512};
 #endif
 #if PE_NEON_KERNELS
-const pe_qs16_dot_ukernel pe_uk_qs16_dot_4c__neon = {pe_qs16_dot_4c__neon};
+const pe_qs16_dot_ukernel pe_uk_qs16_dot_4c__neon = {pe_qs16_dot_4c__neon, pe_qs16_dw_px__neon};
 #endif
 
 typedef struct {
   pe_qs16_dot_fn fn;
+  const void *uk;
   const int16_t *x;
   const int8_t *f;
   const void *bias;
@@ -144,6 +146,88 @@ pe_status pe_conv_2d__dot16(const pe_op_ctx *ctx) {
   t.f_size = t.kh * t.kw * t.in_c;
   if (out.dims[0] * t.out_h > 0 && t.out_w > 0 && t.oc > 0)
     pe_parallel(ctx, conv16_row, &t, (uint32_t)(out.dims[0] * t.out_h));
+  return PE_OK;
+}
+
+/* DEPTHWISE_CONV_2D, multiplier 1: channel c reads input channel c; filter [1, KH, KW, C] */
+#define DW_CHUNK 256
+
+static void dw16_row(void *task, uint32_t item, uint32_t thread) {
+  const conv16_task *t = (const conv16_task *)task;
+  const int32_t b = (int32_t)item / t->out_h, oy = (int32_t)item % t->out_h;
+  const int32_t y0 = oy * t->sh - t->ph;
+  const pe_qs16_dw_fn dw = ((const pe_qs16_dot_ukernel *)t->uk)->dw;
+  int64_t acc[DW_CHUNK];
+  int32_t fy0, fy1, ox, c0, c;
+  int16_t *out = t->out + ((size_t)b * t->out_h + oy) * t->out_w * t->oc;
+  (void)thread;
+  valid_taps(y0, t->dh, t->in_h, t->kh, &fy0, &fy1);
+  for (ox = 0; ox < t->out_w; ++ox, out += t->oc) {
+    const int32_t x0 = ox * t->sw - t->pw;
+    int32_t fx0, fx1;
+    pe_qs16_taps w;
+    const int16_t *x = t->x;
+    const int8_t *f = t->f;
+    valid_taps(x0, t->dw, t->in_w, t->kw, &fx0, &fx1);
+    w.rows = fy1 - fy0;
+    w.cols = fx1 - fx0;
+    w.in_row = t->dh * t->in_w * t->in_c;
+    w.in_col = t->dw * t->in_c;
+    w.f_row = t->kw * t->oc;
+    w.f_col = t->oc;
+    if (w.rows > 0 && w.cols > 0) {
+      x += (((size_t)b * t->in_h + y0 + fy0 * t->dh) * t->in_w + x0 + fx0 * t->dw) * t->in_c;
+      f += (fy0 * t->kw + fx0) * t->oc;
+    }
+    for (c0 = 0; c0 < t->oc; c0 += DW_CHUNK) {
+      const int32_t n = t->oc - c0 < DW_CHUNK ? t->oc - c0 : DW_CHUNK;
+      if (w.rows > 0 && w.cols > 0)
+        dw(&w, x + c0, f + c0, (size_t)n, acc);
+      else
+        memset(acc, 0, (size_t)n * sizeof(int64_t));
+      for (c = 0; c < n; ++c) out[c0 + c] = requant16(t, c0 + c, acc[c]);
+    }
+  }
+}
+
+int pe_depthwise_conv_2d__dot16_accepts(const pe_op_ctx *ctx) {
+  const pe_conv_params *p = (const pe_conv_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), filt = pe_input(ctx, 1);
+  return in.dtype == PE_INT16 && p->depth_multiplier == 1 && filt.rank == 4 && in.rank == 4;
+}
+
+pe_status pe_depthwise_conv_2d__dot16(const pe_op_ctx *ctx) {
+  const pe_conv_params *p = (const pe_conv_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), filt = pe_input(ctx, 1), bias = pe_input(ctx, 2);
+  const pe_tensor out = pe_output(ctx, 0);
+  conv16_task t;
+  memset(&t, 0, sizeof t);
+  t.uk = ctx->variant->ukernel;
+  t.x = (const int16_t *)in.data;
+  t.f = (const int8_t *)filt.data;
+  t.bias = bias.index >= 0 ? bias.data : NULL;
+  t.acc64 = !(bias.index >= 0 && bias.dtype == PE_INT32);
+  t.mult = (const int32_t *)pe_input(ctx, 3).data;
+  t.shift = (const int32_t *)pe_input(ctx, 4).data;
+  t.out = (int16_t *)out.data;
+  t.act_min = p->act_min;
+  t.act_max = p->act_max;
+  t.in_h = in.dims[1];
+  t.in_w = in.dims[2];
+  t.in_c = in.dims[3];
+  t.out_h = out.dims[1];
+  t.out_w = out.dims[2];
+  t.oc = out.dims[3];
+  t.kh = filt.dims[1];
+  t.kw = filt.dims[2];
+  t.sh = p->stride_h;
+  t.sw = p->stride_w;
+  t.dh = p->dilation_h;
+  t.dw = p->dilation_w;
+  t.ph = p->pad_h;
+  t.pw = p->pad_w;
+  if (out.dims[0] * t.out_h > 0 && t.out_w > 0 && t.oc > 0)
+    pe_parallel(ctx, dw16_row, &t, (uint32_t)(out.dims[0] * t.out_h));
   return PE_OK;
 }
 

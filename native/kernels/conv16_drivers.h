@@ -19,6 +19,9 @@ extern const pe_qs16_dot_ukernel pe_uk_qs16_dot_4c__neon;
 /* int16 input, one group (the filter's depth is the input's) */
 int pe_conv_2d__dot16_accepts(const pe_op_ctx *ctx);
 pe_status pe_conv_2d__dot16(const pe_op_ctx *ctx);
+/* int16 input, depth multiplier 1 */
+int pe_depthwise_conv_2d__dot16_accepts(const pe_op_ctx *ctx);
+pe_status pe_depthwise_conv_2d__dot16(const pe_op_ctx *ctx);
 /* int16 input, no input or weight offset */
 int pe_fully_connected__dot16_accepts(const pe_op_ctx *ctx);
 pe_status pe_fully_connected__dot16(const pe_op_ctx *ctx);

@@ -35,9 +35,27 @@ typedef struct {
 typedef void (*pe_qs16_dot_fn)(const pe_qs16_window *w, const int16_t *x, const int8_t *f, size_t f_stride,
                                size_t nc, int64_t *acc);
 
+/* Depthwise (multiplier 1): the taps of one output pixel for nch consecutive channels,
+ *   acc[c] = sum_{r < rows, k < cols} f[r * f_row + k * f_col + c] * x[r * in_row + k * in_col + c],
+ * exactly, c < nch; x and f point at channel 0 of the first valid tap (strides in elements). Each
+ * int32 lane adds one product (<= 2^22) per tap and is flushed into int64 every
+ * PE_QS16_DOT_FLUSH taps, so the bound above holds here too. */
+typedef struct {
+  int32_t rows, cols;
+  int32_t in_row, in_col, f_row, f_col;
+} pe_qs16_taps;
+
+typedef void (*pe_qs16_dw_fn)(const pe_qs16_taps *t, const int16_t *x, const int8_t *f, size_t nch, int64_t *acc);
+
 typedef struct {
   pe_qs16_dot_fn fn;
+  pe_qs16_dw_fn dw;
 } pe_qs16_dot_ukernel;
+
+void pe_qs16_dw_px__scalar(const pe_qs16_taps *t, const int16_t *x, const int8_t *f, size_t nch, int64_t *acc);
+void pe_qs16_dw_px__avx2(const pe_qs16_taps *t, const int16_t *x, const int8_t *f, size_t nch, int64_t *acc);
+void pe_qs16_dw_px__avx512(const pe_qs16_taps *t, const int16_t *x, const int8_t *f, size_t nch, int64_t *acc);
+void pe_qs16_dw_px__neon(const pe_qs16_taps *t, const int16_t *x, const int8_t *f, size_t nch, int64_t *acc);
 
 void pe_qs16_dot_4c__scalar(const pe_qs16_window *w, const int16_t *x, const int8_t *f, size_t f_stride,
                             size_t nc, int64_t *acc);

@@ -2,6 +2,7 @@
  * step (the int8 weights widened with vpmovsxbw, vpmaddwd + vpaddd into int32 lanes), then one
  * 8-element step, then the last elements of a run in int64. */
 #include <immintrin.h>
+#include <string.h>
 
 #include "qs16_dot.h"
 
@@ -75,4 +76,39 @@ void pe_qs16_dot_4c__avx2(const pe_qs16_window *w, const int16_t *x, const int8_
   s[2] += sum64(a2);
   s[3] += sum64(a3);
   for (j = 0; j < nc; ++j) acc[j] = s[j];
+}
+
+/* depthwise: 8 channels per vector (int16 and int8 widened to int32, vpmulld), the last channels
+   in int64 */
+static inline void flush8(__m256i a, int64_t *acc) {
+  _mm256_storeu_si256((__m256i *)acc, _mm256_add_epi64(_mm256_loadu_si256((const __m256i *)acc),
+                                                       _mm256_cvtepi32_epi64(_mm256_castsi256_si128(a))));
+  _mm256_storeu_si256((__m256i *)(acc + 4),
+                      _mm256_add_epi64(_mm256_loadu_si256((const __m256i *)(acc + 4)),
+                                       _mm256_cvtepi32_epi64(_mm256_extracti128_si256(a, 1))));
+}
+
+void pe_qs16_dw_px__avx2(const pe_qs16_taps *t, const int16_t *x, const int8_t *f, size_t nch, int64_t *acc) {
+  size_t c = 0;
+  int32_t r, k;
+  for (; c + 8 <= nch; c += 8) {
+    __m256i a = _mm256_setzero_si256();
+    int32_t steps = 0;
+    memset(acc + c, 0, 8 * sizeof(int64_t));
+    for (r = 0; r < t->rows; ++r)
+      for (k = 0; k < t->cols; ++k) {
+        const int16_t *xp = x + (ptrdiff_t)r * t->in_row + (ptrdiff_t)k * t->in_col + (ptrdiff_t)c;
+        const int8_t *fp = f + (ptrdiff_t)r * t->f_row + (ptrdiff_t)k * t->f_col + (ptrdiff_t)c;
+        const __m256i xv = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)xp));
+        const __m256i wv = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)fp));
+        a = _mm256_add_epi32(a, _mm256_mullo_epi32(xv, wv));
+        if (++steps == PE_QS16_DOT_FLUSH) {
+          flush8(a, acc + c);
+          a = _mm256_setzero_si256();
+          steps = 0;
+        }
+      }
+    flush8(a, acc + c);
+  }
+  if (c < nch) pe_qs16_dw_px__scalar(t, x + c, f + c, nch - c, acc + c);
 }

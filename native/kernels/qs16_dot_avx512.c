@@ -62,3 +62,41 @@ void PE_QS16_DOT_AVX512(const pe_qs16_window *w, const int16_t *x, const int8_t 
   s[3] += sum64(a3);
   for (j = 0; j < nc; ++j) acc[j] = s[j];
 }
+
+#if !defined(PE_QS16_VNNI)
+/* depthwise: 16 channels per vector (int16 and int8 widened to int32, vpmulld), the last
+   channels one masked step */
+static inline void flush16(__m512i a, int64_t *acc, __mmask16 m) {
+  const __mmask8 lo = (__mmask8)(m & 0xFF), hi = (__mmask8)(m >> 8);
+  _mm512_mask_storeu_epi64(acc, lo, _mm512_add_epi64(_mm512_maskz_loadu_epi64(lo, acc),
+                                                       _mm512_cvtepi32_epi64(_mm512_castsi512_si256(a))));
+  _mm512_mask_storeu_epi64(acc + 8, hi, _mm512_add_epi64(_mm512_maskz_loadu_epi64(hi, acc + 8),
+                                                           _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(a, 1))));
+}
+
+void pe_qs16_dw_px__avx512(const pe_qs16_taps *t, const int16_t *x, const int8_t *f, size_t nch, int64_t *acc) {
+  size_t c;
+  int32_t r, k;
+  for (c = 0; c < nch; c += 16) {
+    const __mmask16 m = nch - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nch - c)) - 1u);
+    __m512i a = _mm512_setzero_si512();
+    int32_t steps = 0;
+    _mm512_mask_storeu_epi64(acc + c, (__mmask8)(m & 0xFF), _mm512_setzero_si512());
+    _mm512_mask_storeu_epi64(acc + c + 8, (__mmask8)(m >> 8), _mm512_setzero_si512());
+    for (r = 0; r < t->rows; ++r)
+      for (k = 0; k < t->cols; ++k) {
+        const int16_t *xp = x + (ptrdiff_t)r * t->in_row + (ptrdiff_t)k * t->in_col + (ptrdiff_t)c;
+        const int8_t *fp = f + (ptrdiff_t)r * t->f_row + (ptrdiff_t)k * t->f_col + (ptrdiff_t)c;
+        const __m512i xv = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m, xp));
+        const __m512i wv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, fp));
+        a = _mm512_add_epi32(a, _mm512_mullo_epi32(xv, wv));
+        if (++steps == PE_QS16_DOT_FLUSH) {
+          flush16(a, acc + c, m);
+          a = _mm512_setzero_si512();
+          steps = 0;
+        }
+      }
+    flush16(a, acc + c, m);
+  }
+}
+#endif

@@ -47,3 +47,37 @@ void pe_qs16_dot_4c__neon(const pe_qs16_window *w, const int16_t *x, const int8_
     }
   for (j = 0; j < nc; ++j) acc[j] = s[j] + sum64(lo[j], hi[j]);
 }
+
+/* depthwise: 8 channels per step (smlal into two int32x4), the last channels in int64 */
+void pe_qs16_dw_px__neon(const pe_qs16_taps *t, const int16_t *x, const int8_t *f, size_t nch, int64_t *acc) {
+  size_t c = 0;
+  int32_t r, k;
+  for (; c + 8 <= nch; c += 8) {
+    int32x4_t a[4];
+    int64x2_t s[4];
+    int32_t steps = 0, i;
+    for (i = 0; i < 4; ++i) s[i] = vdupq_n_s64(0);
+    a[0] = a[1] = vdupq_n_s32(0);
+    for (r = 0; r < t->rows; ++r)
+      for (k = 0; k < t->cols; ++k) {
+        const int16x8_t xv = vld1q_s16(x + (ptrdiff_t)r * t->in_row + (ptrdiff_t)k * t->in_col + (ptrdiff_t)c);
+        const int16x8_t wv = vmovl_s8(vld1_s8(f + (ptrdiff_t)r * t->f_row + (ptrdiff_t)k * t->f_col + (ptrdiff_t)c));
+        a[0] = vmlal_s16(a[0], vget_low_s16(wv), vget_low_s16(xv));
+        a[1] = vmlal_s16(a[1], vget_high_s16(wv), vget_high_s16(xv));
+        if (++steps == PE_QS16_DOT_FLUSH) {
+          s[0] = vaddw_s32(s[0], vget_low_s32(a[0]));
+          s[1] = vaddw_s32(s[1], vget_high_s32(a[0]));
+          s[2] = vaddw_s32(s[2], vget_low_s32(a[1]));
+          s[3] = vaddw_s32(s[3], vget_high_s32(a[1]));
+          a[0] = a[1] = vdupq_n_s32(0);
+          steps = 0;
+        }
+      }
+    s[0] = vaddw_s32(s[0], vget_low_s32(a[0]));
+    s[1] = vaddw_s32(s[1], vget_high_s32(a[0]));
+    s[2] = vaddw_s32(s[2], vget_low_s32(a[1]));
+    s[3] = vaddw_s32(s[3], vget_high_s32(a[1]));
+    for (i = 0; i < 4; ++i) vst1q_s64(acc + c + 2 * i, s[i]);
+  }
+  if (c < nch) pe_qs16_dw_px__scalar(t, x + c, f + c, nch - c, acc + c);
+}

@@ -17,3 +17,16 @@ void pe_qs16_dot_4c__scalar(const pe_qs16_window *w, const int16_t *x, const int
     acc[j] = s;
   }
 }
+
+void pe_qs16_dw_px__scalar(const pe_qs16_taps *t, const int16_t *x, const int8_t *f, size_t nch, int64_t *acc) {
+  size_t c;
+  int32_t r, k;
+  for (c = 0; c < nch; ++c) {
+    int64_t s = 0;
+    for (r = 0; r < t->rows; ++r)
+      for (k = 0; k < t->cols; ++k)
+        s += (int32_t)f[(ptrdiff_t)r * t->f_row + (ptrdiff_t)k * t->f_col + (ptrdiff_t)c] *
+             (int32_t)x[(ptrdiff_t)r * t->in_row + (ptrdiff_t)k * t->in_col + (ptrdiff_t)c];
+    acc[c] = s;
+  }
+}

@@ -19,6 +19,7 @@
 typedef struct {
   const char *name;
   pe_qs16_dot_fn fn;
+  pe_qs16_dw_fn dw;
   uint32_t features;
   const char *feature;
 } kt_qs16_variant;
@@ -26,18 +27,71 @@ typedef struct {
 static int16_t x16_[MAX_X];
 static int8_t f16_[4 * MAX_X];
 static int64_t ref16_[PE_QS16_DOT_NC + 1], got16_[PE_QS16_DOT_NC + 1];
+#define MAX_CH 130
+static int64_t dref_[MAX_CH + 1], dgot_[MAX_CH + 1];
+
+/* the depthwise pixel kernels: channel counts around the 8 and 16 lanes, 1x1 .. 3x3 taps and
+   one window of more taps than a lane takes before its flush (12 x 12 = 144), odd strides */
+static void kt_qs16_dw(kt_state *s, const kt_qs16_variant *vs, int nv) {
+  static const size_t chs[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 127, 129};
+  static const int32_t taps[][2] = {{1, 1}, {1, 3}, {3, 1}, {2, 2}, {3, 3}, {12, 12}};
+  char detail[120];
+  size_t ci, ti, c, i;
+  int v, rep;
+  for (ci = 0; ci < sizeof chs / sizeof chs[0]; ++ci)
+    for (ti = 0; ti < sizeof taps / sizeof taps[0]; ++ti)
+      for (rep = 0; rep < 3; ++rep) {
+        pe_qs16_taps t;
+        const size_t nch = chs[ci];
+        size_t xn, fn;
+        int32_t r, k;
+        t.rows = taps[ti][0];
+        t.cols = taps[ti][1];
+        t.in_col = (int32_t)nch + (rep == 1 ? 3 : 0);
+        t.in_row = t.cols * t.in_col + (rep == 1 ? 5 : 0);
+        t.f_col = (int32_t)nch + (rep == 1 ? 1 : 0);
+        t.f_row = t.cols * t.f_col + (rep == 1 ? 2 : 0);
+        xn = (size_t)t.rows * (size_t)t.in_row;
+        fn = (size_t)t.rows * (size_t)t.f_row;
+        if (xn > MAX_X || fn > 4 * (size_t)MAX_X) continue;
+        for (i = 0; i < xn; ++i) x16_[i] = (int16_t)(rep == 2 ? -32768 : kt_range(s, -32768, 32767));
+        for (i = 0; i < fn; ++i) f16_[i] = (int8_t)(rep == 2 ? -128 : kt_range(s, -128, 127));
+        sprintf(detail, "channels %d taps %dx%d strides %d/%d %d/%d", (int)nch, (int)t.rows, (int)t.cols,
+                (int)t.in_row, (int)t.in_col, (int)t.f_row, (int)t.f_col);
+        memset(dref_, KT_CANARY, sizeof dref_);
+        pe_qs16_dw_px__scalar(&t, x16_, f16_, nch, dref_);
+        {
+          int ok = ((uint8_t *)&dref_[nch])[0] == KT_CANARY;
+          for (c = 0; c < nch && ok; ++c) {
+            int64_t want = 0;
+            for (r = 0; r < t.rows; ++r)
+              for (k = 0; k < t.cols; ++k)
+                want += (int64_t)f16_[r * t.f_row + k * t.f_col + (int32_t)c] *
+                        (int64_t)x16_[r * t.in_row + k * t.in_col + (int32_t)c];
+            ok = dref_[c] == want;
+          }
+          kt_check(s, ok, "qs16 dw scalar twin vs int64 sums", detail);
+        }
+        for (v = 1; v < nv; ++v) {
+          if (vs[v].dw == NULL || (s->features & vs[v].features) != vs[v].features) continue;
+          memset(dgot_, KT_CANARY, sizeof dgot_);
+          vs[v].dw(&t, x16_, f16_, nch, dgot_);
+          kt_check(s, memcmp(dgot_, dref_, (nch + 1) * sizeof(int64_t)) == 0, vs[v].name, detail);
+        }
+      }
+}
 
 void kt_qs16(kt_state *s) {
   static const int32_t lens[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 63, 64, 65, 127, 129, 1031, 4500, 9000};
   const kt_qs16_variant vs[] = {
-      {"pe_qs16_dot_4c__scalar", pe_qs16_dot_4c__scalar, 0, ""},
+      {"pe_qs16_dot_4c__scalar", pe_qs16_dot_4c__scalar, pe_qs16_dw_px__scalar, 0, ""},
 #if PE_X86_KERNELS
-      {"pe_qs16_dot_4c__avx2", pe_qs16_dot_4c__avx2, PE_FEAT_AVX2, "avx2"},
-      {"pe_qs16_dot_4c__avx512", pe_qs16_dot_4c__avx512, PE_FEAT_AVX512, "avx512"},
-      {"pe_qs16_dot_4c__avx512vnni", pe_qs16_dot_4c__avx512vnni, PE_FEAT_AVX512VNNI, "avx512vnni"},
+      {"pe_qs16_dot_4c__avx2", pe_qs16_dot_4c__avx2, pe_qs16_dw_px__avx2, PE_FEAT_AVX2, "avx2"},
+      {"pe_qs16_dot_4c__avx512", pe_qs16_dot_4c__avx512, pe_qs16_dw_px__avx512, PE_FEAT_AVX512, "avx512"},
+      {"pe_qs16_dot_4c__avx512vnni", pe_qs16_dot_4c__avx512vnni, NULL, PE_FEAT_AVX512VNNI, "avx512vnni"},
 #endif
 #if PE_NEON_KERNELS
-      {"pe_qs16_dot_4c__neon", pe_qs16_dot_4c__neon, PE_FEAT_NEON, "neon"},
+      {"pe_qs16_dot_4c__neon", pe_qs16_dot_4c__neon, pe_qs16_dw_px__neon, PE_FEAT_NEON, "neon"},
 #endif
   };
   const int nv = (int)(sizeof vs / sizeof vs[0]);
@@ -90,4 +144,5 @@ void kt_qs16(kt_state *s) {
             }
           }
         }
+  kt_qs16_dw(s, vs, nv);
 }
