@@ -9,6 +9,7 @@
 
 #include "conv.h"
 #include "conv16_drivers.h"
+#include "qs8_gemm.h"
 
 const pe_qs16_dot_ukernel pe_uk_qs16_dot_4c__scalar = {pe_qs16_dot_4c__scalar, pe_qs16_dw_px__scalar};
 #if PE_X86_KERNELS
@@ -285,5 +286,223 @@ pe_status pe_fully_connected__dot16(const pe_op_ctx *ctx) {
   t.chunk = (t.chunk + PE_QS16_DOT_NC - 1) / PE_QS16_DOT_NC * PE_QS16_DOT_NC;
   chunks = (t.oc + t.chunk - 1) / t.chunk;
   if (t.rows > 0 && t.oc > 0) pe_parallel(ctx, fc16_item, &t, (uint32_t)(t.rows * chunks));
+  return PE_OK;
+}
+
+/* ---------------------------------------------------------------- 16x8 GEMM, packed layout */
+
+const pe_qs16_gemm_ukernel pe_uk_qs16_gemm_1x16c4__scalar = {pe_qs16_gemm_1x16c4__scalar, 1,
+                                                             pe_qs16_requant64__scalar};
+#if PE_X86_KERNELS
+const pe_qs16_gemm_ukernel pe_uk_qs16_gemm_2x16c4__avx2 = {pe_qs16_gemm_2x16c4__avx2, 2, pe_qs16_requant64__scalar};
+const pe_qs16_gemm_ukernel pe_uk_qs16_gemm_8x16c4__avx512 = {pe_qs16_gemm_8x16c4__avx512, 8,
+                                                             pe_qs16_requant64__avx512};
+const pe_qs16_gemm_ukernel pe_uk_qs16_gemm_8x16c4__avx512vnni = {pe_qs16_gemm_8x16c4__avx512vnni, 8,
+                                                                 pe_qs16_requant64__avx512};
+#endif
+#if PE_NEON_KERNELS
+const pe_qs16_gemm_ukernel pe_uk_qs16_gemm_1x16c4__neon = {pe_qs16_gemm_1x16c4__neon, 1, pe_qs16_requant64__scalar};
+#endif
+
+static uint32_t round_up16(uint32_t x, uint32_t m) { return (x + m - 1u) / m * m; }
+
+uint32_t pe_gemm16_scratch_bytes(int32_t k, int32_t rows, uint32_t threads) {
+  if (k < 1 || rows < 1) return 0;
+  return round_up16((uint32_t)(rows < PE_QS16_GEMM_MR_MAX ? rows : PE_QS16_GEMM_MR_MAX) * 2u *
+                        round_up16((uint32_t)k, PE_GEMM_KR),
+                    16u) *
+         (threads ? threads : 1u);
+}
+
+pe_status pe_gemm16_scratch_check(const pe_op_ctx *ctx, int32_t k, int32_t rows) {
+  PE_CHECK(k >= 1 && k <= (1 << 24) && rows >= 0, PE_ERR_SHAPE);
+  PE_CHECK(ctx->scratch_size >= pe_gemm16_scratch_bytes(k, rows, pe_model_max_threads(ctx->m)), PE_ERR_CORRUPT);
+  return PE_OK;
+}
+
+int pe_gemm16_accepts(const pe_op_ctx *ctx) { return pe_input(ctx, 0).dtype == PE_INT16; }
+
+typedef struct {
+  const pe_op_ctx *ctx;
+  const pe_qs16_gemm_ukernel *uk;
+  int32_t rows, oc, k, kp, nblocks, bchunks, bchunk;
+  const int16_t *x;
+  const int8_t *w; /* the layout's weight blocks */
+  const int32_t *mult, *shift;
+  const void *bias;
+  int bias32;      /* an int32 bias: TFLite's int32 accumulator, wrapped (else int64) */
+  int16_t *out;
+  int32_t act_min, act_max;
+  size_t panel_bytes;
+  int conv, direct;
+  int32_t in_h, in_w, in_c, out_h, out_w, kh, kw, sh, sw, dh, dw, ph, pw;
+} gemm16_task;
+
+static void fill_row16(const gemm16_task *t, int32_t b, int32_t oy, int32_t ox, int16_t *row) {
+  const int32_t y0 = oy * t->sh - t->ph, x0 = ox * t->sw - t->pw;
+  const int32_t run = t->kw * t->in_c;
+  const int inside_x = t->dw == 1 && x0 >= 0 && x0 + t->kw <= t->in_w;
+  int32_t fy, fx;
+  int16_t *o = row;
+  for (fy = 0; fy < t->kh; ++fy) {
+    const int32_t iy = y0 + fy * t->dh;
+    const int16_t *xrow;
+    if (iy < 0 || iy >= t->in_h) {
+      memset(o, 0, (size_t)run * sizeof(int16_t));
+      o += run;
+      continue;
+    }
+    xrow = t->x + ((size_t)b * t->in_h + iy) * t->in_w * t->in_c;
+    if (inside_x) {
+      memcpy(o, xrow + (size_t)x0 * t->in_c, (size_t)run * sizeof(int16_t));
+      o += run;
+      continue;
+    }
+    for (fx = 0; fx < t->kw; ++fx, o += t->in_c) {
+      const int32_t ix = x0 + fx * t->dw;
+      if (ix < 0 || ix >= t->in_w)
+        memset(o, 0, (size_t)t->in_c * sizeof(int16_t));
+      else
+        memcpy(o, xrow + (size_t)ix * t->in_c, (size_t)t->in_c * sizeof(int16_t));
+    }
+  }
+  if (t->kp > t->k) memset(row + t->k, 0, (size_t)(t->kp - t->k) * sizeof(int16_t));
+}
+
+/* The tile's rows: the input itself when its rows are the panel's (FC, 1x1 convs, k = kp), else
+   copied (zeros past k) or im2col rows. */
+static const int16_t *panel16(const gemm16_task *t, int32_t r0, int32_t nr, int16_t *panel) {
+  int32_t r;
+  if ((!t->conv || t->direct) && t->kp == t->k) return t->x + (size_t)r0 * t->k;
+  if (!t->conv || t->direct) {
+    for (r = 0; r < nr; ++r) {
+      memcpy(panel + (size_t)r * t->kp, t->x + (size_t)(r0 + r) * t->k, (size_t)t->k * sizeof(int16_t));
+      memset(panel + (size_t)r * t->kp + t->k, 0, (size_t)(t->kp - t->k) * sizeof(int16_t));
+    }
+    return panel;
+  }
+  {
+    int32_t ox = r0 % t->out_w, q = r0 / t->out_w, oy = q % t->out_h, b = q / t->out_h;
+    for (r = 0; r < nr; ++r) {
+      fill_row16(t, b, oy, ox, panel + (size_t)r * t->kp);
+      if (++ox == t->out_w) {
+        ox = 0;
+        if (++oy == t->out_h) {
+          oy = 0;
+          ++b;
+        }
+      }
+    }
+  }
+  return panel;
+}
+
+static void gemm16_item(void *task, uint32_t item, uint32_t thread) {
+  const gemm16_task *t = (const gemm16_task *)task;
+  const int32_t mr = (int32_t)t->uk->mr;
+  const int32_t tile = (int32_t)item / t->bchunks, chunk = (int32_t)item % t->bchunks;
+  const int32_t r0 = tile * mr, nr = t->rows - r0 < mr ? t->rows - r0 : mr;
+  const int32_t b0 = chunk * t->bchunk;
+  const int32_t b1 = b0 + t->bchunk < t->nblocks ? b0 + t->bchunk : t->nblocks;
+  int16_t *panel = (int16_t *)(t->ctx->scratch + (size_t)thread * t->panel_bytes);
+  const int16_t *a = panel16(t, r0, nr, panel);
+  int64_t acc[PE_QS16_GEMM_MR_MAX * PE_GEMM_NR];
+  int32_t blk, r, n;
+  for (blk = b0; blk < b1; ++blk) {
+    const int32_t c0 = blk * PE_GEMM_NR;
+    const int32_t nc = t->oc - c0 < PE_GEMM_NR ? t->oc - c0 : PE_GEMM_NR;
+    t->uk->fn((size_t)nr, (size_t)t->kp, a, (size_t)t->kp, t->w + (size_t)blk * t->kp * PE_GEMM_NR, acc);
+    for (r = 0; r < nr; ++r) {
+      int16_t *c = t->out + (size_t)(r0 + r) * t->oc + c0;
+      if (!t->bias32) {
+        t->uk->requant64((size_t)nc, acc + r * PE_GEMM_NR, t->bias != NULL ? (const int64_t *)t->bias + c0 : NULL,
+                         t->mult + c0, t->shift + c0, t->act_min, t->act_max, c);
+      } else {
+        for (n = 0; n < nc; ++n)
+          c[n] = (int16_t)pe_conv_requant32(acc[r * PE_GEMM_NR + n],
+                                            t->bias != NULL ? ((const int32_t *)t->bias)[c0 + n] : 0,
+                                            t->mult[c0 + n], t->shift[c0 + n], 0, t->act_min, t->act_max);
+      }
+    }
+  }
+}
+
+static void gemm16_run(gemm16_task *t) {
+  const int32_t mr = (int32_t)t->uk->mr;
+  const int32_t tiles = (t->rows + mr - 1) / mr;
+  const uint32_t threads = pe_op_threads(t->ctx);
+  const int32_t ocp = (int32_t)round_up16((uint32_t)t->oc, PE_GEMM_NR);
+  const uint8_t *packed = (const uint8_t *)pe_input(t->ctx, 1).data;
+  t->kp = (int32_t)round_up16((uint32_t)t->k, PE_GEMM_KR);
+  t->panel_bytes = pe_gemm16_scratch_bytes(t->k, t->rows, 1);
+  t->w = (const int8_t *)(packed + 16u * (uint32_t)ocp);
+  t->nblocks = ocp / PE_GEMM_NR;
+  t->bchunks = 1;
+  if (threads > 1 && (uint32_t)tiles < 4u * threads) {
+    int32_t want = (int32_t)(4u * threads) / (tiles > 0 ? tiles : 1);
+    t->bchunks = want < t->nblocks ? want : t->nblocks;
+    if (t->bchunks < 1) t->bchunks = 1;
+  }
+  t->bchunk = (t->nblocks + t->bchunks - 1) / t->bchunks;
+  t->bchunks = (t->nblocks + t->bchunk - 1) / t->bchunk;
+  if (tiles > 0) pe_parallel(t->ctx, gemm16_item, t, (uint32_t)(tiles * t->bchunks));
+}
+
+static void gemm16_common(gemm16_task *t, const pe_op_ctx *ctx, int32_t act_min, int32_t act_max) {
+  const pe_tensor in = pe_input(ctx, 0), bias = pe_input(ctx, 2);
+  t->ctx = ctx;
+  t->uk = (const pe_qs16_gemm_ukernel *)ctx->variant->ukernel;
+  t->x = (const int16_t *)in.data;
+  t->bias = bias.index >= 0 ? bias.data : NULL;
+  t->mult = (const int32_t *)pe_input(ctx, 3).data;
+  t->shift = (const int32_t *)pe_input(ctx, 4).data;
+  t->out = (int16_t *)pe_output(ctx, 0).data;
+  t->act_min = act_min;
+  t->act_max = act_max;
+}
+
+pe_status pe_conv_2d__gemm16(const pe_op_ctx *ctx) {
+  const pe_conv_params *p = (const pe_conv_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0), bias = pe_input(ctx, 2);
+  gemm16_task t;
+  memset(&t, 0, sizeof t);
+  gemm16_common(&t, ctx, p->act_min, p->act_max);
+  /* CONV_2D: int32 bias -> wrapped int32 accumulator; int64 bias or none -> int64 */
+  t.bias32 = bias.index >= 0 && bias.dtype == PE_INT32;
+  t.in_h = in.dims[1];
+  t.in_w = in.dims[2];
+  t.in_c = in.dims[3];
+  t.out_h = out.dims[1];
+  t.out_w = out.dims[2];
+  t.oc = out.dims[3];
+  t.kh = p->kernel_h;
+  t.kw = p->kernel_w;
+  t.sh = p->stride_h;
+  t.sw = p->stride_w;
+  t.dh = p->dilation_h;
+  t.dw = p->dilation_w;
+  t.ph = p->pad_h;
+  t.pw = p->pad_w;
+  t.rows = out.dims[0] * t.out_h * t.out_w;
+  t.k = t.kh * t.kw * t.in_c;
+  t.conv = 1;
+  t.direct = t.kh == 1 && t.kw == 1 && t.sh == 1 && t.sw == 1 && t.ph == 0 && t.pw == 0 && t.in_h == t.out_h &&
+             t.in_w == t.out_w;
+  gemm16_run(&t);
+  return PE_OK;
+}
+
+pe_status pe_fully_connected__gemm16(const pe_op_ctx *ctx) {
+  const pe_fc_params *p = (const pe_fc_params *)ctx->params;
+  const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0), bias = pe_input(ctx, 2);
+  gemm16_task t;
+  memset(&t, 0, sizeof t);
+  gemm16_common(&t, ctx, p->act_min, p->act_max);
+  /* FULLY_CONNECTED: only an int64 bias takes the int64 accumulator (none: int32, bias 0) */
+  t.bias32 = !(bias.index >= 0 && bias.dtype == PE_INT64);
+  t.k = p->depth;
+  t.oc = out.dims[out.rank - 1];
+  t.rows = (int32_t)(pe_conv_elems(&in) / p->depth);
+  gemm16_run(&t);
   return PE_OK;
 }
