@@ -172,7 +172,10 @@ static void kt_qs16_gemm(kt_state *s) {
 
 static int64_t racc_[40], rbias_[40];
 static int32_t rmult_[40], rshift_[40];
-static int16_t rref_[41], rgot_[41];
+static int16_t rref_[41];
+#if PE_X86_KERNELS
+static int16_t rgot_[41];
+#endif
 
 /* the int64 requantization: the twin against pe_conv_requant64, the SIMD one against the twin;
    sums up to +-2^52 (past the +-(2^48 - 1) clamp), every shift the 64-bit path allows, with and
