@@ -17,7 +17,7 @@ from .blob import (INT4_LAYOUTS, LAYOUT_GENERIC, LAYOUT_NAMES, LAYOUT_QS4_DW, LA
 from .errors import ModelError
 
 ffi, lib = _native.ffi, _native.lib
-INT8, INT32, UINT8, INT4 = 9, 2, 3, 17
+INT8, INT32, UINT8, INT4, INT16, INT64 = 9, 2, 3, 17, 7, 4
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,11 @@ def apply_layouts(packer, features: int, threads: int = 1, everywhere: bool = Fa
                 continue
             if w.type_code == INT4:
                 continue  # apply_int4_layouts
+            if x.type_code == INT16:
+                if _apply_gemm16(packer, lw, features, threads, everywhere, cache):
+                    name = layout_name(lw.layout)
+                    counts[name] = counts.get(name, 0) + 1
+                continue
             u8 = x.type_code == UINT8 and w.type_code == UINT8
             if not u8 and (x.type_code != INT8 or w.type_code != INT8):
                 continue
@@ -213,6 +218,47 @@ def apply_layouts(packer, features: int, threads: int = 1, everywhere: bool = Fa
             name = layout_name(lw.layout)
             counts[name] = counts.get(name, 0) + 1
     return counts
+
+
+def _has_gemm16(op: str, features: int) -> bool:
+    """A 16x8 GEMM SIMD variant of `op` (qs16_gemm.h) runs on `features`."""
+    return any(v.op == op and v.name.startswith("gemm16_") and v.features and (v.features & ~features) == 0
+               for v in catalog())
+
+
+def _apply_gemm16(packer, lw, features: int, threads: int, everywhere: bool, cache: dict) -> bool:
+    """16x8 CONV_2D (one group) and FULLY_CONNECTED: the int8 GEMM layout's weights, packed with
+    no bias and input offset 128 (init terms 0, which the 16x8 kernels do not read); the op keeps
+    its int64 (or int32) bias as input 2 (native/kernels/qs16_gemm.h). Returns True if packed."""
+    if lw.op not in ("CONV_2D", "FULLY_CONNECTED") or not (everywhere or _has_gemm16(lw.op, features)):
+        return False
+    x, w, b, mt, st = lw.inputs[:5]
+    if w.type_code != INT8 or lw.outputs[0].type_code != INT16:
+        return False
+    if b is not None and (b.data is None or b.type_code not in (INT64, INT32)):
+        return False
+    if mt is None or st is None or mt.data is None or st.data is None:
+        return False
+    if lw.op == "CONV_2D":
+        if len(w.shape) != 4 or len(x.shape) != 4 or w.shape[3] != x.shape[3]:
+            return False  # grouped convolution: the generic kernels
+        k = int(w.shape[1] * w.shape[2] * w.shape[3])
+        w2d = np.asarray(w.data).reshape(w.shape[0], k)
+    else:
+        params = _params(lw, "pe_fc_params")
+        if params.filter_offset != 0 or params.input_offset != 0 or len(w.shape) != 2:
+            return False
+        w2d = np.asarray(w.data)
+        k = int(w2d.shape[1])
+    key = ("gemm16", id(w), id(mt), id(st))
+    if key not in cache:
+        cache[key] = packer.new_const(pack_qs8_gemm(w2d, None, np.asarray(mt.data), np.asarray(st.data), 128),
+                                      f"{w.name}/{layout_name(LAYOUT_QS8_GEMM_N16K4)}")
+    lw.inputs = [x, cache[key], b, mt, st]
+    lw.layout = LAYOUT_QS8_GEMM_N16K4
+    rows = int(np.prod(lw.outputs[0].shape[:-1], dtype=np.int64))
+    lw.scratch = max(lw.scratch, int(lib.pe_gemm16_scratch_bytes(k, rows, max(1, threads))))
+    return True
 
 
 def pack_qs4_gemm(w2d: np.ndarray, bias: np.ndarray | None, mult: np.ndarray, shift: np.ndarray,

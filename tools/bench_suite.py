@@ -18,6 +18,9 @@ Generated models (written to --out, default build/bench-suite):
                   MediaPipe's float face models (tests/models/float) quantized by `pyedge quantize`
                   (percentile calibration on 8 random images: for timing, not accuracy): PRELU,
                   standalone RELU, ADD, PAD and pools between the convolutions
+  mediapipe_face_detection_16x8, ffn_64x512_16x8
+                  TFLite's 16x8 (int16 activations, int8 weights, int64 biases): the face detector
+                  through `pyedge quantize --activations int16`, the FFN block as above
 """
 from __future__ import annotations
 
@@ -41,9 +44,11 @@ NONE, RELU, RELU6 = 0, 1, 3
 
 
 class Net:
-    """A chain of int8 layers with plausible scales (outputs neither saturate nor collapse)."""
+    """A chain of int8 layers with plausible scales (outputs neither saturate nor collapse);
+    dtype "int16": TFLite's 16x8 (int16 activations with zero point 0 and 1/256 of the int8
+    scales, int8 weights, int64 biases)."""
 
-    def __init__(self, name: str, in_shape: list[int], seed: int = 0, stable: bool = False):
+    def __init__(self, name: str, in_shape: list[int], seed: int = 0, stable: bool = False, dtype: str = "int8"):
         # stable: weight scales of 1 / (73 sqrt(taps)), so that every layer's output keeps the
         # input's scale (a deep chain neither saturates nor collapses); else the scale follows
         # the taps (the shallow models' original recipe)
@@ -51,9 +56,10 @@ class Net:
         self.gain = 2.0
         self.mb = ModelBuilder(name)
         self.rng = np.random.default_rng(seed)
-        self.scale = 0.05
-        self.zp = -3
-        self.x = self.mb.add_tensor(in_shape, "int8", name="input", scale=self.scale, zero_point=self.zp)
+        self.dtype = dtype
+        self.scale = 0.05 if dtype == "int8" else 0.05 / 256
+        self.zp = -3 if dtype == "int8" else 0
+        self.x = self.mb.add_tensor(in_shape, dtype, name="input", scale=self.scale, zero_point=self.zp)
         self.shape = list(in_shape)
         self.input = self.x
 
@@ -61,8 +67,8 @@ class Net:
         w_scale = 0.02
         if not self.stable:
             self.scale = self.scale * w_scale * 40.0 * np.sqrt(taps) / 8.0
-        self.zp = -128 if act in (RELU, RELU6) else 0
-        t = self.mb.add_tensor(shape, "int8", scale=self.scale, zero_point=self.zp)
+        self.zp = -128 if act in (RELU, RELU6) and self.dtype == "int8" else 0
+        t = self.mb.add_tensor(shape, self.dtype, scale=self.scale, zero_point=self.zp)
         self.shape = shape
         return t
 
@@ -78,6 +84,10 @@ class Net:
                                   quantized_dimension=axis), scales
 
     def _bias(self, n: int, scales: list[float]) -> int:
+        if self.dtype == "int16":
+            b = self.rng.integers(-2000 * 256, 2000 * 256, size=n).astype(np.int64)
+            return self.mb.add_tensor([n], "int64", data=b, scale=[self.scale * s for s in scales],
+                                      zero_point=[0] * n)
         b = self.rng.integers(-2000, 2000, size=n, dtype=np.int32)
         return self.mb.add_tensor([n], "int32", data=b, scale=[self.scale * s for s in scales], zero_point=[0] * n)
 
@@ -106,8 +116,8 @@ class Net:
 
     def avgpool(self) -> "Net":
         n, h, w, c = self.shape
-        self.zp = -128
-        out = self.mb.add_tensor([n, 1, 1, c], "int8", scale=self.scale, zero_point=self.zp)
+        self.zp = -128 if self.dtype == "int8" else 0
+        out = self.mb.add_tensor([n, 1, 1, c], self.dtype, scale=self.scale, zero_point=self.zp)
         self.mb.add_operator("AVERAGE_POOL_2D", [self.x], [out], ("Pool2DOptions", {
             "Padding": VALID, "StrideH": 1, "StrideW": 1, "FilterHeight": h, "FilterWidth": w,
             "FusedActivationFunction": NONE}))
@@ -176,8 +186,9 @@ def mobilenet_v1_025() -> bytes:
     return net.avgpool().conv(1000, (1, 1), act=NONE).keras_flatten().softmax().build()
 
 
-def quantized(name: str) -> bytes:
-    """tests/models/float/<name>.tflite through pyedge's quantizer, calibrated on random inputs."""
+def quantized(name: str, activations: str = "int8") -> bytes:
+    """tests/models/float/<name>.tflite through pyedge's quantizer, calibrated on random inputs
+    (activations "int16": TFLite's 16x8)."""
     from pyedge.quantize import calibrate
     from pyedge.tflite_reader import read_tflite
 
@@ -185,7 +196,7 @@ def quantized(name: str) -> bytes:
     g = read_tflite(path.read_bytes())
     shape = g.subgraphs[0].tensors[g.subgraphs[0].inputs[0]].shape
     x = np.random.default_rng(0).random((8, *shape[1:]), dtype=np.float32)
-    return calibrate(str(path), x).quantize("percentile")
+    return calibrate(str(path), x).quantize("percentile", activations=activations)
 
 
 def models(sweep: bool) -> dict[str, bytes]:
@@ -197,6 +208,9 @@ def models(sweep: bool) -> dict[str, bytes]:
     }
     for name in ("mediapipe_face_landmark", "mediapipe_face_detection_short_range"):
         out[name.replace("_short_range", "") + "_int8"] = quantized(name)
+    # 16x8: the face detector (the landmark model's PRELU has no int16 kernel) and the FFN block
+    out["mediapipe_face_detection_16x8"] = quantized("mediapipe_face_detection_short_range", "int16")
+    out["ffn_64x512_16x8"] = Net("ffn", [64, 512], dtype="int16").fc(2048, RELU).fc(512).build()
     if sweep:
         for d in (256, 1024, 4096):
             for tokens in (1, 16, 256):

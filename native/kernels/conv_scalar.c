@@ -9,6 +9,7 @@
  * (the lowering repeats it). */
 #include "conv.h"
 #include "dwconv_dm_drivers.h"
+#include "conv16_drivers.h"
 #include "gemm_drivers.h"
 #include "qs4_dwconv.h"
 
@@ -95,28 +96,42 @@ static pe_status conv_check_packed(const pe_op_ctx *ctx, int depthwise) {
   const pe_tensor mult = pe_input(ctx, IN_MULT), shift = pe_input(ctx, IN_SHIFT);
   conv_geom g;
   pe_status st;
-  PE_CHECK(in.rank == 4 && out.rank == 4 && (in.dtype == PE_INT8 || in.dtype == PE_UINT8) &&
+  const int s16 = in.dtype == PE_INT16; /* 16x8: the op keeps its bias (qs16_gemm.h) */
+  PE_CHECK(in.rank == 4 && out.rank == 4 && (in.dtype == PE_INT8 || in.dtype == PE_UINT8 || s16) &&
                out.dtype == in.dtype, PE_ERR_SHAPE);
   PE_CHECK(in.dtype == PE_UINT8 ? filt.zero_point >= 0 && filt.zero_point <= 255 : filt.zero_point == 0,
            PE_ERR_BAD_PARAMS);
+  /* 16x8 as a GEMM: CONV_2D only, int8 weights (not int4) */
+  PE_CHECK(!s16 || (!depthwise && ctx->op->layout == PE_LAYOUT_QS8_GEMM_N16K4), PE_ERR_LAYOUT);
   /* int4 weights only with int8 activations */
   PE_CHECK(ctx->op->layout != PE_LAYOUT_QS4_GEMM_N16K8 || in.dtype == PE_INT8, PE_ERR_SHAPE);
   /* a depthwise conv of one input channel is a conv with depth_multiplier outputs */
   PE_CHECK(!depthwise || (in.dims[3] == 1 && p->depth_multiplier == out.dims[3]), PE_ERR_LAYOUT);
-  PE_CHECK(bias.index < 0, PE_ERR_SHAPE);
+  if (s16) {
+    PE_CHECK(pe_conv_has_data(ctx, &bias), PE_ERR_SHAPE);
+    if (bias.index >= 0)
+      PE_CHECK((bias.dtype == PE_INT64 || bias.dtype == PE_INT32) && pe_conv_elems(&bias) == out.dims[3],
+               PE_ERR_SHAPE);
+  } else {
+    PE_CHECK(bias.index < 0, PE_ERR_SHAPE);
+  }
   PE_CHECK(pe_conv_elems(&in) >= 0 && pe_conv_elems(&out) >= 0, PE_ERR_SHAPE);
   PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &out), PE_ERR_SHAPE);
   PE_CHECK(in.dims[0] == out.dims[0] && in.dims[3] >= 1 && out.dims[3] >= 1, PE_ERR_SHAPE);
   PE_CHECK(p->kernel_h >= 1 && p->kernel_w >= 1 && p->kernel_h <= 4096 && p->kernel_w <= 4096, PE_ERR_BAD_PARAMS);
   PE_CHECK((int64_t)p->kernel_h * p->kernel_w * in.dims[3] <= (1 << 24), PE_ERR_SHAPE);
   g = packed_geometry(p, &in, &out);
-  st = pe_conv_check_requant(&mult, &shift, g.out_c, PE_CONV_SHIFT_MAX_32);
+  /* 16x8: the int32-bias path requantizes with pe_mbqm, the others with pe_mbqm64 */
+  st = pe_conv_check_requant(&mult, &shift, g.out_c,
+                             s16 && !(bias.index >= 0 && bias.dtype == PE_INT32) ? PE_CONV_SHIFT_MAX_64
+                                                                                : PE_CONV_SHIFT_MAX_32);
   if (st != PE_OK) return st;
   st = pe_gemm_layout_check(&filt, &mult, &shift, g.out_c, g.k_h * g.k_w * g.in_c, ctx->op->layout);
   if (st != PE_OK) return st;
-  st = pe_gemm_scratch_check(ctx, g.k_h * g.k_w * g.in_c, (int32_t)(pe_conv_elems(&out) / out.dims[3]));
+  st = s16 ? pe_gemm16_scratch_check(ctx, g.k_h * g.k_w * g.in_c, (int32_t)(pe_conv_elems(&out) / out.dims[3]))
+           : pe_gemm_scratch_check(ctx, g.k_h * g.k_w * g.in_c, (int32_t)(pe_conv_elems(&out) / out.dims[3]));
   if (st != PE_OK) return st;
-  return conv_check_common(p, &g, 1, out.dtype);
+  return conv_check_common(p, &g, !s16, out.dtype);
 }
 
 /* DEPTHWISE_CONV_2D of one int8 input channel with weights in PE_LAYOUT_QS8_DWDM_PAIRS

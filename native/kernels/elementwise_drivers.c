@@ -3,13 +3,13 @@
 #include "elementwise.h"
 #include "elementwise_drivers.h"
 
-const pe_qs8_vadd_ukernel pe_uk_qs8_vadd__scalar = {pe_qs8_vadd__scalar};
+const pe_qs8_vadd_ukernel pe_uk_qs8_vadd__scalar = {pe_qs8_vadd__scalar, pe_qs16_vadd__scalar};
 #if PE_X86_KERNELS
-const pe_qs8_vadd_ukernel pe_uk_qs8_vadd_16x__avx2 = {pe_qs8_vadd_16x__avx2};
-const pe_qs8_vadd_ukernel pe_uk_qs8_vadd_16x__avx512 = {pe_qs8_vadd_16x__avx512};
+const pe_qs8_vadd_ukernel pe_uk_qs8_vadd_16x__avx2 = {pe_qs8_vadd_16x__avx2, pe_qs16_vadd_16x__avx2};
+const pe_qs8_vadd_ukernel pe_uk_qs8_vadd_16x__avx512 = {pe_qs8_vadd_16x__avx512, pe_qs16_vadd_16x__avx512};
 #endif
 #if PE_NEON_KERNELS
-const pe_qs8_vadd_ukernel pe_uk_qs8_vadd_16x__neon = {pe_qs8_vadd_16x__neon};
+const pe_qs8_vadd_ukernel pe_uk_qs8_vadd_16x__neon = {pe_qs8_vadd_16x__neon, pe_qs16_vadd_16x__neon};
 #endif
 const pe_qs8_prelu_ukernel pe_uk_qs8_prelu__scalar = {pe_qs8_prelu__scalar};
 #if PE_X86_KERNELS
@@ -26,12 +26,14 @@ const pe_qs8_prelu_ukernel pe_uk_qs8_prelu_16x__neon = {pe_qs8_prelu_16x__neon};
 
 /* int8, or uint8 (TFLite's uint8 ADD/SUB is the int8 arithmetic on uint8 storage: run on the
    int8 microkernels with the inputs flipped, x - 128 with offset + 128, and the output stored
-   with zero point - 128 and clamp - 128, then flipped back). */
+   with zero point - 128 and clamp - 128, then flipped back), or int16 with general scales (the
+   same arithmetic on int16 storage: the fn16 kernels). */
 int pe_add_sub__vadd_accepts(const pe_op_ctx *ctx) {
   const pe_add_params *p = (const pe_add_params *)ctx->params;
   const pe_tensor a = pe_input(ctx, 0), b = pe_input(ctx, 1), out = pe_output(ctx, 0);
   const int32_t n = pe_elems(&out);
-  if (p->kind != PE_ADD_RESCALE || (out.dtype != PE_INT8 && out.dtype != PE_UINT8) || a.dtype != out.dtype ||
+  if (p->kind != PE_ADD_RESCALE || (out.dtype != PE_INT8 && out.dtype != PE_UINT8 && out.dtype != PE_INT16) ||
+      a.dtype != out.dtype ||
       b.dtype != out.dtype)
     return 0;
   return (pe_elems(&a) == n || pe_elems(&a) == 1) && (pe_elems(&b) == n || pe_elems(&b) == 1);
@@ -39,6 +41,7 @@ int pe_add_sub__vadd_accepts(const pe_op_ctx *ctx) {
 
 typedef struct {
   pe_qs8_vadd_fn fn;
+  pe_qs16_vadd_fn fn16; /* int16 tensors (else NULL) */
   pe_qs8_vadd_params p;
   const int8_t *a, *b;
   size_t a_inc, b_inc, n;
@@ -59,6 +62,11 @@ static void vadd_item(void *task, uint32_t item, uint32_t thread) {
   const size_t cnt = t->n - i0 < VADD_CHUNK ? t->n - i0 : VADD_CHUNK;
   size_t j, i;
   (void)thread;
+  if (t->fn16 != NULL) {
+    t->fn16(cnt, (const int16_t *)t->a + i0 * t->a_inc, t->a_inc, (const int16_t *)t->b + i0 * t->b_inc, t->b_inc,
+            (int16_t *)t->out + i0, &t->p);
+    return;
+  }
   if (!t->u8) {
     t->fn(cnt, t->a + i0 * t->a_inc, t->a_inc, t->b + i0 * t->b_inc, t->b_inc, t->out + i0, &t->p);
     return;
@@ -80,6 +88,7 @@ static pe_status vadd_eval(const pe_op_ctx *ctx, int32_t sign) {
   const pe_tensor a = pe_input(ctx, 0), b = pe_input(ctx, 1), out = pe_output(ctx, 0);
   vadd_task t;
   t.fn = ((const pe_qs8_vadd_ukernel *)ctx->variant->ukernel)->fn;
+  t.fn16 = out.dtype == PE_INT16 ? ((const pe_qs8_vadd_ukernel *)ctx->variant->ukernel)->fn16 : NULL;
   t.p.left_shift = p->left_shift;
   t.p.a_offset = p->input1_offset;
   t.p.a_mult = p->input1_multiplier;

@@ -8,6 +8,7 @@
 
 typedef struct {
   pe_qs8_vadd_fn fn;
+  pe_qs16_vadd_fn fn16; /* the same on int16 storage */
 } pe_qs8_vadd_ukernel;
 
 extern const pe_qs8_vadd_ukernel pe_uk_qs8_vadd__scalar;

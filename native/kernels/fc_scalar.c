@@ -7,6 +7,7 @@
  * legacy asymmetric FULLY_CONNECTED, reference_ops::FullyConnected): uint8 input, weights and
  * output, int32 bias, filter_offset = -weights zero point in [-255, 0]. */
 #include "conv.h"
+#include "conv16_drivers.h"
 #include "gemm_drivers.h"
 
 /* uint8 offsets and clamp: input offset and filter offset in [-255, 0], output zp in [0, 255] */
@@ -34,9 +35,16 @@ pe_status pe_fully_connected_check(const pe_op_ctx *ctx) {
   if (ctx->op->layout == PE_LAYOUT_QS8_GEMM_N16K4 || ctx->op->layout == PE_LAYOUT_QS4_GEMM_N16K8) {
     /* packed GEMM layout (gemm_drivers.c): int8 with weights without zero point, or uint8; bias
        folded in */
-    PE_CHECK((in.dtype == PE_INT8 || in.dtype == PE_UINT8) && out.dtype == in.dtype && in.rank >= 1 &&
+    const int s16 = in.dtype == PE_INT16; /* 16x8: the op keeps its bias (qs16_gemm.h) */
+    PE_CHECK((in.dtype == PE_INT8 || in.dtype == PE_UINT8 || s16) && out.dtype == in.dtype && in.rank >= 1 &&
                  out.rank >= 1, PE_ERR_SHAPE);
-    PE_CHECK(bias.index < 0 && (in.dtype == PE_UINT8 || p->filter_offset == 0), PE_ERR_SHAPE);
+    PE_CHECK((s16 || bias.index < 0) && (in.dtype == PE_UINT8 || p->filter_offset == 0), PE_ERR_SHAPE);
+    if (s16) {
+      PE_CHECK(ctx->op->layout == PE_LAYOUT_QS8_GEMM_N16K4 && pe_conv_has_data(ctx, &bias), PE_ERR_SHAPE);
+      if (bias.index >= 0)
+        PE_CHECK((bias.dtype == PE_INT64 || bias.dtype == PE_INT32) && pe_conv_elems(&bias) == out.dims[out.rank - 1],
+                 PE_ERR_SHAPE);
+    }
     /* int4 weights (qs4_gemm.h) only with int8 activations */
     PE_CHECK(ctx->op->layout != PE_LAYOUT_QS4_GEMM_N16K8 || in.dtype == PE_INT8, PE_ERR_SHAPE);
     PE_CHECK(pe_conv_has_data(ctx, &in) && pe_conv_has_data(ctx, &out), PE_ERR_SHAPE);
@@ -46,14 +54,18 @@ pe_status pe_fully_connected_check(const pe_op_ctx *ctx) {
     n_out = pe_conv_elems(&out);
     PE_CHECK(n_in >= 0 && n_out >= 0 && units >= 1 && depth >= 1 && n_in % depth == 0, PE_ERR_SHAPE);
     PE_CHECK((int64_t)(n_in / depth) * units == n_out, PE_ERR_SHAPE);
-    st = pe_conv_check_requant(&mult, &shift, units, PE_CONV_SHIFT_MAX_32);
+    /* 16x8 with an int64 bias requantizes with pe_mbqm64 (as the generic kernel) */
+    st = pe_conv_check_requant(&mult, &shift, units,
+                               s16 && bias.index >= 0 && bias.dtype == PE_INT64 ? PE_CONV_SHIFT_MAX_64
+                                                                               : PE_CONV_SHIFT_MAX_32);
     if (st != PE_OK) return st;
     st = pe_gemm_layout_check(&w, &mult, &shift, units, depth, ctx->op->layout);
     if (st != PE_OK) return st;
-    st = pe_gemm_scratch_check(ctx, depth, (int32_t)(n_in / depth));
+    st = s16 ? pe_gemm16_scratch_check(ctx, depth, (int32_t)(n_in / depth))
+             : pe_gemm_scratch_check(ctx, depth, (int32_t)(n_in / depth));
     if (st != PE_OK) return st;
     PE_CHECK(in.dtype == PE_UINT8 ? fc_offsets_u8_ok(p)
-                                  : pe_conv_offsets_ok(1, p->input_offset, p->output_offset, p->act_min,
+                                  : pe_conv_offsets_ok(!s16, p->input_offset, p->output_offset, p->act_min,
                                                        p->act_max, out.dtype),
              PE_ERR_BAD_PARAMS);
     return PE_OK;

@@ -8,6 +8,9 @@
  * with the parameter ranges the ADD/SUB check enforces (elementwise_scalar.c): every
  * intermediate fits int32, multipliers >= 0, shifts in [-31, 0]. Bit-identical to the scalar
  * ADD/SUB kernel.
+ *
+ * The qs16 kernels compute the same on int16 storage: TFLite's int16 ADD/SUB with general scales
+ * (zero points 0, left_shift 15) is this arithmetic, and (v << 15) stays within 2^30.
  */
 #ifndef PE_QS8_VADD_H
 #define PE_QS8_VADD_H
@@ -26,6 +29,18 @@ typedef struct {
 
 typedef void (*pe_qs8_vadd_fn)(size_t n, const int8_t *a, size_t a_inc, const int8_t *b, size_t b_inc,
                                int8_t *out, const pe_qs8_vadd_params *p);
+
+typedef void (*pe_qs16_vadd_fn)(size_t n, const int16_t *a, size_t a_inc, const int16_t *b, size_t b_inc,
+                                int16_t *out, const pe_qs8_vadd_params *p);
+
+void pe_qs16_vadd__scalar(size_t n, const int16_t *a, size_t a_inc, const int16_t *b, size_t b_inc, int16_t *out,
+                          const pe_qs8_vadd_params *p);
+void pe_qs16_vadd_16x__avx2(size_t n, const int16_t *a, size_t a_inc, const int16_t *b, size_t b_inc, int16_t *out,
+                            const pe_qs8_vadd_params *p);
+void pe_qs16_vadd_16x__avx512(size_t n, const int16_t *a, size_t a_inc, const int16_t *b, size_t b_inc,
+                              int16_t *out, const pe_qs8_vadd_params *p);
+void pe_qs16_vadd_16x__neon(size_t n, const int16_t *a, size_t a_inc, const int16_t *b, size_t b_inc, int16_t *out,
+                            const pe_qs8_vadd_params *p);
 
 void pe_qs8_vadd__scalar(size_t n, const int8_t *a, size_t a_inc, const int8_t *b, size_t b_inc, int8_t *out,
                          const pe_qs8_vadd_params *p);

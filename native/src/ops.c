@@ -3,6 +3,7 @@
 
 #include "activation.h"
 #include "conv.h"
+#include "conv16_drivers.h"
 #include "elementwise.h"
 #include "elementwise_drivers.h"
 #include "dwconv_dm_drivers.h"

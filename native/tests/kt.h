@@ -48,5 +48,6 @@ void kt_prelu(kt_state *s);
 void kt_requant(kt_state *s);
 void kt_dot(kt_state *s);
 void kt_int4(kt_state *s);
+void kt_qs16(kt_state *s);
 
 #endif
