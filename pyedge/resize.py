@@ -178,7 +178,7 @@ def _svdf(sg, op, shapes):
 
 RULES: dict[str, Callable[[Subgraph, Operator, list[Shape]], list[Shape]]] = {
     **{name: _same for name in ("RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "LOGISTIC", "TANH",
-                                "HARD_SWISH", "LEAKY_RELU", "QUANTIZE", "DEQUANTIZE", "SOFTMAX", "CAST", "SQRT")},
+                                "HARD_SWISH", "LEAKY_RELU", "QUANTIZE", "DEQUANTIZE", "SOFTMAX", "CAST", "SQRT", "RSQRT")},
     **{name: _broadcast for name in ("ADD", "SUB", "MUL", "MAXIMUM", "MINIMUM", "PRELU", "DIV", "FLOOR_DIV")},
     "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _depthwise, "AVERAGE_POOL_2D": _pool, "MAX_POOL_2D": _pool,
     "FULLY_CONNECTED": _fully_connected, "RESHAPE": _reshape, "SQUEEZE": _squeeze,

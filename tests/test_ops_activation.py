@@ -348,8 +348,9 @@ def test_leaky_relu_shapes(shape) -> None:
 
 # ---- RSQRT (int8, version 2) ------------------------------------------------------------------
 
-# (in_scale, in_zp, out_scale, out_zp): layer-norm variances (small scales, zero point -128), a
-# multiplier below one, outputs that clamp at 127, a zero point inside the range.
+# (in_scale, in_zp, out_scale, out_zp): layer-norm variances (small scales, zero point -128),
+# outputs that clamp at 127, a zero point inside the range, output multiplier shifts from -1 to
+# 30 (above 20 the kernel's left shift of MultiplyByQuantizedMultiplier wraps, as TFLite's does).
 RSQRT_Q = [
     (1e-4, -128, 0.8, -128),
     (0.02, -128, 0.05, -20),
@@ -357,6 +358,9 @@ RSQRT_Q = [
     (0.5, 0, 0.01, -128),
     (1e-3, 64, 0.3, 0),
     (7e-6, -128, 3.0, -128),
+    (1e-6, -128, 1e-3, -128),
+    (4.0, -128, 2.0, 0),
+    (1e-8, -128, 1e-5, -128),
 ]
 
 
@@ -412,6 +416,9 @@ def test_rsqrt_below_the_zero_point_fails_the_invoke_as_in_tflite() -> None:
 def test_rsqrt_float_and_int16_are_refused_by_name() -> None:
     content = model("RSQRT", spec("int16", 0.01, 0), spec("int16", 0.01, 0), version=2)
     with pytest.raises(pyedge.UnsupportedOpError, match="INT16 RSQRT"):
+        pyedge.Interpreter(model_content=content)
+    content = model("RSQRT", spec("float32"), spec("float32"), version=1)
+    with pytest.raises(pyedge.UnsupportedOpError, match="FLOAT32 RSQRT"):
         pyedge.Interpreter(model_content=content)
 
 

@@ -133,6 +133,30 @@ def test_int4_weights_in_int8_layers_with_int16_layers_bit_exact():
         cal.quantize("percentile", None, {2: "int16"}, weights={2: "int4"})
 
 
+def test_bias_correction_skips_the_int4_ops_gptq_rounds_on_both_paths():
+    """conv2 in int4 keeps its bias with bias correction on or off (GPTQ corrects it); the int8
+    ops' biases change; plain int4 with int16 layers leaves their weights int8."""
+    cal = _cal("digits_cnn_float")
+
+    def biases(m: bytes) -> list[np.ndarray]:
+        sg = read_tflite(m).subgraphs[0]
+        return [sg.tensors[op.inputs[2]].data for op in sg.operators if op.opcode in ("CONV_2D", "FULLY_CONNECTED")]
+
+    for acts in ("int8", {5: "int16"}):
+        on = biases(cal.quantize("percentile", None, acts, weights={2: "int4"}))
+        cal.bias_correction = False
+        try:
+            off = biases(cal.quantize("percentile", None, acts, weights={2: "int4"}))
+        finally:
+            cal.bias_correction = True
+        np.testing.assert_array_equal(on[1], off[1])  # conv2, int4
+        assert not np.array_equal(on[0], off[0]) and not np.array_equal(on[2], off[2])
+    m = cal.quantize("percentile", None, {0: "int16"}, weights="int4")
+    sg = read_tflite(m).subgraphs[0]
+    w = [sg.tensors[op.inputs[1]].type_name for op in sg.operators if op.opcode in ("CONV_2D", "FULLY_CONNECTED")]
+    assert w == ["INT8", "INT4", "INT4"], w
+
+
 def test_bad_layer_specs_are_named():
     cal = _cal("op_zoo")
     with pytest.raises(QuantizationError, match=r"operator 3 \(PRELU\) has no int16 kernel"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from ..graph import Graph
 from ..tflite_reader import read_tflite
@@ -62,8 +62,11 @@ class Calibration:
         int4 weights go with int8 activations only."""
         if method not in METHODS:
             raise ValueError(f"unknown calibration method {method!r}; methods: {', '.join(METHODS)}")
+        if isinstance(weights, Mapping):
+            weights = dict(weights)
         if isinstance(activations, dict):
             return write_tflite(self.quantize_mixed_graph(method, io, activations, weights=weights))
+        self._check_weights(weights, activations)  # before the int4 statistics pass
         qmin, qmax = (-32768, 32767) if activations == "int16" else (-128, 127)
         act_range = self._act_range(method, qmin, qmax)
         g = quantize_graph(self._corrected_graph(weights), act_range, io=io,
@@ -80,6 +83,13 @@ class Calibration:
         types (`weights` as in quantize; int4 only in int8 layers)."""
         if method not in METHODS:
             raise ValueError(f"unknown calibration method {method!r}; methods: {', '.join(METHODS)}")
+        if isinstance(weights, Mapping):
+            weights = dict(weights)
+        if weights == "int4":  # every weighted op of an int8 layer (int16 layers keep int8 weights)
+            kinds = resolve_layer_types(self.graph, layer_types)
+            weights = {op.index: "int4" for op in self.graph.subgraphs[0].operators
+                       if op.opcode in int4.PER_OP_AXIS and kinds.get(op.index, "int8") == "int8"}
+        self._check_weights(weights, "int8")
         lim = {"int8": (-128, 127), "int16": (-32768, 32767)}
         ranges: dict[str, Any] = {}
 
@@ -97,9 +107,17 @@ class Calibration:
         return g
 
 
+    def _check_weights(self, weights, activations: str) -> None:
+        """int4.check_weights_arg on this model, as a QuantizationError."""
+        try:
+            int4.check_weights_arg(weights, {op.index: op.opcode for op in self.graph.subgraphs[0].operators
+                                             if op.opcode in int4.PER_OP_AXIS}, activations)
+        except ValueError as exc:
+            raise QuantizationError(str(exc)) from None
+
     def _int4_hessians(self, weights: str | dict[int, str]) -> dict:
         """int4.layer_hessians of the ops `weights` makes int4 (computed once per op, kept)."""
-        if self.inputs is None or weights == "int8" or not isinstance(weights, (str, dict)):
+        if self.inputs is None or weights == "int8" or not isinstance(weights, (str, Mapping)):
             return {}
         ops = [op.index for op in self.graph.subgraphs[0].operators if op.opcode in int4.PER_OP_AXIS
                and int4.weight_type_of(weights, op.index) == "int4"]
@@ -109,15 +127,15 @@ class Calibration:
         return {k: self._hessians[k] for k in ops}
 
     def _corrected_graph(self, weights: str | dict[int, str] = "int8") -> Graph:
-        """The float graph, the biases of its int8-weight ops corrected by biascorr when
-        `bias_correction` is on. int4 ops keep their bias: their rounding is GPTQ's, which
-        already compensates the output error (docs/quantize.md)."""
+        """The float graph, biases corrected by biascorr when `bias_correction` is on, except
+        those of the int4 ops GPTQ rounds (its bias column corrects them; docs/quantize.md). An
+        int4 op that falls back to nearest rounding is corrected like an int8 one."""
         if not self.bias_correction:
             return self.graph
-        if not isinstance(weights, (str, dict)):
-            weights = "int8"  # quantize_graph names the bad argument
+        hessians = self._int4_hessians(weights)
+        T = self.graph.subgraphs[0].tensors
         skip = {op.index for op in self.graph.subgraphs[0].operators
-                if op.opcode in int4.PER_OP_AXIS and int4.weight_type_of(weights, op.index) == "int4"}
+                if op.index in hessians and int4.gptq_applies(op.opcode, T[op.inputs[1]].shape, hessians[op.index])}
         return biascorr.correct_biases(self.graph, lambda i: self.observers[i].channel_mean()
                                        if i in self.observers else None, skip=skip)
 

@@ -268,15 +268,22 @@ def quantize_weights_gptq(w: np.ndarray, axis: int, bias: np.ndarray | None, h: 
     return (q.T.reshape(w.shape) if depthwise else q.reshape(w.shape)), scales, nb
 
 
+def gptq_applies(opcode: str, w_shape: tuple, hessian: np.ndarray | None) -> bool:
+    """Whether quantize() rounds this op by GPTQ (which corrects its bias too): the layer's input
+    statistics exist and fit its weights (a grouped conv's patches are wider than its filter)."""
+    if hessian is None:
+        return False
+    k = w_shape[1] * w_shape[2] if opcode == "DEPTHWISE_CONV_2D" else int(np.prod(w_shape[1:]))
+    return hessian.shape[-1] == k + 1
+
+
 def quantize(opcode: str, w: np.ndarray, axis: int, bias: np.ndarray | None,
              hessian: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(int4 values, scales, corrected float bias or None) of one op's weights: GPTQ with bias
     correction where the layer's input statistics fit its weights, else nearest rounding."""
     per_channel = True
-    if hessian is not None:
-        k = w.shape[1] * w.shape[2] if opcode == "DEPTHWISE_CONV_2D" else int(np.prod(w.shape[1:]))
-        if hessian.shape[-1] == k + 1:  # (a grouped conv's patches are wider than its filter)
-            return quantize_weights_gptq(w, axis, bias, hessian, opcode, per_channel)
+    if gptq_applies(opcode, w.shape, hessian):
+        return quantize_weights_gptq(w, axis, bias, hessian, opcode, per_channel)
     return (*quantize_weights(w, axis, per_channel), None)
 
 
