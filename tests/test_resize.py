@@ -144,3 +144,14 @@ def test_strict_resize_of_an_unknown_dimension():
         assert_bit_exact(g, w, context="strict batch 3")
     with pytest.raises(ValueError, match="only dimensions that are -1"):
         it.resize_tensor_input(it.get_input_details()[0]["index"], [3, 9, 8, 3], strict=True)
+
+
+def test_resize_same_shape_ops_rsqrt():
+    """RSQRT (the openWakeWord head's layer norms) keeps its input's shape through a resize."""
+    from tflite_builder import single_op_model
+
+    raw = single_op_model("RSQRT", [dict(shape=[1, 16], dtype="int8", scale=0.01, zero_point=-128)],
+                          [dict(shape=[1, 16], dtype="int8", scale=0.1, zero_point=-30)], version=2)
+    pe, ref = _both(raw, [[3, 16]])
+    for g, w in zip(_run(pe, [[3, 16]]), _run(ref, [[3, 16]])):
+        assert_bit_exact(g, w, context="RSQRT resized to [3, 16]")
