@@ -439,9 +439,9 @@ pe_status pe_rsqrt__scalar(const pe_op_ctx *ctx) {
   /* TFLite checks every input before computing any output */
   for (i = 0; i < n; ++i)
     if (x[i] < p->input_zero_point) return PE_ERR_RUNTIME; /* "only defined for positive values" */
-  if (n >= LUT_MIN) {
+  if (use_lut(&in)) {
     for (b = p->input_zero_point; b <= 127; ++b) table[(uint8_t)(int8_t)b] = rsqrt_one(p, b - p->input_zero_point);
-    for (i = 0; i < n; ++i) y[i] = table[(uint8_t)x[i]];
+    map_bytes(&in, (const uint8_t *)table, &out);
   } else {
     for (i = 0; i < n; ++i) y[i] = rsqrt_one(p, (int32_t)x[i] - p->input_zero_point);
   }
