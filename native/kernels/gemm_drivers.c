@@ -23,50 +23,50 @@
 #include "qs4_gemm.h"
 
 const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_1x16c4__scalar = {pe_qs8_gemm_1x16c4__scalar, 1,
-                                                           "gemm_1x16c4__scalar", NULL};
+                                                           "gemm_1x16c4__scalar", NULL, NULL};
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__scalar = {pe_qs8_dw_row__scalar};
 #if PE_X86_KERNELS
 const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__avx2 = {pe_qs8_gemm_4x16c4__avx2, 4, "gemm_4x16c4__avx2",
-                                                         pe_qs8_gemm_1x16c4__avx2};
+                                                         pe_qs8_gemm_1x16c4__avx2, pe_qs8_flip__avx2};
 const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_8x16c4__avx512vnni = {pe_qs8_gemm_8x16c4__avx512vnni, 8,
                                                                "gemm_8x16c4__avx512vnni",
-                                                               pe_qs8_gemm_1x16c4__avx512vnni};
+                                                               pe_qs8_gemm_1x16c4__avx512vnni, pe_qs8_flip__avx512};
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx2 = {pe_qs8_dw_row__avx2};
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx512 = {pe_qs8_dw_row__avx512};
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__avx512vnni = {pe_qs8_dw_row__avx512vnni};
 #endif
 #if PE_NEON_KERNELS
-const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_neon = {pe_qs8_gemm_neon, PE_GEMM_NEON_MR, PE_GEMM_NEON_NAME, NULL};
+const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_neon = {pe_qs8_gemm_neon, PE_GEMM_NEON_MR, PE_GEMM_NEON_NAME, NULL, NULL};
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__neon = {pe_qs8_dw_row__neon};
 #endif
 #if PE_MVE_KERNELS
-const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__mve = {pe_qs8_gemm_4x16c4__mve, 4, "gemm_4x16c4__mve", NULL};
+const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__mve = {pe_qs8_gemm_4x16c4__mve, 4, "gemm_4x16c4__mve", NULL, NULL};
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__mve = {pe_qs8_dw_row__mve};
 #endif
 #if PE_DSP_KERNELS
 const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_8x16c4__dsp = {pe_qs8_gemm_8x16c4__dsp, 8, "gemm_8x16c4__dsp",
-                                                        pe_qs8_gemm_1x16c4__dsp};
+                                                        pe_qs8_gemm_1x16c4__dsp, NULL};
 const pe_qs8_dw_ukernel pe_uk_qs8_dw_row__dsp = {pe_qs8_dw_row__dsp};
 #endif
 #if PE_ARM64_KERNELS
 const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__neondot = {pe_qs8_gemm_4x16c4__neondot, 4,
-                                                            "gemm_4x16c4__neondot", NULL};
+                                                            "gemm_4x16c4__neondot", NULL, NULL};
 const pe_qs8_gemm_ukernel pe_uk_qs8_gemm_4x16c4__neoni8mm = {pe_qs8_gemm_4x16c4__neoni8mm, 4,
-                                                             "gemm_4x16c4__neoni8mm", NULL};
+                                                             "gemm_4x16c4__neoni8mm", NULL, NULL};
 #endif
 
 /* int4 weights (PE_LAYOUT_QS4_GEMM_N16K8, qs4_gemm.h): the same drivers, another block size */
 const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_1x16c8__scalar = {pe_qs4_gemm_1x16c8__scalar, 1, "gemm4_1x16c8__scalar",
-                                                           NULL};
+                                                           NULL, NULL};
 #if PE_X86_KERNELS
 const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_4x16c8__avx2 = {pe_qs4_gemm_4x16c8__avx2, 4, "gemm4_4x16c8__avx2",
-                                                         pe_qs4_gemm_1x16c8__avx2};
+                                                         pe_qs4_gemm_1x16c8__avx2, pe_qs8_flip__avx2};
 const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_8x16c8__avx512vnni = {pe_qs4_gemm_8x16c8__avx512vnni, 8,
                                                                "gemm4_8x16c8__avx512vnni",
-                                                               pe_qs4_gemm_1x16c8__avx512vnni};
+                                                               pe_qs4_gemm_1x16c8__avx512vnni, pe_qs8_flip__avx512};
 #endif
 #if PE_ARM64_KERNELS
-const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_2x16c8__neon = {pe_qs4_gemm_2x16c8__neon, 2, "gemm4_2x16c8__neon", NULL};
+const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_2x16c8__neon = {pe_qs4_gemm_2x16c8__neon, 2, "gemm4_2x16c8__neon", NULL, NULL};
 #endif
 
 static uint32_t round_up(uint32_t x, uint32_t m) { return (x + m - 1u) / m * m; }
@@ -129,6 +129,7 @@ typedef struct {
   int32_t output_offset, act_min, act_max;
   uint8_t pad_byte;           /* panel value of a tap in the zero padding: zero point ^ 0x80 */
   uint8_t flip;               /* panel byte = input byte ^ flip: 0x80 (int8), 0 (uint8) */
+  pe_qs8_flip_fn flipfn;      /* the copy that applies it: the microkernel's, or the scalar twin */
   int u8;                     /* uint8 op: output bytes flipped back after each tile */
   int32_t row_term;           /* uint8: 128 - filter zero point (rowadd = row_term * T[r]) */
   size_t panel_bytes;         /* one thread's panel */
@@ -138,56 +139,6 @@ typedef struct {
   int conv, direct;
   int32_t in_h, in_w, in_c, out_h, out_w, kh, kw, sh, sw, dh, dw, ph, pw;
 } gemm_task;
-
-/* dst[i] = src[i] ^ flip (0x80: int8 -> the panel's uint8; 0: uint8 bytes as they are), eight
-   bytes at a time; copying (dst and src apart), a run of 4 or more bytes ends with an
-   overlapping word (the bytes it writes twice get the same value), so no byte loop runs for them;
-   in place (dst == src) the last bytes go one by one. */
-static inline void xor_copy(uint8_t *dst, const int8_t *src, int32_t n, uint8_t flip8) {
-  /* the 8-byte pattern from one 32-bit multiply (a 64-bit one is a libcall-sized sequence on
-     32-bit cores), built only where a word is copied: short runs (a 1-channel im2col's 3-byte
-     filter rows) take the byte loop alone */
-  const uint32_t flip32 = 0x01010101u * flip8;
-  const uint64_t flip = ((uint64_t)flip32 << 32) | flip32;
-  int32_t i = 0;
-  if (n < 4) {
-    for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ flip8);
-    return;
-  }
-  if ((const void *)dst == (const void *)src) {
-    for (; i + 8 <= n; i += 8) {
-      uint64_t v;
-      memcpy(&v, src + i, 8);
-      v ^= flip;
-      memcpy(dst + i, &v, 8);
-    }
-    for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ flip8);
-    return;
-  }
-  if (n >= 8) {
-    uint64_t v;
-    for (; i + 8 <= n; i += 8) {
-      memcpy(&v, src + i, 8);
-      v ^= flip;
-      memcpy(dst + i, &v, 8);
-    }
-    if (i < n) {
-      memcpy(&v, src + n - 8, 8);
-      v ^= flip;
-      memcpy(dst + n - 8, &v, 8);
-    }
-    return;
-  }
-  {
-    uint32_t a, b;
-    memcpy(&a, src, 4);
-    memcpy(&b, src + n - 4, 4);
-    a ^= flip32;
-    b ^= flip32;
-    memcpy(dst, &a, 4);
-    memcpy(dst + n - 4, &b, 4);
-  }
-}
 
 /* sum of n bytes, eight at a time: four 16-bit lanes, each taking at most 2 * 255 per word, for
    up to 128 words before they are folded */
@@ -229,7 +180,7 @@ static void fill_conv_row(const gemm_task *t, int32_t b, int32_t oy, int32_t ox,
     xrow = t->x + ((size_t)b * t->in_h + iy) * t->in_w * t->in_c;
     if (inside_x) { /* the filter row's taps are one contiguous run of the input */
       const int8_t *src = xrow + (size_t)x0 * t->in_c;
-      xor_copy(o, src, run, t->flip);
+      t->flipfn(o, src, (size_t)run, t->flip);
       o += run;
       continue;
     }
@@ -251,11 +202,11 @@ static void fill_conv_row(const gemm_task *t, int32_t b, int32_t oy, int32_t ox,
 static void fill_panel(const gemm_task *t, int32_t r0, int32_t nr, uint8_t *panel) {
   int32_t r, i;
   if ((!t->conv || t->direct) && t->kp == t->k) { /* the tile's rows are one run of the input */
-    xor_copy(panel, t->x + (size_t)r0 * t->k, nr * t->k, t->flip);
+    t->flipfn(panel, t->x + (size_t)r0 * t->k, (size_t)nr * (size_t)t->k, t->flip);
   } else if (!t->conv || t->direct) {
     for (r = 0; r < nr; ++r) {
       uint8_t *row = panel + (size_t)r * t->kp;
-      xor_copy(row, t->x + (size_t)(r0 + r) * t->k, t->k, t->flip);
+      t->flipfn(row, t->x + (size_t)(r0 + r) * t->k, (size_t)t->k, t->flip);
       for (i = t->k; i < t->kp; ++i) row[i] = 0x80u;
     }
   } else {
@@ -302,7 +253,7 @@ static void gemm_item(void *task, uint32_t item, uint32_t thread) {
     if (t->u8)
       for (r = 0; r < nr; ++r) {
         uint8_t *c = (uint8_t *)t->out + (size_t)(r0 + r) * t->oc + c0;
-        xor_copy(c, (const int8_t *)c, nc, 0x80u);
+        t->flipfn(c, (const int8_t *)c, (size_t)nc, 0x80u);
       }
   }
 }
@@ -311,6 +262,7 @@ static void gemm_run(gemm_task *t) {
   const int32_t mr = (int32_t)t->uk->mr;
   const int32_t tiles = (t->rows + mr - 1) / mr;
   const uint32_t threads = pe_op_threads(t->ctx);
+  t->flipfn = t->uk->flip != NULL ? t->uk->flip : pe_qs8_flip__scalar;
   t->kp = (int32_t)round_up((uint32_t)t->k, PE_GEMM_KR);
   t->panel_bytes = panel_bytes(t->k, t->rows);
   t->wblock = t->w4 ? pe_qs4_gemm_block_bytes((size_t)t->kp) : (size_t)t->kp * PE_GEMM_NR;
@@ -431,7 +383,7 @@ static void dw_item(void *task, uint32_t item, uint32_t thread) {
   t->fn(&a, oy, 0, t->out_w, t->out + (size_t)b * t->batch_out + (size_t)oy * t->out_w * a.channels);
   if (t->u8) {
     uint8_t *row = (uint8_t *)t->out + (size_t)b * t->batch_out + (size_t)oy * t->out_w * a.channels;
-    xor_copy(row, (const int8_t *)row, t->out_w * a.channels, 0x80u);
+    pe_qs8_flip__scalar(row, (const int8_t *)row, (size_t)t->out_w * (size_t)a.channels, 0x80u);
   }
 }
 
@@ -483,7 +435,7 @@ pe_status pe_depthwise_conv_2d__rows(const pe_op_ctx *ctx) {
   t.out = (int8_t *)out.data;
   if (in.dtype == PE_UINT8) {
     uint8_t *flipped = (uint8_t *)ctx->scratch;
-    xor_copy(flipped, (const int8_t *)in.data, (int32_t)in.bytes, 0x80u);
+    pe_qs8_flip__scalar(flipped, (const int8_t *)in.data, (size_t)in.bytes, 0x80u);
     t.input = (const int8_t *)flipped;
     t.u8 = 1;
     t.a.filter_u8 = 1;

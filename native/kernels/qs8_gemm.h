@@ -53,14 +53,25 @@ typedef void (*pe_qs8_gemm_fn)(size_t mr, size_t nc, size_t kp, const uint8_t *a
                                int32_t act_max, int8_t *c, size_t c_stride,
     const int32_t *rowadd);
 
+/* The activation panel's copy: dst[i] = src[i] ^ flip for i < n (0x80: int8 x as the uint8
+ * x + 128 the microkernels read; 0: uint8 bytes as they are). dst and src are the same buffer
+ * (in place) or do not overlap. Every variant writes exactly dst[0 .. n). */
+typedef void (*pe_qs8_flip_fn)(uint8_t *dst, const int8_t *src, size_t n, uint8_t flip);
+
 /* A microkernel with its tile height, as the variant table names it; `fn1` (or NULL) computes a
-   single-row tile faster than fn with mr = 1 (drivers call it for a lone row). */
+   single-row tile faster than fn with mr = 1 (drivers call it for a lone row); `flip` (or NULL:
+   pe_qs8_flip__scalar) fills the panel with the vectors of the microkernel's ISA. */
 typedef struct {
   pe_qs8_gemm_fn fn;
   uint32_t mr;
   const char *name;
   pe_qs8_gemm_fn fn1;
+  pe_qs8_flip_fn flip;
 } pe_qs8_gemm_ukernel;
+
+void pe_qs8_flip__scalar(uint8_t *dst, const int8_t *src, size_t n, uint8_t flip);
+void pe_qs8_flip__avx2(uint8_t *dst, const int8_t *src, size_t n, uint8_t flip);
+void pe_qs8_flip__avx512(uint8_t *dst, const int8_t *src, size_t n, uint8_t flip);
 
 void pe_qs8_gemm_1x16c4__scalar(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                                 const int8_t *w, const int32_t *init, const int32_t *mult,

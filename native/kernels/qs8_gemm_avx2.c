@@ -134,3 +134,28 @@ void pe_qs8_gemm_1x16c4__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a,
     }
   }
 }
+
+/* The panel's flip copy (qs8_gemm.h), 32 bytes at a time. Copying (dst and src apart), the tail
+   is one overlapping vector or word ending at n (the bytes written twice get the same value); in
+   place, the last bytes go one by one, as in the scalar twin. */
+void pe_qs8_flip__avx2(uint8_t *dst, const int8_t *src, size_t n, uint8_t flip) {
+  const __m256i f = _mm256_set1_epi8((char)flip);
+  size_t i = 0;
+  if (n >= 32) {
+    for (; i + 32 <= n; i += 32)
+      _mm256_storeu_si256((__m256i *)(dst + i), _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(src + i)), f));
+    if (i == n) return;
+    if ((const void *)dst != (const void *)src) {
+      _mm256_storeu_si256((__m256i *)(dst + n - 32),
+                          _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(src + n - 32)), f));
+      return;
+    }
+  }
+  if (n - i >= 16 && (const void *)dst != (const void *)src) {
+    const __m128i f16 = _mm256_castsi256_si128(f);
+    _mm_storeu_si128((__m128i *)(dst + i), _mm_xor_si128(_mm_loadu_si128((const __m128i *)(src + i)), f16));
+    _mm_storeu_si128((__m128i *)(dst + n - 16), _mm_xor_si128(_mm_loadu_si128((const __m128i *)(src + n - 16)), f16));
+    return;
+  }
+  pe_qs8_flip__scalar(dst + i, src + i, n - i, flip);
+}

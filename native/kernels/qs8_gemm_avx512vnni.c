@@ -92,3 +92,19 @@ void pe_qs8_gemm_1x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8
       pe_requant16_avx512(c0, _mm512_loadu_si512((const void *)mult), _mm512_loadu_si512((const void *)shift),
                           _mm512_set1_epi32(output_offset), _mm512_set1_epi32(act_min), _mm512_set1_epi32(act_max)));
 }
+
+/* The panel's flip copy (qs8_gemm.h), 64 bytes at a time; copying, the tail is one overlapping
+   vector ending at n, as in pe_qs8_flip__avx2, which takes the rest (short runs, in place). No
+   masked stores: they are slow on some cores (Zen 4). */
+void pe_qs8_flip__avx512(uint8_t *dst, const int8_t *src, size_t n, uint8_t flip) {
+  const __m512i f = _mm512_set1_epi8((char)flip);
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    _mm512_storeu_si512((void *)(dst + i), _mm512_xor_si512(_mm512_loadu_si512((const void *)(src + i)), f));
+  if (i == n) return;
+  if (i > 0 && (const void *)dst != (const void *)src) {
+    _mm512_storeu_si512((void *)(dst + n - 64), _mm512_xor_si512(_mm512_loadu_si512((const void *)(src + n - 64)), f));
+    return;
+  }
+  pe_qs8_flip__avx2(dst + i, src + i, n - i, flip);
+}

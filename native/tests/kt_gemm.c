@@ -120,6 +120,59 @@ static void one_case(kt_state *s, const kt_variant *vs, int nv, int32_t oc, int3
   }
 }
 
+/* The panel's flip copies against the scalar twin: every length to 200 and a few long ones, copying
+   and in place, misaligned, with canaries on both sides. */
+static void kt_flip(kt_state *s) {
+  typedef struct {
+    const char *name;
+    pe_qs8_flip_fn fn;
+    uint32_t features;
+    const char *feature;
+  } flip_variant;
+  static const flip_variant vs[] = {
+#if PE_X86_KERNELS
+      {"pe_qs8_flip__avx2", pe_qs8_flip__avx2, PE_FEAT_AVX2, "avx2"},
+      {"pe_qs8_flip__avx512", pe_qs8_flip__avx512, PE_FEAT_AVX512, "avx512"},
+#endif
+      {NULL, NULL, 0, NULL}};
+  static int8_t src[1100];
+  static uint8_t ref[1100], got[1100];
+  char detail[120];
+  int v;
+  for (v = 0; vs[v].fn != NULL; ++v) {
+    size_t n;
+    if ((s->features & vs[v].features) != vs[v].features) {
+      kt_skip(s, vs[v].name, vs[v].feature);
+      continue;
+    }
+    for (n = 0; n <= 1030; n += n < 200 ? 1 : 83) {
+      const size_t off = 1 + kt_rand(s) % 31;
+      const uint8_t flip = kt_rand(s) % 4 == 0 ? 0u : 0x80u;
+      int inplace, ok;
+      size_t i;
+      for (i = 0; i < sizeof src; ++i) src[i] = (int8_t)kt_rand(s);
+      for (inplace = 0; inplace < 2; ++inplace) {
+        memset(ref, KT_CANARY, sizeof ref);
+        memset(got, KT_CANARY, sizeof got);
+        if (inplace) {
+          memcpy(ref + off, src + off, n);
+          memcpy(got + off, src + off, n);
+          pe_qs8_flip__scalar(ref + off, (const int8_t *)(ref + off), n, flip);
+          vs[v].fn(got + off, (const int8_t *)(got + off), n, flip);
+        } else {
+          pe_qs8_flip__scalar(ref + off, src + off, n, flip);
+          vs[v].fn(got + off, src + off, n, flip);
+        }
+        ok = memcmp(ref, got, sizeof ref) == 0;
+        for (i = 0; i < n && ok; ++i) ok = ref[off + i] == (uint8_t)((uint8_t)src[off + i] ^ flip);
+        sprintf(detail, "%s vs scalar: n %u offset %u flip 0x%02x %s", vs[v].name, (unsigned)n, (unsigned)off,
+                (unsigned)flip, inplace ? "in place" : "copy");
+        kt_check(s, ok, vs[v].name, detail);
+      }
+    }
+  }
+}
+
 void kt_gemm(kt_state *s) {
   static const int32_t ocs[] = {1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 63, 64, 65, 127, 129};
   static const int32_t ks[] = {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 33, 64, 127, 129, MAX_K};
@@ -157,4 +210,5 @@ void kt_gemm(kt_state *s) {
         if (ks[b] == MAX_K && mr % 3 != 1) continue; /* sample the large K */
         one_case(s, vs, nv, ocs[a], ks[b], mr);
       }
+  kt_flip(s);
 }
