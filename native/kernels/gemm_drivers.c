@@ -180,7 +180,10 @@ static void fill_conv_row(const gemm_task *t, int32_t b, int32_t oy, int32_t ox,
     xrow = t->x + ((size_t)b * t->in_h + iy) * t->in_w * t->in_c;
     if (inside_x) { /* the filter row's taps are one contiguous run of the input */
       const int8_t *src = xrow + (size_t)x0 * t->in_c;
-      t->flipfn(o, src, (size_t)run, t->flip);
+      if (run < 32)
+        pe_qs8_flip_inline(o, src, (size_t)run, t->flip);
+      else
+        t->flipfn(o, src, (size_t)run, t->flip);
       o += run;
       continue;
     }
@@ -253,7 +256,7 @@ static void gemm_item(void *task, uint32_t item, uint32_t thread) {
     if (t->u8)
       for (r = 0; r < nr; ++r) {
         uint8_t *c = (uint8_t *)t->out + (size_t)(r0 + r) * t->oc + c0;
-        t->flipfn(c, (const int8_t *)c, (size_t)nc, 0x80u);
+        pe_qs8_flip_inline(c, (const int8_t *)c, (size_t)nc, 0x80u);
       }
   }
 }

@@ -48,7 +48,60 @@ static inline __m128i pe_pack16_s8_avx2(__m256i lo, __m256i hi) {
 #endif
 
 #ifdef __AVX512F__
-/* 16 lanes. */
+/* 16 lanes, as one 64-bit step per lane. With P = (acc << left) * mult (exact, 64-bit) and the
+ * right shift r, TFLite's two roundings are one floor:
+ *   y = SRDHM = floor((P + 2^30) / 2^31)                        (as pe_requant8_avx2)
+ *   RoundingDivideByPOT(y, r) = floor((y + 2^(r-1) - [y < 0]) / 2^r)   for r >= 1 (y for r = 0):
+ *     the remainder is rounded up from 2^(r-1) for y >= 0 and from 2^(r-1) + 1 for y < 0 (ties
+ *     away from zero), and floor((floor(a / m) + b) / n) = floor((a + b m) / (m n)) for integer b,
+ * so the result is floor((P + C - [P < -2^30] D) / 2^(31 + r)), C = 2^30 + 2^(30+r) and D = 2^31
+ * for r >= 1, C = 2^30 and D = 0 for r = 0 ([y < 0] is [P + 2^30 < 0]). |P| < 2^62 and
+ * C < 2^62: no 64-bit overflow. Per 16 lanes: a shift, two multiplies, two compares, two adds,
+ * two masked subtracts, two arithmetic shifts and one merge, with every per-channel term
+ * (pe_rq16) computed once per block of channels. */
+typedef struct {
+  __m512i left;          /* max(shift, 0) per int32 lane */
+  __m512i mult_e, mult_o; /* the multipliers of the even lanes (low halves) and odd lanes */
+  __m512i c_e, c_o, d_e, d_o, s_e, s_o; /* C, D and 31 + r per 64-bit lane, even and odd */
+} pe_rq16;
+
+static inline pe_rq16 pe_rq16_prepare(__m512i mult, __m512i shift) {
+  const __m512i zero = _mm512_setzero_si512();
+  const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFll);
+  const __m512i right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
+  const __m512i r_e = _mm512_and_si512(right, lo32), r_o = _mm512_srli_epi64(right, 32);
+  const __m512i one = _mm512_set1_epi64(1), half = _mm512_set1_epi64(1ll << 30), d = _mm512_set1_epi64(1ll << 31);
+  const __mmask8 pe = _mm512_test_epi64_mask(r_e, r_e), po = _mm512_test_epi64_mask(r_o, r_o);
+  pe_rq16 q;
+  q.left = _mm512_max_epi32(shift, zero);
+  q.mult_e = mult;
+  q.mult_o = _mm512_srli_epi64(mult, 32);
+  q.c_e = _mm512_mask_add_epi64(half, pe, half, _mm512_sllv_epi64(one, _mm512_add_epi64(r_e, _mm512_set1_epi64(30))));
+  q.c_o = _mm512_mask_add_epi64(half, po, half, _mm512_sllv_epi64(one, _mm512_add_epi64(r_o, _mm512_set1_epi64(30))));
+  q.d_e = _mm512_maskz_mov_epi64(pe, d);
+  q.d_o = _mm512_maskz_mov_epi64(po, d);
+  q.s_e = _mm512_add_epi64(r_e, _mm512_set1_epi64(31));
+  q.s_o = _mm512_add_epi64(r_o, _mm512_set1_epi64(31));
+  return q;
+}
+
+/* MultiplyByQuantizedMultiplier(acc) + out_off per lane (int32 wrap-around), not clamped */
+static inline __m512i pe_rq16_apply(const pe_rq16 *q, __m512i acc, __m512i out_off) {
+  const __m512i neg = _mm512_set1_epi64(-(1ll << 30));
+  const __m512i x = _mm512_sllv_epi32(acc, q->left);
+  __m512i e = _mm512_mul_epi32(x, q->mult_e), o = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), q->mult_o);
+  const __mmask8 ne = _mm512_cmplt_epi64_mask(e, neg), no = _mm512_cmplt_epi64_mask(o, neg);
+  e = _mm512_add_epi64(e, q->c_e);
+  o = _mm512_add_epi64(o, q->c_o);
+  e = _mm512_srav_epi64(_mm512_mask_sub_epi64(e, ne, e, q->d_e), q->s_e);
+  o = _mm512_srav_epi64(_mm512_mask_sub_epi64(o, no, o, q->d_o), q->s_o);
+  /* the odd lanes' results from the low halves of o's 64-bit lanes */
+  e = _mm512_mask_shuffle_epi32(e, (__mmask16)0xAAAA, o, _MM_PERM_CDAB);
+  return _mm512_add_epi32(e, out_off);
+}
+
+/* 16 lanes with their own multipliers and shifts, the terms computed per call (per-element
+   multipliers; a loop over the same channels prepares them once: pe_rq16_prepare). */
 static inline __m512i pe_requant16_avx512(__m512i acc, __m512i mult, __m512i shift, __m512i out_off,
                                           __m512i vmin, __m512i vmax) {
   const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
@@ -72,6 +125,20 @@ static inline __m512i pe_requant16_avx512(__m512i acc, __m512i mult, __m512i shi
   q = _mm512_add_epi32(q, out_off);
   return _mm512_min_epi32(_mm512_max_epi32(q, vmin), vmax);
 }
+
+#ifdef __AVX512BW__
+/* Four rows of 16 requantized int32 lanes (pe_rq16_apply: offset added, not clamped) to int8,
+ * clamped to [vmin, vmax] (int8 in every byte): row j's 16 bytes in 128-bit lane j of the
+ * result. The saturating packs and the byte clamp give clamp(q, lo, hi) for any int32 q, since
+ * lo and hi are int8: saturation is monotone and leaves [-128, 127] alone. */
+static inline __m512i pe_pack4x16_s8(__m512i q0, __m512i q1, __m512i q2, __m512i q3, __m512i vmin,
+                                     __m512i vmax) {
+  /* packs work within 128-bit lanes: lane i of b holds channels 4i..4i+3 of q0, q1, q2, q3 */
+  const __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_min_epi8(_mm512_max_epi8(_mm512_permutexvar_epi32(order, b), vmin), vmax);
+}
+#endif
 #endif
 
 #endif

@@ -137,6 +137,7 @@ typedef struct {
   __m512i w[DW_MAX_TAPS]; /* 32 lanes: pair q in w[2q], w[2q + 1]; 16 lanes: w[q] */
   __m256i w8[DW_MAX_TAPS / 2];
   __m512i init[2], mult[2], shift[2];
+  pe_rq16 rq[2];                   /* the requantization's per-channel terms (pe_requant_x86.h) */
   __m256i init8, mult8, shift8;
   int8_t stage[DW_MAX_TAPS * DW_STAGE];
 } dw_block;
@@ -185,15 +186,17 @@ DW_INLINE void taps32x2(const int8_t *x, const int8_t *y, const ptrdiff_t *off, 
 DW_INLINE void store32(const pe_qs8_dw_args *p, const dw_block *b, __m512i l, __m512i h, __mmask32 m, int full,
                        int8_t *o) {
   const __m512i oofs = _mm512_set1_epi32(p->output_offset);
-  const __m512i vmin = _mm512_set1_epi32(p->act_min), vmax = _mm512_set1_epi32(p->act_max);
+  const __m256i vmin = _mm256_set1_epi8((char)p->act_min), vmax = _mm256_set1_epi8((char)p->act_max);
   const __m512i order = _mm512_setr_epi32(0, 4, 1, 5, 8, 12, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
   __m512i t;
   __m256i y;
-  l = pe_requant16_avx512(l, b->mult[0], b->shift[0], oofs, vmin, vmax);
-  h = pe_requant16_avx512(h, b->mult[1], b->shift[1], oofs, vmin, vmax);
-  /* int16 lanes [0-3 8-11 | 4-7 12-15 | 16-19 24-27 | 20-23 28-31], then bytes, then in order */
+  l = pe_rq16_apply(&b->rq[0], l, oofs);
+  h = pe_rq16_apply(&b->rq[1], h, oofs);
+  /* int16 lanes [0-3 8-11 | 4-7 12-15 | 16-19 24-27 | 20-23 28-31], then bytes, then in order;
+     the saturating packs and the byte clamp are the int32 clamp (act_min, act_max are int8) */
   t = _mm512_packs_epi32(l, h);
   y = _mm512_castsi512_si256(_mm512_permutexvar_epi32(order, _mm512_packs_epi16(t, t)));
+  y = _mm256_min_epi8(_mm256_max_epi8(y, vmin), vmax);
   if (full)
     _mm256_storeu_si256((__m256i *)o, y);
   else
@@ -266,6 +269,8 @@ static void block32(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32
   b->init[1] = _mm512_add_epi32(bh, _mm512_mullo_epi32(sh, voff));
   ld_i32x32(p->mult, c0, m, &b->mult[0], &b->mult[1]);
   ld_i32x32(p->shift, c0, m, &b->shift[0], &b->shift[1]);
+  b->rq[0] = pe_rq16_prepare(b->mult[0], b->shift[0]);
+  b->rq[1] = pe_rq16_prepare(b->mult[1], b->shift[1]);
   if (n == 32)
     row32(p, r, b, ox0, ox1, c0, m, 1, np, out);
   else
@@ -308,7 +313,7 @@ DW_INLINE void taps16x2(const int8_t *x, const int8_t *y, const ptrdiff_t *off, 
 DW_INLINE void store16(const pe_qs8_dw_args *p, const dw_block *b, __m512i acc, __mmask16 m, int8_t *o) {
   const __m512i oofs = _mm512_set1_epi32(p->output_offset);
   const __m512i vmin = _mm512_set1_epi32(p->act_min), vmax = _mm512_set1_epi32(p->act_max);
-  _mm_mask_storeu_epi8(o, m, _mm512_cvtepi32_epi8(pe_requant16_avx512(acc, b->mult[0], b->shift[0], oofs, vmin, vmax)));
+  _mm_mask_storeu_epi8(o, m, _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(pe_rq16_apply(&b->rq[0], acc, oofs), vmin), vmax)));
 }
 
 DW_INLINE void row16(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32_t ox0, int32_t ox1, int32_t c0,
@@ -362,6 +367,7 @@ static void block16(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32
   if (p->bias != NULL) b->init[0] = _mm512_add_epi32(b->init[0], _mm512_maskz_loadu_epi32(m, p->bias + c0));
   b->mult[0] = _mm512_maskz_loadu_epi32(m, p->mult + c0);
   b->shift[0] = _mm512_maskz_loadu_epi32(m, p->shift + c0);
+  b->rq[0] = pe_rq16_prepare(b->mult[0], b->shift[0]);
   row16(p, r, b, ox0, ox1, c0, m, np, out);
 }
 

@@ -28,6 +28,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define PE_GEMM_NR 16
 #define PE_GEMM_KR 4
@@ -145,5 +146,56 @@ void pe_qs8_gemm_4x16c4__mve(size_t mr, size_t nc, size_t kp, const uint8_t *a, 
 #define PE_GEMM_NEON_MR 1
 #define PE_GEMM_NEON_NAME "gemm_1x16c4__neon"
 #endif
+
+/* The scalar twin of the flip copies (pe_qs8_flip__scalar), inline for the drivers' short runs:
+   eight bytes at a time; copying (dst and src apart), a run of 4 or more bytes ends with an
+   overlapping word (the bytes it writes twice get the same value), so no byte loop runs for them;
+   in place (dst == src) the last bytes go one by one. */
+static inline void pe_qs8_flip_inline(uint8_t *dst, const int8_t *src, size_t len, uint8_t flip8) {
+  /* the 8-byte pattern from one 32-bit multiply (a 64-bit one is a libcall-sized sequence on
+     32-bit cores), built only where a word is copied: short runs (a 1-channel im2col's 3-byte
+     filter rows) take the byte loop alone */
+  const uint32_t flip32 = 0x01010101u * flip8;
+  const uint64_t flip = ((uint64_t)flip32 << 32) | flip32;
+  const size_t n = len;
+  size_t i = 0;
+  if (n < 4) {
+    for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ flip8);
+    return;
+  }
+  if ((const void *)dst == (const void *)src) {
+    for (; i + 8 <= n; i += 8) {
+      uint64_t v;
+      memcpy(&v, src + i, 8);
+      v ^= flip;
+      memcpy(dst + i, &v, 8);
+    }
+    for (; i < n; ++i) dst[i] = (uint8_t)((uint8_t)src[i] ^ flip8);
+    return;
+  }
+  if (n >= 8) {
+    uint64_t v;
+    for (; i + 8 <= n; i += 8) {
+      memcpy(&v, src + i, 8);
+      v ^= flip;
+      memcpy(dst + i, &v, 8);
+    }
+    if (i < n) {
+      memcpy(&v, src + n - 8, 8);
+      v ^= flip;
+      memcpy(dst + n - 8, &v, 8);
+    }
+    return;
+  }
+  {
+    uint32_t a, b;
+    memcpy(&a, src, 4);
+    memcpy(&b, src + n - 4, 4);
+    a ^= flip32;
+    b ^= flip32;
+    memcpy(dst, &a, 4);
+    memcpy(dst + n - 4, &b, 4);
+  }
+}
 
 #endif

@@ -11,6 +11,24 @@ static inline __m512i bcast4(const uint8_t *p) {
   return _mm512_set1_epi32(v);
 }
 
+/* Rows 0 .. min(mr, 4) - 1 of a pe_pack4x16_s8 result: row j from 128-bit lane j, nc bytes
+   (plain stores for all 16: masked stores are slow on some cores, Zen 4) */
+static inline void store_rows(int8_t *c, size_t c_stride, size_t mr, size_t nc, __mmask16 m, __m512i b) {
+  const __m128i r0 = _mm512_castsi512_si128(b), r1 = _mm512_extracti32x4_epi32(b, 1);
+  const __m128i r2 = _mm512_extracti32x4_epi32(b, 2), r3 = _mm512_extracti32x4_epi32(b, 3);
+  if (nc == 16) {
+    _mm_storeu_si128((__m128i *)c, r0);
+    if (mr > 1) _mm_storeu_si128((__m128i *)(c + c_stride), r1);
+    if (mr > 2) _mm_storeu_si128((__m128i *)(c + 2 * c_stride), r2);
+    if (mr > 3) _mm_storeu_si128((__m128i *)(c + 3 * c_stride), r3);
+    return;
+  }
+  _mm_mask_storeu_epi8(c, m, r0);
+  if (mr > 1) _mm_mask_storeu_epi8(c + c_stride, m, r1);
+  if (mr > 2) _mm_mask_storeu_epi8(c + 2 * c_stride, m, r2);
+  if (mr > 3) _mm_mask_storeu_epi8(c + 3 * c_stride, m, r3);
+}
+
 void pe_qs8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                                     const int8_t *w, const int32_t *init, const int32_t *mult,
                                     const int32_t *shift, int32_t output_offset, int32_t act_min,
@@ -25,7 +43,7 @@ void pe_qs8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8
   __m512i c0 = vinit, c1 = vinit, c2 = vinit, c3 = vinit, c4 = vinit, c5 = vinit, c6 = vinit, c7 = vinit;
   const __m512i vm = _mm512_loadu_si512((const void *)mult), vs = _mm512_loadu_si512((const void *)shift);
   const __m512i voff = _mm512_set1_epi32(output_offset);
-  const __m512i vmin = _mm512_set1_epi32(act_min), vmax = _mm512_set1_epi32(act_max);
+  const __m512i vmin = _mm512_set1_epi8((char)act_min), vmax = _mm512_set1_epi8((char)act_max);
   const __mmask16 store = (__mmask16)((1u << nc) - 1u);
   size_t k;
   for (k = 0; k < kp; k += 4, w += 64) {
@@ -49,19 +67,17 @@ void pe_qs8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8
     if (mr > 6) c6 = _mm512_add_epi32(c6, _mm512_set1_epi32(rowadd[6]));
     if (mr > 7) c7 = _mm512_add_epi32(c7, _mm512_set1_epi32(rowadd[7]));
   }
-#define PE_STORE_ROW(r, acc)                                                                    \
-  if (mr > r)                                                                                   \
-    _mm512_mask_cvtepi32_storeu_epi8(c + (r) * c_stride, store,                                 \
-                                     pe_requant16_avx512(acc, vm, vs, voff, vmin, vmax));
-  PE_STORE_ROW(0, c0)
-  PE_STORE_ROW(1, c1)
-  PE_STORE_ROW(2, c2)
-  PE_STORE_ROW(3, c3)
-  PE_STORE_ROW(4, c4)
-  PE_STORE_ROW(5, c5)
-  PE_STORE_ROW(6, c6)
-  PE_STORE_ROW(7, c7)
-#undef PE_STORE_ROW
+  {
+    const pe_rq16 q = pe_rq16_prepare(vm, vs);
+    const __m512i b0 = pe_pack4x16_s8(pe_rq16_apply(&q, c0, voff), pe_rq16_apply(&q, c1, voff),
+                                      pe_rq16_apply(&q, c2, voff), pe_rq16_apply(&q, c3, voff), vmin, vmax);
+    store_rows(c, c_stride, mr, nc, store, b0);
+    if (mr > 4) {
+      const __m512i b1 = pe_pack4x16_s8(pe_rq16_apply(&q, c4, voff), pe_rq16_apply(&q, c5, voff),
+                                        pe_rq16_apply(&q, c6, voff), pe_rq16_apply(&q, c7, voff), vmin, vmax);
+      store_rows(c + 4 * c_stride, c_stride, mr - 4, nc, store, b1);
+    }
+  }
 }
 
 /* One row x 16 channels: four independent accumulators over consecutive k-groups hide the

@@ -1,11 +1,12 @@
 /* int8 ADD/SUB microkernel, AVX-512: 16 elements per step in 16 int32 lanes,
- * the three rescales in exact vector form (pe_requant16_avx512), masked tail. */
+ * the three rescales in exact vector form (pe_rq16_apply), masked tail. */
 #include "pe_requant_x86.h"
 #include "qs8_vadd.h"
 
 /* TFLite's ADD/SUB constants, broadcast once per call */
 typedef struct {
-  __m512i aoff, boff, amul, ash, bmul, bsh, omul, osh, ooff, vmin, vmax, zero, imin, imax;
+  __m512i aoff, boff, ooff, vmin, vmax, zero;
+  pe_rq16 ra, rb, ro; /* the three rescales' terms */
   __m128i ls;
   int32_t sign;
 } vadd_consts;
@@ -15,18 +16,13 @@ static inline vadd_consts vadd_setup(const pe_qs8_vadd_params *p) {
   c.aoff = _mm512_set1_epi32(p->a_offset);
   c.boff = _mm512_set1_epi32(p->b_offset);
   c.ls = _mm_cvtsi32_si128(p->left_shift);
-  c.amul = _mm512_set1_epi32(p->a_mult);
-  c.ash = _mm512_set1_epi32(p->a_shift);
-  c.bmul = _mm512_set1_epi32(p->b_mult);
-  c.bsh = _mm512_set1_epi32(p->b_shift);
-  c.omul = _mm512_set1_epi32(p->out_mult);
-  c.osh = _mm512_set1_epi32(p->out_shift);
+  c.ra = pe_rq16_prepare(_mm512_set1_epi32(p->a_mult), _mm512_set1_epi32(p->a_shift));
+  c.rb = pe_rq16_prepare(_mm512_set1_epi32(p->b_mult), _mm512_set1_epi32(p->b_shift));
+  c.ro = pe_rq16_prepare(_mm512_set1_epi32(p->out_mult), _mm512_set1_epi32(p->out_shift));
   c.ooff = _mm512_set1_epi32(p->out_offset);
   c.vmin = _mm512_set1_epi32(p->act_min);
   c.vmax = _mm512_set1_epi32(p->act_max);
   c.zero = _mm512_setzero_si512();
-  c.imin = _mm512_set1_epi32(INT32_MIN);
-  c.imax = _mm512_set1_epi32(INT32_MAX);
   c.sign = p->sign;
   return c;
 }
@@ -35,10 +31,10 @@ static inline vadd_consts vadd_setup(const pe_qs8_vadd_params *p) {
 static inline __m512i vadd_lanes(const vadd_consts *c, __m512i a, __m512i b) {
   const __m512i x = _mm512_sll_epi32(_mm512_add_epi32(a, c->aoff), c->ls);
   const __m512i y = _mm512_sll_epi32(_mm512_add_epi32(b, c->boff), c->ls);
-  const __m512i s1 = pe_requant16_avx512(x, c->amul, c->ash, c->zero, c->imin, c->imax);
-  const __m512i s2 = pe_requant16_avx512(y, c->bmul, c->bsh, c->zero, c->imin, c->imax);
+  const __m512i s1 = pe_rq16_apply(&c->ra, x, c->zero);
+  const __m512i s2 = pe_rq16_apply(&c->rb, y, c->zero);
   const __m512i raw = c->sign > 0 ? _mm512_add_epi32(s1, s2) : _mm512_sub_epi32(s1, s2);
-  return pe_requant16_avx512(raw, c->omul, c->osh, c->ooff, c->vmin, c->vmax);
+  return _mm512_min_epi32(_mm512_max_epi32(pe_rq16_apply(&c->ro, raw, c->ooff), c->vmin), c->vmax);
 }
 
 static inline __mmask16 tail_mask(size_t cnt) {

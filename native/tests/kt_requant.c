@@ -85,4 +85,38 @@ void kt_requant(kt_state *s) {
         kt_check(s, memcmp(got_, ref_, n + 1) == 0, vs[v].name, detail);
       }
     }
+  /* Rounding ties and their neighbours: accumulators whose doubling high product lands on
+     q * 2^r + 2^(r-1) + {-1, 0, 1}, both signs, q inside the int8 range (random accumulators
+     almost never do, and clamp what they reach). With mult = 2^30 the high product of x is
+     floor((x + 1) / 2), so every target is hit exactly; other multipliers land near it. */
+  for (shift = -31; shift <= 0; ++shift) {
+    const int r = -shift;
+    int ok;
+    for (i = 0; i < N; ++i) {
+      const int64_t lim = r >= 24 ? 2 : (int64_t)1 << (31 - r < 8 ? 31 - r : 8);
+      const int64_t q = (int64_t)kt_range(s, -(int32_t)lim, (int32_t)lim - 1);
+      int64_t y = q * ((int64_t)1 << r) + (r > 0 ? ((int64_t)1 << (r - 1)) : 0) + kt_range(s, -1, 1), x;
+      if (y > INT32_MAX / 2) y = INT32_MAX / 2;
+      if (y < INT32_MIN / 2) y = INT32_MIN / 2;
+      mult_[i] = i % 2 ? (1 << 30) : (int32_t)(0x40000000u + kt_rand(s) % 0x40000000u);
+      x = i % 2 ? 2 * y - (int64_t)(kt_rand(s) % 2) : (int64_t)((double)y * 2147483648.0 / (double)mult_[i]);
+      acc_[i] = (int32_t)(x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : x);
+      shift_[i] = shift;
+    }
+    memset(ref_, KT_CANARY, sizeof ref_);
+    pe_qs8_requant__scalar(N, acc_, mult_, shift_, 0, -128, 127, ref_);
+    ok = 1;
+    for (i = 0; i < N && ok; ++i) {
+      const int32_t f = formula(acc_[i], mult_[i], shift_[i]);
+      ok = ref_[i] == (int8_t)(f < -128 ? -128 : (f > 127 ? 127 : f));
+    }
+    sprintf(detail, "ties: shift %d", shift);
+    kt_check(s, ok, "requant scalar twin vs gemmlowp formula", detail);
+    for (v = 1; v < nv; ++v) {
+      if ((s->features & vs[v].features) != vs[v].features) continue;
+      memset(got_, KT_CANARY, sizeof got_);
+      vs[v].fn(N, acc_, mult_, shift_, 0, -128, 127, got_);
+      kt_check(s, memcmp(got_, ref_, N + 1) == 0, vs[v].name, detail);
+    }
+  }
 }
