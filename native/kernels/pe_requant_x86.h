@@ -57,15 +57,22 @@ static inline __m128i pe_pack16_s8_avx2(__m256i lo, __m256i hi) {
  * so the result is floor((P + C - [P < -2^30] D) / 2^(31 + r)), C = 2^30 + 2^(30+r) and D = 2^31
  * for r >= 1, C = 2^30 and D = 0 for r = 0 ([y < 0] is [P + 2^30 < 0]). |P| < 2^62 and
  * C < 2^62: no 64-bit overflow. Per 16 lanes: a shift, two multiplies, two compares, two adds,
- * two masked subtracts, two arithmetic shifts and one merge, with every per-channel term
- * (pe_rq16) computed once per block of channels. */
+ * two masked subtracts, two arithmetic shifts and one merge (the left shift and the offset
+ * add only where needed), with every per-channel term (pe_rq16) computed once per block. */
 typedef struct {
   __m512i left;          /* max(shift, 0) per int32 lane */
   __m512i mult_e, mult_o; /* the multipliers of the even lanes (low halves) and odd lanes */
   __m512i c_e, c_o, d_e, d_o, s_e, s_o; /* C, D and 31 + r per 64-bit lane, even and odd */
+  __m512i off;           /* the output offset, when not folded into C */
+  int left_any;          /* some lane shifts left */
+  int off_folded;        /* C includes off * 2^(31 + r) */
 } pe_rq16;
 
-static inline pe_rq16 pe_rq16_prepare(__m512i mult, __m512i shift) {
+/* The output offset folds into C as off * 2^(31 + r) when every lane has r <= 22 and
+   |off| <= 128 (an int8 zero point; INT32_MIN's absolute value is itself, above 128): then
+   |P| + C + |off| 2^(31 + r) < 2^62 + 2^61 + 2^61 stays inside int64, and the low 32 bits of
+   the 64-bit result are q + off with int32 wrap-around, as TFLite adds it. */
+static inline pe_rq16 pe_rq16_prepare(__m512i mult, __m512i shift, __m512i out_off) {
   const __m512i zero = _mm512_setzero_si512();
   const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFll);
   const __m512i right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
@@ -74,6 +81,7 @@ static inline pe_rq16 pe_rq16_prepare(__m512i mult, __m512i shift) {
   const __mmask8 pe = _mm512_test_epi64_mask(r_e, r_e), po = _mm512_test_epi64_mask(r_o, r_o);
   pe_rq16 q;
   q.left = _mm512_max_epi32(shift, zero);
+  q.left_any = _mm512_test_epi32_mask(q.left, q.left) != 0;
   q.mult_e = mult;
   q.mult_o = _mm512_srli_epi64(mult, 32);
   q.c_e = _mm512_mask_add_epi64(half, pe, half, _mm512_sllv_epi64(one, _mm512_add_epi64(r_e, _mm512_set1_epi64(30))));
@@ -82,13 +90,23 @@ static inline pe_rq16 pe_rq16_prepare(__m512i mult, __m512i shift) {
   q.d_o = _mm512_maskz_mov_epi64(po, d);
   q.s_e = _mm512_add_epi64(r_e, _mm512_set1_epi64(31));
   q.s_o = _mm512_add_epi64(r_o, _mm512_set1_epi64(31));
+  q.off = out_off;
+  q.off_folded = _mm512_cmpgt_epi32_mask(right, _mm512_set1_epi32(22)) == 0 &&
+                 _mm512_cmpgt_epu32_mask(_mm512_abs_epi32(out_off), _mm512_set1_epi32(128)) == 0;
+  if (q.off_folded) {
+    const __m512i off_e = _mm512_srai_epi64(_mm512_slli_epi64(out_off, 32), 32); /* sign-extended */
+    const __m512i off_o = _mm512_srai_epi64(out_off, 32);
+    q.c_e = _mm512_add_epi64(q.c_e, _mm512_sllv_epi64(off_e, q.s_e));
+    q.c_o = _mm512_add_epi64(q.c_o, _mm512_sllv_epi64(off_o, q.s_o));
+  }
   return q;
 }
 
-/* MultiplyByQuantizedMultiplier(acc) + out_off per lane (int32 wrap-around), not clamped */
-static inline __m512i pe_rq16_apply(const pe_rq16 *q, __m512i acc, __m512i out_off) {
+/* MultiplyByQuantizedMultiplier(acc) + the output offset per lane (int32 wrap-around), not
+   clamped */
+static inline __m512i pe_rq16_apply(const pe_rq16 *q, __m512i acc) {
   const __m512i neg = _mm512_set1_epi64(-(1ll << 30));
-  const __m512i x = _mm512_sllv_epi32(acc, q->left);
+  const __m512i x = q->left_any ? _mm512_sllv_epi32(acc, q->left) : acc;
   __m512i e = _mm512_mul_epi32(x, q->mult_e), o = _mm512_mul_epi32(_mm512_srli_epi64(x, 32), q->mult_o);
   const __mmask8 ne = _mm512_cmplt_epi64_mask(e, neg), no = _mm512_cmplt_epi64_mask(o, neg);
   e = _mm512_add_epi64(e, q->c_e);
@@ -97,7 +115,7 @@ static inline __m512i pe_rq16_apply(const pe_rq16 *q, __m512i acc, __m512i out_o
   o = _mm512_srav_epi64(_mm512_mask_sub_epi64(o, no, o, q->d_o), q->s_o);
   /* the odd lanes' results from the low halves of o's 64-bit lanes */
   e = _mm512_mask_shuffle_epi32(e, (__mmask16)0xAAAA, o, _MM_PERM_CDAB);
-  return _mm512_add_epi32(e, out_off);
+  return q->off_folded ? e : _mm512_add_epi32(e, q->off);
 }
 
 /* 16 lanes with their own multipliers and shifts, the terms computed per call (per-element

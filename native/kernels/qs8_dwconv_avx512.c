@@ -185,13 +185,12 @@ DW_INLINE void taps32x2(const int8_t *x, const int8_t *y, const ptrdiff_t *off, 
 
 DW_INLINE void store32(const pe_qs8_dw_args *p, const dw_block *b, __m512i l, __m512i h, __mmask32 m, int full,
                        int8_t *o) {
-  const __m512i oofs = _mm512_set1_epi32(p->output_offset);
   const __m256i vmin = _mm256_set1_epi8((char)p->act_min), vmax = _mm256_set1_epi8((char)p->act_max);
   const __m512i order = _mm512_setr_epi32(0, 4, 1, 5, 8, 12, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
   __m512i t;
   __m256i y;
-  l = pe_rq16_apply(&b->rq[0], l, oofs);
-  h = pe_rq16_apply(&b->rq[1], h, oofs);
+  l = pe_rq16_apply(&b->rq[0], l);
+  h = pe_rq16_apply(&b->rq[1], h);
   /* int16 lanes [0-3 8-11 | 4-7 12-15 | 16-19 24-27 | 20-23 28-31], then bytes, then in order;
      the saturating packs and the byte clamp are the int32 clamp (act_min, act_max are int8) */
   t = _mm512_packs_epi32(l, h);
@@ -269,8 +268,8 @@ static void block32(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32
   b->init[1] = _mm512_add_epi32(bh, _mm512_mullo_epi32(sh, voff));
   ld_i32x32(p->mult, c0, m, &b->mult[0], &b->mult[1]);
   ld_i32x32(p->shift, c0, m, &b->shift[0], &b->shift[1]);
-  b->rq[0] = pe_rq16_prepare(b->mult[0], b->shift[0]);
-  b->rq[1] = pe_rq16_prepare(b->mult[1], b->shift[1]);
+  b->rq[0] = pe_rq16_prepare(b->mult[0], b->shift[0], _mm512_set1_epi32(p->output_offset));
+  b->rq[1] = pe_rq16_prepare(b->mult[1], b->shift[1], _mm512_set1_epi32(p->output_offset));
   if (n == 32)
     row32(p, r, b, ox0, ox1, c0, m, 1, np, out);
   else
@@ -311,9 +310,8 @@ DW_INLINE void taps16x2(const int8_t *x, const int8_t *y, const ptrdiff_t *off, 
 }
 
 DW_INLINE void store16(const pe_qs8_dw_args *p, const dw_block *b, __m512i acc, __mmask16 m, int8_t *o) {
-  const __m512i oofs = _mm512_set1_epi32(p->output_offset);
   const __m512i vmin = _mm512_set1_epi32(p->act_min), vmax = _mm512_set1_epi32(p->act_max);
-  _mm_mask_storeu_epi8(o, m, _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(pe_rq16_apply(&b->rq[0], acc, oofs), vmin), vmax)));
+  _mm_mask_storeu_epi8(o, m, _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(pe_rq16_apply(&b->rq[0], acc), vmin), vmax)));
 }
 
 DW_INLINE void row16(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32_t ox0, int32_t ox1, int32_t c0,
@@ -367,7 +365,7 @@ static void block16(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32
   if (p->bias != NULL) b->init[0] = _mm512_add_epi32(b->init[0], _mm512_maskz_loadu_epi32(m, p->bias + c0));
   b->mult[0] = _mm512_maskz_loadu_epi32(m, p->mult + c0);
   b->shift[0] = _mm512_maskz_loadu_epi32(m, p->shift + c0);
-  b->rq[0] = pe_rq16_prepare(b->mult[0], b->shift[0]);
+  b->rq[0] = pe_rq16_prepare(b->mult[0], b->shift[0], _mm512_set1_epi32(p->output_offset));
   row16(p, r, b, ox0, ox1, c0, m, np, out);
 }
 

@@ -68,13 +68,13 @@ void pe_qs8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8
     if (mr > 7) c7 = _mm512_add_epi32(c7, _mm512_set1_epi32(rowadd[7]));
   }
   {
-    const pe_rq16 q = pe_rq16_prepare(vm, vs);
-    const __m512i b0 = pe_pack4x16_s8(pe_rq16_apply(&q, c0, voff), pe_rq16_apply(&q, c1, voff),
-                                      pe_rq16_apply(&q, c2, voff), pe_rq16_apply(&q, c3, voff), vmin, vmax);
+    const pe_rq16 q = pe_rq16_prepare(vm, vs, voff);
+    const __m512i b0 = pe_pack4x16_s8(pe_rq16_apply(&q, c0), pe_rq16_apply(&q, c1),
+                                      pe_rq16_apply(&q, c2), pe_rq16_apply(&q, c3), vmin, vmax);
     store_rows(c, c_stride, mr, nc, store, b0);
     if (mr > 4) {
-      const __m512i b1 = pe_pack4x16_s8(pe_rq16_apply(&q, c4, voff), pe_rq16_apply(&q, c5, voff),
-                                        pe_rq16_apply(&q, c6, voff), pe_rq16_apply(&q, c7, voff), vmin, vmax);
+      const __m512i b1 = pe_pack4x16_s8(pe_rq16_apply(&q, c4), pe_rq16_apply(&q, c5),
+                                        pe_rq16_apply(&q, c6), pe_rq16_apply(&q, c7), vmin, vmax);
       store_rows(c + 4 * c_stride, c_stride, mr - 4, nc, store, b1);
     }
   }

@@ -1,4 +1,6 @@
-/* Requantize-and-store, AVX-512: 16 lanes of pe_requant16_avx512, masked tail. */
+/* Requantize-and-store, AVX-512: 16 lanes of pe_rq16_prepare + pe_rq16_apply (the form the GEMM,
+ * depthwise and ADD kernels use, so that the requantization test's every-shift and rounding-tie
+ * cases check it), masked tail. */
 #include "pe_requant_x86.h"
 #include "qs8_requant.h"
 
@@ -10,8 +12,9 @@ void pe_qs8_requant_16x__avx512(size_t n, const int32_t *acc, const int32_t *mul
   for (; i < n; i += 16) {
     const size_t cnt = n - i < 16 ? n - i : 16;
     const __mmask16 m = (__mmask16)(cnt == 16 ? 0xFFFFu : (1u << cnt) - 1u);
-    const __m512i r = pe_requant16_avx512(_mm512_maskz_loadu_epi32(m, acc + i), _mm512_maskz_loadu_epi32(m, mult + i),
-                                          _mm512_maskz_loadu_epi32(m, shift + i), voff, vmin, vmax);
+    const pe_rq16 q =
+        pe_rq16_prepare(_mm512_maskz_loadu_epi32(m, mult + i), _mm512_maskz_loadu_epi32(m, shift + i), voff);
+    const __m512i r = _mm512_min_epi32(_mm512_max_epi32(pe_rq16_apply(&q, _mm512_maskz_loadu_epi32(m, acc + i)), vmin), vmax);
     _mm_mask_storeu_epi8(out + i, m, _mm512_cvtepi32_epi8(r));
   }
 }

@@ -16,9 +16,9 @@ static inline vadd_consts vadd_setup(const pe_qs8_vadd_params *p) {
   c.aoff = _mm512_set1_epi32(p->a_offset);
   c.boff = _mm512_set1_epi32(p->b_offset);
   c.ls = _mm_cvtsi32_si128(p->left_shift);
-  c.ra = pe_rq16_prepare(_mm512_set1_epi32(p->a_mult), _mm512_set1_epi32(p->a_shift));
-  c.rb = pe_rq16_prepare(_mm512_set1_epi32(p->b_mult), _mm512_set1_epi32(p->b_shift));
-  c.ro = pe_rq16_prepare(_mm512_set1_epi32(p->out_mult), _mm512_set1_epi32(p->out_shift));
+  c.ra = pe_rq16_prepare(_mm512_set1_epi32(p->a_mult), _mm512_set1_epi32(p->a_shift), _mm512_setzero_si512());
+  c.rb = pe_rq16_prepare(_mm512_set1_epi32(p->b_mult), _mm512_set1_epi32(p->b_shift), _mm512_setzero_si512());
+  c.ro = pe_rq16_prepare(_mm512_set1_epi32(p->out_mult), _mm512_set1_epi32(p->out_shift), _mm512_set1_epi32(p->out_offset));
   c.ooff = _mm512_set1_epi32(p->out_offset);
   c.vmin = _mm512_set1_epi32(p->act_min);
   c.vmax = _mm512_set1_epi32(p->act_max);
@@ -31,10 +31,10 @@ static inline vadd_consts vadd_setup(const pe_qs8_vadd_params *p) {
 static inline __m512i vadd_lanes(const vadd_consts *c, __m512i a, __m512i b) {
   const __m512i x = _mm512_sll_epi32(_mm512_add_epi32(a, c->aoff), c->ls);
   const __m512i y = _mm512_sll_epi32(_mm512_add_epi32(b, c->boff), c->ls);
-  const __m512i s1 = pe_rq16_apply(&c->ra, x, c->zero);
-  const __m512i s2 = pe_rq16_apply(&c->rb, y, c->zero);
+  const __m512i s1 = pe_rq16_apply(&c->ra, x);
+  const __m512i s2 = pe_rq16_apply(&c->rb, y);
   const __m512i raw = c->sign > 0 ? _mm512_add_epi32(s1, s2) : _mm512_sub_epi32(s1, s2);
-  return _mm512_min_epi32(_mm512_max_epi32(pe_rq16_apply(&c->ro, raw, c->ooff), c->vmin), c->vmax);
+  return _mm512_min_epi32(_mm512_max_epi32(pe_rq16_apply(&c->ro, raw), c->vmin), c->vmax);
 }
 
 static inline __mmask16 tail_mask(size_t cnt) {
