@@ -276,6 +276,98 @@ static void block32(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32
     row32(p, r, b, ox0, ox1, c0, m, 0, np, out);
 }
 
+/* 3x3, stride 1 across, dilation 1, 32 channels: every input column is widened once and slides
+ * through the window of the three output pixels that read it, instead of once per tap. Rows 0
+ * and 1 of a column are int16 pairs (one multiply-add per 32 channels covers both), row 2 is
+ * paired with zero; the weights are paired the same way (the zero point's byte beside row 2's:
+ * weight 0 after widening). Taps outside the input read the input zero point, whose term is 0,
+ * so the start value holds all nine taps and the borders need no other path. Same lanes as
+ * taps32: l holds channels [0-7, 16-23], h [8-15, 24-31]. */
+DW_INLINE void col32(const int8_t *a0, const int8_t *a1, const int8_t *a2, __m512i c[4]) {
+  const __m256i a = _mm256_loadu_si256((const __m256i *)a0), b = _mm256_loadu_si256((const __m256i *)a1);
+  const __m256i d = _mm256_loadu_si256((const __m256i *)a2), z = _mm256_setzero_si256();
+  c[0] = _mm512_cvtepi8_epi16(_mm256_unpacklo_epi8(a, b));
+  c[1] = _mm512_cvtepi8_epi16(_mm256_unpackhi_epi8(a, b));
+  c[2] = _mm512_cvtepi8_epi16(_mm256_unpacklo_epi8(d, z));
+  c[3] = _mm512_cvtepi8_epi16(_mm256_unpackhi_epi8(d, z));
+}
+
+DW_INLINE void mac_col(__m512i *l, __m512i *h, const __m512i c[4], const __m512i *w) {
+  *l = PE_DW_MAC512(PE_DW_MAC512(*l, c[0], w[0]), c[2], w[2]);
+  *h = PE_DW_MAC512(PE_DW_MAC512(*h, c[1], w[1]), c[3], w[3]);
+}
+
+static void block32_3x3s1(const pe_qs8_dw_args *p, int32_t oy, dw_block *b, int32_t ox0, int32_t ox1, int32_t c0,
+                          int8_t *out) {
+  const ptrdiff_t ch = p->channels, rs = (ptrdiff_t)p->in_w * ch;
+  const int32_t y0 = oy * p->stride_h - p->pad_h;
+  const __m256i zw = _mm256_set1_epi8((char)p->filter_zp);
+  const __m512i ones = _mm512_set1_epi16(1), voff = _mm512_set1_epi32(p->input_offset);
+  const int8_t *zpb = b->stage;
+  const int8_t *row[3];
+  ptrdiff_t cs[3];
+  __m512i w[12], zc[4], ca[4], cb[4], cc[4], sl = _mm512_setzero_si512(), sh = sl, bl, bh, mult[2], shift[2];
+  int32_t fx, fy, ox, j;
+  _mm256_storeu_si256((__m256i *)b->stage, _mm256_set1_epi8((char)(int8_t)-p->input_offset));
+  for (fy = 0; fy < 3; ++fy) { /* a row outside the input: the zero point in every column */
+    const int32_t iy = y0 + fy;
+    row[fy] = iy >= 0 && iy < p->in_h ? p->input + (ptrdiff_t)iy * rs + c0 : zpb;
+    cs[fy] = iy >= 0 && iy < p->in_h ? ch : 0;
+  }
+  for (fx = 0; fx < 3; ++fx) {
+    const __m256i w0 = _mm256_loadu_si256((const __m256i *)(p->filter + (size_t)fx * ch + c0));
+    const __m256i w1 = _mm256_loadu_si256((const __m256i *)(p->filter + (size_t)(3 + fx) * ch + c0));
+    const __m256i w2 = _mm256_loadu_si256((const __m256i *)(p->filter + (size_t)(6 + fx) * ch + c0));
+    w[4 * fx + 0] = widen_w32(p, _mm256_unpacklo_epi8(w0, w1));
+    w[4 * fx + 1] = widen_w32(p, _mm256_unpackhi_epi8(w0, w1));
+    w[4 * fx + 2] = widen_w32(p, _mm256_unpacklo_epi8(w2, zw));
+    w[4 * fx + 3] = widen_w32(p, _mm256_unpackhi_epi8(w2, zw));
+    sl = _mm512_add_epi32(sl, _mm512_add_epi32(_mm512_madd_epi16(w[4 * fx], ones), _mm512_madd_epi16(w[4 * fx + 2], ones)));
+    sh = _mm512_add_epi32(sh, _mm512_add_epi32(_mm512_madd_epi16(w[4 * fx + 1], ones),
+                                               _mm512_madd_epi16(w[4 * fx + 3], ones)));
+  }
+  ld_i32x32(p->bias, c0, 0xFFFFFFFFu, &bl, &bh);
+  b->init[0] = _mm512_add_epi32(bl, _mm512_mullo_epi32(sl, voff));
+  b->init[1] = _mm512_add_epi32(bh, _mm512_mullo_epi32(sh, voff));
+  ld_i32x32(p->mult, c0, 0xFFFFFFFFu, &mult[0], &mult[1]);
+  ld_i32x32(p->shift, c0, 0xFFFFFFFFu, &shift[0], &shift[1]);
+  b->rq[0] = pe_rq16_prepare(mult[0], shift[0], _mm512_set1_epi32(p->output_offset));
+  b->rq[1] = pe_rq16_prepare(mult[1], shift[1], _mm512_set1_epi32(p->output_offset));
+  col32(zpb, zpb, zpb, zc);
+#define PE_DW_COL(ix, c)                                                                                         \
+  do {                                                                                                           \
+    const int32_t ix_ = (ix);                                                                                    \
+    if (ix_ >= 0 && ix_ < p->in_w)                                                                               \
+      col32(row[0] + ix_ * cs[0], row[1] + ix_ * cs[1], row[2] + ix_ * cs[2], c);                                \
+    else                                                                                                         \
+      for (j = 0; j < 4; ++j) (c)[j] = zc[j];                                                                    \
+  } while (0)
+  /* output ox reads columns ox - pad_w + 0, 1, 2: the window's three column buffers take turns
+     (unrolled by three, so that no column is copied) */
+#define PE_DW_PX(c_0, c_1, c_2)                                                                                  \
+  do {                                                                                                           \
+    __m512i l = b->init[0], h = b->init[1];                                                                      \
+    PE_DW_COL(ox - p->pad_w + 2, c_2);                                                                           \
+    mac_col(&l, &h, c_0, w);                                                                                     \
+    mac_col(&l, &h, c_1, w + 4);                                                                                 \
+    mac_col(&l, &h, c_2, w + 8);                                                                                 \
+    store32(p, b, l, h, 0, 1, out + (size_t)(ox - ox0) * ch + c0);                                              \
+    ++ox;                                                                                                        \
+  } while (0)
+  PE_DW_COL(ox0 - p->pad_w, ca);
+  PE_DW_COL(ox0 - p->pad_w + 1, cb);
+  ox = ox0;
+  for (; ox + 3 <= ox1;) {
+    PE_DW_PX(ca, cb, cc);
+    PE_DW_PX(cb, cc, ca);
+    PE_DW_PX(cc, ca, cb);
+  }
+  if (ox < ox1) PE_DW_PX(ca, cb, cc);
+  if (ox < ox1) PE_DW_PX(cb, cc, ca);
+#undef PE_DW_PX
+#undef PE_DW_COL
+}
+
 /* ---------------------------------------------------------------- 16 channels */
 
 /* taps a, b of 16 channels as the int16 pairs (a0 b0 a1 b1 ... a15 b15) */
@@ -483,7 +575,10 @@ void PE_DW_ROW(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int32_t ox1, in
     return;
   }
   row_setup(p, oy, &r);
-  for (c0 = 0; c0 + 32 <= ch; c0 += 32) block32(p, &r, &b, ox0, ox1, c0, 32, out);
+  if (p->kh == 3 && p->kw == 3 && p->stride_w == 1 && p->dilation_w == 1 && p->dilation_h == 1)
+    for (c0 = 0; c0 + 32 <= ch; c0 += 32) block32_3x3s1(p, oy, &b, ox0, ox1, c0, out);
+  else
+    for (c0 = 0; c0 + 32 <= ch; c0 += 32) block32(p, &r, &b, ox0, ox1, c0, 32, out);
   if (ch - c0 > 16)
     block32(p, &r, &b, ox0, ox1, c0, ch - c0, out);
   else if (ch - c0 > 8)
