@@ -13,6 +13,8 @@
 #define PE_REQUANT_X86_H
 
 #include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __AVX2__
 /* 8 lanes. */
@@ -155,6 +157,48 @@ static inline __m512i pe_pack4x16_s8(__m512i q0, __m512i q1, __m512i q2, __m512i
   const __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(q0, q1), _mm512_packs_epi32(q2, q3));
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   return _mm512_min_epi8(_mm512_max_epi8(_mm512_permutexvar_epi32(order, b), vmin), vmax);
+}
+
+/* Rows 0 .. min(mr, 4) - 1 of a pe_pack4x16_s8 result: row j from 128-bit lane j, nc bytes
+   (plain stores for all 16: masked stores are slow on some cores, Zen 4) */
+static inline void pe_store4x16_s8(int8_t *c, size_t c_stride, size_t mr, size_t nc, __m512i b) {
+  const __mmask16 m = (__mmask16)((1u << nc) - 1u);
+  const __m128i r0 = _mm512_castsi512_si128(b), r1 = _mm512_extracti32x4_epi32(b, 1);
+  const __m128i r2 = _mm512_extracti32x4_epi32(b, 2), r3 = _mm512_extracti32x4_epi32(b, 3);
+  if (nc == 16) {
+    _mm_storeu_si128((__m128i *)c, r0);
+    if (mr > 1) _mm_storeu_si128((__m128i *)(c + c_stride), r1);
+    if (mr > 2) _mm_storeu_si128((__m128i *)(c + 2 * c_stride), r2);
+    if (mr > 3) _mm_storeu_si128((__m128i *)(c + 3 * c_stride), r3);
+    return;
+  }
+  _mm_mask_storeu_epi8(c, m, r0);
+  if (mr > 1) _mm_mask_storeu_epi8(c + c_stride, m, r1);
+  if (mr > 2) _mm_mask_storeu_epi8(c + 2 * c_stride, m, r2);
+  if (mr > 3) _mm_mask_storeu_epi8(c + 3 * c_stride, m, r3);
+}
+
+/* The end of an 8-row x 16-channel GEMM tile (qs8_gemm.h's contract): the rows' rowadd terms
+   (uint8 weights; NULL: none), requantization with the block's 16 multipliers and shifts, and
+   rows 0 .. mr - 1 stored, nc bytes each. */
+static inline void pe_gemm_tail8x16_avx512(__m512i acc[8], size_t mr, size_t nc, const int32_t *mult,
+                                          const int32_t *shift, int32_t output_offset, int32_t act_min,
+                                          int32_t act_max, const int32_t *rowadd, int8_t *c, size_t c_stride) {
+  const __m512i vmin = _mm512_set1_epi8((char)act_min), vmax = _mm512_set1_epi8((char)act_max);
+  pe_rq16 q;
+  size_t r;
+  if (rowadd != NULL)
+    for (r = 0; r < 8; ++r)
+      if (r < mr) acc[r] = _mm512_add_epi32(acc[r], _mm512_set1_epi32(rowadd[r]));
+  q = pe_rq16_prepare(_mm512_loadu_si512((const void *)mult), _mm512_loadu_si512((const void *)shift),
+                      _mm512_set1_epi32(output_offset));
+  pe_store4x16_s8(c, c_stride, mr, nc,
+                  pe_pack4x16_s8(pe_rq16_apply(&q, acc[0]), pe_rq16_apply(&q, acc[1]), pe_rq16_apply(&q, acc[2]),
+                                 pe_rq16_apply(&q, acc[3]), vmin, vmax));
+  if (mr > 4)
+    pe_store4x16_s8(c + 4 * c_stride, c_stride, mr - 4, nc,
+                    pe_pack4x16_s8(pe_rq16_apply(&q, acc[4]), pe_rq16_apply(&q, acc[5]),
+                                   pe_rq16_apply(&q, acc[6]), pe_rq16_apply(&q, acc[7]), vmin, vmax));
 }
 #endif
 #endif

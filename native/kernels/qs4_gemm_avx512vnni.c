@@ -29,11 +29,7 @@ void pe_qs4_gemm_8x16c8__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8
   const uint8_t *a7 = mr > 7 ? a6 + a_stride : a6;
   const __m512i vinit = _mm512_loadu_si512((const void *)init);
   __m512i c0 = vinit, c1 = vinit, c2 = vinit, c3 = vinit, c4 = vinit, c5 = vinit, c6 = vinit, c7 = vinit;
-  const __m512i vm = _mm512_loadu_si512((const void *)mult), vs = _mm512_loadu_si512((const void *)shift);
-  const __m512i voff = _mm512_set1_epi32(output_offset);
-  const __m512i vmin = _mm512_set1_epi32(act_min), vmax = _mm512_set1_epi32(act_max);
   const __m512i mask = _mm512_set1_epi8(0x0F);
-  const __mmask16 store = (__mmask16)((1u << nc) - 1u);
   size_t k;
 #define PE_KGROUP(vw, kk)                                 \
   c0 = _mm512_dpbusd_epi32(c0, bcast4(a0 + (kk)), vw);    \
@@ -56,29 +52,11 @@ void pe_qs4_gemm_8x16c8__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8
     PE_KGROUP(lo, k)
   }
 #undef PE_KGROUP
-  if (rowadd != NULL) {
-    c0 = _mm512_add_epi32(c0, _mm512_set1_epi32(rowadd[0]));
-    if (mr > 1) c1 = _mm512_add_epi32(c1, _mm512_set1_epi32(rowadd[1]));
-    if (mr > 2) c2 = _mm512_add_epi32(c2, _mm512_set1_epi32(rowadd[2]));
-    if (mr > 3) c3 = _mm512_add_epi32(c3, _mm512_set1_epi32(rowadd[3]));
-    if (mr > 4) c4 = _mm512_add_epi32(c4, _mm512_set1_epi32(rowadd[4]));
-    if (mr > 5) c5 = _mm512_add_epi32(c5, _mm512_set1_epi32(rowadd[5]));
-    if (mr > 6) c6 = _mm512_add_epi32(c6, _mm512_set1_epi32(rowadd[6]));
-    if (mr > 7) c7 = _mm512_add_epi32(c7, _mm512_set1_epi32(rowadd[7]));
+  {
+    __m512i acc[8];
+    acc[0] = c0, acc[1] = c1, acc[2] = c2, acc[3] = c3, acc[4] = c4, acc[5] = c5, acc[6] = c6, acc[7] = c7;
+    pe_gemm_tail8x16_avx512(acc, mr, nc, mult, shift, output_offset, act_min, act_max, rowadd, c, c_stride);
   }
-#define PE_STORE_ROW(r, acc)                                                                    \
-  if (mr > r)                                                                                   \
-    _mm512_mask_cvtepi32_storeu_epi8(c + (r) * c_stride, store,                                 \
-                                     pe_requant16_avx512(acc, vm, vs, voff, vmin, vmax));
-  PE_STORE_ROW(0, c0)
-  PE_STORE_ROW(1, c1)
-  PE_STORE_ROW(2, c2)
-  PE_STORE_ROW(3, c3)
-  PE_STORE_ROW(4, c4)
-  PE_STORE_ROW(5, c5)
-  PE_STORE_ROW(6, c6)
-  PE_STORE_ROW(7, c7)
-#undef PE_STORE_ROW
 }
 
 /* One row x 16 channels (batch-1 FULLY_CONNECTED): the 8-row tile would compute seven rows for

@@ -11,24 +11,6 @@ static inline __m512i bcast4(const uint8_t *p) {
   return _mm512_set1_epi32(v);
 }
 
-/* Rows 0 .. min(mr, 4) - 1 of a pe_pack4x16_s8 result: row j from 128-bit lane j, nc bytes
-   (plain stores for all 16: masked stores are slow on some cores, Zen 4) */
-static inline void store_rows(int8_t *c, size_t c_stride, size_t mr, size_t nc, __mmask16 m, __m512i b) {
-  const __m128i r0 = _mm512_castsi512_si128(b), r1 = _mm512_extracti32x4_epi32(b, 1);
-  const __m128i r2 = _mm512_extracti32x4_epi32(b, 2), r3 = _mm512_extracti32x4_epi32(b, 3);
-  if (nc == 16) {
-    _mm_storeu_si128((__m128i *)c, r0);
-    if (mr > 1) _mm_storeu_si128((__m128i *)(c + c_stride), r1);
-    if (mr > 2) _mm_storeu_si128((__m128i *)(c + 2 * c_stride), r2);
-    if (mr > 3) _mm_storeu_si128((__m128i *)(c + 3 * c_stride), r3);
-    return;
-  }
-  _mm_mask_storeu_epi8(c, m, r0);
-  if (mr > 1) _mm_mask_storeu_epi8(c + c_stride, m, r1);
-  if (mr > 2) _mm_mask_storeu_epi8(c + 2 * c_stride, m, r2);
-  if (mr > 3) _mm_mask_storeu_epi8(c + 3 * c_stride, m, r3);
-}
-
 void pe_qs8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
                                     const int8_t *w, const int32_t *init, const int32_t *mult,
                                     const int32_t *shift, int32_t output_offset, int32_t act_min,
@@ -41,10 +23,6 @@ void pe_qs8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8
   const uint8_t *a7 = mr > 7 ? a6 + a_stride : a6;
   const __m512i vinit = _mm512_loadu_si512((const void *)init);
   __m512i c0 = vinit, c1 = vinit, c2 = vinit, c3 = vinit, c4 = vinit, c5 = vinit, c6 = vinit, c7 = vinit;
-  const __m512i vm = _mm512_loadu_si512((const void *)mult), vs = _mm512_loadu_si512((const void *)shift);
-  const __m512i voff = _mm512_set1_epi32(output_offset);
-  const __m512i vmin = _mm512_set1_epi8((char)act_min), vmax = _mm512_set1_epi8((char)act_max);
-  const __mmask16 store = (__mmask16)((1u << nc) - 1u);
   size_t k;
   for (k = 0; k < kp; k += 4, w += 64) {
     const __m512i vw = _mm512_loadu_si512((const void *)w);
@@ -57,26 +35,10 @@ void pe_qs8_gemm_8x16c4__avx512vnni(size_t mr, size_t nc, size_t kp, const uint8
     c6 = _mm512_dpbusd_epi32(c6, bcast4(a6 + k), vw);
     c7 = _mm512_dpbusd_epi32(c7, bcast4(a7 + k), vw);
   }
-  if (rowadd != NULL) { /* uint8 weights: the row's zero-point term (qs8_gemm.h), rows < mr */
-    c0 = _mm512_add_epi32(c0, _mm512_set1_epi32(rowadd[0]));
-    if (mr > 1) c1 = _mm512_add_epi32(c1, _mm512_set1_epi32(rowadd[1]));
-    if (mr > 2) c2 = _mm512_add_epi32(c2, _mm512_set1_epi32(rowadd[2]));
-    if (mr > 3) c3 = _mm512_add_epi32(c3, _mm512_set1_epi32(rowadd[3]));
-    if (mr > 4) c4 = _mm512_add_epi32(c4, _mm512_set1_epi32(rowadd[4]));
-    if (mr > 5) c5 = _mm512_add_epi32(c5, _mm512_set1_epi32(rowadd[5]));
-    if (mr > 6) c6 = _mm512_add_epi32(c6, _mm512_set1_epi32(rowadd[6]));
-    if (mr > 7) c7 = _mm512_add_epi32(c7, _mm512_set1_epi32(rowadd[7]));
-  }
   {
-    const pe_rq16 q = pe_rq16_prepare(vm, vs, voff);
-    const __m512i b0 = pe_pack4x16_s8(pe_rq16_apply(&q, c0), pe_rq16_apply(&q, c1),
-                                      pe_rq16_apply(&q, c2), pe_rq16_apply(&q, c3), vmin, vmax);
-    store_rows(c, c_stride, mr, nc, store, b0);
-    if (mr > 4) {
-      const __m512i b1 = pe_pack4x16_s8(pe_rq16_apply(&q, c4), pe_rq16_apply(&q, c5),
-                                        pe_rq16_apply(&q, c6), pe_rq16_apply(&q, c7), vmin, vmax);
-      store_rows(c + 4 * c_stride, c_stride, mr - 4, nc, store, b1);
-    }
+    __m512i acc[8];
+    acc[0] = c0, acc[1] = c1, acc[2] = c2, acc[3] = c3, acc[4] = c4, acc[5] = c5, acc[6] = c6, acc[7] = c7;
+    pe_gemm_tail8x16_avx512(acc, mr, nc, mult, shift, output_offset, act_min, act_max, rowadd, c, c_stride);
   }
 }
 
