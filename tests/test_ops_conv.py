@@ -239,6 +239,13 @@ def test_depthwise_int8_quant(quant: str, per_channel: bool) -> None:
     ([2, 7, 5, 3], (3, 3), 3, (1, 2), (2, 1), SAME, NONE),       # dilation, multiplier 3
     ([1, 8, 9, 2], (2, 3), 2, (3, 2), (2, 2), VALID, RELU_N1),
     ([1, 3, 4, 5], (5, 5), 1, (1, 1), (1, 1), SAME, NONE),       # filter larger than the input
+    # columns [N, H, 1, C] through KH x 1 (audio models' temporal convs; the row kernels take
+    # them as one row): stride, dilation, SAME padding, channel blocks and tails
+    ([1, 28, 1, 128], (5, 1), 1, (1, 1), (1, 1), VALID, RELU),
+    ([2, 24, 1, 40], (10, 1), 1, (1, 1), (1, 1), VALID, NONE),
+    ([1, 31, 1, 37], (3, 1), 1, (2, 1), (2, 1), SAME, RELU6),
+    ([1, 17, 1, 8], (4, 1), 1, (3, 1), (1, 1), SAME, NONE),
+    ([1, 2, 1, 33], (5, 1), 1, (1, 1), (1, 1), SAME, NONE),      # filter longer than the column
 ])
 def test_depthwise_int8_geometry(in_shape, k, dm, stride, dilation, padding, act) -> None:
     check_model(dw_model(in_shape, k, dm, stride=stride, dilation=dilation, padding=padding, act=act))

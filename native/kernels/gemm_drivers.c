@@ -189,12 +189,12 @@ static void fill_conv_row(const gemm_task *t, int32_t b, int32_t oy, int32_t ox,
     }
     for (fx = 0; fx < t->kw; ++fx, o += t->in_c) {
       const int32_t ix = x0 + fx * t->dw;
-      if (ix < 0 || ix >= t->in_w) {
-        for (i = 0; i < t->in_c; ++i) o[i] = t->pad_byte;
-      } else {
-        const int8_t *src = xrow + (size_t)ix * t->in_c;
-        for (i = 0; i < t->in_c; ++i) o[i] = (uint8_t)((uint8_t)src[i] ^ t->flip);
-      }
+      if (ix < 0 || ix >= t->in_w)
+        memset(o, t->pad_byte, (size_t)t->in_c);
+      else if (t->in_c < 32)
+        pe_qs8_flip_inline(o, xrow + (size_t)ix * t->in_c, (size_t)t->in_c, t->flip);
+      else
+        t->flipfn(o, xrow + (size_t)ix * t->in_c, (size_t)t->in_c, t->flip);
     }
   }
   for (i = t->k; i < t->kp; ++i) row[i] = 0x80u; /* against zero weights */
@@ -450,6 +450,24 @@ pe_status pe_depthwise_conv_2d__rows(const pe_op_ctx *ctx) {
   }
   t.out_h = out.dims[1];
   t.out_w = out.dims[2];
+  /* A column ([N, H, 1, C] through a KH x 1 filter: the temporal convs of audio models) is the
+     same bytes as a row [N, 1, H, C] through a 1 x KH filter (the filter [1, KH, 1, C] is
+     [1, 1, KH, C]): one kernel call for the H outputs instead of one per output pixel, each
+     paying the kernel's per-row set-up. */
+  if (t.a.in_w == 1 && t.out_w == 1 && t.a.kw == 1 && t.a.pad_w == 0 && t.out_h > 1) {
+    t.a.in_w = t.a.in_h;
+    t.a.in_h = 1;
+    t.a.kw = t.a.kh;
+    t.a.kh = 1;
+    t.a.stride_w = t.a.stride_h;
+    t.a.stride_h = 1;
+    t.a.dilation_w = t.a.dilation_h;
+    t.a.dilation_h = 1;
+    t.a.pad_w = t.a.pad_h;
+    t.a.pad_h = 0;
+    t.out_w = t.out_h;
+    t.out_h = 1;
+  }
   t.batch_in = t.a.in_h * t.a.in_w * t.a.channels;
   t.batch_out = t.out_h * t.out_w * t.a.channels;
   if (out.dims[0] * t.out_h > 0 && t.out_w > 0)

@@ -157,5 +157,5 @@ void pe_qs8_flip__avx2(uint8_t *dst, const int8_t *src, size_t n, uint8_t flip) 
     _mm_storeu_si128((__m128i *)(dst + n - 16), _mm_xor_si128(_mm_loadu_si128((const __m128i *)(src + n - 16)), f16));
     return;
   }
-  pe_qs8_flip__scalar(dst + i, src + i, n - i, flip);
+  pe_qs8_flip_inline(dst + i, src + i, n - i, flip);
 }

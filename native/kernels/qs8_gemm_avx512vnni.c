@@ -80,9 +80,18 @@ void pe_qs8_flip__avx512(uint8_t *dst, const int8_t *src, size_t n, uint8_t flip
   for (; i + 64 <= n; i += 64)
     _mm512_storeu_si512((void *)(dst + i), _mm512_xor_si512(_mm512_loadu_si512((const void *)(src + i)), f));
   if (i == n) return;
-  if (i > 0 && (const void *)dst != (const void *)src) {
-    _mm512_storeu_si512((void *)(dst + n - 64), _mm512_xor_si512(_mm512_loadu_si512((const void *)(src + n - 64)), f));
-    return;
+  if ((const void *)dst != (const void *)src) {
+    if (i > 0) {
+      _mm512_storeu_si512((void *)(dst + n - 64), _mm512_xor_si512(_mm512_loadu_si512((const void *)(src + n - 64)), f));
+      return;
+    }
+    if (n >= 32) { /* two overlapping halves: an im2col run of a 3 x 16-channel filter row, say */
+      const __m256i f32 = _mm512_castsi512_si256(f);
+      _mm256_storeu_si256((__m256i *)dst, _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)src), f32));
+      _mm256_storeu_si256((__m256i *)(dst + n - 32),
+                          _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(src + n - 32)), f32));
+      return;
+    }
   }
   pe_qs8_flip__avx2(dst + i, src + i, n - i, flip);
 }
