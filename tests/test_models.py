@@ -1,5 +1,5 @@
-"""Real int8 models (TensorFlow Lite Micro's) and TF1-era uint8 models (Coral's) run bit-exact
-against TFLite's reference kernels."""
+"""Real int8 models (TensorFlow Lite Micro's, MLPerf Tiny's) and TF1-era uint8 models (Coral's)
+run bit-exact against TFLite's reference kernels."""
 from __future__ import annotations
 
 import hashlib
@@ -27,6 +27,12 @@ MODELS = {
     "coral_mobilenet_v1_1.0_224_quant_embedding_extractor": 1,
     "coral_deeplabv3_mnv2_dm05_pascal_quant": 1,
     "coral_keras_lstm_mnist_ptq": 1,
+    # MLPerf Tiny's reference models (github.com/mlcommons/tiny)
+    "mlperf_tiny_vww_96_int8": 1,
+    "mlperf_tiny_kws_ref_model": 1,
+    "mlperf_tiny_resnet_quant": 1,
+    "mlperf_tiny_ad01_int8": 1,
+    "mlperf_tiny_str_ww_ref_model": 1,
 }
 
 
@@ -51,7 +57,7 @@ def test_model_bit_exact(name):
         sets = random_inputs(reference_interpreter(ref_model), rng, count=invokes)
         if invokes == 1:
             sets = [sets]
-        if seed == seeds[-1] and ("person" in name or "mobilenet" in name or "deeplab" in name):
+        if seed == seeds[-1] and any(k in name for k in ("person", "mobilenet", "deeplab", "vww", "resnet")):
             sets = [[_image_like(d, rng) for d in reference_interpreter(ref_model).get_input_details()]]
         want = run_model(reference_interpreter, ref_model, sets, invokes=invokes)
         for label, kw in kernel_paths():  # every ISA tier, threads, packed layouts on scalar

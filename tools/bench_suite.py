@@ -38,7 +38,10 @@ from tflite_builder import ModelBuilder  # noqa: E402
 
 from pyedge.cli import main as pyedge_main  # noqa: E402
 
-REAL = ["tflm_mobilenet_v2_quantized_1x3x224x224", "tflm_person_detect", "tflm_micro_speech_quantized"]
+REAL = ["tflm_mobilenet_v2_quantized_1x3x224x224", "tflm_person_detect", "tflm_micro_speech_quantized",
+        # MLPerf Tiny's reference models
+        "mlperf_tiny_vww_96_int8", "mlperf_tiny_kws_ref_model", "mlperf_tiny_resnet_quant", "mlperf_tiny_ad01_int8",
+        "mlperf_tiny_str_ww_ref_model"]
 SAME, VALID = 0, 1
 NONE, RELU, RELU6 = 0, 1, 3
 
