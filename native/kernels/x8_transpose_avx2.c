@@ -32,7 +32,7 @@ static void split_masks(size_t c_n, uint8_t m[4][4][16]) {
       }
 }
 
-static size_t interleave(size_t rows, size_t c_n, const uint8_t *src, size_t src_stride, uint8_t *dst) {
+static inline __attribute__((always_inline)) size_t interleave_c(size_t rows, size_t c_n, const uint8_t *src, size_t src_stride, uint8_t *dst) {
   uint8_t mb[4][4][16];
   __m256i m[4][4], pl[4], o;
   size_t r, j, c;
@@ -51,7 +51,7 @@ static size_t interleave(size_t rows, size_t c_n, const uint8_t *src, size_t src
   return r;
 }
 
-static size_t split(size_t cols, size_t c_n, const uint8_t *src, uint8_t *dst, size_t dst_stride) {
+static inline __attribute__((always_inline)) size_t split_c(size_t cols, size_t c_n, const uint8_t *src, uint8_t *dst, size_t dst_stride) {
   uint8_t mb[4][4][16];
   __m256i m[4][4], in[4], o;
   size_t i, j, c;
@@ -72,20 +72,46 @@ static size_t split(size_t cols, size_t c_n, const uint8_t *src, uint8_t *dst, s
   return i;
 }
 
-/* 16x16 block: v[k] = 16 bytes of src run k; four rounds of the perfect shuffle (each rotates
-   the 8-bit (run, byte) address by one bit) leave w[r] = byte r of every run. */
+/* 16x16 block: a[k] = 16 bytes of src run k; four rounds of the perfect shuffle (each rotates
+   the 8-bit (run, byte) address by one bit) leave a[r] = byte r of every run.
+   One round: b[2k], b[2k + 1] = the bytes of a[k] and a[k + 8] interleaved */
+static inline __attribute__((always_inline)) void shuffle_round(const __m128i *a, __m128i *b) {
+  int k;
+#pragma GCC unroll 8
+  for (k = 0; k < 8; ++k) {
+    b[2 * k] = _mm_unpacklo_epi8(a[k], a[k + 8]);
+    b[2 * k + 1] = _mm_unpackhi_epi8(a[k], a[k + 8]);
+  }
+}
+
 static void block16(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride) {
   __m128i a[16], b[16];
-  int k, round;
+  int k;
+#pragma GCC unroll 16
   for (k = 0; k < 16; ++k) a[k] = _mm_loadu_si128((const __m128i *)(src + (size_t)k * src_stride));
-  for (round = 0; round < 4; ++round) {
-    for (k = 0; k < 8; ++k) {
-      b[2 * k] = _mm_unpacklo_epi8(a[k], a[k + 8]);
-      b[2 * k + 1] = _mm_unpackhi_epi8(a[k], a[k + 8]);
-    }
-    for (k = 0; k < 16; ++k) a[k] = b[k];
-  }
+  shuffle_round(a, b);
+  shuffle_round(b, a);
+  shuffle_round(a, b);
+  shuffle_round(b, a);
+#pragma GCC unroll 16
   for (k = 0; k < 16; ++k) _mm_storeu_si128((__m128i *)(dst + (size_t)k * dst_stride), a[k]);
+}
+
+/* the channel count a constant in each copy, so the loops unroll and the masks stay in registers */
+static size_t interleave(size_t rows, size_t c_n, const uint8_t *src, size_t src_stride, uint8_t *dst) {
+  switch (c_n) {
+    case 2: return interleave_c(rows, 2, src, src_stride, dst);
+    case 3: return interleave_c(rows, 3, src, src_stride, dst);
+    default: return interleave_c(rows, 4, src, src_stride, dst);
+  }
+}
+
+static size_t split(size_t cols, size_t c_n, const uint8_t *src, uint8_t *dst, size_t dst_stride) {
+  switch (c_n) {
+    case 2: return split_c(cols, 2, src, dst, dst_stride);
+    case 3: return split_c(cols, 3, src, dst, dst_stride);
+    default: return split_c(cols, 4, src, dst, dst_stride);
+  }
 }
 
 void pe_x8_transpose__avx2(size_t rows, size_t cols, const uint8_t *src, size_t src_stride, uint8_t *dst,

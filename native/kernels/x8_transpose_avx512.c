@@ -35,7 +35,7 @@ static void split_masks(size_t c_n, __m512i m[4][4]) {
 /* the 16-byte lane l of v stored at p */
 #define STORE_LANE(p, v, l) _mm_storeu_si128((__m128i *)(p), _mm512_extracti32x4_epi32(v, l))
 
-static size_t interleave(size_t rows, size_t c_n, const uint8_t *src, size_t src_stride, uint8_t *dst) {
+static inline __attribute__((always_inline)) size_t interleave_c(size_t rows, size_t c_n, const uint8_t *src, size_t src_stride, uint8_t *dst) {
   __m512i m[4][4], pl[4], o;
   size_t r, j, c;
   interleave_masks(c_n, m);
@@ -54,7 +54,7 @@ static size_t interleave(size_t rows, size_t c_n, const uint8_t *src, size_t src
   return r;
 }
 
-static size_t split(size_t cols, size_t c_n, const uint8_t *src, uint8_t *dst, size_t dst_stride) {
+static inline __attribute__((always_inline)) size_t split_c(size_t cols, size_t c_n, const uint8_t *src, uint8_t *dst, size_t dst_stride) {
   __m512i m[4][4], in[4], o;
   size_t i, j, c;
   split_masks(c_n, m);
@@ -73,6 +73,23 @@ static size_t split(size_t cols, size_t c_n, const uint8_t *src, uint8_t *dst, s
     }
   }
   return i;
+}
+
+/* the channel count a constant in each copy, so the loops unroll and the masks stay in registers */
+static size_t interleave(size_t rows, size_t c_n, const uint8_t *src, size_t src_stride, uint8_t *dst) {
+  switch (c_n) {
+    case 2: return interleave_c(rows, 2, src, src_stride, dst);
+    case 3: return interleave_c(rows, 3, src, src_stride, dst);
+    default: return interleave_c(rows, 4, src, src_stride, dst);
+  }
+}
+
+static size_t split(size_t cols, size_t c_n, const uint8_t *src, uint8_t *dst, size_t dst_stride) {
+  switch (c_n) {
+    case 2: return split_c(cols, 2, src, dst, dst_stride);
+    case 3: return split_c(cols, 3, src, dst, dst_stride);
+    default: return split_c(cols, 4, src, dst, dst_stride);
+  }
 }
 
 void pe_x8_transpose__avx512(size_t rows, size_t cols, const uint8_t *src, size_t src_stride, uint8_t *dst,
