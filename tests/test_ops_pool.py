@@ -182,6 +182,19 @@ def test_mean_int32(shape, axes, keep_dims) -> None:
     check_model(reduce_model("MEAN", shape, axes, keep_dims, "int32"), seeds=(0, 1))
 
 
+@pytest.mark.parametrize("shape, axes", [
+    ([1, 7, 7, 1283], [1, 2]),    # the row-sum kernels' 64/32/16-column blocks and a tail
+    ([2, 9, 11, 67], [1, 2]),
+    ([1, 17, 17, 100], [1, 2]),   # 289 rows: past one run of 256 int16 partial sums
+    ([3, 300, 33], [1]),
+    ([257, 70], [0]),
+])
+@pytest.mark.parametrize("in_q, out_q", QUANT_PAIRS_8)
+def test_mean_rows(shape, axes, in_q, out_q) -> None:
+    """int8 MEAN over contiguous axes: the row-sum variants (mean_rows_*) on every tier."""
+    check_model(reduce_model("MEAN", shape, axes, True, "int8", in_q, out_q), seeds=(0,))
+
+
 def test_mobilenet_v2_mean() -> None:
     """The exact MEAN of tflm_mobilenet_v2_quantized (version 2, keep_dims, axes [1, 2])."""
     qp = (0.07054788619279861, -9)

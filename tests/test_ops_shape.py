@@ -524,6 +524,16 @@ def test_pad_with_separate_buffers_still_runs() -> None:
     ([2, 1, 3, 2, 3], [4, 2, 0, 3, 1]),
     ([2, 3, 1, 2, 3, 2], [5, 0, 4, 2, 1, 3]),
     ([3, 2, 2, 1, 2, 3], [0, 1, 2, 3, 4, 5]),
+    # the 1-byte tile kernels (x8_transpose.h): plane interleaves and splits past their SIMD
+    # widths with odd tails, 16x16 blocks with edges, batched tiles, contiguous runs
+    ([1, 3, 17, 23], [0, 2, 3, 1]),     # NCHW -> NHWC, C = 3
+    ([2, 4, 9, 13], [0, 2, 3, 1]),      # C = 4, two images
+    ([1, 2, 11, 7], [0, 2, 3, 1]),      # C = 2
+    ([2, 19, 11, 3], [0, 3, 1, 2]),     # NHWC -> NCHW, C = 3
+    ([1, 5, 7, 4], [0, 3, 1, 2]),       # C = 4, 35 pixels
+    ([37, 45], [1, 0]),
+    ([3, 40, 33], [0, 2, 1]),
+    ([2, 3, 4, 5], [0, 2, 1, 3]),       # the last dim stays: runs
 ])
 @pytest.mark.parametrize("dtype", ALL_TYPES)
 def test_transpose(shape, perm, dtype: str) -> None:

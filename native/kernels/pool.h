@@ -4,6 +4,7 @@
 #define PE_POOL_H
 
 #include "pe_kernel.h"
+#include "qs8_rowsum.h"
 
 /* BEGIN CDEF */
 /* AVERAGE_POOL_2D, MAX_POOL_2D on NHWC tensors (int8, uint8, int16; output type = input type).
@@ -47,7 +48,16 @@ typedef struct {
 } pe_resize_params;
 /* END CDEF */
 
-/* int8 MEAN over one contiguous run of axes, summed along memory (a variant of native/kernels.def) */
+/* int8 MEAN over one contiguous run of axes, summed along memory by a row-sum microkernel (a
+   variant of native/kernels.def) */
+extern const pe_qs8_rowsum_ukernel pe_uk_qs8_rowsum__scalar;
+#if PE_X86_KERNELS
+extern const pe_qs8_rowsum_ukernel pe_uk_qs8_rowsum_32x__avx2;
+extern const pe_qs8_rowsum_ukernel pe_uk_qs8_rowsum_64x__avx512;
+#endif
+#if PE_NEON_KERNELS
+extern const pe_qs8_rowsum_ukernel pe_uk_qs8_rowsum_16x__neon;
+#endif
 int pe_mean__rows_accepts(const pe_op_ctx *ctx);
 pe_status pe_mean__rows(const pe_op_ctx *ctx);
 

@@ -296,8 +296,8 @@ static pe_status reduce_eval(const pe_op_ctx *ctx, int is_mean) {
 
 /* int8 MEAN over one contiguous run of axes (MobileNet's global average pool: axes 1, 2 of
    NHWC): the input as [outer][red][inner], summed a block of inner elements at a time in int32
-   (wrapping as the reference's sums do), so the loop runs along memory. The same arithmetic
-   as reduce_eval. */
+   (wrapping as the reference's sums do) by the variant's row-sum microkernel (qs8_rowsum.h), so
+   the loop runs along memory. The same arithmetic as reduce_eval. */
 int pe_mean__rows_accepts(const pe_op_ctx *ctx) {
   const pe_reduce_params *p = (const pe_reduce_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, 0);
@@ -317,10 +317,11 @@ int pe_mean__rows_accepts(const pe_op_ctx *ctx) {
 pe_status pe_mean__rows(const pe_op_ctx *ctx) {
   const pe_reduce_params *p = (const pe_reduce_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  const pe_qs8_rowsum_fn fn = ((const pe_qs8_rowsum_ukernel *)ctx->variant->ukernel)->fn;
   const int8_t *x = (const int8_t *)in.data;
   int8_t *y = (int8_t *)out.data;
   int32_t d, outer = 1, red = 1, inner = 1, multiplier = p->multiplier, shift = p->shift, seen = 0;
-  int32_t o, r, i0, i, n;
+  int32_t o, i0, i, n;
   int32_t acc[MEAN_BLOCK];
   for (d = 0; d < in.rank; ++d) {
     if (p->axis_mask >> d & 1) {
@@ -337,15 +338,21 @@ pe_status pe_mean__rows(const pe_op_ctx *ctx) {
     for (i0 = 0; i0 < inner; i0 += MEAN_BLOCK) {
       n = inner - i0 < MEAN_BLOCK ? inner - i0 : MEAN_BLOCK;
       for (i = 0; i < n; ++i) acc[i] = 0;
-      for (r = 0; r < red; ++r) {
-        const int8_t *row = x + ((size_t)o * red + r) * inner + i0;
-        for (i = 0; i < n; ++i) acc[i] = (int32_t)((uint32_t)acc[i] + (uint32_t)(int32_t)row[i]);
-      }
+      fn((size_t)red, (size_t)n, x + (size_t)o * red * inner + i0, (size_t)inner, acc);
       for (i = 0; i < n; ++i)
         y[(size_t)o * inner + i0 + i] = (int8_t)quantized_result((uint32_t)acc[i], red, &in, &out, multiplier, shift);
     }
   return PE_OK;
 }
+
+const pe_qs8_rowsum_ukernel pe_uk_qs8_rowsum__scalar = {pe_qs8_rowsum__scalar};
+#if PE_X86_KERNELS
+const pe_qs8_rowsum_ukernel pe_uk_qs8_rowsum_32x__avx2 = {pe_qs8_rowsum_32x__avx2};
+const pe_qs8_rowsum_ukernel pe_uk_qs8_rowsum_64x__avx512 = {pe_qs8_rowsum_64x__avx512};
+#endif
+#if PE_NEON_KERNELS
+const pe_qs8_rowsum_ukernel pe_uk_qs8_rowsum_16x__neon = {pe_qs8_rowsum_16x__neon};
+#endif
 
 pe_status pe_mean_check(const pe_op_ctx *ctx) { return reduce_check(ctx, 1); }
 pe_status pe_mean__scalar(const pe_op_ctx *ctx) { return reduce_eval(ctx, 1); }

@@ -15,6 +15,7 @@
 #include "sequence.h"
 #include "sequence_drivers.h"
 #include "shape.h"
+#include "shape_drivers.h"
 
 /* Firmware for one model links only its ops: -DPE_OP_LIST='"model_ops.h"' (written by
    `pyedge pack --op-list`) defines PE_USE_OP_<NAME> and PE_USE_LAYOUT_<NAME>_<layout> as

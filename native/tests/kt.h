@@ -49,5 +49,6 @@ void kt_requant(kt_state *s);
 void kt_dot(kt_state *s);
 void kt_int4(kt_state *s);
 void kt_qs16(kt_state *s);
+void kt_shape(kt_state *s);
 
 #endif

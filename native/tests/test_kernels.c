@@ -37,6 +37,7 @@ int main(void) {
   kt_int4(&s);
   kt_dot(&s);
   kt_qs16(&s);
+  kt_shape(&s);
   printf("%ld passed, %ld failed, %ld skipped\n", s.passed, s.failed, s.skipped);
   return s.failed == 0 ? 0 : 1;
 }
