@@ -111,7 +111,8 @@ typedef struct {
    constants in Q registers across the pixel loop, spills them, and a reload from the stack costs
    two instructions). s: the pixel's first strip column, w: the 9 taps of 8 weights, k: the
    group's constants (dw_mve_consts), lh: the clamp as int16 vectors, oo: the output offset.
-   q0 / q1 the even / odd accumulators, q2 the input, q3 the weights, q4 a product. */
+   q0 / q1 the even / odd accumulators, q2 the input, q3 the weights, q4 a product. The widening
+   byte loads and the narrowing byte stores take low registers only (the "l" operands). */
 #define PE_DW_MVE_TAP(xo, wo)          \
   "vldrb.s16 q2, [%[s], #" #xo "]\n\t" \
   "vldrb.s16 q3, [%[w], #" #wo "]\n\t" \
@@ -160,9 +161,78 @@ typedef struct {
 #define PE_DW_MVE_PX(code)                                                                              \
   __asm__ volatile(code                                                                                 \
                    :                                                                                    \
-                   : [s] "r"(s), [w] "r"(w), [k] "r"(k), [lh] "r"(lh), [oo] "r"(oo), [o] "r"(o),        \
+                   : [s] "l"(s), [w] "l"(w), [k] "r"(k), [lh] "r"(lh), [oo] "r"(oo), [o] "l"(o),        \
                      [keep] "r"((uint32_t)keep)                                                         \
                    : "q0", "q1", "q2", "q3", "q4", "memory")
+
+/* Two pixels (s, s2; stored at o, o2) sharing each weight and constant load: q0 / q1 and q2 / q3
+   their even / odd accumulators, q4 an input or a constant, q5 the weights, q6 a product. */
+#define PE_DW_MVE_TAP2(xo, wo)           \
+  "vldrb.s16 q5, [%[w], #" #wo "]\n\t"   \
+  "vldrb.s16 q4, [%[s], #" #xo "]\n\t"   \
+  "vmullb.s16 q6, q4, q5\n\t"            \
+  "vadd.i32 q0, q0, q6\n\t"              \
+  "vmullt.s16 q6, q4, q5\n\t"            \
+  "vadd.i32 q1, q1, q6\n\t"              \
+  "vldrb.s16 q4, [%[s2], #" #xo "]\n\t"  \
+  "vmullb.s16 q6, q4, q5\n\t"            \
+  "vadd.i32 q2, q2, q6\n\t"              \
+  "vmullt.s16 q6, q4, q5\n\t"            \
+  "vadd.i32 q3, q3, q6\n\t"
+#define PE_DW_MVE_TAPS2                                                                                     \
+  "vldrw.u32 q0, [%[k], #0]\n\t"                                                                            \
+  "vldrw.u32 q1, [%[k], #16]\n\t"                                                                           \
+  "vmov q2, q0\n\t"                                                                                         \
+  "vmov q3, q1\n\t" PE_DW_MVE_TAP2(0, 0) PE_DW_MVE_TAP2(24, 8) PE_DW_MVE_TAP2(48, 16) PE_DW_MVE_TAP2(8, 24) \
+      PE_DW_MVE_TAP2(32, 32) PE_DW_MVE_TAP2(56, 40) PE_DW_MVE_TAP2(16, 48) PE_DW_MVE_TAP2(40, 56)           \
+          PE_DW_MVE_TAP2(64, 64)
+#define PE_DW_MVE_LEFT2           \
+  "vldrw.u32 q4, [%[k], #64]\n\t" \
+  "vshl.s32 q0, q0, q4\n\t"       \
+  "vshl.s32 q2, q2, q4\n\t"       \
+  "vldrw.u32 q4, [%[k], #80]\n\t" \
+  "vshl.s32 q1, q1, q4\n\t"       \
+  "vshl.s32 q3, q3, q4\n\t"
+#define PE_DW_MVE_RIGHT2(a)     \
+  "vand q5, " a ", q4\n\t"      \
+  "vshr.s32 q5, q5, #31\n\t"    \
+  "vqadd.s32 " a ", " a ", q5\n\t" \
+  "vrshl.s32 " a ", " a ", q4\n\t" \
+  "vadd.i32 " a ", " a ", %[oo]\n\t"
+#define PE_DW_MVE_RQ2                                                   \
+  "vldrw.u32 q4, [%[k], #32]\n\t"                                       \
+  "vqrdmulh.s32 q0, q0, q4\n\t"                                         \
+  "vqrdmulh.s32 q2, q2, q4\n\t"                                         \
+  "vldrw.u32 q4, [%[k], #48]\n\t"                                       \
+  "vqrdmulh.s32 q1, q1, q4\n\t"                                         \
+  "vqrdmulh.s32 q3, q3, q4\n\t"                                         \
+  "vldrw.u32 q4, [%[k], #96]\n\t" PE_DW_MVE_RIGHT2("q0") PE_DW_MVE_RIGHT2("q2") \
+  "vldrw.u32 q4, [%[k], #112]\n\t" PE_DW_MVE_RIGHT2("q1") PE_DW_MVE_RIGHT2("q3") \
+  "vqmovnb.s32 q5, q0\n\t"                                              \
+  "vqmovnt.s32 q5, q1\n\t"                                              \
+  "vqmovnb.s32 q6, q2\n\t"                                              \
+  "vqmovnt.s32 q6, q3\n\t"                                              \
+  "vldrh.u16 q4, [%[lh], #0]\n\t"                                       \
+  "vmax.s16 q5, q5, q4\n\t"                                             \
+  "vmax.s16 q6, q6, q4\n\t"                                             \
+  "vldrh.u16 q4, [%[lh], #16]\n\t"                                      \
+  "vmin.s16 q5, q5, q4\n\t"                                             \
+  "vmin.s16 q6, q6, q4\n\t"
+#define PE_DW_MVE_ST2      \
+  "vstrb.16 q5, [%[o]]\n\t" \
+  "vstrb.16 q6, [%[o2]]\n\t"
+#define PE_DW_MVE_PST2      \
+  "vmsr p0, %[keep]\n\t"    \
+  "vpst\n\t"                \
+  "vstrbt.16 q5, [%[o]]\n\t" \
+  "vpst\n\t"                \
+  "vstrbt.16 q6, [%[o2]]\n\t"
+#define PE_DW_MVE_PX2(code)                                                                                   \
+  __asm__ volatile(code                                                                                       \
+                   :                                                                                          \
+                   : [s] "l"(s), [s2] "l"(s + adv), [w] "l"(w), [k] "r"(k), [lh] "r"(lh), [oo] "r"(oo),        \
+                     [o] "l"(o), [o2] "l"(o + ostep), [keep] "r"((uint32_t)keep)                              \
+                   : "q0", "q1", "q2", "q3", "q4", "q5", "q6", "memory")
 
 /* n output pixels of one group of 8 channels. s: the group's strip, column after column, a
    column its 3 rows of 8 bytes (PE_DW_MVE_COL), so every tap is an immediate offset; pixel j
@@ -180,7 +250,17 @@ static inline __attribute__((always_inline)) void dw3x3_group_mve(const int8_t *
                                                                    mve_pred16_t keep, int8_t *o) {
   const size_t adv = (size_t)sw * PE_DW_MVE_COL;
   int32_t j;
-  for (j = 0; j < n; ++j, s += adv, o += ostep) {
+  for (j = 0; j + 2 <= n; j += 2, s += 2 * adv, o += 2 * ostep) {
+    if (left && full)
+      PE_DW_MVE_PX2(PE_DW_MVE_TAPS2 PE_DW_MVE_LEFT2 PE_DW_MVE_RQ2 PE_DW_MVE_ST2);
+    else if (left)
+      PE_DW_MVE_PX2(PE_DW_MVE_TAPS2 PE_DW_MVE_LEFT2 PE_DW_MVE_RQ2 PE_DW_MVE_PST2);
+    else if (full)
+      PE_DW_MVE_PX2(PE_DW_MVE_TAPS2 PE_DW_MVE_RQ2 PE_DW_MVE_ST2);
+    else
+      PE_DW_MVE_PX2(PE_DW_MVE_TAPS2 PE_DW_MVE_RQ2 PE_DW_MVE_PST2);
+  }
+  if (j < n) {
     if (left && full)
       PE_DW_MVE_PX(PE_DW_MVE_TAPS PE_DW_MVE_LEFT PE_DW_MVE_RQ PE_DW_MVE_ST);
     else if (left)
