@@ -272,6 +272,54 @@ static inline __attribute__((always_inline)) void dw3x3_group_mve(const int8_t *
   }
 }
 
+/* The constants and weights of the group of m channels from c (m < 8: tail predicates, zero
+   weights and constants in the lanes past them; full: m = 8, no predicates). Returns whether a
+   channel shifts left. */
+static inline __attribute__((always_inline)) int dw3x3_prep_mve(const pe_qs8_dw_args *p, int32_t c, int32_t m,
+                                                                 int full, dw_mve_consts *q, int8_t *wt) {
+  const uint32x4_t even = vidupq_n_u32(0, 2), odd = vidupq_n_u32(1, 2);
+  const int32x4_t zero = vdupq_n_s32(0);
+  const mve_pred16_t p16 = vctp16q((uint32_t)m), pe = vctp32q((uint32_t)(m + 1) / 2), po = vctp32q((uint32_t)m / 2);
+  const int8_t *f = p->filter + c;
+  const size_t ch = (size_t)p->channels;
+  int16x8_t ws = vdupq_n_s16(0);
+  int32x4_t be, bo, se, so;
+  int32_t t;
+  for (t = 0; t < 9; ++t, f += ch) {
+    const int16x8_t v = full ? vldrbq_s16(f) : vldrbq_z_s16(f, p16);
+    ws = vaddq_s16(ws, v);
+    vstrbq_s16(wt + t * 8, v);
+  }
+  be = vmulq_n_s32(vmovlbq_s16(ws), p->input_offset);
+  bo = vmulq_n_s32(vmovltq_s16(ws), p->input_offset);
+  if (full) {
+    if (p->bias != NULL) {
+      be = vaddq_s32(be, vldrwq_gather_shifted_offset_s32(p->bias + c, even));
+      bo = vaddq_s32(bo, vldrwq_gather_shifted_offset_s32(p->bias + c, odd));
+    }
+    q->mult_e = vldrwq_gather_shifted_offset_s32(p->mult + c, even);
+    q->mult_o = vldrwq_gather_shifted_offset_s32(p->mult + c, odd);
+    se = vldrwq_gather_shifted_offset_s32(p->shift + c, even);
+    so = vldrwq_gather_shifted_offset_s32(p->shift + c, odd);
+  } else {
+    if (p->bias != NULL) {
+      be = vaddq_s32(be, vldrwq_gather_shifted_offset_z_s32(p->bias + c, even, pe));
+      bo = vaddq_s32(bo, vldrwq_gather_shifted_offset_z_s32(p->bias + c, odd, po));
+    }
+    q->mult_e = vldrwq_gather_shifted_offset_z_s32(p->mult + c, even, pe);
+    q->mult_o = vldrwq_gather_shifted_offset_z_s32(p->mult + c, odd, po);
+    se = vldrwq_gather_shifted_offset_z_s32(p->shift + c, even, pe);
+    so = vldrwq_gather_shifted_offset_z_s32(p->shift + c, odd, po);
+  }
+  q->base_e = be;
+  q->base_o = bo;
+  q->left_e = vmaxq_s32(se, zero);
+  q->left_o = vmaxq_s32(so, zero);
+  q->right_e = vminq_s32(se, zero);
+  q->right_o = vminq_s32(so, zero);
+  return vmaxvq_s32(0, vmaxq_s32(se, so)) > 0;
+}
+
 /* 3x3 filters, dilation 1, any stride and padding. Per chunk of up to 64 channels the constants
    are prepared once a row: the weights copied 8 channels a tap into a block per group, their sums
    (widening loads) times the input offset plus the bias, the multipliers and shifts gathered into
@@ -286,8 +334,6 @@ static void dw3x3_row_mve(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int3
   const int32_t y0 = oy * p->stride_h - p->pad_h;
   int16_t lh[16] __attribute__((aligned(8)));
   const int16x8_t pad = vdupq_n_s16((int16_t)(-p->input_offset));
-  const int32x4_t zero = vdupq_n_s32(0);
-  const uint32x4_t even = vidupq_n_u32(0, 2), odd = vidupq_n_u32(1, 2);
   dw_mve_consts k[PE_DW_MVE_G];
   int8_t wt[PE_DW_MVE_G * 72] __attribute__((aligned(8)));
   int8_t strip[PE_DW_MVE_STRIP] __attribute__((aligned(16)));
@@ -299,33 +345,10 @@ static void dw3x3_row_mve(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int3
     const int32_t cols_max = PE_DW_MVE_STRIP / (groups * PE_DW_MVE_COL), seg_max = (cols_max - 3) / sw + 1;
     int32_t g, j0, left = 0;
     for (g = 0; g < groups; ++g) {
-      dw_mve_consts *q = k + g;
-      const int32_t c = c0 + 8 * g;
-      const uint32_t m = (uint32_t)(cc - 8 * g);
-      const mve_pred16_t p16 = vctp16q(m), pe = vctp32q((m + 1) / 2), po = vctp32q(m / 2);
-      int16x8_t ws = vdupq_n_s16(0);
-      int32x4_t se, so;
-      int32_t t;
-      for (t = 0; t < 9; ++t) {
-        const int16x8_t f = vldrbq_z_s16(p->filter + (size_t)t * ch + c, p16);
-        ws = vaddq_s16(ws, f);
-        vstrbq_s16(wt + g * 72 + t * 8, f);
-      }
-      q->base_e = vmulq_n_s32(vmovlbq_s16(ws), p->input_offset);
-      q->base_o = vmulq_n_s32(vmovltq_s16(ws), p->input_offset);
-      if (p->bias != NULL) {
-        q->base_e = vaddq_s32(q->base_e, vldrwq_gather_shifted_offset_z_s32(p->bias + c, even, pe));
-        q->base_o = vaddq_s32(q->base_o, vldrwq_gather_shifted_offset_z_s32(p->bias + c, odd, po));
-      }
-      q->mult_e = vldrwq_gather_shifted_offset_z_s32(p->mult + c, even, pe);
-      q->mult_o = vldrwq_gather_shifted_offset_z_s32(p->mult + c, odd, po);
-      se = vldrwq_gather_shifted_offset_z_s32(p->shift + c, even, pe);
-      so = vldrwq_gather_shifted_offset_z_s32(p->shift + c, odd, po);
-      q->left_e = vmaxq_s32(se, zero);
-      q->left_o = vmaxq_s32(so, zero);
-      q->right_e = vminq_s32(se, zero);
-      q->right_o = vminq_s32(so, zero);
-      left |= vmaxvq_s32(0, se) > 0 || vmaxvq_s32(0, so) > 0;
+      if (cc - 8 * g >= 8)
+        left |= dw3x3_prep_mve(p, c0 + 8 * g, 8, 1, k + g, wt + g * 72);
+      else
+        left |= dw3x3_prep_mve(p, c0 + 8 * g, cc - 8 * g, 0, k + g, wt + g * 72);
     }
     for (j0 = 0; j0 < n_all; j0 += seg_max) {
       const int32_t n = n_all - j0 < seg_max ? n_all - j0 : seg_max, cols = (n - 1) * sw + 3;
