@@ -99,7 +99,7 @@ static void dw_row_mve_s8(const pe_qs8_dw_args *p, int32_t oy, int32_t ox0, int3
   }
 }
 #define PE_DW_MVE_G 8          /* 8-channel groups the 3x3 path prepares at a time (64 channels) */
-#define PE_DW_MVE_STRIP 4096   /* bytes of its padded input strip (stack) */
+#define PE_DW_MVE_STRIP 3072   /* bytes of its padded input strip (stack) */
 #define PE_DW_MVE_COL 24       /* strip bytes of one column of a group: 3 rows x 8 channels */
 
 /* The 3x3 path's constants of 8 channels, even (0, 2, 4, 6) and odd (1, 3, 5, 7) lanes apart. */
