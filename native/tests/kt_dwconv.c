@@ -123,11 +123,10 @@ static int8_t datum(kt_state *s, int mode) {
   }
 }
 
-/* One random layer through every SIMD kernel the run allows, row by row against the scalar twin. */
-/* 1: the case takes stride 1 across and dilation 1 (the sliding-column 3x3 kernels' shape) */
-static int force_s1_;
-
-static void simd_case(kt_state *s, int32_t ch, int32_t kh, int32_t kw) {
+/* One random layer through every SIMD kernel the run allows, row by row against the scalar twin.
+   stride > 0: that stride both ways and dilation 1 (the SIMD kernels' 3x3 paths); -1: stride 1
+   across, any stride down, dilation 1 (the sliding-column 3x3 kernels); 0: random. */
+static void simd_case(kt_state *s, int32_t ch, int32_t kh, int32_t kw, int32_t stride) {
   static const int32_t offsets[] = {-127, 128, 0, 1, -1};
   pe_qs8_dw_args p;
   const int mode = (int)(kt_rand(s) % 4);
@@ -142,7 +141,12 @@ static void simd_case(kt_state *s, int32_t ch, int32_t kh, int32_t kw) {
   p.stride_w = kt_range(s, 1, 3);
   p.dilation_h = kt_range(s, 1, 2);
   p.dilation_w = kt_range(s, 1, 2);
-  if (force_s1_) p.stride_w = p.dilation_h = p.dilation_w = 1;
+  if (stride > 0) {
+    p.stride_h = p.stride_w = stride;
+    p.dilation_h = p.dilation_w = 1;
+  } else if (stride < 0) {
+    p.stride_w = p.dilation_h = p.dilation_w = 1;
+  }
   p.pad_h = kt_range(s, 0, kh / 2 * p.dilation_h + (kt_rand(s) % 4 == 0));
   p.pad_w = kt_range(s, 0, kw / 2 * p.dilation_w + (kt_rand(s) % 4 == 0));
   p.in_h = kt_range(s, 1, MAX_H);
@@ -242,14 +246,20 @@ void kt_dwconv(kt_state *s) {
       const int big = ksz[ki][0] * ksz[ki][1] > 49; /* the scalar fallback: sampled */
       if (big && ch % 16 != 1) continue;
       for (rep = 0; rep < (ksz[ki][0] == 3 && ksz[ki][1] == 3 ? 3 : 1); ++rep)
-        simd_case(s, ch, ksz[ki][0], ksz[ki][1]);
+        simd_case(s, ch, ksz[ki][0], ksz[ki][1], 0);
     }
   { /* 3x3 with stride 1 across and dilation 1, every row stride, pad and width: the sliding-column
        kernels, their channel blocks and tails */
     static const int32_t chs[] = {32, 33, 40, 48, 63, 64, 65, 96, 97, 128, 129};
-    force_s1_ = 1;
     for (ki = 0; ki < sizeof chs / sizeof chs[0]; ++ki)
-      for (rep = 0; rep < 12; ++rep) simd_case(s, chs[ki], 3, 3);
-    force_s1_ = 0;
+      for (rep = 0; rep < 12; ++rep) simd_case(s, chs[ki], 3, 3, -1);
+  }
+  /* 3x3, dilation 1, strides 1 and 2 (the depthwise layers of MobileNets): channel counts around
+     the kernels' 8-channel groups and 64-channel chunks, rows of up to MAX_W pixels */
+  {
+    static const int32_t chans3[] = {1, 3, 8, 9, 15, 16, 24, 31, 32, 56, 63, 64, 65, 72, 100, 128, 129};
+    size_t i;
+    for (i = 0; i < sizeof chans3 / sizeof chans3[0]; ++i)
+      for (rep = 0; rep < 4; ++rep) simd_case(s, chans3[i], 3, 3, 1 + rep % 2);
   }
 }
