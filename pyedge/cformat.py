@@ -355,6 +355,9 @@ def write_c(blob: bytes, output: str | Path, name: str = "model", source: str = 
     return [out, hpath]
 
 
+PE_INT16 = 7  # pe_dtype (TFLite's TensorType numbering)
+
+
 def op_list(blob: bytes) -> list[tuple[str, int]]:
     """The (op name, packed weight layout id) pairs the blob's ops use, every subgraph, sorted."""
     from ._native import op_names
@@ -380,6 +383,10 @@ def op_list_header(blob: bytes, source: str = "") -> str:
     for op, lay in pairs:
         # kernels.def writes a layout as a PE_LAYOUT_* macro (1u) or as 0: both spellings
         lines += [f"#define PE_USE_LAYOUT_{op}_{lay} PE_PROBE", f"#define PE_USE_LAYOUT_{op}_{lay}u PE_PROBE"]
+    info = read_blob(bytes(blob))
+    if any(t["type_code"] == PE_INT16 for t in info.tensors):
+        # the 16x8 kernels share the int8 GEMM layout: only the element type tells them apart
+        lines.append("#define PE_USE_INT16 1")
     lines += ["#endif", ""]
     return "\n".join(lines)
 

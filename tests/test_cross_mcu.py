@@ -252,7 +252,7 @@ def test_mcu_icount_tool(tmp_path):
     """tools/mcu_icount.py measures both models on both boards (exit 1 if a board's outputs
     differ from the host's) and writes the table docs/mcu-instruction-counts.md holds; linked
     with only its own ops, person detection's core (runtime + kernels) is under 20 KB of .text
-    at -Os on the Cortex-M4."""
+    at -Os on the Cortex-M4, in TFLite's layouts and in the packed GEMM layout."""
     need_toolchain()
     import json
     out = tmp_path / "counts.md"
@@ -265,6 +265,9 @@ def test_mcu_icount_tool(tmp_path):
         assert used["O2"]["instructions"] > 0
         if (used["model"], used["board"]) == ("tflm_person_detect", "mps2-an386"):
             assert used["Os"]["core_text"] < 20_000, used
+    for simd in res["simd"]:  # the packed GEMM layout with the DSP kernels: under 20 KB too
+        if (simd["model"], simd["board"]) == ("tflm_person_detect", "mps2-an386"):
+            assert simd["Os"]["core_text"] < 20 * 1024, simd
     text = out.read_text()
     for model in ("person detection 96x96", "micro_speech"):
         for board in BOARDS:

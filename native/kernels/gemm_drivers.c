@@ -71,6 +71,14 @@ const pe_qs8_gemm_ukernel pe_uk_qs4_gemm_2x16c8__neon = {pe_qs4_gemm_2x16c8__neo
 
 static uint32_t round_up(uint32_t x, uint32_t m) { return (x + m - 1u) / m * m; }
 
+/* Short runs of the flip copy (im2col filter rows of few channels): inline where speed pays (the
+   SIMD targets), one out-of-line copy of the code on microcontrollers, which count bytes. */
+#if PE_X86_KERNELS || PE_NEON_KERNELS
+#define flip_short pe_qs8_flip_inline
+#else
+#define flip_short pe_qs8_flip__scalar
+#endif
+
 uint32_t pe_gemm_scratch_bytes(int32_t k, int32_t rows, uint32_t threads) {
   if (k < 1 || rows < 1) return 0;
   return round_up((uint32_t)(rows < PE_GEMM_MR_MAX ? rows : PE_GEMM_MR_MAX) * round_up((uint32_t)k, PE_GEMM_KR), 16u) *
@@ -181,7 +189,7 @@ static void fill_conv_row(const gemm_task *t, int32_t b, int32_t oy, int32_t ox,
     if (inside_x) { /* the filter row's taps are one contiguous run of the input */
       const int8_t *src = xrow + (size_t)x0 * t->in_c;
       if (run < 32)
-        pe_qs8_flip_inline(o, src, (size_t)run, t->flip);
+        flip_short(o, src, (size_t)run, t->flip);
       else
         t->flipfn(o, src, (size_t)run, t->flip);
       o += run;
@@ -192,7 +200,7 @@ static void fill_conv_row(const gemm_task *t, int32_t b, int32_t oy, int32_t ox,
       if (ix < 0 || ix >= t->in_w)
         memset(o, t->pad_byte, (size_t)t->in_c);
       else if (t->in_c < 32)
-        pe_qs8_flip_inline(o, xrow + (size_t)ix * t->in_c, (size_t)t->in_c, t->flip);
+        flip_short(o, xrow + (size_t)ix * t->in_c, (size_t)t->in_c, t->flip);
       else
         t->flipfn(o, xrow + (size_t)ix * t->in_c, (size_t)t->in_c, t->flip);
     }
@@ -256,7 +264,7 @@ static void gemm_item(void *task, uint32_t item, uint32_t thread) {
     if (t->u8)
       for (r = 0; r < nr; ++r) {
         uint8_t *c = (uint8_t *)t->out + (size_t)(r0 + r) * t->oc + c0;
-        pe_qs8_flip_inline(c, (const int8_t *)c, (size_t)nc, 0x80u);
+        flip_short(c, (const int8_t *)c, (size_t)nc, 0x80u);
       }
   }
 }
@@ -285,6 +293,9 @@ static void gemm_run(gemm_task *t) {
 static pe_status conv_gemm(const pe_op_ctx *ctx, int w4) {
   const pe_conv_params *p = (const pe_conv_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  /* int8/uint8 only: firmware built without the 16x8 rows (PE_INT16_KERNELS 0) refuses an
+     int16 op here rather than computing it as int8 */
+  PE_CHECK(in.dtype == PE_INT8 || in.dtype == PE_UINT8, PE_ERR_UNSUPPORTED_OP);
   gemm_task t;
   memset(&t, 0, sizeof(t));
   t.w4 = w4;
@@ -335,6 +346,9 @@ pe_status pe_conv_2d__gemm4(const pe_op_ctx *ctx) { return conv_gemm(ctx, 1); }
 static pe_status fc_gemm(const pe_op_ctx *ctx, int w4) {
   const pe_fc_params *p = (const pe_fc_params *)ctx->params;
   const pe_tensor in = pe_input(ctx, 0), out = pe_output(ctx, 0);
+  /* int8/uint8 only: firmware built without the 16x8 rows (PE_INT16_KERNELS 0) refuses an
+     int16 op here rather than computing it as int8 */
+  PE_CHECK(in.dtype == PE_INT8 || in.dtype == PE_UINT8, PE_ERR_UNSUPPORTED_OP);
   gemm_task t;
   memset(&t, 0, sizeof(t));
   t.w4 = w4;

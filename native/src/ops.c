@@ -41,7 +41,14 @@
    that layout (a model whose convolutions are all packed links no generic convolution) */
 #define PE_SCALAR_EVAL(NAME, fn) \
   PE_IFELSE(PE_IS_PROBE(PE_CAT(PE_CAT(PE_USE_LAYOUT_, NAME), PE_CAT(_, PE_LAYOUT_GENERIC))))(fn, NULL)
+/* the 16x8 rows of kernels.def share the int8 GEMM layout: kept when the model has int16 tensors */
+#ifdef PE_USE_INT16
+#define PE_INT16_KERNELS 1
 #else
+#define PE_INT16_KERNELS 0
+#endif
+#else
+#define PE_INT16_KERNELS 1
 #define PE_KEEP_OP(NAME) PE_IF_1
 #define PE_KEEP_VARIANT(NAME, layout) PE_IF_1
 #define PE_SCALAR_EVAL(NAME, fn) fn

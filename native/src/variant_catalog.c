@@ -19,6 +19,8 @@
 #undef PE_MVE_KERNELS
 #define PE_DSP_KERNELS 1
 #define PE_MVE_KERNELS 1
+#undef PE_INT16_KERNELS
+#define PE_INT16_KERNELS 1
 /* the NEON GEMM's name differs between AArch64 (2x16c4) and ARMv7 (1x16c4); both read one layout */
 #undef PE_GEMM_NEON_NAME
 #define PE_GEMM_NEON_NAME "gemm_2x16c4__neon"
