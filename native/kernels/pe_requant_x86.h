@@ -188,8 +188,7 @@ static inline void pe_gemm_tail8x16_avx512(__m512i acc[8], size_t mr, size_t nc,
   pe_rq16 q;
   size_t r;
   if (rowadd != NULL)
-    for (r = 0; r < 8; ++r)
-      if (r < mr) acc[r] = _mm512_add_epi32(acc[r], _mm512_set1_epi32(rowadd[r]));
+    for (r = 0; r < mr; ++r) acc[r] = _mm512_add_epi32(acc[r], _mm512_set1_epi32(rowadd[r]));
   q = pe_rq16_prepare(_mm512_loadu_si512((const void *)mult), _mm512_loadu_si512((const void *)shift),
                       _mm512_set1_epi32(output_offset));
   pe_store4x16_s8(c, c_stride, mr, nc,

@@ -136,7 +136,7 @@ static inline const int8_t *px_at(const pe_qs8_dw_args *p, const dw_row *r, int3
 typedef struct {
   __m512i w[DW_MAX_TAPS]; /* 32 lanes: pair q in w[2q], w[2q + 1]; 16 lanes: w[q] */
   __m256i w8[DW_MAX_TAPS / 2];
-  __m512i init[2], mult[2], shift[2];
+  __m512i init[2];
   pe_rq16 rq[2];                   /* the requantization's per-channel terms (pe_requant_x86.h) */
   __m256i init8, mult8, shift8;
   int8_t stage[DW_MAX_TAPS * DW_STAGE];
@@ -245,6 +245,16 @@ static void ld_i32x32(const int32_t *v, int32_t c0, __mmask32 m, __m512i *l, __m
   *h = _mm512_shuffle_i64x2(v0, v1, 0xEE);
 }
 
+/* the requantization terms of channels c0 .. c0 + 31 (lanes m), in the accumulators' order */
+static void rq32_setup(const pe_qs8_dw_args *p, int32_t c0, __mmask32 m, dw_block *b) {
+  const __m512i off = _mm512_set1_epi32(p->output_offset);
+  __m512i ml, mh, sl, sh;
+  ld_i32x32(p->mult, c0, m, &ml, &mh);
+  ld_i32x32(p->shift, c0, m, &sl, &sh);
+  b->rq[0] = pe_rq16_prepare(ml, sl, off);
+  b->rq[1] = pe_rq16_prepare(mh, sh, off);
+}
+
 /* 32 channels c0 .. c0 + n - 1 (16 < n <= 32) of pixels [ox0, ox1) */
 static void block32(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32_t ox0, int32_t ox1, int32_t c0,
                     int32_t n, int8_t *out) {
@@ -266,10 +276,7 @@ static void block32(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32
   ld_i32x32(p->bias, c0, m, &bl, &bh);
   b->init[0] = _mm512_add_epi32(bl, _mm512_mullo_epi32(sl, voff));
   b->init[1] = _mm512_add_epi32(bh, _mm512_mullo_epi32(sh, voff));
-  ld_i32x32(p->mult, c0, m, &b->mult[0], &b->mult[1]);
-  ld_i32x32(p->shift, c0, m, &b->shift[0], &b->shift[1]);
-  b->rq[0] = pe_rq16_prepare(b->mult[0], b->shift[0], _mm512_set1_epi32(p->output_offset));
-  b->rq[1] = pe_rq16_prepare(b->mult[1], b->shift[1], _mm512_set1_epi32(p->output_offset));
+  rq32_setup(p, c0, m, b);
   if (n == 32)
     row32(p, r, b, ox0, ox1, c0, m, 1, np, out);
   else
@@ -306,7 +313,7 @@ static void block32_3x3s1(const pe_qs8_dw_args *p, int32_t oy, dw_block *b, int3
   const int8_t *zpb = b->stage;
   const int8_t *row[3];
   ptrdiff_t cs[3];
-  __m512i w[12], zc[4], ca[4], cb[4], cc[4], sl = _mm512_setzero_si512(), sh = sl, bl, bh, mult[2], shift[2];
+  __m512i w[12], zc[4], ca[4], cb[4], cc[4], sl = _mm512_setzero_si512(), sh = sl, bl, bh;
   int32_t fx, fy, ox, j;
   _mm256_storeu_si256((__m256i *)b->stage, _mm256_set1_epi8((char)(int8_t)-p->input_offset));
   for (fy = 0; fy < 3; ++fy) { /* a row outside the input: the zero point in every column */
@@ -329,10 +336,7 @@ static void block32_3x3s1(const pe_qs8_dw_args *p, int32_t oy, dw_block *b, int3
   ld_i32x32(p->bias, c0, 0xFFFFFFFFu, &bl, &bh);
   b->init[0] = _mm512_add_epi32(bl, _mm512_mullo_epi32(sl, voff));
   b->init[1] = _mm512_add_epi32(bh, _mm512_mullo_epi32(sh, voff));
-  ld_i32x32(p->mult, c0, 0xFFFFFFFFu, &mult[0], &mult[1]);
-  ld_i32x32(p->shift, c0, 0xFFFFFFFFu, &shift[0], &shift[1]);
-  b->rq[0] = pe_rq16_prepare(mult[0], shift[0], _mm512_set1_epi32(p->output_offset));
-  b->rq[1] = pe_rq16_prepare(mult[1], shift[1], _mm512_set1_epi32(p->output_offset));
+  rq32_setup(p, c0, 0xFFFFFFFFu, b);
   col32(zpb, zpb, zpb, zc);
 #define PE_DW_COL(ix, c)                                                                                         \
   do {                                                                                                           \
@@ -455,9 +459,8 @@ static void block16(const pe_qs8_dw_args *p, const dw_row *r, dw_block *b, int32
   }
   b->init[0] = _mm512_mullo_epi32(s, voff);
   if (p->bias != NULL) b->init[0] = _mm512_add_epi32(b->init[0], _mm512_maskz_loadu_epi32(m, p->bias + c0));
-  b->mult[0] = _mm512_maskz_loadu_epi32(m, p->mult + c0);
-  b->shift[0] = _mm512_maskz_loadu_epi32(m, p->shift + c0);
-  b->rq[0] = pe_rq16_prepare(b->mult[0], b->shift[0], _mm512_set1_epi32(p->output_offset));
+  b->rq[0] = pe_rq16_prepare(_mm512_maskz_loadu_epi32(m, p->mult + c0), _mm512_maskz_loadu_epi32(m, p->shift + c0),
+                             _mm512_set1_epi32(p->output_offset));
   row16(p, r, b, ox0, ox1, c0, m, np, out);
 }
 
