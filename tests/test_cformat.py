@@ -330,8 +330,12 @@ def _input_sets(it: pyedge.Interpreter, count: int, seed: int) -> list[list[np.n
     for _ in range(count):
         one = []
         for d in it.get_input_details():
+            shape = tuple(d["shape"])
+            if np.issubdtype(d["dtype"], np.floating):  # float edges (QUANTIZE in, hybrid models)
+                one.append(rng.standard_normal(shape).astype(d["dtype"]))
+                continue
             info = np.iinfo(d["dtype"])
-            one.append(rng.integers(info.min, info.max, size=tuple(d["shape"]), dtype=d["dtype"], endpoint=True))
+            one.append(rng.integers(info.min, info.max, size=shape, dtype=d["dtype"], endpoint=True))
         sets.append(one)
     return sets
 

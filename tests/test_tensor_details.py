@@ -68,8 +68,10 @@ def test_get_tensor_on_every_model_tensor(name):
     raw, graph, pe, ref = _pair(name)
     pe.allocate_tensors()
     ref.allocate_tensors()
-    x = [np.random.default_rng(0).integers(max(-128, np.iinfo(d["dtype"]).min), 128, d["shape"], dtype=d["dtype"])
-         for d in pe.get_input_details()]  # int8 range, or uint8's lower half
+    rng = np.random.default_rng(0)
+    x = [rng.standard_normal(d["shape"]).astype(d["dtype"]) if np.issubdtype(d["dtype"], np.floating)
+         else rng.integers(max(-128, np.iinfo(d["dtype"]).min), 128, d["shape"], dtype=d["dtype"])
+         for d in pe.get_input_details()]  # float edges; int8 range, or uint8's lower half
     for it in (pe, ref):
         for d, v in zip(it.get_input_details(), x):
             it.set_tensor(d["index"], v)
