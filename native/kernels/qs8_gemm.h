@@ -17,7 +17,8 @@
  * Packed layout for oc channels and k inputs, ocp = round_up(oc, 16), kp = round_up(k, 4); all
  * int32 arrays have ocp entries (entries past oc are 0):
  *   int32 init[ocp]   bias + (input_offset - 128) * wsum, wrapped
- *   int32 wsum[ocp]   sum_k w[n][k] (for signed-dot variants: bias + input_offset * wsum)
+ *   int32 wsum[ocp]   sum_k w[n][k], wrapped (signed-dot variants start from init + 128 * wsum
+ *                     = bias + input_offset * wsum)
  *   int32 mult[ocp]   per-channel multipliers (>= 0)
  *   int32 shift[ocp]  per-channel shifts (> 0: left), in [-31, 30]
  *   int8  w[ocp / 16][kp / 4][16][4]   block b, k-group g: byte n * 4 + j = W[16 b + n][4 g + j]
@@ -44,7 +45,8 @@ void pe_qs8_gemm_pack(int32_t oc, int32_t k, const int8_t *w, const int32_t *bia
 
 /* One tile: mr rows (1 <= mr <= the kernel's MR), nc channels stored (1 <= nc <= 16) of one
  * 16-channel block. a: row r at a + r * a_stride, kp bytes (kp a multiple of 4, >= 4);
- * w: the block's kp * 16 weight bytes; init, mult, shift: the block's 16 entries;
+ * w: the block's kp * 16 weight bytes; init, mult, shift: the block's 16 entries, all three in the
+ * same packed layout (a kernel may read the block's wsum entries at init + (mult - init) / 2);
  * c: row r at c + r * c_stride, nc bytes written, nothing else; rowadd: NULL, or mr int32 terms,
  * rowadd[r] added (mod 2^32) to every channel's acc of row r before requantization (the weight
  * zero point's term of uint8 convolutions, see gemm_drivers.c). */
