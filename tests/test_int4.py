@@ -170,6 +170,40 @@ def test_gptq_reduces_the_layer_output_error() -> None:
     assert e1 < 0.6 * e0
 
 
+def test_sequential_target_fits_the_float_output_on_quantized_inputs() -> None:
+    from pyedge.quantize.int4_seq import SequentialStats, target_weights
+
+    rng = np.random.default_rng(2)
+    xf = rng.normal(size=(400, 12)) @ rng.normal(size=(12, 12))
+    xq = np.round(xf * 2) / 2 + 0.1  # coarse inputs, shifted as clipped/rounded activations are
+    w, b = rng.normal(size=(6, 12)), rng.normal(size=6)
+    af, aq = (np.concatenate([x, np.ones((400, 1))], axis=1) for x in (xf, xq))
+    st = SequentialStats(aq.T @ aq, aq.T @ af)
+    ref = xf @ w.T + b
+    err = {"float": np.sum((xq @ w.T + b - ref) ** 2)}
+    for mode in ("full", "bias"):
+        tw, tb = target_weights("FULLY_CONNECTED", w, b, st, mode)
+        err[mode] = np.sum((xq @ tw.T + tb - ref) ** 2)
+    assert err["full"] < err["bias"] < err["float"] and err["full"] < 0.6 * err["float"], err
+    with pytest.raises(ValueError, match="sequential mode"):
+        target_weights("FULLY_CONNECTED", w, b, st, "partial")
+
+
+def test_sequential_gptq_fits_the_calibration_data_better() -> None:
+    """Sequential GPTQ against plain GPTQ, output SQNR on the calibration samples (the data both
+    fit; measured: 45.5 dB plain, 48.9 dB "full", 46.9 dB "bias", 48.8 dB int8). On held-out
+    digits it is the other way round (docs/quantize.md)."""
+    import dataclasses
+
+    raw, xs = float_model("digits_cnn_float"), digits_calibration()
+    plain = _digits_calibration()
+    assert plain.sequential is None
+    seqs = [dataclasses.replace(plain, sequential=m, _sequential={}) for m in ("full", "bias")]
+    db = [compare(raw, c.quantize(weights="int4"), xs, show_progress=False)["outputs"][0]["sqnr_db"]
+          for c in (plain, *seqs)]
+    assert db[1] > db[0] + 2.0 and db[2] > db[0] + 0.7, db
+
+
 def test_per_op_weights_dict() -> None:
     cal = _digits_calibration()
     fc = next(op.index for op in cal.graph.subgraphs[0].operators if op.opcode == "FULLY_CONNECTED")

@@ -46,6 +46,10 @@ class Calibration:
     _hessians: dict = field(default_factory=dict, repr=False)
     clamp_ranges: bool = True  # tune.clamp_ranges: MAXIMUM/MINIMUM by a constant (docs/quantize.md)
     bias_correction: bool = True  # biascorr.correct_biases of the int8-weight ops (docs/quantize.md)
+    # int4 GPTQ on the partially quantized model's inputs (int4_seq.py): None (off: measured no
+    # better on held-out data, docs/quantize.md), "full" or "bias" (int4_seq.target_weights)
+    sequential: str | None = None
+    _sequential: dict = field(default_factory=dict, repr=False)
 
     def ranges(self, method: str = DEFAULT_METHOD) -> dict[str, tuple[float, float]]:
         """Calibrated (min, max) per activation, by tensor name."""
@@ -69,8 +73,11 @@ class Calibration:
         self._check_weights(weights, activations)  # before the int4 statistics pass
         qmin, qmax = (-32768, 32767) if activations == "int16" else (-128, 127)
         act_range = self._act_range(method, qmin, qmax)
+        hessians = self._int4_hessians(weights)
+        if self.sequential and hessians and activations == "int8":
+            hessians = self._sequential_stats(method, weights, act_range)
         g = quantize_graph(self._corrected_graph(weights), act_range, io=io,
-                           activations=activations, weights=weights, hessians=self._int4_hessians(weights))
+                           activations=activations, weights=weights, hessians=hessians)
         kind = "16x8" if activations == "int16" else "int8"
         if weights != "int8":
             kind += ", int4 weights" if weights == "int4" else ", mixed int4/int8 weights"
@@ -125,6 +132,23 @@ class Calibration:
         if missing:
             self._hessians.update(int4.layer_hessians(self.model, self.graph, self.inputs, missing))
         return {k: self._hessians[k] for k in ops}
+
+    def _sequential_stats(self, method: str, weights: str | dict[int, str], act_range) -> dict:
+        """int4_seq.sequential_stats of the ops `weights` makes int4 (int8 activations; kept per
+        method and set of int4 ops)."""
+        from .int4_seq import sequential_stats
+
+        ops = list(self._int4_hessians(weights))
+        key = (method, tuple(ops), self.sequential)
+        if key not in self._sequential:
+            def quantized(stats: dict) -> bytes:
+                w = {k: "int4" for k in stats}
+                return write_tflite(quantize_graph(self._corrected_graph(w), act_range, activations="int8",
+                                                   weights=w, hessians=stats))
+
+            self._sequential[key] = sequential_stats(self.model, self.graph, self.inputs, ops, quantized,
+                                                     self.sequential)
+        return self._sequential[key]
 
     def _corrected_graph(self, weights: str | dict[int, str] = "int8") -> Graph:
         """The float graph, biases corrected by biascorr when `bias_correction` is on, except

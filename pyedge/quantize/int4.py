@@ -283,6 +283,13 @@ def quantize(opcode: str, w: np.ndarray, axis: int, bias: np.ndarray | None,
     correction where the layer's input statistics fit its weights, else nearest rounding."""
     per_channel = True
     if gptq_applies(opcode, w.shape, hessian):
+        from .int4_seq import SequentialStats, target_weights
+
+        if isinstance(hessian, SequentialStats):  # sequential GPTQ (int4_seq.py)
+            if hessian.result is None:
+                tw, tb = target_weights(opcode, w, bias, hessian, hessian.mode)
+                hessian.result = quantize_weights_gptq(tw, axis, tb, hessian.h, opcode, per_channel)
+            return hessian.result
         return quantize_weights_gptq(w, axis, bias, hessian, opcode, per_channel)
     return (*quantize_weights(w, axis, per_channel), None)
 
