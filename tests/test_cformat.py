@@ -16,6 +16,7 @@ import pytest
 
 import pyedge
 from models import MODELS
+from oracle import random_inputs
 from pyedge import cformat
 from pyedge.blob import CHECKSUM_OFFSET, STORE_STATE, read_blob
 from pyedge.cli import main as cli_main
@@ -325,19 +326,8 @@ def test_header_warning_free_unused_once_twice(tmp_path, cc, std):
 
 # -- the C-only round trip ----------------------------------------------------------------------
 def _input_sets(it: pyedge.Interpreter, count: int, seed: int) -> list[list[np.ndarray]]:
-    rng = np.random.default_rng(seed)
-    sets = []
-    for _ in range(count):
-        one = []
-        for d in it.get_input_details():
-            shape = tuple(d["shape"])
-            if np.issubdtype(d["dtype"], np.floating):  # float edges (QUANTIZE in, hybrid models)
-                one.append(rng.standard_normal(shape).astype(d["dtype"]))
-                continue
-            info = np.iinfo(d["dtype"])
-            one.append(rng.integers(info.min, info.max, size=shape, dtype=d["dtype"], endpoint=True))
-        sets.append(one)
-    return sets
+    sets = random_inputs(it, np.random.default_rng(seed), count)  # full-range ints, normal floats
+    return [sets] if count == 1 else sets
 
 
 def _python_outputs(model_path: Path, sets: list[list[np.ndarray]], extra: tuple[int, ...] = ()) -> bytes:
