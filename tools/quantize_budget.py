@@ -28,15 +28,11 @@ sys.path.insert(0, str(ROOT))
 
 import quantize_table as table  # noqa: E402
 from pyedge.quantize import calibrate, rules  # noqa: E402
+from pyedge.quantize.mixed import _sqnr  # noqa: E402
 from pyedge.quantize.quantizer import _per_channel_weights  # noqa: E402
 from pyedge.quantize.reference import ReferenceRunner  # noqa: E402
 from pyedge.quantize.report import compare  # noqa: E402
 from pyedge.tflite_writer import write_tflite  # noqa: E402
-
-
-def sqnr(ref: np.ndarray, got: np.ndarray) -> float:
-    ref, got = np.asarray(ref, np.float64), np.asarray(got, np.float64)
-    return float(10 * np.log10((ref ** 2).sum() / max(((ref - got) ** 2).sum(), 1e-30)))
 
 
 def run_float(model: bytes, xs) -> list[np.ndarray]:
@@ -74,8 +70,8 @@ def budget(name: str) -> dict:
     full = [o["sqnr_db"] for o in report["outputs"]]
     plain = run_float(write_tflite(int8_weights_only(cal.graph)), eval_x)
     corrected = run_float(write_tflite(int8_weights_only(cal._corrected_graph())), eval_x)
-    w_plain = [sqnr(a, b) for a, b in zip(ref, plain)]
-    w_corr = [sqnr(a, b) for a, b in zip(ref, corrected)]
+    w_plain = [_sqnr([a], [b]) for a, b in zip(ref, plain)]
+    w_corr = [_sqnr([a], [b]) for a, b in zip(ref, corrected)]
     share = [10 ** ((f - w) / 10) for f, w in zip(full, w_corr)]  # error power ratio
     worst = sorted(report["layers"], key=lambda layer: layer["sqnr_db"])[:5]
     return {"model": name, "int8": full, "weights_only": w_plain, "weights_only_bias_corrected": w_corr,
